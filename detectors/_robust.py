@@ -1,0 +1,44 @@
+"""Median and scaled median absolute deviation (MAD) of a small list of floats.
+
+The MAD is scaled by 1.4826 (about 1 / Phi^-1(3/4)) so that it estimates the standard deviation
+of normally distributed data (Leys et al. 2013, "Detecting outliers: Do not use standard
+deviation around the mean, use absolute deviation around the median").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+MAD_SCALE = 1.4826
+
+
+def median(values: Iterable[float]) -> float:
+    """Median of ``values``; the mean of the two middle values for an even count.
+
+    Examples
+    --------
+    >>> median([3.0, 1.0, 2.0])
+    2.0
+    >>> median([4.0, 1.0, 2.0, 3.0])
+    2.5
+    """
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("median of an empty list is undefined")
+    mid = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[mid]
+    return (ordered[mid - 1] + ordered[mid]) / 2.0
+
+
+def median_and_scaled_mad(values: Iterable[float]) -> tuple[float, float]:
+    """Return ``(median, 1.4826 * MAD)`` where MAD is the median of ``|v - median|``.
+
+    Examples
+    --------
+    >>> median_and_scaled_mad([1.0, 2.0, 3.0, 4.0, 100.0])
+    (3.0, 1.4826)
+    """
+    items = list(values)
+    center = median(items)
+    return center, MAD_SCALE * median(abs(v - center) for v in items)

@@ -1,0 +1,187 @@
+"""The contract every detector follows, and the error raised for invalid parameters.
+
+A detector keeps one small online statistic per feature and scores a point in "sigma" units:
+``feature_scores(x)[i] = (x[i] - center_i) / spread_i`` and ``score_one(x)`` is the largest
+absolute feature score. State is plain numbers so it can be stored as JSON.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Self
+
+_NAN = math.nan
+
+
+class DetectorError(ValueError):
+    """Invalid detector, threshold or model parameters; the message is a sentence naming the field.
+
+    Examples
+    --------
+    >>> from detectors import ZScore
+    >>> ZScore(2, mean=[100.0, 5.0], std=[5.0, 0.0])
+    Traceback (most recent call last):
+    ...
+    detectors.base.DetectorError: std[1] must be positive, got 0.0
+    """
+
+
+def spread_floor(center: float) -> float:
+    """Smallest spread a learned detector uses: ``max(1e-9, 1e-6 * abs(center))``.
+
+    A constant series has a spread of 0; the floor keeps its scores finite, so the same value
+    scores 0 and any other value scores very high.
+
+    Examples
+    --------
+    >>> spread_floor(0.0)
+    1e-09
+    >>> spread_floor(100.0)
+    0.0001
+    """
+    return max(1e-9, abs(center) / 1e6)
+
+
+def floored(center: float, spread: float) -> float:
+    """Return ``spread``, raised to :func:`spread_floor` of ``center`` if it is smaller.
+
+    Examples
+    --------
+    >>> floored(100.0, 0.0)
+    0.0001
+    >>> floored(100.0, 5.0)
+    5.0
+    """
+    return max(spread, spread_floor(center))
+
+
+def combined_score(feature_scores: Sequence[float]) -> float:
+    """Largest absolute feature score, ignoring NaN; NaN when every feature score is NaN.
+
+    Examples
+    --------
+    >>> combined_score([0.5, -4.0, float("nan")])
+    4.0
+    >>> combined_score([float("nan")])
+    nan
+    """
+    finite = [abs(z) for z in feature_scores if not math.isnan(z)]
+    return max(finite) if finite else _NAN
+
+
+class Detector(ABC):
+    """Base class of the per-key detectors: ``learn_one`` / ``score_one``, high = anomalous.
+
+    Subclasses store their constructor parameters under their own names, take them as keyword
+    arguments after ``n_features``, and implement ``_feature_baseline``, ``_learn_value``,
+    ``to_state`` and ``from_state``.
+
+    Input rules shared by every detector:
+
+    - ``x`` must have ``n_features`` values (else :class:`DetectorError`);
+    - NaN, +inf and -inf features are missing: their feature score is NaN and they are not
+      learned; if every feature is missing ``score_one`` returns NaN;
+    - a feature without a baseline yet scores 0.0 and its baseline is ``(nan, nan)``;
+    - a feature score too large for a float is clamped to +-``sys.float_info.max``;
+    - ``n_learned`` counts the points given to ``learn_one`` that had a finite feature.
+
+    Examples
+    --------
+    >>> from detectors import ZScore
+    >>> det = ZScore(2, mean=[100.0, 5.0], std=[5.0, 1.0])
+    >>> det.feature_scores([90.0, float("nan")])
+    [-2.0, nan]
+    >>> det.score_one([90.0, float("inf")])
+    2.0
+    >>> det.score_one([float("nan"), float("nan")])
+    nan
+    >>> det.baseline()
+    [(100.0, 5.0), (5.0, 1.0)]
+    """
+
+    name: ClassVar[str]
+    param_names: ClassVar[tuple[str, ...]]
+
+    def __init__(self, n_features: int) -> None:
+        if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
+            raise DetectorError(f"n_features must be an integer >= 1, got {n_features!r}")
+        self.n_features = n_features
+        self._n_learned = 0
+
+    @property
+    def n_learned(self) -> int:
+        """Number of points learned (points with at least one finite feature)."""
+        return self._n_learned
+
+    def _values(self, x: Sequence[float]) -> list[float]:
+        if len(x) != self.n_features:
+            raise DetectorError(f"x must have {self.n_features} values (n_features), got {len(x)}")
+        values = []
+        for i, v in enumerate(x):
+            try:
+                if isinstance(v, str | bytes):
+                    raise TypeError
+                number = float(v)  # also numpy scalars
+            except (TypeError, ValueError):
+                raise DetectorError(f"x[{i}] must be a number, got {v!r}") from None
+            values.append(number if math.isfinite(number) else _NAN)
+        return values
+
+    def feature_scores(self, x: Sequence[float]) -> list[float]:
+        """Signed deviation of each feature in sigma units (NaN if missing, 0.0 w/o baseline)."""
+        scores = []
+        for i, v in enumerate(self._values(x)):
+            if math.isnan(v):
+                scores.append(_NAN)
+                continue
+            base = self._feature_baseline(i)
+            if base is None:
+                scores.append(0.0)
+                continue
+            center, spread = base
+            z = (v - center) / spread
+            if math.isinf(z):
+                z = math.copysign(sys.float_info.max, z)
+            scores.append(z)
+        return scores
+
+    def score_one(self, x: Sequence[float]) -> float:
+        """Largest absolute feature score; 0.0 without a baseline, NaN if all features missing."""
+        return combined_score(self.feature_scores(x))
+
+    def baseline(self) -> list[tuple[float, float]]:
+        """Per feature ``(center, spread)`` used for scoring; ``(nan, nan)`` without a baseline."""
+        return [self._feature_baseline(i) or (_NAN, _NAN) for i in range(self.n_features)]
+
+    def learn_one(self, x: Sequence[float]) -> None:
+        """Update the statistics with ``x``; missing features are skipped one by one."""
+        values = self._values(x)
+        learned = False
+        for i, v in enumerate(values):
+            if not math.isnan(v):
+                self._learn_value(i, v)
+                learned = True
+        if learned:
+            self._n_learned += 1
+
+    @abstractmethod
+    def _feature_baseline(self, i: int) -> tuple[float, float] | None:
+        """``(center, spread > 0)`` of feature ``i``, or None before a baseline exists."""
+
+    @abstractmethod
+    def _learn_value(self, i: int, v: float) -> None:
+        """Update feature ``i`` with the finite value ``v``."""
+
+    @abstractmethod
+    def to_state(self) -> dict[str, Any]:
+        """JSON-serialisable learned state (parameters are not included)."""
+
+    @classmethod
+    @abstractmethod
+    def from_state(
+        cls, n_features: int, params: Mapping[str, Any], state: Mapping[str, Any]
+    ) -> Self:
+        """Rebuild a detector from its parameters and a :meth:`to_state` dict."""

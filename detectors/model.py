@@ -1,0 +1,258 @@
+"""The per-key scoring step shared by the stream, the REST API and the offline backtest.
+
+A :class:`ModelScorer` pairs a detector with a threshold. A point it flags trains neither of
+them (river's ``protect_anomaly_detector`` idea), so a burst of anomalies does not become the
+new normal nor raise its own threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from detectors._checks import require_int, require_positive, state_field
+from detectors.base import Detector, DetectorError, combined_score
+from detectors.registry import DEFAULT_THRESHOLDS, detector_class, make_detector
+from detectors.thresholds import (
+    THRESHOLD_STRATEGIES,
+    AdaptiveThreshold,
+    StaticThreshold,
+    make_threshold,
+)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to run for one key, built by the engine from a validated configuration.
+
+    All fields are checked on construction (:class:`DetectorError` names the bad field);
+    ``params`` is copied.
+
+    Parameters
+    ----------
+    detector
+        "zscore", "ewma" or "mad".
+    params
+        The configuration's detector parameters; ``threshold`` (optional) is the static
+        threshold or the adaptive threshold's floor, the rest go to the detector. For "mad",
+        ``window`` defaults to ``history_window``.
+    n_features
+        Number of features of each point.
+    threshold_strategy
+        "static" or "adaptive".
+    adaptive_sensitivity
+        Robust standard deviations above the median recent score (adaptive only).
+    history_window
+        Scores kept by the adaptive threshold (and the default mad window), at least 8.
+    warmup
+        Points to learn before alerting; None means 0 for a zscore with static mean/std and
+        ``min(30, history_window)`` otherwise.
+
+    Examples
+    --------
+    >>> spec = ModelSpec("mad", {"threshold": 4.0}, n_features=2, history_window=32)
+    >>> spec.threshold, spec.effective_warmup, spec.detector_params
+    (4.0, 30, {'window': 32})
+    >>> ModelSpec("zscore", {"mean": [1.0], "std": [2.0]}, 1).effective_warmup
+    0
+    >>> ModelSpec("ewma", {"threshold": -1}, 1)
+    Traceback (most recent call last):
+    ...
+    detectors.base.DetectorError: threshold must be positive, got -1.0
+    """
+
+    detector: str
+    params: dict[str, Any]
+    n_features: int
+    threshold_strategy: str = "static"
+    adaptive_sensitivity: float = 3.0
+    history_window: int = 64
+    warmup: int | None = None
+
+    def __post_init__(self) -> None:
+        detector_class(self.detector)
+        if not isinstance(self.params, Mapping):
+            raise DetectorError(f"params must be a mapping, got {self.params!r}")
+        object.__setattr__(self, "params", dict(self.params))
+        require_int("n_features", self.n_features, 1)
+        if self.threshold_strategy not in THRESHOLD_STRATEGIES:
+            raise DetectorError(
+                f"unknown threshold strategy {self.threshold_strategy!r}; "
+                f"choose one of: {', '.join(THRESHOLD_STRATEGIES)}"
+            )
+        require_positive("adaptive_sensitivity", self.adaptive_sensitivity)
+        require_int("history_window", self.history_window, 8)
+        if self.warmup is not None:
+            require_int("warmup", self.warmup, 0)
+        require_positive("threshold", self.params.get("threshold", 1.0))
+        make_detector(self.detector, self.n_features, self.detector_params)
+
+    @property
+    def threshold(self) -> float:
+        """``params["threshold"]`` if given, else the detector's default threshold."""
+        return float(self.params.get("threshold", DEFAULT_THRESHOLDS[self.detector]))
+
+    @property
+    def detector_params(self) -> dict[str, Any]:
+        """The detector's parameters: ``params`` without ``threshold`` (plus the mad window)."""
+        params = {k: v for k, v in self.params.items() if k != "threshold"}
+        if self.detector == "mad":
+            params.setdefault("window", self.history_window)
+        return params
+
+    @property
+    def effective_warmup(self) -> int:
+        """``warmup``, or its default when None."""
+        if self.warmup is not None:
+            return self.warmup
+        static = self.params.get("mean") is not None and self.params.get("std") is not None
+        if self.detector == "zscore" and static:
+            return 0
+        return min(30, self.history_window)
+
+
+@dataclass
+class PointResult:
+    """The outcome of scoring one point.
+
+    ``baseline`` is the per-feature ``(center, spread)`` the point was scored against
+    (``(nan, nan)`` for a feature without a baseline yet).
+
+    Examples
+    --------
+    >>> result = PointResult(score=4.0, threshold=3.0, is_anomaly=True,
+    ...                      feature_scores=[4.0], baseline=[(100.0, 5.0)], warm=True)
+    >>> result.is_anomaly
+    True
+    """
+
+    score: float
+    threshold: float
+    is_anomaly: bool
+    feature_scores: list[float]
+    baseline: list[tuple[float, float]]
+    warm: bool
+
+
+class ModelScorer:
+    """Scores points of one key and learns the ones it does not flag.
+
+    For each point: ``s = detector.score_one(x)``, ``thr = threshold.get()``,
+    ``warm = detector.n_learned >= warmup`` and ``is_anomaly = warm and finite(s) and s > thr``.
+    Then, only if ``learn`` and not ``is_anomaly`` and ``s`` is not NaN, the detector learns
+    ``x`` and the threshold learns ``s``. With ``learn=False`` nothing changes (dry run).
+
+    Parameters
+    ----------
+    spec
+        What to run.
+    state
+        A dict from :meth:`to_state` (also after a JSON round trip), or None to start fresh.
+        A state written for another detector or threshold strategy raises DetectorError.
+
+    Examples
+    --------
+    >>> spec = ModelSpec("zscore", {"threshold": 3.0}, n_features=1, warmup=5)
+    >>> scorer = ModelScorer(spec)
+    >>> results = scorer.score_many([[9.0], [11.0], [9.0], [11.0], [10.0]])
+    >>> [r.warm for r in results]
+    [False, False, False, False, False]
+    >>> scorer.detector.baseline()
+    [(10.0, 1.0)]
+
+    A flagged point does not move the learned baseline:
+
+    >>> result = scorer.score_one([20.0])
+    >>> result.score, result.is_anomaly, result.baseline
+    (10.0, True, [(10.0, 1.0)])
+    >>> scorer.detector.baseline(), scorer.detector.n_learned
+    ([(10.0, 1.0)], 5)
+
+    A normal point is learned, unless it is a dry run:
+
+    >>> scorer.score_one([12.0], learn=False).is_anomaly
+    False
+    >>> scorer.detector.n_learned
+    5
+    >>> scorer.score_one([12.0]).is_anomaly
+    False
+    >>> scorer.detector.n_learned
+    6
+    """
+
+    def __init__(self, spec: ModelSpec, state: Mapping[str, Any] | None = None) -> None:
+        self.spec = spec
+        detector_state: Mapping[str, Any] | None = None
+        threshold_state: Mapping[str, Any] | None = None
+        if state is not None:
+            for key, expected in (
+                ("detector", spec.detector),
+                ("threshold", spec.threshold_strategy),
+            ):
+                found = state_field(state, key, "model")
+                if found != expected:
+                    raise DetectorError(
+                        f"model state was written for {key} {found!r}, not {expected!r}"
+                    )
+            detector_state = state_field(state, "detector_state", "model")
+            threshold_state = state_field(state, "threshold_state", "model")
+        self.detector: Detector = make_detector(
+            spec.detector, spec.n_features, spec.detector_params, detector_state
+        )
+        self.threshold: StaticThreshold | AdaptiveThreshold = make_threshold(
+            spec.threshold_strategy,
+            threshold=spec.threshold,
+            sensitivity=spec.adaptive_sensitivity,
+            window=spec.history_window,
+            state=threshold_state,
+        )
+        self.warmup = spec.effective_warmup
+
+    def score_one(self, x: Sequence[float], learn: bool = True) -> PointResult:
+        """Score ``x`` and, if ``learn`` and it is not flagged, learn it."""
+        feature_scores = self.detector.feature_scores(x)
+        score = combined_score(feature_scores)
+        baseline = self.detector.baseline()
+        threshold = self.threshold.get()
+        warm = self.detector.n_learned >= self.warmup
+        is_anomaly = warm and math.isfinite(score) and score > threshold
+        if learn and not is_anomaly and not math.isnan(score):
+            self.detector.learn_one(x)
+            self.threshold.learn(score)
+        return PointResult(
+            score=score,
+            threshold=threshold,
+            is_anomaly=is_anomaly,
+            feature_scores=feature_scores,
+            baseline=baseline,
+            warm=warm,
+        )
+
+    def score_many(self, xs: Iterable[Sequence[float]], learn: bool = True) -> list[PointResult]:
+        """:meth:`score_one` on each point in order."""
+        return [self.score_one(x, learn) for x in xs]
+
+    def to_state(self) -> dict[str, Any]:
+        """JSON-serialisable state (lists, str, int and finite float only).
+
+        Examples
+        --------
+        >>> import json
+        >>> scorer = ModelScorer(ModelSpec("ewma", {"alpha": 0.5}, 1))
+        >>> _ = scorer.score_many([[1.0], [3.0]])
+        >>> state = json.loads(json.dumps(scorer.to_state()))
+        >>> state["detector"], state["threshold"], state["threshold_state"]
+        ('ewma', 'static', {})
+        >>> state["detector_state"]
+        {'n': 2, 'count': [2], 'mean': [2.0], 'var': [1.0]}
+        >>> ModelScorer(scorer.spec, state).score_one([5.0]) == scorer.score_one([5.0])
+        True
+        """
+        return {
+            "detector": self.spec.detector,
+            "threshold": self.spec.threshold_strategy,
+            "detector_state": self.detector.to_state(),
+            "threshold_state": self.threshold.to_state(),
+        }

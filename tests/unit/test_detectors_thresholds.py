@@ -1,0 +1,134 @@
+"""Static and adaptive thresholds; the adaptive one against numpy's median and MAD."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from detectors import AdaptiveThreshold, DetectorError, StaticThreshold, make_threshold
+
+
+def _numpy_threshold(scores: list[float], sensitivity: float, floor: float) -> float:
+    history = np.array(scores)
+    median = np.median(history)
+    mad = np.median(np.abs(history - median))
+    return max(floor, float(median + sensitivity * 1.4826 * mad))
+
+
+def _round6(x: float) -> float:
+    return float(np.format_float_positional(x, precision=6, unique=False, fractional=False))
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("window", [8, 9, 64])
+def test_adaptive_matches_numpy_median_and_mad(seed: int, window: int) -> None:
+    rng = np.random.default_rng(seed)
+    scores = np.abs(rng.standard_t(df=3, size=150)).tolist()
+    threshold = AdaptiveThreshold(sensitivity=2.5, window=window, floor=0.5)
+    learned: list[float] = []
+    for score in scores:
+        threshold.learn(score)
+        learned.append(_round6(score))
+        recent = learned[-window:]
+        expected = 0.5 if len(recent) < 8 else _numpy_threshold(recent, 2.5, 0.5)
+        assert math.isclose(threshold.get(), expected, rel_tol=1e-9)
+
+
+def test_floor_until_min_history_then_history() -> None:
+    threshold = AdaptiveThreshold(sensitivity=3.0, window=10, floor=1.0, min_history=4)
+    for score in [5.0, 6.0, 7.0]:
+        threshold.learn(score)
+        assert threshold.get() == 1.0
+    threshold.learn(8.0)
+    # median 6.5, MAD 1.0
+    assert threshold.get() == pytest.approx(6.5 + 3.0 * 1.4826)
+
+
+def test_floor_wins_over_low_history() -> None:
+    threshold = AdaptiveThreshold(sensitivity=3.0, window=8, floor=4.0)
+    for _ in range(8):
+        threshold.learn(0.1)
+    assert threshold.get() == 4.0
+
+
+def test_non_finite_scores_are_ignored() -> None:
+    threshold = AdaptiveThreshold(sensitivity=3.0, window=8, floor=1.0)
+    for score in [math.nan, math.inf, -math.inf]:
+        threshold.learn(score)
+    assert threshold.to_state() == {"history": []}
+
+
+def test_scores_rounded_to_six_significant_digits() -> None:
+    threshold = AdaptiveThreshold(sensitivity=3.0, window=8, floor=1.0)
+    for score in [1.23456789, 123456.789, 0.000123456789, 1e-300]:
+        threshold.learn(score)
+    assert threshold.to_state() == {"history": [1.23457, 123457.0, 0.000123457, 1e-300]}
+
+
+def test_window_keeps_only_recent_scores() -> None:
+    threshold = AdaptiveThreshold(sensitivity=1.0, window=8, floor=0.1)
+    for score in [100.0] * 8 + [1.0] * 8:
+        threshold.learn(score)
+    assert threshold.get() == 1.0
+
+
+def test_adaptive_state_round_trips_through_json() -> None:
+    rng = np.random.default_rng(1)
+    threshold = AdaptiveThreshold(sensitivity=2.0, window=16, floor=1.0)
+    for score in rng.exponential(size=20).tolist():
+        threshold.learn(score)
+    state = json.loads(json.dumps(threshold.to_state()))
+    copy = AdaptiveThreshold.from_state(state, sensitivity=2.0, window=16, floor=1.0)
+    for score in rng.exponential(size=20).tolist():
+        assert copy.get() == threshold.get()
+        copy.learn(score)
+        threshold.learn(score)
+    assert copy.to_state() == threshold.to_state()
+
+
+def test_static_threshold() -> None:
+    threshold = StaticThreshold(3)
+    threshold.learn(100.0)
+    assert threshold.get() == 3.0
+    assert threshold.to_state() == {}
+    assert StaticThreshold.from_state({}, value=2.5).get() == 2.5
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"sensitivity": 0.0}, "sensitivity must be positive, got 0.0"),
+        ({"window": 7}, "window must be an integer >= 8, got 7"),
+        ({"floor": -1.0}, "floor must be positive, got -1.0"),
+        ({"floor": math.inf}, "floor must be finite, got inf"),
+        ({"min_history": 0}, "min_history must be an integer >= 1, got 0"),
+    ],
+)
+def test_adaptive_validation(kwargs: dict[str, float], message: str) -> None:
+    params: dict[str, float] = {"sensitivity": 3.0, "window": 64, "floor": 3.0}
+    params.update(kwargs)
+    with pytest.raises(DetectorError, match=message):
+        AdaptiveThreshold(**params)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [0.0, -1.0, math.nan, "3"])
+def test_static_validation(value: object) -> None:
+    with pytest.raises(DetectorError, match="threshold must be"):
+        StaticThreshold(value)  # type: ignore[arg-type]
+
+
+def test_make_threshold() -> None:
+    static = make_threshold("static", threshold=2.0, sensitivity=3.0, window=64)
+    assert isinstance(static, StaticThreshold) and static.get() == 2.0
+    adaptive = make_threshold("adaptive", threshold=2.0, sensitivity=2.5, window=16)
+    assert isinstance(adaptive, AdaptiveThreshold)
+    assert (adaptive.floor, adaptive.sensitivity, adaptive.window) == (2.0, 2.5, 16)
+    restored = make_threshold(
+        "adaptive", threshold=2.0, sensitivity=2.5, window=16, state={"history": [1.0]}
+    )
+    assert restored.to_state() == {"history": [1.0]}
+    with pytest.raises(DetectorError, match="unknown threshold strategy 'median'; choose one of"):
+        make_threshold("median", threshold=2.0, sensitivity=2.5, window=16)
