@@ -1,0 +1,105 @@
+"""A model's configuration as the engine runs it: detector spec, features, cooldown, channels.
+
+The REST API validates the configuration payload and stores it as JSON on the config topic; every
+worker turns that JSON back into a :class:`ModelConfig` with :meth:`ModelConfig.from_dict`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from detectors import DetectorError, ModelSpec
+
+ALERT_CHANNELS = ("pagerduty", "slack", "webhook", "alertmanager")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One model: what to score with, and how anomalies become incidents.
+
+    ``cooldown`` is in seconds of event time: after an incident opens for a (model, entity), no
+    second one opens for that pair until a point at least ``cooldown`` seconds later (by its
+    ``ts``) is anomalous. A new ``model_version`` resets every entity's state for the model; the
+    same version keeps it.
+
+    Examples
+    --------
+    >>> cfg = ModelConfig.from_dict({"model_id": "m", "model_version": "1", "detector": "zscore",
+    ...                              "params": {"mean": [100, 5], "std": [5, 1]}})
+    >>> cfg.n_features, cfg.feature_names
+    (2, ['feature_0', 'feature_1'])
+    >>> cfg.spec(2).detector
+    'zscore'
+    """
+
+    model_id: str
+    model_version: str
+    detector: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    features: tuple[str, ...] | None = None
+    threshold_strategy: str = "static"
+    adaptive_sensitivity: float = 3.0
+    history_window: int = 64
+    warmup: int | None = None
+    cooldown: float = 0.0
+    alert_channels: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
+        """Build from the stored JSON (already validated by the API)."""
+        features = data.get("features")
+        return cls(
+            model_id=str(data["model_id"]),
+            model_version=str(data.get("model_version", "1")),
+            detector=str(data["detector"]),
+            params=dict(data.get("params") or {}),
+            features=tuple(features) if features else None,
+            threshold_strategy=str(data.get("threshold_strategy", "static")),
+            adaptive_sensitivity=float(data.get("adaptive_sensitivity", 3.0)),
+            history_window=int(data.get("history_window", 64)),
+            warmup=data.get("warmup"),
+            cooldown=float(data.get("cooldown", 0.0)),
+            alert_channels=tuple(data.get("alert_channels") or ()),
+        )
+
+    @property
+    def n_features(self) -> int | None:
+        """The feature count the configuration fixes, or None when the first point decides."""
+        if self.features:
+            return len(self.features)
+        for name in ("mean", "std"):
+            values = self.params.get(name)
+            if isinstance(values, list | tuple):
+                return len(values)
+        return None
+
+    @property
+    def feature_names(self) -> list[str]:
+        if self.features:
+            return list(self.features)
+        return [f"feature_{i}" for i in range(self.n_features or 0)]
+
+    def names_for(self, n_features: int) -> list[str]:
+        """Feature names for points of ``n_features`` values."""
+        if self.features and len(self.features) == n_features:
+            return list(self.features)
+        return [f"feature_{i}" for i in range(n_features)]
+
+    def spec(self, n_features: int) -> ModelSpec:
+        """The detector spec for points of ``n_features`` values (raises DetectorError)."""
+        expected = self.n_features
+        if expected is not None and expected != n_features:
+            raise DetectorError(
+                f"model {self.model_id!r} expects {expected} values per point, got {n_features}"
+            )
+        return ModelSpec(
+            detector=self.detector,
+            params=dict(self.params),
+            n_features=n_features,
+            threshold_strategy=self.threshold_strategy,
+            adaptive_sensitivity=self.adaptive_sensitivity,
+            history_window=self.history_window,
+            warmup=self.warmup,
+        )

@@ -1,0 +1,172 @@
+"""Incidents as published on the alerts topic (schema ``anomaly.incident/v1``).
+
+An incident's id is derived from its identity (model, version, entity and the event time of the
+point that opened it), so replaying the same input yields the same id and delivery can dedup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+SCHEMA = "anomaly.incident/v1"
+
+SEVERITIES = ("critical", "error", "warning", "info")
+
+
+def incident_id(model_id: str, model_version: str, entity: str, opened_ts: float) -> str:
+    """The stable id of the incident a (model, version, entity) opened at event time ``opened_ts``.
+
+    Examples
+    --------
+    >>> incident_id("metrics-v1", "1.0", "host-1", 1795766400.0)
+    'inc-44ffe1730e09044a3ca9'
+    >>> incident_id("metrics-v1", "1.0", "host-1", 1795766400.0) == incident_id(
+    ...     "metrics-v1", "1.0", "host-2", 1795766400.0)
+    False
+    """
+    identity = "\x1f".join((model_id, model_version, entity, repr(float(opened_ts))))
+    return "inc-" + hashlib.sha256(identity.encode()).hexdigest()[:20]
+
+
+def severity_for(score: float, threshold: float) -> str:
+    """Severity from how far the score is above its threshold.
+
+    Twice the threshold or more is critical, 1.5 times is error, anything above is a warning.
+
+    Examples
+    --------
+    >>> severity_for(8.0, 3.0), severity_for(5.0, 3.0), severity_for(3.5, 3.0)
+    ('critical', 'error', 'warning')
+    """
+    if threshold <= 0 or not math.isfinite(score):
+        return "critical"
+    ratio = score / threshold
+    if ratio >= 2.0:
+        return "critical"
+    if ratio >= 1.5:
+        return "error"
+    return "warning"
+
+
+def iso_time(ts: float) -> str:
+    """ISO-8601 UTC with milliseconds.
+
+    Examples
+    --------
+    >>> iso_time(1795766400.25)
+    '2026-11-27T08:00:00.250Z'
+    """
+    text = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def _fmt(value: float) -> str:
+    """Short human number: 3 significant digits for small, no exponent for ordinary values."""
+    if not math.isfinite(value):
+        return str(value)
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.4g}"
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One feature's contribution to an anomaly."""
+
+    feature: str
+    value: float | None
+    score: float | None  # signed deviation in baseline spreads (sigma units)
+    center: float | None
+    spread: float | None
+
+    def describe(self) -> str:
+        """Examples
+        --------
+        >>> Signal("latency_ms", 148.0, 9.6, 100.0, 5.0).describe()
+        'latency_ms 9.6σ above baseline (148 vs 100±5)'
+        """
+        if self.score is None or self.value is None:
+            return f"{self.feature} missing"
+        direction = "above" if self.score >= 0 else "below"
+        text = f"{self.feature} {abs(self.score):.1f}σ {direction} baseline ({_fmt(self.value)}"
+        if self.center is not None and self.spread is not None:
+            return text + f" vs {_fmt(self.center)}±{_fmt(self.spread)})"
+        return text + ")"
+
+
+def finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def signals_for(
+    names: Sequence[str],
+    values: Sequence[float],
+    feature_scores: Sequence[float],
+    baseline: Sequence[tuple[float, float]],
+) -> list[Signal]:
+    """Signals ranked by absolute deviation, largest first (missing features last)."""
+    signals = [
+        Signal(
+            feature=name,
+            value=finite_or_none(float(value)),
+            score=finite_or_none(float(score)),
+            center=finite_or_none(float(center)),
+            spread=finite_or_none(float(spread)),
+        )
+        for name, value, score, (center, spread) in zip(
+            names, values, feature_scores, baseline, strict=True
+        )
+    ]
+    return sorted(signals, key=lambda s: -abs(s.score) if s.score is not None else math.inf)
+
+
+@dataclass(frozen=True)
+class Incident:
+    """An incident opened by an anomalous point."""
+
+    incident_id: str
+    model_id: str
+    model_version: str
+    entity: str
+    source: str
+    ts: float
+    score: float
+    threshold: float
+    severity: str
+    summary: str
+    signals: list[Signal] = field(default_factory=list)
+    alert_channels: list[str] = field(default_factory=list)
+    status: str = "open"
+
+    @property
+    def dedup_key(self) -> str:
+        return self.incident_id
+
+    def to_dict(self) -> dict[str, Any]:
+        """The published JSON document (schema ``anomaly.incident/v1``)."""
+        data = asdict(self)
+        data["signals"] = [asdict(s) for s in self.signals]
+        data["score"] = finite_or_none(self.score)
+        data["schema"] = SCHEMA
+        data["dedup_key"] = self.dedup_key
+        data["opened_at"] = iso_time(self.ts)
+        return data
+
+
+def summarize(model_id: str, entity: str, signals: Sequence[Signal], limit: int = 3) -> str:
+    """One sentence naming the most deviant signals with their numbers.
+
+    Examples
+    --------
+    >>> summarize("metrics-v1", "host-1", [Signal("cpu", 120.0, 4.0, 100.0, 5.0)])
+    'metrics-v1 on host-1: cpu 4.0σ above baseline (120 vs 100±5)'
+    """
+    parts = [s.describe() for s in signals[:limit] if s.score is not None and s.score != 0]
+    if not parts:
+        parts = ["anomalous score"]
+    return f"{model_id} on {entity}: " + "; ".join(parts)

@@ -1,0 +1,215 @@
+"""Telemetry points as the engine reads them, from a Kafka message or a REST request.
+
+A metrics message holds one point, a list of points, or columns::
+
+    {"model_id": "m", "entity": "host-1", "ts": "2026-11-27T08:00:00Z", "values": [101.0, 5.0]}
+    {"model_id": "m", "entity": "host-1", "points": [{"ts": ..., "values": [...]}, ...]}
+    {"model_id": "m", "entity": "host-1", "ts": [t0, t1, ...], "values": [[f0 ...], [f1 ...]]}
+
+``values`` is a list in the configuration's feature order, or an object by feature name when the
+configuration names its ``features`` (a feature left out, or null, is a gap). ``ts`` is ISO-8601
+(UTC when it has no offset) or epoch seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from incidents.config import ModelConfig
+
+# Epoch seconds past this (year 5138) are almost surely milliseconds.
+MAX_EPOCH_SECONDS = 1e11
+
+
+class TelemetryError(ValueError):
+    """A telemetry message or record that cannot be scored; the message says why."""
+
+
+def parse_ts(value: object, where: str = "ts") -> float:
+    """Event time in epoch seconds from ISO-8601 text or epoch seconds.
+
+    Examples
+    --------
+    >>> parse_ts("2026-11-27T08:00:00Z"), parse_ts("2026-11-27T09:00:00+01:00"), parse_ts(1795766400)
+    (1795766400.0, 1795766400.0, 1795766400.0)
+    >>> parse_ts(1795766400000)
+    Traceback (most recent call last):
+    ...
+    incidents.telemetry.TelemetryError: ts 1795766400000 looks like milliseconds; send epoch seconds or ISO-8601
+    """
+    if isinstance(value, bool):
+        raise TelemetryError(f"{where} must be ISO-8601 text or epoch seconds, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+        if not math.isfinite(seconds):
+            raise TelemetryError(f"{where} must be a finite number, got {value!r}")
+        if abs(seconds) >= MAX_EPOCH_SECONDS:
+            raise TelemetryError(
+                f"{where} {value!r} looks like milliseconds; send epoch seconds or ISO-8601"
+            )
+        return seconds
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+        except ValueError:
+            raise TelemetryError(
+                f"{where} {value!r} is neither ISO-8601 nor epoch seconds"
+            ) from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.timestamp()
+    raise TelemetryError(f"{where} must be ISO-8601 text or epoch seconds, got {value!r}")
+
+
+def _number(value: object, where: str) -> float:
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TelemetryError(f"{where} must be a number or null, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise TelemetryError(f"{where} must be finite, got {value!r}")
+    return number
+
+
+def point_values(values: object, config: ModelConfig, where: str = "values") -> list[float]:
+    """One point's values in feature order; null and left-out named features are NaN (gaps).
+
+    Examples
+    --------
+    >>> cfg = ModelConfig("m", "1", "zscore", features=("cpu", "mem"))
+    >>> point_values({"mem": 5, "cpu": 101.5}, cfg), point_values([1, None], cfg)
+    ([101.5, 5.0], [1.0, nan])
+    >>> point_values({"disk": 1}, cfg)
+    Traceback (most recent call last):
+    ...
+    incidents.telemetry.TelemetryError: values names unknown feature 'disk'; model 'm' has: cpu, mem
+    """
+    if isinstance(values, Mapping):
+        if not config.features:
+            raise TelemetryError(
+                f"{where} is an object but model {config.model_id!r} names no features; "
+                "send a list in feature order or add 'features' to the configuration"
+            )
+        for name in values:
+            if name not in config.features:
+                raise TelemetryError(
+                    f"{where} names unknown feature {name!r}; model {config.model_id!r} has: "
+                    + ", ".join(config.features)
+                )
+        return [_number(values.get(name), f"{where}.{name}") for name in config.features]
+    if isinstance(values, list | tuple):
+        if not values:
+            raise TelemetryError(f"{where} must hold at least one value")
+        expected = config.n_features
+        if expected is not None and len(values) != expected:
+            raise TelemetryError(
+                f"{where} has {len(values)} values but model {config.model_id!r} expects {expected}"
+            )
+        return [_number(v, f"{where}[{i}]") for i, v in enumerate(values)]
+    if isinstance(values, int | float) and not isinstance(values, bool):
+        return point_values([values], config, where)
+    raise TelemetryError(f"{where} must be a list of numbers or an object by feature name")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Decoded points of one entity for one model."""
+
+    model_id: str
+    entity: str
+    ts: list[float]
+    values: list[list[float]]
+
+
+def _text(payload: Mapping[str, Any], name: str) -> str:
+    value = payload.get(name)
+    if not isinstance(value, str) or not value:
+        raise TelemetryError(f"{name} must be a non-empty string, got {value!r}")
+    return value
+
+
+def message_ids(payload: object) -> tuple[str, str]:
+    """(model_id, entity) of a telemetry message (TelemetryError when missing)."""
+    if not isinstance(payload, Mapping):
+        raise TelemetryError(
+            f"a telemetry message must be a JSON object, got {type(payload).__name__}"
+        )
+    return _text(payload, "model_id"), _text(payload, "entity")
+
+
+def decode_batch(payload: Mapping[str, Any], config: ModelConfig, max_points: int) -> Batch:
+    """Decode a metrics message of any of the three forms into a :class:`Batch`.
+
+    Examples
+    --------
+    >>> cfg = ModelConfig("m", "1", "zscore", params={"mean": [1, 2], "std": [1, 1]})
+    >>> decode_batch({"model_id": "m", "entity": "e", "ts": [0, 1], "values": [[1, 2], [3, 4]]},
+    ...              cfg, 10).values
+    [[1.0, 3.0], [2.0, 4.0]]
+    """
+    model_id, entity = message_ids(payload)
+    ts: list[float] = []
+    values: list[list[float]] = []
+    if "points" in payload:
+        points = payload["points"]
+        if not isinstance(points, list):
+            raise TelemetryError("points must be a list of {ts, values} objects")
+        _check_size(len(points), max_points)
+        for i, point in enumerate(points):
+            if not isinstance(point, Mapping):
+                raise TelemetryError(f"points[{i}] must be an object with ts and values")
+            ts.append(parse_ts(point.get("ts"), f"points[{i}].ts"))
+            values.append(point_values(point.get("values"), config, f"points[{i}].values"))
+    elif isinstance(payload.get("ts"), list):
+        ts_list = payload["ts"]
+        columns = payload.get("values")
+        _check_size(len(ts_list), max_points)
+        if not isinstance(columns, list) or not all(isinstance(c, list) for c in columns):
+            raise TelemetryError("columnar values must be a list of one list per feature")
+        expected = config.n_features
+        if expected is not None and len(columns) != expected:
+            raise TelemetryError(
+                f"values has {len(columns)} feature columns but model {model_id!r} expects {expected}"
+            )
+        for j, column in enumerate(columns):
+            if len(column) != len(ts_list):
+                raise TelemetryError(
+                    f"values[{j}] has {len(column)} values for {len(ts_list)} timestamps"
+                )
+        ts = [parse_ts(t, f"ts[{i}]") for i, t in enumerate(ts_list)]
+        values = [
+            [_number(column[i], f"values[{j}][{i}]") for j, column in enumerate(columns)]
+            for i in range(len(ts_list))
+        ]
+    else:
+        if "ts" not in payload or "values" not in payload:
+            raise TelemetryError("a metrics message needs ts and values, or points")
+        ts = [parse_ts(payload["ts"])]
+        values = [point_values(payload["values"], config)]
+    if values and len({len(v) for v in values}) > 1:
+        raise TelemetryError("every point of a message must have the same number of values")
+    return Batch(model_id=model_id, entity=entity, ts=ts, values=values)
+
+
+def _check_size(n: int, max_points: int) -> None:
+    if n > max_points:
+        raise TelemetryError(f"{n} points in one message is over the limit of {max_points}")
+
+
+def records_to_batch(
+    records: Sequence[Mapping[str, Any]], config: ModelConfig, entity: str
+) -> Batch:
+    """REST records (``[{"ts", "values"}, ...]``) to a :class:`Batch`."""
+    ts = [parse_ts(r.get("ts"), f"records[{i}].ts") for i, r in enumerate(records)]
+    values = [
+        point_values(r.get("values"), config, f"records[{i}].values") for i, r in enumerate(records)
+    ]
+    if values and len({len(v) for v in values}) > 1:
+        raise TelemetryError("every record must have the same number of values")
+    return Batch(model_id=config.model_id, entity=entity, ts=ts, values=values)
