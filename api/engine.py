@@ -1,0 +1,63 @@
+"""The engine interface the REST API is served over; `app/` hands an implementation to `create_api`.
+
+Tests replace it with a fake to unit-test the routes without a broker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class InvalidInput(ValueError):
+    """Input the engine cannot score; ``field`` names where the problem is."""
+
+    def __init__(self, message: str, field: str = "body") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UnknownModel(LookupError):
+    """No configuration exists for the model id."""
+
+
+class EngineUnavailable(RuntimeError):
+    """The engine cannot answer now (broker unreachable, worker still starting, timeout)."""
+
+
+@dataclass(frozen=True)
+class ScoreCommand:
+    model_id: str
+    entity: str
+    records: list[dict[str, Any]]
+    dry_run: bool = False
+
+
+class Engine(Protocol):
+    async def apply_configs(self, configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Store configurations durably; return them as stored once this worker sees them."""
+
+    def list_configs(self) -> list[dict[str, Any]]: ...
+
+    def get_config(self, model_id: str) -> dict[str, Any] | None: ...
+
+    async def score(self, command: ScoreCommand) -> dict[str, Any]:
+        """Score records of one entity on the worker that owns it.
+
+        Returns ``{"model_version", "points": [...], "incidents": [...]}``; raises UnknownModel,
+        InvalidInput or EngineUnavailable.
+        """
+
+    def query_alerts(
+        self,
+        *,
+        model_id: str | None,
+        entity: str | None,
+        since: float | None,
+        limit: int,
+    ) -> list[dict[str, Any]]: ...
+
+    def health(self) -> dict[str, Any]: ...
+
+    @property
+    def max_points_per_request(self) -> int: ...

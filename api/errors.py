@@ -1,0 +1,93 @@
+"""Error responses: a field and a sentence for every rejected input, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api.engine import EngineUnavailable, InvalidInput, UnknownModel
+
+log = logging.getLogger(__name__)
+
+
+def field_path(loc: Sequence[Any]) -> str:
+    """``("body", "configs", 0, "params")`` -> ``"configs[0].params"``.
+
+    Examples
+    --------
+    >>> field_path(("body", "configs", 0, "params", "std"))
+    'configs[0].params.std'
+    >>> field_path(("query", "limit"))
+    'limit'
+    """
+    path = ""
+    for part in loc:
+        if part in ("body", "query", "path", "header"):
+            continue
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    return path or "body"
+
+
+def _message(error: dict[str, Any]) -> str:
+    text = str(error.get("msg", "invalid value"))
+    if text.startswith("Value error, "):
+        text = text[len("Value error, ") :]
+    if error.get("type") == "extra_forbidden":
+        text = "unknown field; check its spelling against the API schema"
+    if error.get("type") == "missing":
+        text = "this field is required"
+    return text
+
+
+def validation_items(errors: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    from api.schemas import DetectorParamsError
+
+    items = []
+    for error in errors:
+        loc = list(error.get("loc", ()))
+        # Pydantic reports union members by type name; drop them from the path.
+        loc = [p for p in loc if not (isinstance(p, str) and ("[" in p or p in _TYPE_NAMES))]
+        if isinstance(error.get("ctx", {}).get("error"), DetectorParamsError):
+            loc.append("params")
+        items.append({"field": field_path(loc), "message": _message(error)})
+    return items
+
+
+_TYPE_NAMES = {"str", "float", "int", "bool", "list", "dict", "function-after", "function-before"}
+
+
+def install_error_handlers(api: FastAPI) -> None:
+    @api.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": validation_items(exc.errors())})
+
+    @api.exception_handler(InvalidInput)
+    async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
+        return JSONResponse(
+            status_code=422, content={"detail": [{"field": exc.field, "message": str(exc)}]}
+        )
+
+    @api.exception_handler(UnknownModel)
+    async def _unknown(_: Request, exc: UnknownModel) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+    @api.exception_handler(EngineUnavailable)
+    async def _unavailable(_: Request, exc: EngineUnavailable) -> JSONResponse:
+        return JSONResponse(
+            status_code=503, content={"detail": str(exc)}, headers={"Retry-After": "1"}
+        )
+
+    @api.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            status_code=500, content={"detail": "internal error; the worker log has the details"}
+        )

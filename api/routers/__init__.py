@@ -1,0 +1,1 @@
+"""One router per concern, included by `api.create_api`."""

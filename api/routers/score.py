@@ -1,0 +1,63 @@
+"""`POST /anomaly/score`: score a batch of records over the same state as the stream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.deps import EngineDep
+from api.engine import InvalidInput, ScoreCommand
+from api.schemas import ErrorOut, Metrics, PointOut, ScoreIn, ScoreOut
+from detectors import pointwise_metrics
+
+router = APIRouter(prefix="/anomaly", tags=["scoring"])
+
+
+@router.post(
+    "/score",
+    response_model=ScoreOut,
+    responses={
+        404: {"model": ErrorOut, "description": "No configuration for the model"},
+        422: {"model": ErrorOut, "description": "A field is invalid; the message says why"},
+        503: {"model": ErrorOut, "description": "The owning worker did not answer in time"},
+    },
+)
+async def score(body: ScoreIn, engine: EngineDep) -> ScoreOut:
+    """Score records of one entity with the model's detector, threshold and cooldown.
+
+    The request runs on the worker that owns the entity, against the same per-entity state as the
+    telemetry stream, so the answer is the same whichever worker receives it. Unless `dry_run`,
+    the records train the state and anomalies open incidents like streamed points do. With
+    `labels` (1 = anomaly per record), precision, recall, F1 and accuracy are returned.
+    """
+    if len(body.records) > engine.max_points_per_request:
+        raise InvalidInput(
+            f"{len(body.records)} records is over the limit of {engine.max_points_per_request} "
+            "per request; split the batch",
+            field="records",
+        )
+    if body.horizon is not None:
+        raise InvalidInput(
+            "forecasting (horizon) is not available in this version of the engine", field="horizon"
+        )
+    records: list[dict[str, Any]] = [r.model_dump() for r in body.records]
+    outcome = await engine.score(
+        ScoreCommand(
+            model_id=body.model_id, entity=body.entity, records=records, dry_run=body.dry_run
+        )
+    )
+    points = [PointOut(**p) for p in outcome["points"]]
+    metrics = None
+    if body.labels is not None:
+        metrics = Metrics(**pointwise_metrics([p.is_anomaly for p in points], body.labels))
+    return ScoreOut(
+        model_id=body.model_id,
+        model_version=outcome["model_version"],
+        entity=body.entity,
+        dry_run=body.dry_run,
+        anomalies=sum(p.is_anomaly for p in points),
+        results=points,
+        incidents=outcome["incidents"],
+        metrics=metrics,
+    )

@@ -1,0 +1,272 @@
+"""Request and response schemas of the REST API, one per direction.
+
+Validation errors become 422 responses naming the field (see ``api.errors``); detector parameters
+are checked by the detectors themselves, so the API and the stream agree on what is valid.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from detectors import DETECTORS, THRESHOLD_STRATEGIES, DetectorError
+from incidents.config import ALERT_CHANNELS, ModelConfig
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@-]*$"
+
+README_CONFIG_EXAMPLE: dict[str, Any] = {
+    "configs": [
+        {
+            "model_id": "metrics-v1",
+            "model_version": "1.0",
+            "detector": "zscore",
+            "params": {"mean": [100, 5], "std": [5, 1], "threshold": 1.5},
+            "threshold_strategy": "adaptive",
+            "adaptive_sensitivity": 2.5,
+            "history_window": 64,
+            "cooldown": 1,
+            "alert_channels": ["pagerduty", "slack"],
+        }
+    ]
+}
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class ModelConfigIn(_In):
+    """One detector configuration."""
+
+    model_id: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
+    model_version: str = Field(
+        default="1",
+        min_length=1,
+        max_length=100,
+        description="A new version resets the model's per-entity state; the same version keeps it.",
+    )
+    detector: str = Field(description="One of: " + ", ".join(sorted(DETECTORS)))
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Detector parameters, e.g. zscore mean/std per feature, and `threshold`.",
+    )
+    features: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="Feature names; lets telemetry send values as an object by name.",
+    )
+    threshold_strategy: str = Field(default="static", description="static or adaptive")
+    adaptive_sensitivity: float = Field(default=3.0, gt=0, le=100)
+    history_window: int = Field(default=64, ge=8, le=100_000)
+    warmup: int | None = Field(default=None, ge=0, le=1_000_000)
+    cooldown: float = Field(
+        default=0.0,
+        ge=0,
+        le=365 * 86400,
+        description="Seconds of event time during which a (model, entity) opens no second incident.",
+    )
+    alert_channels: list[str] = Field(
+        default_factory=list, description="Any of: " + ", ".join(ALERT_CHANNELS)
+    )
+
+    @field_validator("model_version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @field_validator("detector")
+    @classmethod
+    def _known_detector(cls, value: str) -> str:
+        if value not in DETECTORS:
+            raise ValueError(
+                f"unknown detector {value!r}; choose one of: {', '.join(sorted(DETECTORS))}"
+            )
+        return value
+
+    @field_validator("threshold_strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        if value not in THRESHOLD_STRATEGIES:
+            raise ValueError(
+                f"unknown threshold strategy {value!r}; choose one of: "
+                + ", ".join(THRESHOLD_STRATEGIES)
+            )
+        return value
+
+    @field_validator("alert_channels")
+    @classmethod
+    def _known_channels(cls, value: list[str]) -> list[str]:
+        for channel in value:
+            if channel not in ALERT_CHANNELS:
+                raise ValueError(
+                    f"unknown alert channel {channel!r}; choose from: {', '.join(ALERT_CHANNELS)}"
+                )
+        return value
+
+    @field_validator("features")
+    @classmethod
+    def _distinct_features(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            if any(not name for name in value):
+                raise ValueError("feature names must be non-empty")
+            if len(set(value)) != len(value):
+                raise ValueError("feature names must be distinct")
+        return value
+
+    @model_validator(mode="after")
+    def _detector_accepts_params(self) -> ModelConfigIn:
+        config = ModelConfig.from_dict(self.model_dump())
+        if self.features and config.n_features != len(self.features):
+            raise DetectorParamsError(
+                f"params describe {config.n_features} features but features names "
+                f"{len(self.features)}"
+            )
+        try:
+            config.spec(config.n_features or 1)
+        except DetectorError as exc:
+            raise DetectorParamsError(str(exc)) from None
+        return self
+
+
+class DetectorParamsError(ValueError):
+    """A detector rejected the configuration's parameters; reported on the `params` field."""
+
+
+class ConfigsIn(_In):
+    configs: list[ModelConfigIn] = Field(min_length=1, max_length=1000)
+
+    model_config = ConfigDict(
+        extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [README_CONFIG_EXAMPLE]}
+    )
+
+    @model_validator(mode="after")
+    def _distinct_models(self) -> ConfigsIn:
+        seen: set[str] = set()
+        for config in self.configs:
+            if config.model_id in seen:
+                raise ValueError(f"model_id {config.model_id!r} appears twice in one request")
+            seen.add(config.model_id)
+        return self
+
+
+class ModelConfigOut(BaseModel):
+    model_id: str
+    model_version: str
+    detector: str
+    params: dict[str, Any]
+    features: list[str] | None = None
+    threshold_strategy: str
+    adaptive_sensitivity: float
+    history_window: int
+    warmup: int | None = None
+    cooldown: float
+    alert_channels: list[str]
+    updated_at: str | None = None
+
+
+class ConfigsOut(BaseModel):
+    configs: list[ModelConfigOut]
+
+
+class RecordIn(_In):
+    ts: str | float = Field(description="ISO-8601 (UTC without offset) or epoch seconds")
+    values: list[float | None] | dict[str, float | None] = Field(
+        description="Values in feature order, or an object by feature name"
+    )
+
+
+class ScoreIn(_In):
+    model_id: str = Field(min_length=1, max_length=200)
+    entity: str = Field(min_length=1, max_length=500)
+    records: list[RecordIn] = Field(min_length=1)
+    labels: list[Literal[0, 1]] | None = Field(
+        default=None, description="Ground truth per record (1 = anomaly) for precision/recall"
+    )
+    horizon: int | None = Field(default=None, ge=1, le=10_000)
+    dry_run: bool = Field(default=False, description="Score without touching state or incidents")
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_id": "metrics-v1",
+                    "entity": "host-1",
+                    "records": [
+                        {"ts": "2026-11-27T08:00:00Z", "values": [101.0, 5.0]},
+                        {"ts": "2026-11-27T08:00:10Z", "values": [160.0, 5.2]},
+                    ],
+                    "labels": [0, 1],
+                    "dry_run": True,
+                }
+            ]
+        },
+    )
+
+    @model_validator(mode="after")
+    def _labels_match(self) -> ScoreIn:
+        if self.labels is not None and len(self.labels) != len(self.records):
+            raise ValueError(
+                f"labels has {len(self.labels)} entries for {len(self.records)} records"
+            )
+        return self
+
+
+class PointOut(BaseModel):
+    ts: float
+    score: float | None
+    threshold: float
+    is_anomaly: bool
+    warm: bool
+    incident_id: str | None = None
+
+
+class Metrics(BaseModel):
+    precision: float
+    recall: float
+    f1: float
+    accuracy: float
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+
+
+class ScoreOut(BaseModel):
+    model_id: str
+    model_version: str
+    entity: str
+    dry_run: bool
+    anomalies: int
+    results: list[PointOut]
+    incidents: list[dict[str, Any]]
+    metrics: Metrics | None = None
+
+
+class AlertsOut(BaseModel):
+    alerts: list[dict[str, Any]]
+    count: int
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "starting"]
+    broker: str
+    embedded_broker: bool
+    recovery_done: bool
+    configs_loaded: bool
+    alerts_loaded: bool
+    app_id: str
+    assigned_partitions: list[int]
+
+
+class ErrorItem(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    detail: list[ErrorItem] | str

@@ -1,0 +1,374 @@
+"""The worker: the Faust app, its topics, the state table, the agents, and the API's engine.
+
+One :class:`Engine` per process. It implements :class:`api.engine.Engine` over the same Faust
+tables the agents write, so REST scoring and streamed telemetry share per-key state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import faust
+import orjson
+from aiokafka.partitioner import murmur2
+from faust.contrib.asgi import serve_asgi
+from faust.types import EventT, StreamT
+
+from api import create_api
+from api.engine import EngineUnavailable, InvalidInput, ScoreCommand, UnknownModel
+from app.settings import Settings
+from app.transport import EngineApp
+from app.views import AlertStore, ConfigStore, TopicView
+from detectors import DetectorError
+from incidents.config import ModelConfig
+from incidents.incident import Incident, iso_time
+from incidents.scoring import BatchOutcome, score_batch
+from incidents.telemetry import TelemetryError, decode_batch, message_ids, records_to_batch
+
+log = logging.getLogger(__name__)
+
+DLQ_VALUE_PREVIEW = 2048
+
+
+def partition_for(entity: str, partitions: int) -> int:
+    """Kafka's default partition of a key (murmur2, as Java clients, aiokafka and Faust use).
+
+    Examples
+    --------
+    >>> partition_for("host-1", 4), partition_for("host-2", 4)
+    (1, 3)
+    """
+    return (murmur2(entity.encode()) & 0x7FFFFFFF) % partitions
+
+
+def state_key(model_id: str, entity: str) -> str:
+    return f"{model_id}|{entity}"
+
+
+class Engine:
+    """Builds the Faust app and serves the REST API from inside it."""
+
+    def __init__(self, settings: Settings, *, embedded_broker: bool = False) -> None:
+        if not settings.kafka_bootstrap_servers:
+            raise ValueError("Engine needs a bootstrap address (KAFKA_BOOTSTRAP_SERVERS)")
+        self.settings = settings
+        self.embedded_broker = embedded_broker
+        self.partitions = settings.partitions
+        datadir = Path(settings.data_dir or f".anomaly-data/{settings.app_id}-{settings.api_port}")
+        datadir.mkdir(parents=True, exist_ok=True)
+        servers = [s.strip() for s in settings.kafka_bootstrap_servers.split(",") if s.strip()]
+        self.app = EngineApp(
+            settings.app_id,
+            broker=[f"kafka://{s}" for s in servers],
+            store=settings.store,
+            datadir=str(datadir),
+            topic_partitions=settings.partitions,
+            topic_disable_leader=True,
+            broker_rebalance_timeout=settings.rebalance_timeout_s,
+            broker_session_timeout=settings.session_timeout_s,
+            broker_heartbeat_interval=settings.heartbeat_interval_s,
+            consumer_max_fetch_size=settings.max_message_bytes,
+            producer_max_request_size=settings.max_message_bytes,
+            reply_create_topic=True,
+            web_bind=settings.api_host,
+            web_port=settings.api_port,
+            canonical_url=f"http://{settings.api_host}:{settings.api_port}",
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        )
+        raw = {"key_serializer": "raw", "value_serializer": "raw"}
+        n = settings.partitions
+        self.metrics_topic = self.app.topic(settings.metrics_topic, partitions=n, **raw)
+        self.alerts_topic = self.app.topic(settings.alerts_topic, **raw)
+        self.dlq_topic = self.app.topic(settings.dlq_topic, **raw)
+        self.config_topic = self.app.topic(settings.config_topic, compacting=True, **raw)
+        self.score_requests_topic = self.app.topic(
+            settings.score_requests_topic,
+            partitions=n,
+            key_serializer="raw",
+            value_serializer="json",
+        )
+        self.state = self.app.Table(
+            "detector_state",
+            default=None,
+            partitions=n,
+            schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="json"),
+        )
+        self.configs = ConfigStore()
+        self.alerts = AlertStore(settings.alerts_retained)
+        bootstrap = ",".join(servers)
+        self.config_view = TopicView(
+            bootstrap,
+            settings.config_topic,
+            self.configs.apply,
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        )
+        self.alert_view = TopicView(
+            bootstrap,
+            settings.alerts_topic,
+            self.alerts.apply,
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        )
+        self.app.add_dependency(self.config_view)
+        self.app.add_dependency(self.alert_view)
+        self._model_cache: dict[str, tuple[int, ModelConfig]] = {}
+        self.score_metrics = self.app.agent(self.metrics_topic, name="score_metrics")(
+            self._score_metrics
+        )
+        self.score_requests = self.app.agent(self.score_requests_topic, name="score_requests")(
+            self._score_requests
+        )
+        self.api = create_api(self)
+        serve_asgi(self.app, self.api, host=settings.api_host, port=settings.api_port)
+
+    # ---------------------------------------------------------------- configuration
+
+    def model_config(self, model_id: str) -> ModelConfig | None:
+        raw = self.configs.get(model_id)
+        if raw is None:
+            return None
+        cached = self._model_cache.get(model_id)
+        if cached is not None and cached[0] == id(raw):
+            return cached[1]
+        config = ModelConfig.from_dict(raw)
+        self._model_cache[model_id] = (id(raw), config)
+        return config
+
+    async def apply_configs(self, configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        stored = []
+        waits = []
+        for config in configs:
+            document = {**config, "updated_at": iso_time(time.time())}
+            try:
+                pending = await self.config_topic.send(
+                    key=config["model_id"].encode(), value=orjson.dumps(document)
+                )
+                metadata = await asyncio.wait_for(pending, self.settings.request_timeout_s)
+            except Exception as exc:
+                raise EngineUnavailable(f"could not write the configuration: {exc}") from exc
+            waits.append((metadata.partition, metadata.offset))
+            stored.append(document)
+        try:
+            for partition, offset in waits:
+                await self.config_view.wait_for(partition, offset, self.settings.request_timeout_s)
+        except TimeoutError as exc:
+            raise EngineUnavailable(
+                "the configuration was written but this worker has not read it back yet"
+            ) from exc
+        log.info("applied configuration for %s", ", ".join(c["model_id"] for c in configs))
+        return stored
+
+    def list_configs(self) -> list[dict[str, Any]]:
+        return self.configs.all()
+
+    def get_config(self, model_id: str) -> dict[str, Any] | None:
+        return self.configs.get(model_id)
+
+    # ---------------------------------------------------------------- scoring
+
+    def apply_batch(
+        self,
+        config: ModelConfig,
+        entity: str,
+        ts: list[float],
+        values: list[list[float]],
+        *,
+        learn: bool,
+        source: str,
+    ) -> BatchOutcome:
+        """Score against the key's state and write it back, with no await in between."""
+        key = state_key(config.model_id, entity)
+        outcome = score_batch(
+            config, entity, self.state.get(key), ts, values, learn=learn, source=source
+        )
+        if outcome.reset:
+            log.info("state of %s reset for model version %s", key, config.model_version)
+        if outcome.state is not None:
+            self.state[key] = outcome.state
+        return outcome
+
+    async def publish_incidents(self, incidents: list[Incident]) -> None:
+        for incident in incidents:
+            await self.alerts_topic.send(
+                key=incident.entity.encode(), value=orjson.dumps(incident.to_dict())
+            )
+            log.info("incident %s opened: %s", incident.incident_id, incident.summary)
+
+    async def dead_letter(self, event: EventT, reason: str) -> None:
+        message = event.message
+        value = message.value if isinstance(message.value, bytes) else b""
+        record = {
+            "reason": reason,
+            "topic": message.topic,
+            "partition": message.partition,
+            "offset": message.offset,
+            "key": message.key.decode("utf-8", "replace") if message.key else None,
+            "value_preview": value[:DLQ_VALUE_PREVIEW].decode("utf-8", "replace"),
+            "value_bytes": len(value),
+            "dead_lettered_at": iso_time(time.time()),
+        }
+        await self.dlq_topic.send(key=message.key, value=orjson.dumps(record))
+        log.warning(
+            "message %s[%d]@%d sent to %s: %s",
+            message.topic,
+            message.partition,
+            message.offset,
+            self.settings.dlq_topic,
+            reason,
+        )
+
+    async def _wait_for_configs(self) -> None:
+        await self.config_view.ready.wait()
+
+    async def _score_metrics(self, stream: StreamT[bytes]) -> None:
+        await self._wait_for_configs()
+        async for event in stream.events():
+            await self._handle_metrics(event)
+
+    async def _handle_metrics(self, event: EventT) -> None:
+        message = event.message
+        raw = event.value
+        if not isinstance(raw, bytes) or not raw:
+            await self.dead_letter(event, "empty message")
+            return
+        if len(raw) > self.settings.max_message_bytes:
+            await self.dead_letter(
+                event,
+                f"message of {len(raw)} bytes is over the {self.settings.max_message_bytes} limit",
+            )
+            return
+        try:
+            payload = orjson.loads(raw)
+            model_id, entity = message_ids(payload)
+        except orjson.JSONDecodeError as exc:
+            await self.dead_letter(event, f"malformed JSON: {exc}")
+            return
+        except TelemetryError as exc:
+            await self.dead_letter(event, str(exc))
+            return
+        owner = partition_for(entity, self.partitions)
+        if message.partition != owner:
+            # Keyed by something else or by a non-murmur2 partitioner: move the message to the
+            # entity's partition so that its state lives in one place.
+            await self.metrics_topic.send(key=entity.encode(), value=raw, partition=owner)
+            return
+        config = self.model_config(model_id)
+        if config is None:
+            await self.dead_letter(
+                event,
+                f"unknown model {model_id!r}: POST its configuration to /anomaly/config first",
+            )
+            return
+        try:
+            batch = decode_batch(payload, config, self.settings.max_points_per_request)
+            outcome = self.apply_batch(
+                config, entity, batch.ts, batch.values, learn=True, source=message.topic
+            )
+        except (TelemetryError, DetectorError) as exc:
+            await self.dead_letter(event, str(exc))
+            return
+        await self.publish_incidents(outcome.incidents)
+
+    async def _score_requests(self, stream: StreamT[Any]) -> AsyncIterator[dict[str, Any]]:
+        await self._wait_for_configs()
+        async for request in stream:
+            yield await self._handle_score_request(request)
+
+    async def _handle_score_request(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        model_id = request["model_id"]
+        config = self.model_config(model_id)
+        if config is None:
+            return {"error": "unknown_model", "message": f"no configuration for model {model_id!r}"}
+        values = [[math.nan if v is None else v for v in row] for row in request["values"]]
+        try:
+            outcome = self.apply_batch(
+                config,
+                request["entity"],
+                request["ts"],
+                values,
+                learn=not request["dry_run"],
+                source="rest",
+            )
+        except (TelemetryError, DetectorError) as exc:
+            return {"error": "invalid", "message": str(exc)}
+        await self.publish_incidents(outcome.incidents)
+        return {
+            "model_version": config.model_version,
+            "points": [p.to_dict() for p in outcome.points],
+            "incidents": [i.to_dict() for i in outcome.incidents],
+        }
+
+    async def score(self, command: ScoreCommand) -> dict[str, Any]:
+        config = self.model_config(command.model_id)
+        if config is None:
+            raise UnknownModel(
+                f"no configuration for model {command.model_id!r}; POST it to /anomaly/config"
+            )
+        try:
+            batch = records_to_batch(command.records, config, command.entity)
+        except TelemetryError as exc:
+            raise InvalidInput(str(exc), field="records") from None
+        request = {
+            "model_id": command.model_id,
+            "entity": command.entity,
+            "ts": batch.ts,
+            "values": [[v if math.isfinite(v) else None for v in row] for row in batch.values],
+            "dry_run": command.dry_run,
+        }
+        try:
+            reply = await asyncio.wait_for(
+                self.score_requests.ask(key=command.entity.encode(), value=request),
+                self.settings.request_timeout_s,
+            )
+        except TimeoutError:
+            raise EngineUnavailable(
+                f"the worker owning entity {command.entity!r} did not answer within "
+                f"{self.settings.request_timeout_s:.0f} s"
+            ) from None
+        if reply.get("error") == "unknown_model":
+            raise UnknownModel(reply["message"])
+        if reply.get("error"):
+            raise InvalidInput(reply["message"], field="records")
+        return reply
+
+    # ---------------------------------------------------------------- alerts and health
+
+    def query_alerts(
+        self, *, model_id: str | None, entity: str | None, since: float | None, limit: int
+    ) -> list[dict[str, Any]]:
+        return self.alerts.query(model_id=model_id, entity=entity, since=since, limit=limit)
+
+    @property
+    def max_points_per_request(self) -> int:
+        return self.settings.max_points_per_request
+
+    def health(self) -> dict[str, Any]:
+        recovery_done = (
+            bool(self.app.tables.recovery.completed.is_set()) and not self.app.rebalancing
+        )
+        configs_loaded = self.config_view.ready.is_set()
+        alerts_loaded = self.alert_view.ready.is_set()
+        try:
+            assigned = sorted(
+                tp.partition
+                for tp in self.app.consumer.assignment()
+                if tp.topic == self.settings.metrics_topic
+            )
+        except Exception:  # not assigned yet
+            assigned = []
+        ok = recovery_done and configs_loaded and alerts_loaded
+        return {
+            "status": "ok" if ok else "starting",
+            "broker": self.settings.kafka_bootstrap_servers,
+            "embedded_broker": self.embedded_broker,
+            "recovery_done": recovery_done,
+            "configs_loaded": configs_loaded,
+            "alerts_loaded": alerts_loaded,
+            "app_id": self.settings.app_id,
+            "assigned_partitions": assigned,
+        }

@@ -1,0 +1,64 @@
+"""The engine's settings, read from the environment (and an optional `.env` file).
+
+Every name the engine reads is listed here, with its default; `docker-compose.yml` and the README
+name the same variables, and a test checks that they agree.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["crit", "error", "warn", "info", "debug"]
+
+
+class Settings(BaseSettings):
+    """Engine settings. Build with :func:`get_settings`, never at import time."""
+
+    model_config = SettingsConfigDict(env_prefix="ANOMALY_", frozen=True, extra="ignore")
+
+    # Broker. Empty means: start the embedded Tansu broker on a loopback port.
+    kafka_bootstrap_servers: str = Field(default="", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    embedded_broker_port: int = 9092
+
+    app_id: str = "anomaly-engine"
+    partitions: int = Field(default=4, ge=1, le=256)
+    store: str = "memory://"
+    data_dir: str = ""  # default: ./.anomaly-data/<app_id>-<api_port>
+    log_level: LogLevel = "info"
+
+    # Topic names.
+    metrics_topic: str = "telemetry.metrics"
+    logs_topic: str = "telemetry.logs"
+    behavior_topic: str = "telemetry.behavior"
+    alerts_topic: str = "anomaly.alerts"
+    config_topic: str = "anomaly.config"
+    dlq_topic: str = "anomaly.dlq"
+    score_requests_topic: str = "anomaly.score-requests"
+
+    # REST API, served from inside the worker.
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=0, le=65535)
+
+    # Limits.
+    max_points_per_request: int = Field(default=100_000, ge=1)
+    max_message_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    alerts_retained: int = Field(default=10_000, ge=1)
+    request_timeout_s: float = Field(default=30.0, gt=0)
+
+    # Latency tuning for brokers that hold an empty fetch for its whole wait (the embedded one).
+    fetch_max_wait_ms: int = Field(default=10, ge=1)
+    rebalance_timeout_s: float = Field(default=3.0, gt=0)
+    session_timeout_s: float = Field(default=6.0, gt=0)
+    heartbeat_interval_s: float = Field(default=1.0, gt=0)
+
+    @property
+    def telemetry_topics(self) -> tuple[str, str, str]:
+        return (self.metrics_topic, self.logs_topic, self.behavior_topic)
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Read the settings from the environment; keyword arguments override it."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,85 @@
+"""The engine's topics, created explicitly with their partition counts before the worker starts.
+
+Explicit creation matters: the embedded broker auto-creates an unknown topic with 4 partitions, and
+the three telemetry topics, the score-request topic and the state changelog must all have the same
+partition count so that one entity's data lands on one worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
+
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TOPIC_ALREADY_EXISTS = 36
+
+
+class TopicError(RuntimeError):
+    """A topic could not be created, or exists with an incompatible layout."""
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+    co_partitioned: bool = False  # must have exactly `partitions` partitions
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """Every topic the engine reads or writes, with its layout."""
+    n = settings.partitions
+    return [
+        *(TopicSpec(name, n, co_partitioned=True) for name in settings.telemetry_topics),
+        TopicSpec(settings.score_requests_topic, n, co_partitioned=True),
+        TopicSpec(settings.alerts_topic, n),
+        TopicSpec(settings.config_topic, 1, {"cleanup.policy": "compact"}),
+        TopicSpec(settings.dlq_topic, 1),
+    ]
+
+
+async def ensure_topics(settings: Settings, *, timeout: float = 30.0) -> dict[str, int]:
+    """Create missing topics; check co-partitioned ones. Returns name -> partition count."""
+    specs = topic_specs(settings)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=10_000
+    )
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            await admin.start()
+            break
+        except KafkaError as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TopicError(
+                    f"cannot reach the broker at {settings.kafka_bootstrap_servers}: {exc}"
+                ) from exc
+            await asyncio.sleep(0.5)
+    try:
+        response = await admin.create_topics(
+            [NewTopic(s.name, s.partitions, 1, topic_configs=dict(s.config) or None) for s in specs]
+        )
+        for name, code, message in response.topic_errors:
+            if code not in (0, TOPIC_ALREADY_EXISTS):
+                raise TopicError(f"could not create topic {name!r}: {message} (code {code})")
+            if code == 0:
+                log.info("created topic %s", name)
+        described = await admin.describe_topics([s.name for s in specs])
+        counts = {d["topic"]: len(d["partitions"]) for d in described}
+    finally:
+        await admin.close()
+    for spec in specs:
+        if spec.co_partitioned and counts.get(spec.name) != spec.partitions:
+            raise TopicError(
+                f"topic {spec.name!r} has {counts.get(spec.name)} partitions but the engine is "
+                f"configured for {spec.partitions} (ANOMALY_PARTITIONS); telemetry topics must be "
+                "co-partitioned: recreate the topic or change the setting"
+            )
+    return counts

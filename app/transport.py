@@ -1,0 +1,68 @@
+"""Two adjustments to Faust's aiokafka transport that the engine relies on.
+
+1. Fetch wait. Faust's worker consumer hard-codes ``fetch_max_wait_ms=1500``
+   (``faust/transport/drivers/aiokafka.py``). The embedded broker holds an empty fetch for the whole
+   wait even when data arrives meanwhile, so every incident and every REST score would wait up to
+   1.5 s. :class:`EngineApp` lowers it to ``Settings.fetch_max_wait_ms``. Apache Kafka answers a long
+   poll as soon as data arrives, so a low value costs it only a few more idle fetches.
+
+2. Reply acks. Faust's ``ReplyConsumer`` (behind ``agent.ask``) adds its reply topic to the
+   subscription and also streams a clone of it, so each reply is delivered to two channels and
+   only one of them ever acks it. On the next rebalance the worker then waits forever for that
+   "unacked" reply and the group never settles (seen here with two workers). Replies need no
+   acks: nothing commits their offsets, so the reply topic is declared with ``acks=False``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from faust.agents.replies import ReplyConsumer, ReqRepResponse
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from mode.utils.objects import cached_property
+
+
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # Read by aiokafka when the consumer starts (it builds its Fetcher then).
+        consumer._fetch_max_wait_ms = self.app.fetch_max_wait_ms
+        return consumer
+
+
+class _Consumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(faust_aiokafka.Transport):
+    Consumer = _Consumer
+
+
+class _AcklessReplyConsumer(ReplyConsumer):
+    def _reply_topic(self, topic: str) -> Any:
+        return self.app.topic(
+            topic,
+            partitions=1,
+            replicas=self.app.conf.topic_replication_factor,
+            deleting=True,
+            retention=self.app.conf.reply_expires,
+            value_type=ReqRepResponse,
+            acks=False,
+        )
+
+
+class EngineApp(faust.App):
+    """A Faust app with the low fetch wait and the ack-less reply consumer described above."""
+
+    def __init__(self, *args: Any, fetch_max_wait_ms: int = 10, **kwargs: Any) -> None:
+        self.fetch_max_wait_ms = fetch_max_wait_ms
+        super().__init__(*args, **kwargs)
+
+    def _new_transport(self) -> Any:
+        return _Transport(self.conf.broker_consumer, self)
+
+    @cached_property
+    def _reply_consumer(self) -> ReplyConsumer:
+        return _AcklessReplyConsumer(self, loop=self.loop, beacon=self.beacon)

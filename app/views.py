@@ -1,0 +1,198 @@
+"""Whole-topic views: every worker reads every partition of a topic into memory.
+
+Configurations (compacted topic) and incidents (the alerts topic) must be visible on every worker,
+not only on the one that owns a partition. A group-less consumer that assigns itself all partitions
+and reads from the beginning gives each worker the whole topic; a Faust GlobalTable did not
+replicate between two workers on the embedded broker (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from mode import Service
+
+log = logging.getLogger(__name__)
+
+
+class TopicView(Service):
+    """Reads all partitions of ``topic`` from the beginning and hands each record to ``apply``.
+
+    ``ready`` is set once everything that was in the topic when the view started has been read;
+    :meth:`wait_for` waits until a given offset has been read (read-your-writes).
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        apply: Callable[[ConsumerRecord[bytes, bytes]], None],
+        *,
+        fetch_max_wait_ms: int = 10,
+        **kwargs: Any,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.apply = apply
+        self.fetch_max_wait_ms = fetch_max_wait_ms
+        self.ready = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._positions: dict[int, int] = {}
+        self._progress = asyncio.Condition()
+        self._start_targets: dict[int, int] = {}
+        super().__init__(**kwargs)
+
+    @property
+    def label(self) -> str:
+        return f"{type(self).__name__}: {self.topic}"
+
+    async def on_start(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+        )
+        await consumer.start()
+        self._consumer = consumer
+        partitions: set[int] | None = None
+        for _ in range(100):
+            await consumer.topics()
+            partitions = consumer.partitions_for_topic(self.topic)
+            if partitions:
+                break
+            await asyncio.sleep(0.1)
+        if not partitions:
+            raise KafkaError(f"topic {self.topic!r} does not exist")
+        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        self._start_targets = {tp.partition: offset for tp, offset in ends.items()}
+        self._positions = {tp.partition: 0 for tp in tps}
+        self._check_ready()
+
+    async def on_stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+    def _check_ready(self) -> None:
+        if not self.ready.is_set() and all(
+            self._positions.get(p, 0) >= end for p, end in self._start_targets.items()
+        ):
+            self.ready.set()
+            log.info("view of %s loaded", self.topic)
+
+    @Service.task
+    async def _read(self) -> None:
+        while not self.should_stop:
+            consumer = self._consumer
+            if consumer is None:
+                await asyncio.sleep(0.05)
+                continue
+            try:
+                batches = await consumer.getmany(timeout_ms=200)
+            except KafkaError as exc:
+                log.warning("reading %s failed, retrying: %s", self.topic, exc)
+                await asyncio.sleep(0.5)
+                continue
+            for tp, records in batches.items():
+                for record in records:
+                    try:
+                        self.apply(record)
+                    except Exception:  # a bad record must not stop the view
+                        log.exception("skipping unreadable record %s:%s", tp, record.offset)
+                if records:
+                    self._positions[tp.partition] = records[-1].offset + 1
+            self._check_ready()
+            async with self._progress:
+                self._progress.notify_all()
+
+    async def wait_for(self, partition: int, offset: int, timeout: float) -> None:
+        """Wait until the record at ``offset`` of ``partition`` has been applied."""
+
+        async def _reached() -> None:
+            async with self._progress:
+                await self._progress.wait_for(lambda: self._positions.get(partition, 0) > offset)
+
+        await asyncio.wait_for(_reached(), timeout)
+
+
+def _json(value: bytes | None) -> Any:
+    return None if value is None else orjson.loads(value)
+
+
+class ConfigStore:
+    """Model configurations by model id, as last written to the compacted config topic."""
+
+    def __init__(self) -> None:
+        self._configs: dict[str, dict[str, Any]] = {}
+        self.on_change: list[Callable[[str, dict[str, Any] | None], None]] = []
+
+    def apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        if record.key is None:
+            return
+        model_id = record.key.decode()
+        value = _json(record.value)
+        if value is None:
+            self._configs.pop(model_id, None)
+        else:
+            self._configs[model_id] = value
+        for callback in self.on_change:
+            callback(model_id, value)
+
+    def get(self, model_id: str) -> dict[str, Any] | None:
+        return self._configs.get(model_id)
+
+    def all(self) -> list[dict[str, Any]]:
+        return [self._configs[k] for k in sorted(self._configs)]
+
+
+class AlertStore:
+    """The latest document of each incident on the alerts topic, at most ``limit`` of them."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._alerts: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        alert = _json(record.value)
+        if not isinstance(alert, dict) or "incident_id" not in alert:
+            return
+        key = alert["incident_id"]
+        self._alerts[key] = alert
+        self._alerts.move_to_end(key)
+        while len(self._alerts) > self.limit:
+            self._alerts.popitem(last=False)
+
+    def query(
+        self,
+        *,
+        model_id: str | None = None,
+        entity: str | None = None,
+        since: float | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Incidents newest first (by event time), filtered."""
+        selected = [
+            a
+            for a in self._alerts.values()
+            if (model_id is None or a.get("model_id") == model_id)
+            and (entity is None or a.get("entity") == entity)
+            and (since is None or float(a.get("ts", 0.0)) >= since)
+        ]
+        selected.sort(key=lambda a: float(a.get("ts", 0.0)), reverse=True)
+        return selected[:limit]
+
+    def __len__(self) -> int:
+        return len(self._alerts)
