@@ -1,4 +1,4 @@
-"""Two adjustments to Faust's aiokafka transport that the engine relies on.
+"""Three adjustments to Faust's aiokafka transport that the engine relies on.
 
 1. Fetch wait. Faust's worker consumer hard-codes ``fetch_max_wait_ms=1500``
    (``faust/transport/drivers/aiokafka.py``). The embedded broker holds an empty fetch for the whole
@@ -6,21 +6,27 @@
    1.5 s. :class:`EngineApp` lowers it to ``Settings.fetch_max_wait_ms``. Apache Kafka answers a long
    poll as soon as data arrives, so a low value costs it only a few more idle fetches.
 
-2. Reply acks. Faust's ``ReplyConsumer`` (behind ``agent.ask``) adds its reply topic to the
-   subscription and also streams a clone of it, so each reply is delivered to two channels and
-   only one of them ever acks it. On the next rebalance the worker then waits forever for that
-   "unacked" reply and the group never settles (seen here with two workers). Replies need no
-   acks: nothing commits their offsets, so the reply topic is declared with ``acks=False``.
+2. End offsets. Table recovery reads each changelog partition up to its end offset as the broker
+   lists it; the embedded broker lists it wrong after batched writes (see ``app.offsets``), so
+   the consumer corrects the list with a fetch.
+
+3. Reply acks. Faust's ``ReplyConsumer`` (behind ``agent.ask``) leaves the last reply it read
+   tracked as unacked, so on the next rebalance the worker waits for it forever (seen here with two
+   workers: ``wait_empty: Waiting for tasks [... f-reply-... offset=5]`` and a group that never
+   settles). Nothing commits reply offsets, so the reply topic is declared with ``acks=False``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import faust
 from faust.agents.replies import ReplyConsumer, ReqRepResponse
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode.utils.objects import cached_property
+
+from app.offsets import fetched_end_offsets
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -29,6 +35,13 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         # Read by aiokafka when the consumer starts (it builds its Fetcher then).
         consumer._fetch_max_wait_ms = self.app.fetch_max_wait_ms
         return consumer
+
+    async def _highwaters(self, partitions: list[Any]) -> Mapping[Any, int]:
+        listed = await super()._highwaters(partitions)
+        if self.consumer.in_transaction:
+            return listed
+        bootstrap = faust_aiokafka.server_list(self.transport.url, self.transport.default_port)
+        return await fetched_end_offsets(bootstrap, listed)  # type: ignore[return-value]
 
 
 class _Consumer(faust_aiokafka.Consumer):

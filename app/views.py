@@ -9,9 +9,9 @@ replicate between two workers on the embedded broker (DESIGN.md).
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -46,7 +46,7 @@ class TopicView(Service):
         self._consumer: AIOKafkaConsumer | None = None
         self._positions: dict[int, int] = {}
         self._progress = asyncio.Condition()
-        self._start_targets: dict[int, int] = {}
+        self._tps: list[TopicPartition] = []
         super().__init__(**kwargs)
 
     @property
@@ -76,22 +76,28 @@ class TopicView(Service):
         tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        self._start_targets = {tp.partition: offset for tp, offset in ends.items()}
+        self._tps = tps
         self._positions = {tp.partition: 0 for tp in tps}
-        self._check_ready()
 
     async def on_stop(self) -> None:
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None
 
-    def _check_ready(self) -> None:
-        if not self.ready.is_set() and all(
-            self._positions.get(p, 0) >= end for p, end in self._start_targets.items()
-        ):
-            self.ready.set()
-            log.info("view of %s loaded", self.topic)
+    def _check_ready(self, consumer: AIOKafkaConsumer) -> None:
+        """Ready once every partition is read up to the high watermark of a fetch response.
+
+        (Not ListOffsets: the embedded broker answers it wrong after batched writes, see
+        ``app.offsets``.)
+        """
+        if self.ready.is_set():
+            return
+        for tp in self._tps:
+            highwater = consumer.highwater(tp)
+            if highwater is None or self._positions.get(tp.partition, 0) < highwater:
+                return
+        self.ready.set()
+        log.info("view of %s loaded", self.topic)
 
     @Service.task
     async def _read(self) -> None:
@@ -112,9 +118,10 @@ class TopicView(Service):
                         self.apply(record)
                     except Exception:  # a bad record must not stop the view
                         log.exception("skipping unreadable record %s:%s", tp, record.offset)
-                if records:
-                    self._positions[tp.partition] = records[-1].offset + 1
-            self._check_ready()
+            for tp in self._tps:
+                # The fetch position, past any control records or compaction gaps.
+                self._positions[tp.partition] = await consumer.position(tp)
+            self._check_ready(consumer)
             async with self._progress:
                 self._progress.notify_all()
 
@@ -159,21 +166,38 @@ class ConfigStore:
 
 
 class AlertStore:
-    """The latest document of each incident on the alerts topic, at most ``limit`` of them."""
+    """The latest document of each incident on the alerts topic, the ``limit`` newest by event time.
+
+    Incidents are ordered by (event time, incident id), so every worker lists them in the same
+    order whatever order it read the partitions in; past ``limit``, the oldest is forgotten.
+    """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._alerts: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._alerts: dict[str, dict[str, Any]] = {}
+        self._by_age: list[tuple[float, str]] = []  # heap; entries of replaced docs go stale
+
+    @staticmethod
+    def _order(alert: Mapping[str, Any]) -> tuple[float, str]:
+        return float(alert.get("ts", 0.0)), str(alert["incident_id"])
 
     def apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
         alert = _json(record.value)
         if not isinstance(alert, dict) or "incident_id" not in alert:
             return
         key = alert["incident_id"]
+        previous = self._alerts.get(key)
         self._alerts[key] = alert
-        self._alerts.move_to_end(key)
+        if previous is None or self._order(previous) != self._order(alert):
+            heapq.heappush(self._by_age, self._order(alert))
         while len(self._alerts) > self.limit:
-            self._alerts.popitem(last=False)
+            ts, oldest = heapq.heappop(self._by_age)
+            current = self._alerts.get(oldest)
+            if current is not None and self._order(current) == (ts, oldest):
+                del self._alerts[oldest]
+        if len(self._by_age) > 2 * self.limit + 64:  # drop stale heap entries now and then
+            self._by_age = [self._order(a) for a in self._alerts.values()]
+            heapq.heapify(self._by_age)
 
     def query(
         self,
@@ -191,7 +215,7 @@ class AlertStore:
             and (entity is None or a.get("entity") == entity)
             and (since is None or float(a.get("ts", 0.0)) >= since)
         ]
-        selected.sort(key=lambda a: float(a.get("ts", 0.0)), reverse=True)
+        selected.sort(key=self._order, reverse=True)
         return selected[:limit]
 
     def __len__(self) -> int:
