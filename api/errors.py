@@ -50,14 +50,25 @@ def _message(error: dict[str, Any]) -> str:
 def validation_items(errors: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
     from api.schemas import DetectorParamsError
 
-    items = []
+    items: list[dict[str, str]] = []
+    seen: set[str] = set()
     for error in errors:
+        if error.get("type") == "json_invalid":
+            reason = error.get("ctx", {}).get("error", "invalid JSON")
+            items.append(
+                {"field": "body", "message": f"the request body is not valid JSON: {reason}"}
+            )
+            continue
         loc = list(error.get("loc", ()))
         # Pydantic reports union members by type name; drop them from the path.
         loc = [p for p in loc if not (isinstance(p, str) and ("[" in p or p in _TYPE_NAMES))]
         if isinstance(error.get("ctx", {}).get("error"), DetectorParamsError):
             loc.append("params")
-        items.append({"field": field_path(loc), "message": _message(error)})
+        field = field_path(loc)
+        if field in seen:  # one sentence per field, not one per member of a union
+            continue
+        seen.add(field)
+        items.append({"field": field, "message": _message(error)})
     return items
 
 

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from detectors import DETECTORS, THRESHOLD_STRATEGIES, DetectorError
 from incidents.config import ALERT_CHANNELS, ModelConfig
@@ -119,11 +126,12 @@ class ModelConfigIn(_In):
     @model_validator(mode="after")
     def _detector_accepts_params(self) -> ModelConfigIn:
         config = ModelConfig.from_dict(self.model_dump())
-        if self.features and config.n_features != len(self.features):
-            raise DetectorParamsError(
-                f"params describe {config.n_features} features but features names "
-                f"{len(self.features)}"
-            )
+        for name in ("mean", "std"):
+            given = self.params.get(name)
+            if self.features and isinstance(given, list) and len(given) != len(self.features):
+                raise DetectorParamsError(
+                    f"{name} has {len(given)} values but features names {len(self.features)}"
+                )
         try:
             config.spec(config.n_features or 1)
         except DetectorError as exc:
@@ -142,14 +150,15 @@ class ConfigsIn(_In):
         extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [README_CONFIG_EXAMPLE]}
     )
 
-    @model_validator(mode="after")
-    def _distinct_models(self) -> ConfigsIn:
+    @field_validator("configs")
+    @classmethod
+    def _distinct_models(cls, configs: list[ModelConfigIn]) -> list[ModelConfigIn]:
         seen: set[str] = set()
-        for config in self.configs:
+        for config in configs:
             if config.model_id in seen:
                 raise ValueError(f"model_id {config.model_id!r} appears twice in one request")
             seen.add(config.model_id)
-        return self
+        return configs
 
 
 class ModelConfigOut(BaseModel):
@@ -171,11 +180,36 @@ class ConfigsOut(BaseModel):
     configs: list[ModelConfigOut]
 
 
+def _check_number(value: Any, where: str) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise ValueError(f"{where} must be a number or null, got {value!r}")
+
+
 class RecordIn(_In):
     ts: str | float = Field(description="ISO-8601 (UTC without offset) or epoch seconds")
     values: list[float | None] | dict[str, float | None] = Field(
         description="Values in feature order, or an object by feature name"
     )
+
+    @field_validator("ts", mode="before")
+    @classmethod
+    def _ts_type(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ValueError(f"ts must be ISO-8601 text or epoch seconds, got {value!r}")
+        return value
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _values_type(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                _check_number(item, f"values[{i}]")
+        elif isinstance(value, dict):
+            for name, item in value.items():
+                _check_number(item, f"values.{name}")
+        else:
+            raise ValueError("values must be a list of numbers or an object by feature name")
+        return value
 
 
 class ScoreIn(_In):
@@ -207,13 +241,13 @@ class ScoreIn(_In):
         },
     )
 
-    @model_validator(mode="after")
-    def _labels_match(self) -> ScoreIn:
-        if self.labels is not None and len(self.labels) != len(self.records):
-            raise ValueError(
-                f"labels has {len(self.labels)} entries for {len(self.records)} records"
-            )
-        return self
+    @field_validator("labels")
+    @classmethod
+    def _labels_match(cls, labels: list[int] | None, info: ValidationInfo) -> list[int] | None:
+        records = info.data.get("records")
+        if labels is not None and records is not None and len(labels) != len(records):
+            raise ValueError(f"labels has {len(labels)} entries for {len(records)} records")
+        return labels
 
 
 class PointOut(BaseModel):
@@ -241,6 +275,7 @@ class ScoreOut(BaseModel):
     model_version: str
     entity: str
     dry_run: bool
+    points_seen: int = Field(description="Points of this entity the model had scored before")
     anomalies: int
     results: list[PointOut]
     incidents: list[dict[str, Any]]

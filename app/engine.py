@@ -299,6 +299,7 @@ class Engine:
         await self.publish_incidents(outcome.incidents)
         return {
             "model_version": config.model_version,
+            "points_seen": outcome.points_seen,
             "points": [p.to_dict() for p in outcome.points],
             "incidents": [i.to_dict() for i in outcome.incidents],
         }

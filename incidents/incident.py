@@ -93,7 +93,9 @@ class Signal:
         if self.score is None or self.value is None:
             return f"{self.feature} missing"
         direction = "above" if self.score >= 0 else "below"
-        text = f"{self.feature} {abs(self.score):.1f}σ {direction} baseline ({_fmt(self.value)}"
+        size = abs(self.score)
+        sigmas = f"{size:.1f}" if size < 1e4 else f"{size:.2g}"
+        text = f"{self.feature} {sigmas}σ {direction} baseline ({_fmt(self.value)}"
         if self.center is not None and self.spread is not None:
             return text + f" vs {_fmt(self.center)}±{_fmt(self.spread)})"
         return text + ")"

@@ -46,6 +46,7 @@ class BatchOutcome:
     incidents: list[Incident] = field(default_factory=list)
     state: dict[str, Any] | None = None  # the key's new state; None when nothing was learned
     reset: bool = False  # the stored state belonged to another model version and was dropped
+    points_seen: int = 0  # points of this key scored (and learned from) before this batch
 
 
 def point_length(values: Sequence[Sequence[float]]) -> int:
@@ -106,10 +107,17 @@ def score_batch(
     if not values:
         return BatchOutcome(points=[], state=dict(state) if state is not None and learn else None)
     spec = config.spec(n_features)
-    usable = _usable_state(config, state, n_features)
-    reset = state is not None and not usable
-    current: Mapping[str, Any] = state if usable and state is not None else {}
-    scorer = ModelScorer(spec, current.get("model"))
+    current: Mapping[str, Any] = state if state is not None else {}
+    scorer: ModelScorer | None = None
+    if _usable_state(config, state, n_features):
+        try:
+            scorer = ModelScorer(spec, current.get("model"))
+        except DetectorError:  # same version, but the parameters changed its state's shape
+            scorer = None
+    reset = state is not None and scorer is None
+    if scorer is None:
+        current = {}
+        scorer = ModelScorer(spec)
     last_incident_ts: float | None = current.get("last_incident_ts")
     names = config.names_for(n_features)
     points: list[PointOutcome] = []
@@ -145,7 +153,31 @@ def score_batch(
             "last_incident_ts": last_incident_ts,
             "points": int(current.get("points", 0)) + len(values),
         }
-    return BatchOutcome(points=points, incidents=incidents, state=new_state, reset=reset)
+    return BatchOutcome(
+        points=points,
+        incidents=incidents,
+        state=new_state,
+        reset=reset,
+        points_seen=int(current.get("points", 0)),
+    )
+
+
+def _opens_incident(t: float, last_incident_ts: float | None, cooldown: float) -> bool:
+    """An anomaly opens an incident unless one opened within ``cooldown`` seconds before it.
+
+    An anomaly at or before the last incident's event time (a late or repeated point) opens
+    none: its incident would be the last one again, or older than it.
+
+    Examples
+    --------
+    >>> _opens_incident(100.0, None, 60), _opens_incident(150.0, 100.0, 60)
+    (True, False)
+    >>> _opens_incident(160.0, 100.0, 60), _opens_incident(100.0, 100.0, 0)
+    (True, False)
+    """
+    if last_incident_ts is None:
+        return True
+    return t > last_incident_ts and t - last_incident_ts >= cooldown
 
 
 def _open_incident(

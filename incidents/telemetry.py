@@ -34,8 +34,10 @@ def parse_ts(value: object, where: str = "ts") -> float:
 
     Examples
     --------
-    >>> parse_ts("2026-11-27T08:00:00Z"), parse_ts("2026-11-27T09:00:00+01:00"), parse_ts(1795766400)
-    (1795766400.0, 1795766400.0, 1795766400.0)
+    >>> parse_ts("2026-11-27T08:00:00Z"), parse_ts("2026-11-27T09:00:00+01:00")
+    (1795766400.0, 1795766400.0)
+    >>> parse_ts(1795766400), parse_ts("1795766400.5")
+    (1795766400.0, 1795766400.5)
     >>> parse_ts(1795766400000)
     Traceback (most recent call last):
     ...
@@ -48,14 +50,21 @@ def parse_ts(value: object, where: str = "ts") -> float:
         if not math.isfinite(seconds):
             raise TelemetryError(f"{where} must be a finite number, got {value!r}")
         if abs(seconds) >= MAX_EPOCH_SECONDS:
-            raise TelemetryError(
-                f"{where} {value!r} looks like milliseconds; send epoch seconds or ISO-8601"
-            )
+            hint = "looks like milliseconds" if abs(seconds) < 1e14 else "is out of range"
+            raise TelemetryError(f"{where} {value!r} {hint}; send epoch seconds or ISO-8601")
         return seconds
     if isinstance(value, str):
         text = value.strip()
         try:
-            parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+            number = float(text)
+        except ValueError:
+            number = None  # not a number: ISO-8601 text
+        if number is not None:
+            return parse_ts(number, where)
+        try:
+            parsed = datetime.fromisoformat(
+                text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text
+            )
         except ValueError:
             raise TelemetryError(
                 f"{where} {value!r} is neither ISO-8601 nor epoch seconds"
@@ -170,7 +179,11 @@ def decode_batch(payload: Mapping[str, Any], config: ModelConfig, max_points: in
         ts_list = payload["ts"]
         columns = payload.get("values")
         _check_size(len(ts_list), max_points)
-        if not isinstance(columns, list) or not all(isinstance(c, list) for c in columns):
+        if (
+            not isinstance(columns, list)
+            or not columns
+            or not all(isinstance(c, list) for c in columns)
+        ):
             raise TelemetryError("columnar values must be a list of one list per feature")
         expected = config.n_features
         if expected is not None and len(columns) != expected:

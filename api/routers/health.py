@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from api.deps import EngineDep
 from api.schemas import HealthOut
@@ -10,7 +10,15 @@ from api.schemas import HealthOut
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", response_model=HealthOut)
-async def health(engine: EngineDep) -> HealthOut:
-    """`status` is `ok` once table recovery is done and the configurations and alerts are loaded."""
-    return HealthOut(**engine.health())
+@router.get(
+    "/health",
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "Still starting or rebalancing"}},
+)
+async def health(engine: EngineDep, response: Response) -> HealthOut:
+    """`status` is `ok` (200) once table recovery is done and the configurations and alerts are
+    loaded, else `starting` (503), so a readiness probe can use the status code alone."""
+    report = HealthOut(**engine.health())
+    if report.status != "ok":
+        response.status_code = 503
+    return report

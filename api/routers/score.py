@@ -56,6 +56,7 @@ async def score(body: ScoreIn, engine: EngineDep) -> ScoreOut:
         model_version=outcome["model_version"],
         entity=body.entity,
         dry_run=body.dry_run,
+        points_seen=outcome.get("points_seen", 0),
         anomalies=sum(p.is_anomaly for p in points),
         results=points,
         incidents=outcome["incidents"],
