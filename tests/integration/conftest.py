@@ -1,0 +1,100 @@
+"""Integration fixtures: one broker for the session, real worker processes, real Kafka clients.
+
+The broker is, in order: the one named by KAFKA_BOOTSTRAP_SERVERS; the `kafka` service of
+docker-compose.yml through testcontainers when a Docker engine answers; else the embedded Tansu
+broker. The tests are the same in every mode.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.broker import EmbeddedBroker
+from tests.integration.harness import EngineProcess, engine_env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _docker_answers() -> bool:
+    if not shutil.which("docker"):
+        return False
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+    except Exception:
+        return False
+    return True
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration/" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The address of a Kafka-protocol broker for the whole session."""
+    given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if given:
+        yield given
+        return
+    if _docker_answers():
+        from testcontainers.compose import DockerCompose
+
+        # `docker compose up --wait` returns once the kafka healthcheck passes.
+        with DockerCompose(ROOT, services=["kafka"], wait=True):
+            yield "localhost:29092"
+        return
+    log = tmp_path_factory.mktemp("broker") / "tansu.log"
+    with EmbeddedBroker(preferred_port=0, log_path=log) as broker:
+        yield broker.bootstrap
+
+
+@pytest.fixture
+def names() -> dict[str, str]:
+    """Unique app id and topic names, so tests on one broker never see each other's data."""
+    suffix = uuid.uuid4().hex[:8]
+    return {
+        "app_id": f"it-{suffix}",
+        "metrics_topic": f"it-{suffix}.telemetry.metrics",
+        "logs_topic": f"it-{suffix}.telemetry.logs",
+        "behavior_topic": f"it-{suffix}.telemetry.behavior",
+        "alerts_topic": f"it-{suffix}.anomaly.alerts",
+        "config_topic": f"it-{suffix}.anomaly.config",
+        "dlq_topic": f"it-{suffix}.anomaly.dlq",
+        "score_requests_topic": f"it-{suffix}.anomaly.score-requests",
+    }
+
+
+@pytest.fixture
+def spawn(bootstrap: str, names: dict[str, str], tmp_path: Path) -> Iterator[object]:
+    """Start worker processes on the session broker: ``spawn()`` returns a ready EngineProcess."""
+    started: list[EngineProcess] = []
+
+    def _spawn(wait: bool = True) -> EngineProcess:
+        process = EngineProcess(
+            env=engine_env(bootstrap, names), workdir=tmp_path / f"worker-{len(started)}"
+        )
+        started.append(process)
+        process.start()
+        if wait:
+            process.wait_ready()
+        return process
+
+    yield _spawn
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def engine(spawn: object) -> EngineProcess:
+    """One running worker."""
+    return spawn()  # type: ignore[operator,no-any-return]
