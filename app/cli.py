@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -51,6 +53,41 @@ def run(
     except (BrokerError, TopicError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+
+
+@cli.command()
+def produce(
+    files: Annotated[
+        list[Path] | None, typer.Argument(help="JSON-lines files; standard input when none")
+    ] = None,
+    topic: Annotated[str | None, typer.Option(help="Topic (default: the metrics topic)")] = None,
+) -> None:
+    """Send JSON-lines telemetry, one message per line, keyed by its entity.
+
+    The broker is KAFKA_BOOTSTRAP_SERVERS, else the one the engine on ANOMALY_API_PORT reports.
+    """
+    import asyncio
+
+    from app.produce import ProduceError, discover_bootstrap, parse_lines, send
+
+    settings = get_settings()
+    try:
+        if files:
+            messages = []
+            for path in files:
+                with path.open() as handle:
+                    messages += parse_lines(handle, str(path))
+        else:
+            messages = parse_lines(sys.stdin)
+        bootstrap = discover_bootstrap(
+            settings.kafka_bootstrap_servers, f"http://{settings.api_host}:{settings.api_port}"
+        )
+        target = topic or settings.metrics_topic
+        asyncio.run(send(bootstrap, target, messages))
+    except (ProduceError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"sent {len(messages)} messages to {target} at {bootstrap}")
 
 
 def main() -> None:
