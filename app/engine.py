@@ -116,7 +116,6 @@ class Engine:
         )
         self.app.add_dependency(self.config_view)
         self.app.add_dependency(self.alert_view)
-        self._model_cache: dict[str, tuple[int, ModelConfig]] = {}
         self.score_metrics = self.app.agent(self.metrics_topic, name="score_metrics")(
             self._score_metrics
         )
@@ -129,15 +128,7 @@ class Engine:
     # ---------------------------------------------------------------- configuration
 
     def model_config(self, model_id: str) -> ModelConfig | None:
-        raw = self.configs.get(model_id)
-        if raw is None:
-            return None
-        cached = self._model_cache.get(model_id)
-        if cached is not None and cached[0] == id(raw):
-            return cached[1]
-        config = ModelConfig.from_dict(raw)
-        self._model_cache[model_id] = (id(raw), config)
-        return config
+        return self.configs.model(model_id)
 
     async def apply_configs(self, configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         stored = []

@@ -19,6 +19,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from mode import Service
 
+from incidents.config import ModelConfig
+
 log = logging.getLogger(__name__)
 
 
@@ -140,10 +142,14 @@ def _json(value: bytes | None) -> Any:
 
 
 class ConfigStore:
-    """Model configurations by model id, as last written to the compacted config topic."""
+    """Model configurations by model id, as last written to the compacted config topic.
+
+    Each is kept as stored (for the API) and parsed (for scoring).
+    """
 
     def __init__(self) -> None:
         self._configs: dict[str, dict[str, Any]] = {}
+        self._models: dict[str, ModelConfig] = {}
         self.on_change: list[Callable[[str, dict[str, Any] | None], None]] = []
 
     def apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
@@ -153,13 +159,20 @@ class ConfigStore:
         value = _json(record.value)
         if value is None:
             self._configs.pop(model_id, None)
+            self._models.pop(model_id, None)
         else:
+            model = ModelConfig.from_dict(value)
             self._configs[model_id] = value
+            self._models[model_id] = model
         for callback in self.on_change:
             callback(model_id, value)
 
     def get(self, model_id: str) -> dict[str, Any] | None:
         return self._configs.get(model_id)
+
+    def model(self, model_id: str) -> ModelConfig | None:
+        """The parsed configuration the scoring step runs with."""
+        return self._models.get(model_id)
 
     def all(self) -> list[dict[str, Any]]:
         return [self._configs[k] for k in sorted(self._configs)]

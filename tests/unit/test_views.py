@@ -29,6 +29,10 @@ def _alert_record(offset: int = 0, **alert: Any) -> Record:
     return Record(str(alert.get("entity", "")).encode(), orjson.dumps(alert), offset)
 
 
+def _cfg(model_id: str, version: str = "1") -> dict[str, Any]:
+    return {"model_id": model_id, "model_version": version, "detector": "ewma"}
+
+
 def _alert(incident_id: str, ts: float, **fields: Any) -> dict[str, Any]:
     return {
         "incident_id": incident_id,
@@ -45,19 +49,21 @@ def _alert(incident_id: str, ts: float, **fields: Any) -> dict[str, Any]:
 
 def test_config_store_keeps_the_latest_config_per_model() -> None:
     store = ConfigStore()
-    store.apply(_config_record("b", {"model_id": "b", "model_version": "1"}))
-    store.apply(_config_record("a", {"model_id": "a", "model_version": "1"}))
-    store.apply(_config_record("b", {"model_id": "b", "model_version": "2"}))
-    assert store.get("b") == {"model_id": "b", "model_version": "2"}
+    store.apply(_config_record("b", _cfg("b")))
+    store.apply(_config_record("a", _cfg("a")))
+    store.apply(_config_record("b", _cfg("b", "2")))
+    assert store.get("b") == _cfg("b", "2")
+    model = store.model("b")
+    assert model is not None and model.model_version == "2" and model.detector == "ewma"
     assert [c["model_id"] for c in store.all()] == ["a", "b"]
     assert store.get("c") is None
 
 
 def test_a_tombstone_removes_the_config() -> None:
     store = ConfigStore()
-    store.apply(_config_record("a", {"model_id": "a"}))
+    store.apply(_config_record("a", _cfg("a")))
     store.apply(_config_record("a", None))
-    assert store.get("a") is None and store.all() == []
+    assert store.get("a") is None and store.all() == [] and store.model("a") is None
     store.apply(_config_record("never-seen", None))  # a tombstone for nothing is harmless
     assert store.all() == []
 
@@ -66,9 +72,9 @@ def test_config_changes_are_announced() -> None:
     store = ConfigStore()
     seen: list[tuple[str, dict[str, Any] | None]] = []
     store.on_change.append(lambda model_id, config: seen.append((model_id, config)))
-    store.apply(_config_record("a", {"model_id": "a", "model_version": "1"}))
+    store.apply(_config_record("a", _cfg("a")))
     store.apply(_config_record("a", None))
-    assert seen == [("a", {"model_id": "a", "model_version": "1"}), ("a", None)]
+    assert seen == [("a", _cfg("a")), ("a", None)]
 
 
 def test_config_record_without_key_is_ignored() -> None:
@@ -82,10 +88,10 @@ def test_config_record_without_key_is_ignored() -> None:
 def test_unreadable_config_record_raises_and_changes_nothing() -> None:
     # TopicView logs and skips a record whose apply raises; the store must stay as it was.
     store = ConfigStore()
-    store.apply(_config_record("a", {"model_id": "a", "model_version": "1"}))
+    store.apply(_config_record("a", _cfg("a")))
     with pytest.raises(orjson.JSONDecodeError):
         store.apply(Record(b"a", b"{not json"))
-    assert store.get("a") == {"model_id": "a", "model_version": "1"}
+    assert store.get("a") == _cfg("a")
 
 
 # --- AlertStore -----------------------------------------------------------------------------------
