@@ -1,0 +1,521 @@
+"""Correlation between the features of a model and between the signals of an entity.
+
+:class:`RollingCorrelation` keeps exponentially weighted (EW) Pearson correlations between every
+pair of a model's features; :class:`SignalCorrelator` correlates signals of one entity that
+arrive at different times from different streams, after putting them on a common event-time
+grid. Both keep bounded, JSON-serialisable state.
+
+The EW moments are the weighted mean, variance and covariance with weights normalised by their
+sum (numpy's ``aweights``), updated with the weighted form of Welford's algorithm (West 1979,
+"Updating mean and variance estimates: an improved method"), so they stay accurate when the
+mean is large compared with the spread. With an infinite half-life they are the plain moments
+and the correlation is Pearson's r (checked against ``numpy.corrcoef`` and
+``river.stats.PearsonCorr``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Self
+
+from detectors._checks import require_finite, require_int, require_number, state_field
+from detectors.base import DetectorError
+
+MAX_FEATURES = 32
+"""Largest ``n_features`` of :class:`RollingCorrelation` (496 pairs)."""
+
+
+def half_life_decay(half_life: float, name: str = "half_life") -> float:
+    """Per-point weight factor ``2 ** (-1 / half_life)`` of an exponentially weighted statistic.
+
+    After ``half_life`` more points an observation weighs half as much. ``math.inf`` gives 1.0:
+    nothing is forgotten.
+
+    Parameters
+    ----------
+    half_life
+        Positive number of points, or ``math.inf``.
+    name
+        Parameter name used in the error message.
+
+    Examples
+    --------
+    >>> half_life_decay(1.0)
+    0.5
+    >>> half_life_decay(math.inf)
+    1.0
+    >>> half_life_decay(0, "error_half_life")
+    Traceback (most recent call last):
+    ...
+    detectors.base.DetectorError: error_half_life must be positive, got 0.0
+    """
+    value = require_number(name, half_life)
+    if math.isnan(value) or value <= 0.0:
+        raise DetectorError(f"{name} must be positive, got {value!r}")
+    return float(2.0 ** (-1.0 / value))
+
+
+def finite_or_nan(name: str, value: object) -> float:
+    """Return ``value`` as a float, NaN if it is NaN or infinite (a gap); raise if not a number.
+
+    Examples
+    --------
+    >>> finite_or_nan("y", 2)
+    2.0
+    >>> finite_or_nan("y", float("inf"))
+    nan
+    >>> finite_or_nan("y", "2")
+    Traceback (most recent call last):
+    ...
+    detectors.base.DetectorError: y must be a number, got '2'
+    """
+    if isinstance(value, bool | str | bytes):
+        raise DetectorError(f"{name} must be a number, got {value!r}")
+    try:
+        number = float(value)  # type: ignore[arg-type]  # also numpy scalars
+    except (TypeError, ValueError):
+        raise DetectorError(f"{name} must be a number, got {value!r}") from None
+    return number if math.isfinite(number) else math.nan
+
+
+class EWMoments:
+    """Exponentially weighted means, variances and covariance of pairs ``(x, y)``.
+
+    Each :meth:`update` multiplies the weights of the earlier pairs by ``decay`` and adds the new
+    pair with weight 1. ``sxx``, ``syy`` and ``sxy`` are the weighted sums of squared and cross
+    deviations from the weighted means (divide by ``weight`` for the (co)variances).
+
+    Examples
+    --------
+    >>> m = EWMoments()
+    >>> for x, y in [(1.0, 2.0), (2.0, 4.0), (3.0, 7.0)]:
+    ...     m.update(x, y, decay=1.0)
+    >>> m.mean_x, m.mean_y, m.sxx, m.sxy
+    (2.0, 4.333333333333333, 2.0, 5.0)
+    >>> round(m.corr(), 6)
+    0.993399
+    >>> m.to_list()
+    [3, 3.0, 2.0, 4.333333333333333, 2.0, 12.666666666666668, 5.0]
+    """
+
+    __slots__ = ("mean_x", "mean_y", "n", "sxx", "sxy", "syy", "weight")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.weight = 0.0
+        self.mean_x = 0.0
+        self.mean_y = 0.0
+        self.sxx = 0.0
+        self.syy = 0.0
+        self.sxy = 0.0
+
+    def update(self, x: float, y: float, decay: float) -> None:
+        """Add the finite pair ``(x, y)`` after fading the earlier ones by ``decay``."""
+        self.n += 1
+        self.weight = decay * self.weight + 1.0
+        self.sxx *= decay
+        self.syy *= decay
+        self.sxy *= decay
+        dx = x - self.mean_x
+        dy = y - self.mean_y
+        self.mean_x += dx / self.weight
+        self.mean_y += dy / self.weight
+        self.sxx += dx * (x - self.mean_x)
+        self.syy += dy * (y - self.mean_y)
+        self.sxy += dx * (y - self.mean_y)
+
+    def corr(self) -> float | None:
+        """Weighted Pearson r in [-1, 1], or None if x or y has no spread."""
+        if self.sxx <= 0.0 or self.syy <= 0.0:
+            return None
+        r = self.sxy / math.sqrt(self.sxx * self.syy)
+        return max(-1.0, min(1.0, r))
+
+    def slope(self) -> float | None:
+        """Weighted least-squares slope of y on x, or None if x has no spread."""
+        if self.sxx <= 0.0:
+            return None
+        return self.sxy / self.sxx
+
+    def to_list(self) -> list[int | float]:
+        """``[n, weight, mean_x, mean_y, sxx, syy, sxy]``."""
+        return [self.n, self.weight, self.mean_x, self.mean_y, self.sxx, self.syy, self.sxy]
+
+    @classmethod
+    def from_list(cls, name: str, values: object) -> EWMoments:
+        """Rebuild from :meth:`to_list`; ``name`` is used in error messages.
+
+        Examples
+        --------
+        >>> EWMoments.from_list("pairs[0]", [2, 2.0, 1.5, 3.0, 0.5, 2.0, 1.0]).corr()
+        1.0
+        >>> EWMoments.from_list("pairs[0]", [2, 2.0])
+        Traceback (most recent call last):
+        ...
+        detectors.base.DetectorError: pairs[0] must be a list of 7 numbers, got [2, 2.0]
+        """
+        if not isinstance(values, list) or len(values) != 7:
+            raise DetectorError(f"{name} must be a list of 7 numbers, got {values!r}")
+        moments = cls()
+        moments.n = require_int(f"{name}[0]", values[0], 0)
+        floats = [require_finite(f"{name}[{i}]", v) for i, v in enumerate(values[1:], 1)]
+        moments.weight, moments.mean_x, moments.mean_y = floats[0], floats[1], floats[2]
+        moments.sxx, moments.syy, moments.sxy = floats[3], floats[4], floats[5]
+        if moments.weight < 0.0 or moments.sxx < 0.0 or moments.syy < 0.0:
+            raise DetectorError(f"{name} has a negative weight or sum of squares")
+        return moments
+
+
+class RollingCorrelation:
+    """Exponentially weighted Pearson correlation between every pair of a model's features.
+
+    Each pair keeps its own EW moments over the points where both of its features are finite: a
+    NaN or infinite feature is a gap, and the pairs that include it skip that point (the weights
+    of a pair fade per point the pair sees, ``2 ** (-1 / half_life)`` each). The state holds
+    ``n_features * (n_features - 1) / 2`` pairs of 7 numbers, about 130 bytes of JSON per pair:
+    0.8 KB for 4 features, 3.6 KB for 8 and 15 KB for 16. Up to 16 features is the intended
+    use; more than 32 is refused.
+
+    Parameters
+    ----------
+    n_features
+        Number of features of each point, 1 to 32.
+    half_life
+        Points after which a point's weight halves; ``math.inf`` for the plain correlation.
+    min_points
+        Joint points a pair needs before :meth:`corr` reports it, at least 2.
+
+    Examples
+    --------
+    >>> rc = RollingCorrelation(3, half_life=math.inf, min_points=3)
+    >>> for x in [[1.0, 2.0, 5.0], [2.0, 4.1, 3.0], [3.0, 5.9, 4.0], [4.0, float("nan"), 1.0]]:
+    ...     rc.update(x)
+    >>> round(rc.corr(0, 1), 4), round(rc.corr(0, 2), 4)  # (0, 1) skipped the 4th point
+    (0.999, -0.8315)
+    >>> [(j, round(r, 4)) for j, r in rc.partners(2)]
+    [(0, -0.8315)]
+    >>> RollingCorrelation(3, min_points=10).corr(0, 1) is None
+    True
+    """
+
+    def __init__(self, n_features: int, half_life: float = 64.0, min_points: int = 10) -> None:
+        self.n_features = require_int("n_features", n_features, 1)
+        if n_features > MAX_FEATURES:
+            raise DetectorError(
+                f"n_features must be at most {MAX_FEATURES} for correlation, got {n_features}"
+            )
+        self._decay = half_life_decay(half_life)
+        self.half_life = float(half_life)
+        self.min_points = require_int("min_points", min_points, 2)
+        n_pairs = n_features * (n_features - 1) // 2
+        self._pairs = [EWMoments() for _ in range(n_pairs)]
+
+    def _check_feature(self, name: str, k: int) -> None:
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < self.n_features:
+            raise DetectorError(
+                f"{name} must be a feature index from 0 to {self.n_features - 1}, got {k!r}"
+            )
+
+    def _pair(self, i: int, j: int) -> EWMoments:
+        self._check_feature("i", i)
+        self._check_feature("j", j)
+        if i == j:
+            raise DetectorError(f"i and j must be different features, got {i} twice")
+        a, b = (i, j) if i < j else (j, i)
+        return self._pairs[a * (2 * self.n_features - a - 1) // 2 + (b - a - 1)]
+
+    def update(self, x: Sequence[float]) -> None:
+        """Learn one point; each pair with a NaN or infinite feature skips it."""
+        if isinstance(x, str | bytes) or not isinstance(x, Sequence):
+            raise DetectorError(f"x must be a list of {self.n_features} numbers, got {x!r}")
+        if len(x) != self.n_features:
+            raise DetectorError(f"x must have {self.n_features} values (n_features), got {len(x)}")
+        values = [finite_or_nan(f"x[{i}]", v) for i, v in enumerate(x)]
+        k = 0
+        for i, vi in enumerate(values):
+            for vj in values[i + 1 :]:
+                if not (math.isnan(vi) or math.isnan(vj)):
+                    self._pairs[k].update(vi, vj, self._decay)
+                k += 1
+
+    def corr(self, i: int, j: int) -> float | None:
+        """EW Pearson r of features ``i`` and ``j``.
+
+        None until the pair has ``min_points`` joint points, or while either feature has been
+        constant over them.
+        """
+        pair = self._pair(i, j)
+        if pair.n < self.min_points:
+            return None
+        return pair.corr()
+
+    def partners(self, i: int, min_abs: float = 0.6) -> list[tuple[int, float]]:
+        """Features whose ``|corr(i, j)| >= min_abs``, as ``(j, r)`` by decreasing ``|r|``."""
+        self._check_feature("i", i)
+        threshold = _min_abs(min_abs)
+        found = []
+        for j in range(self.n_features):
+            if j != i:
+                r = self.corr(i, j)
+                if r is not None and abs(r) >= threshold:
+                    found.append((j, r))
+        return sorted(found, key=lambda item: (-abs(item[1]), item[0]))
+
+    def to_state(self) -> dict[str, Any]:
+        """Per pair ``[n, weight, mean_i, mean_j, sii, sjj, sij]``, pairs (0, 1), (0, 2), ...
+
+        Examples
+        --------
+        >>> rc = RollingCorrelation(2, half_life=math.inf)
+        >>> rc.update([1.0, 2.0])
+        >>> rc.update([3.0, 0.0])
+        >>> rc.to_state()
+        {'pairs': [[2, 2.0, 2.0, 1.0, 2.0, 2.0, -2.0]]}
+        """
+        return {"pairs": [pair.to_list() for pair in self._pairs]}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], **params: Any) -> Self:
+        """Rebuild from a :meth:`to_state` dict and the constructor parameters.
+
+        Examples
+        --------
+        >>> state = {"pairs": [[3, 3.0, 2.0, 4.0, 2.0, 8.0, 4.0]]}
+        >>> RollingCorrelation.from_state(state, n_features=2, min_points=3).corr(0, 1)
+        1.0
+        """
+        corr = cls(**params)
+        pairs = state_field(state, "pairs", "correlation")
+        if not isinstance(pairs, list) or len(pairs) != len(corr._pairs):
+            got = len(pairs) if isinstance(pairs, list) else repr(pairs)
+            raise DetectorError(
+                f"correlation state pairs must have {len(corr._pairs)} values, got {got}"
+            )
+        corr._pairs = [
+            EWMoments.from_list(f"correlation state pairs[{k}]", pair)
+            for k, pair in enumerate(pairs)
+        ]
+        return corr
+
+
+def _min_abs(value: object) -> float:
+    threshold = require_finite("min_abs", value)
+    if not 0.0 <= threshold <= 1.0:
+        raise DetectorError(f"min_abs must be in [0, 1], got {threshold!r}")
+    return threshold
+
+
+def _six_digits(value: float) -> float:
+    return float(f"{value:.6g}")
+
+
+def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    """Pearson r of two equally long lists (two-pass), or None if either has no spread.
+
+    Examples
+    --------
+    >>> pearson([1.0, 2.0, 3.0], [2.0, 4.0, 7.0])
+    0.9933992677987828
+    >>> pearson([1.0, 1.0], [2.0, 3.0]) is None
+    True
+    """
+    n = len(xs)
+    if n < 2 or n != len(ys):
+        return None
+    mx = sum(xs) / n
+    my = sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    if sxx <= 0.0 or syy <= 0.0:
+        return None
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    return max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
+
+
+class _Signal:
+    __slots__ = ("buckets", "last")
+
+    def __init__(self, last: int) -> None:
+        self.last = last
+        self.buckets: dict[int, tuple[float, int]] = {}
+
+
+class SignalCorrelator:
+    """Pearson correlation between signals of one entity, on a common event-time grid.
+
+    Signals (e.g. ``"metrics:latency_ms"``, ``"logs:error_ratio"``, ``"behavior:rarity"``)
+    arrive at their own times. Each value goes to the bucket ``floor(ts / bucket)`` of its
+    signal, which keeps the mean of its values (to 6 significant digits, so the state stays
+    small and a restored correlator behaves exactly like the original). A signal keeps the
+    buckets within ``window`` buckets of its newest one; a value older than that is dropped.
+    Two signals are correlated over the buckets both have. At most ``max_signals`` signals are
+    kept: a new one evicts the least recently updated. NaN and infinite values are gaps.
+
+    The state takes about 20 bytes of JSON per bucket: 3 signals with the default 30 buckets
+    take about 2 KB, 16 signals about 10 KB.
+
+    Parameters
+    ----------
+    bucket
+        Bucket width in seconds of event time, positive.
+    window
+        Buckets kept per signal, at least 2.
+    max_signals
+        Signals kept, at least 2.
+
+    Examples
+    --------
+    >>> sc = SignalCorrelator(bucket=60.0, window=30)
+    >>> for minute, (latency, errors) in enumerate([(100, 0.01), (180, 0.09), (120, 0.02),
+    ...                                             (200, 0.12), (110, 0.015), (190, 0.1)]):
+    ...     sc.add("metrics:latency_ms", minute * 60.0, latency)
+    ...     sc.add("metrics:latency_ms", minute * 60.0 + 30.0, latency + 2)
+    ...     sc.add("logs:error_ratio", minute * 60.0 + 45.0, errors)
+    >>> [(name, round(r, 3)) for name, r in sc.partners("metrics:latency_ms")]
+    [('logs:error_ratio', 0.995)]
+    >>> sc.partners("logs:error_ratio", min_buckets=7)
+    []
+    """
+
+    def __init__(self, bucket: float = 60.0, window: int = 30, max_signals: int = 16) -> None:
+        self.bucket = require_finite("bucket", bucket)
+        if self.bucket <= 0.0:
+            raise DetectorError(f"bucket must be positive, got {self.bucket!r}")
+        self.window = require_int("window", window, 2)
+        self.max_signals = require_int("max_signals", max_signals, 2)
+        self._signals: dict[str, _Signal] = {}
+
+    @property
+    def signals(self) -> list[str]:
+        """Signal names, least recently updated first."""
+        return list(self._signals)
+
+    def add(self, signal: str, ts: float, value: float) -> None:
+        """Add ``value`` of ``signal`` at event time ``ts`` (seconds); NaN or inf is a gap."""
+        if not isinstance(signal, str) or not signal:
+            raise DetectorError(f"signal must be a non-empty string, got {signal!r}")
+        when = require_finite("ts", ts)
+        v = finite_or_nan("value", value)
+        if math.isnan(v):
+            return
+        index = math.floor(when / self.bucket)
+        entry = self._signals.get(signal)
+        if entry is None:
+            entry = _Signal(index)
+            if len(self._signals) >= self.max_signals:
+                del self._signals[next(iter(self._signals))]
+        elif index <= entry.last - self.window:
+            return
+        else:
+            del self._signals[signal]
+        self._signals[signal] = entry
+        if index > entry.last:
+            entry.last = index
+            oldest = index - self.window
+            for old in [k for k in entry.buckets if k <= oldest]:
+                del entry.buckets[old]
+        mean, count = entry.buckets.get(index, (0.0, 0))
+        count += 1
+        entry.buckets[index] = (_six_digits(mean + (v - mean) / count), count)
+
+    def corr(self, a: str, b: str, min_buckets: int = 5) -> float | None:
+        """Pearson r of the bucket means of ``a`` and ``b`` over the buckets both have.
+
+        None if a signal is unknown, they share fewer than ``min_buckets`` buckets, or either is
+        constant over them.
+        """
+        least = require_int("min_buckets", min_buckets, 2)
+        first, second = self._signals.get(a), self._signals.get(b)
+        if first is None or second is None or a == b:
+            return None
+        common = sorted(first.buckets.keys() & second.buckets.keys())
+        if len(common) < least:
+            return None
+        return pearson(
+            [first.buckets[k][0] for k in common], [second.buckets[k][0] for k in common]
+        )
+
+    def partners(
+        self, signal: str, min_abs: float = 0.6, min_buckets: int = 5
+    ) -> list[tuple[str, float]]:
+        """Signals with ``|corr(signal, other)| >= min_abs``, as ``(name, r)`` by decreasing |r|."""
+        threshold = _min_abs(min_abs)
+        require_int("min_buckets", min_buckets, 2)
+        found = []
+        for other in self._signals:
+            r = self.corr(signal, other, min_buckets)
+            if r is not None and abs(r) >= threshold:
+                found.append((other, r))
+        return sorted(found, key=lambda item: (-abs(item[1]), item[0]))
+
+    def to_state(self) -> dict[str, Any]:
+        """Signals, least recently updated first, each with its newest bucket index and buckets.
+
+        A bucket is ``[age, mean, count]``, its age being the number of buckets before ``last``.
+
+        Examples
+        --------
+        >>> sc = SignalCorrelator(bucket=10.0)
+        >>> sc.add("a", 5.0, 1.0)
+        >>> sc.add("a", 7.0, 2.0)
+        >>> sc.add("a", 31.0, 4.0)
+        >>> sc.to_state()
+        {'signals': [{'name': 'a', 'last': 3, 'buckets': [[3, 1.5, 2], [0, 4.0, 1]]}]}
+        """
+        return {
+            "signals": [
+                {
+                    "name": name,
+                    "last": entry.last,
+                    "buckets": [
+                        [entry.last - k, mean, count]
+                        for k, (mean, count) in sorted(entry.buckets.items())
+                    ],
+                }
+                for name, entry in self._signals.items()
+            ]
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], **params: Any) -> Self:
+        """Rebuild from a :meth:`to_state` dict and the constructor parameters.
+
+        Buckets outside the window and the least recent signals beyond ``max_signals`` are
+        dropped, so a state written with larger parameters loads.
+
+        Examples
+        --------
+        >>> state = {"signals": [{"name": "a", "last": 3, "buckets": [[3, 1.5, 2], [0, 4.0, 1]]}]}
+        >>> SignalCorrelator.from_state(state, bucket=10.0, window=2).to_state()
+        {'signals': [{'name': 'a', 'last': 3, 'buckets': [[0, 4.0, 1]]}]}
+        """
+        correlator = cls(**params)
+        owner = "signal correlator"
+        signals = state_field(state, "signals", owner)
+        if not isinstance(signals, list):
+            raise DetectorError(f"{owner} state signals must be a list, got {signals!r}")
+        for s, item in enumerate(signals[-correlator.max_signals :]):
+            where = f"{owner} state signals[{s}]"
+            name = state_field(item, "name", where)
+            if not isinstance(name, str) or not name or name in correlator._signals:
+                raise DetectorError(f"{where} name must be a new non-empty string, got {name!r}")
+            last = state_field(item, "last", where)
+            if isinstance(last, bool) or not isinstance(last, int):
+                raise DetectorError(f"{where} last must be an integer, got {last!r}")
+            entry = _Signal(last)
+            buckets = state_field(item, "buckets", where)
+            if not isinstance(buckets, list):
+                raise DetectorError(f"{where} buckets must be a list, got {buckets!r}")
+            for b, bucket in enumerate(buckets):
+                if not isinstance(bucket, list) or len(bucket) != 3:
+                    raise DetectorError(
+                        f"{where} buckets[{b}] must be [age, mean, count], got {bucket!r}"
+                    )
+                age = require_int(f"{where} buckets[{b}][0]", bucket[0], 0)
+                mean = require_finite(f"{where} buckets[{b}][1]", bucket[1])
+                count = require_int(f"{where} buckets[{b}][2]", bucket[2], 1)
+                if age < correlator.window:
+                    entry.buckets[last - age] = (mean, count)
+            correlator._signals[name] = entry
+        return correlator

@@ -1,0 +1,531 @@
+"""Online Holt and additive Holt-Winters forecasts with prediction intervals.
+
+The smoothing equations are those of Hyndman & Athanasopoulos, *Forecasting: Principles and
+Practice*, 3rd ed. (2021), section 8.2 (Holt's linear trend method) and 8.3 (additive
+Holt-Winters method). They are the error-correction form of the ETS(A,A,N) and ETS(A,A,A)
+state-space models, whose one-step error is ``e = y - forecast(1)`` and whose trend smoothing
+parameter is ``alpha * beta`` in the book's state-space notation (section 8.5). The h-step
+forecast variance is ``sigma2 * multiplier(h)`` with the multipliers of section 8.7, table 8.8:
+
+- ETS(A,A,N): ``1 + (h-1) * (a**2 + a*b*h + b**2 * h*(2h-1)/6)``
+- ETS(A,A,A): the same ``+ g*k*(2a + g + b*m*(k+1))`` with ``k = (h-1) // m``
+
+where ``a = alpha``, ``b = alpha * beta``, ``g = gamma`` and ``m`` the season length. They
+equal ``1 + sum_{j<h} c_j**2`` with ``c_j = a + b*j + g*[j % m == 0]``, the weights of the
+future errors in the h-step error, which is how the tests check them. ``sigma2`` is the
+exponentially weighted mean of the squared one-step errors.
+
+The point forecasts match river.time_series.HoltWinters (additive) once both start from the
+same components; only the start differs (see :class:`Holt` and :class:`HoltWinters`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from statistics import NormalDist
+from typing import Any, NamedTuple, Self
+
+from detectors._checks import require_finite, require_int, state_field
+from detectors.base import DetectorError
+from detectors.correlation import finite_or_nan, half_life_decay
+
+MAX_SEASON_LENGTH = 1024
+"""Largest ``season_length`` of :class:`HoltWinters` (its state holds one number per step)."""
+
+
+class ForecastPoint(NamedTuple):
+    """One step of a forecast: the mean and a prediction interval.
+
+    Examples
+    --------
+    >>> ForecastPoint(step=1, mean=10.0, lower=8.0, upper=12.0).upper
+    12.0
+    """
+
+    step: int
+    mean: float
+    lower: float
+    upper: float
+
+
+def _unit(name: str, value: object, low: float, low_open: bool, high: float) -> float:
+    number = require_finite(name, value)
+    if number < low or (low_open and number == low) or number > high:
+        bracket = "(" if low_open else "["
+        raise DetectorError(f"{name} must be in {bracket}{low:g}, {high:g}], got {number!r}")
+    return number
+
+
+def _interval_level(value: object) -> float:
+    number = require_finite("level", value)
+    if not 0.0 < number < 1.0:
+        raise DetectorError(f"level must be between 0 and 1 (exclusive), got {number!r}")
+    return number
+
+
+def _pair(state: Mapping[str, Any], key: str, owner: str) -> list[float]:
+    values = state_field(state, key, owner)
+    if not isinstance(values, list) or len(values) != 2:
+        raise DetectorError(f"{owner} state {key} must be a list of 2 numbers, got {values!r}")
+    pair = [require_finite(f"{owner} state {key}[{i}]", v) for i, v in enumerate(values)]
+    if min(pair) < 0.0:
+        raise DetectorError(f"{owner} state {key} must not be negative, got {values!r}")
+    return pair
+
+
+def _optional(state: Mapping[str, Any], key: str, owner: str) -> float | None:
+    value = state_field(state, key, owner)
+    return None if value is None else require_finite(f"{owner} state {key}", value)
+
+
+class _Smoother:
+    """Shared parts: parameters, the one-step error variance and the forecast assembly."""
+
+    _owner = "forecast"
+
+    def __init__(self, alpha: float, beta: float, level: float, error_half_life: float) -> None:
+        self.alpha = _unit("alpha", alpha, 0.0, True, 1.0)
+        self.beta = _unit("beta", beta, 0.0, False, 1.0)
+        self.level = _interval_level(level)
+        self._decay = half_life_decay(error_half_life, "error_half_life")
+        self.error_half_life = float(error_half_life)
+        self._z = NormalDist().inv_cdf(0.5 + self.level / 2.0)
+        self._l: float | None = None
+        self._b = 0.0
+        self._errors = [0.0, 0.0]  # EW sum of squared one-step errors, EW weight
+
+    @property
+    def ready(self) -> bool:
+        """Whether the warm-up is over and :meth:`forecast` gives points."""
+        return self._l is not None
+
+    @property
+    def sigma2(self) -> float:
+        """EW mean of the squared one-step errors (0.0 before the first error)."""
+        total, weight = self._errors
+        return total / weight if weight > 0.0 else 0.0
+
+    def _learn_error(self, error: float) -> None:
+        self._errors[0] = self._decay * self._errors[0] + error * error
+        self._errors[1] = self._decay * self._errors[1] + 1.0
+
+    def _mean(self, step: int) -> float:
+        raise NotImplementedError
+
+    def _multiplier(self, step: int) -> float:
+        a, b = self.alpha, self.alpha * self.beta
+        return 1.0 + (step - 1) * (a * a + a * b * step + b * b * step * (2 * step - 1) / 6.0)
+
+    def forecast(self, horizon: int) -> list[ForecastPoint]:
+        """Steps 1 to ``horizon`` ahead; ``[]`` during the warm-up.
+
+        The interval is ``mean +- z * sqrt(sigma2 * multiplier(step))`` with ``z`` the normal
+        quantile of ``level``; until the first one-step error is known it has zero width.
+        """
+        steps = require_int("horizon", horizon, 1)
+        if self._l is None:
+            return []
+        points = []
+        sigma2 = self.sigma2
+        for step in range(1, steps + 1):
+            mean = self._mean(step)
+            half = self._z * math.sqrt(sigma2 * self._multiplier(step))
+            points.append(ForecastPoint(step, mean, mean - half, mean + half))
+        return points
+
+
+class Holt(_Smoother):
+    """Holt's linear trend method with prediction intervals (ETS(A,A,N)).
+
+    With ``l`` the level, ``b`` the trend and ``e = y - (l + b)`` the one-step error::
+
+        l' = alpha * y + (1 - alpha) * (l + b)
+        b' = beta * (l' - l) + (1 - beta) * b
+        forecast(h) = l + h * b
+
+    The first two finite values start it: ``l = y2`` and ``b = (y2 - y1) / steps`` (exact on a
+    line), so forecasts begin at the second value and the one-step errors at the third. A NaN or
+    infinite value is a gap: after the start it advances the state one step without learning
+    (``l' = l + b``), before it only counts a step. river's ``HoltWinters(alpha, beta)`` starts
+    with ``l = (y1 + y2) / 2`` instead (half a trend step behind on a line); from equal
+    components the two give the same forecasts.
+
+    Parameters
+    ----------
+    alpha
+        Level smoothing, in (0, 1].
+    beta
+        Trend smoothing, in [0, 1].
+    level
+        Coverage of the prediction interval, in (0, 1).
+    error_half_life
+        Points after which a one-step error's weight in ``sigma2`` halves (``math.inf``: never).
+
+    Examples
+    --------
+    >>> holt = Holt(alpha=0.5, beta=0.5, error_half_life=math.inf)
+    >>> holt.learn_one(10.0)
+    >>> holt.forecast(2)
+    []
+    >>> for y in [12.0, 15.0, 16.0]:
+    ...     holt.learn_one(y)
+    >>> holt.to_state()
+    {'n': 4, 'level': 16.375, 'trend': 2.0625, 'first': None, 'steps': 0, 'errors': [1.5625, 2.0]}
+    >>> [(p.step, p.mean, round(p.lower, 3), round(p.upper, 3)) for p in holt.forecast(2)]
+    [(1, 18.4375, 16.705, 20.17), (2, 20.5, 18.335, 22.665)]
+    """
+
+    _owner = "holt"
+
+    def __init__(
+        self,
+        alpha: float = 0.3,
+        beta: float = 0.1,
+        level: float = 0.95,
+        error_half_life: float = 64.0,
+    ) -> None:
+        super().__init__(alpha, beta, level, error_half_life)
+        self._n = 0
+        self._first: float | None = None
+        self._steps = 0
+
+    def learn_one(self, y: float) -> None:
+        """Learn the next value of the series (NaN or inf: a gap of one step)."""
+        value = finite_or_nan("y", y)
+        if self._l is None:
+            if math.isnan(value):
+                if self._first is not None:
+                    self._steps += 1
+                return
+            self._n += 1
+            if self._first is None:
+                self._first = value
+                self._steps = 0
+                return
+            self._steps += 1
+            self._b = (value - self._first) / self._steps
+            self._l = value
+            self._first = None
+            self._steps = 0
+            return
+        if math.isnan(value):
+            self._l += self._b
+            return
+        self._n += 1
+        self._learn_error(value - (self._l + self._b))
+        level = self.alpha * value + (1.0 - self.alpha) * (self._l + self._b)
+        self._b = self.beta * (level - self._l) + (1.0 - self.beta) * self._b
+        self._l = level
+
+    def _mean(self, step: int) -> float:
+        assert self._l is not None
+        return self._l + step * self._b
+
+    def to_state(self) -> dict[str, Any]:
+        """Finite values learned, level and trend (None during the warm-up), the warm-up's
+        first value and steps since it, and the EW sum of squared errors with its weight."""
+        return {
+            "n": self._n,
+            "level": self._l,
+            "trend": self._b if self._l is not None else None,
+            "first": self._first,
+            "steps": self._steps,
+            "errors": list(self._errors),
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], **params: Any) -> Self:
+        """Rebuild from a :meth:`to_state` dict and the constructor parameters.
+
+        Examples
+        --------
+        >>> state = {"n": 4, "level": 16.0, "trend": 2.0, "first": None, "steps": 0,
+        ...          "errors": [0.0, 0.0]}
+        >>> Holt.from_state(state).forecast(1)
+        [ForecastPoint(step=1, mean=18.0, lower=18.0, upper=18.0)]
+        """
+        holt = cls(**params)
+        owner = cls._owner
+        holt._n = require_int(f"{owner} state n", state_field(state, "n", owner), 0)
+        holt._l = _optional(state, "level", owner)
+        trend = _optional(state, "trend", owner)
+        if (trend is None) != (holt._l is None):
+            raise DetectorError(f"{owner} state level and trend must both be set or both None")
+        holt._b = trend or 0.0
+        holt._first = _optional(state, "first", owner)
+        holt._steps = require_int(f"{owner} state steps", state_field(state, "steps", owner), 0)
+        holt._errors = _pair(state, "errors", owner)
+        return holt
+
+
+def _fill_gaps(values: Sequence[float | None]) -> list[float]:
+    """Linear interpolation between known values; a trailing gap repeats the last known one.
+
+    Examples
+    --------
+    >>> _fill_gaps([1.0, None, None, 4.0, None])
+    [1.0, 2.0, 3.0, 4.0, 4.0]
+    """
+    filled: list[float] = []
+    last: int | None = None
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        if last is None:
+            filled.extend([v] * (i + 1))
+        else:
+            start = filled[last]
+            for k in range(last + 1, i + 1):
+                filled.append(start + (v - start) * (k - last) / (i - last))
+        last = i
+    if last is None:
+        return []
+    filled.extend([filled[last]] * (len(values) - len(filled)))
+    return filled
+
+
+class HoltWinters(_Smoother):
+    """Additive Holt-Winters method with prediction intervals (ETS(A,A,A)).
+
+    With ``s`` the seasonal term of the step being learned (from ``m = season_length`` steps
+    before) and ``e = y - (l + b + s)`` the one-step error::
+
+        l' = alpha * (y - s) + (1 - alpha) * (l + b)
+        b' = beta * (l' - l) + (1 - beta) * b
+        s' = gamma * (y - l - b) + (1 - gamma) * s
+        forecast(h) = l + h * b + (seasonal term of step h)
+
+    It starts after two seasons (``2 * m`` steps from the first finite value; gaps in them are
+    filled by linear interpolation): with ``M1``, ``M2`` the means of the two seasons, the trend
+    is ``b = (M2 - M1) / m``, the line ``T(t) = M1 + b * (t - (m - 1) / 2)``, each seasonal
+    term the mean over the two seasons of ``y - T``, and the level ``T`` at the last step;
+    this is exact on a line plus a zero-mean seasonal pattern. Until then :meth:`forecast`
+    returns ``[]``. After the start a NaN or infinite value advances one step without learning
+    (``l' = l + b``, ``s' = s``), so the seasons stay aligned.
+
+    river's ``HoltWinters(alpha, beta, gamma, seasonality=m)`` starts after one season, with
+    the level the mean of the season, the trend the mean first difference and the seasonal
+    terms ``y / level`` (its multiplicative start, also used for the additive model); from
+    equal components the two give the same forecasts.
+
+    The state holds ``m`` seasonal terms (about 20 bytes of JSON each) and, during the
+    warm-up, up to ``2 * m`` values. ``season_length`` is limited to 1024.
+
+    Parameters
+    ----------
+    alpha
+        Level smoothing, in (0, 1].
+    beta
+        Trend smoothing, in [0, 1].
+    gamma
+        Seasonal smoothing, in [0, 1].
+    season_length
+        Steps in a season, 2 to 1024.
+    level
+        Coverage of the prediction interval, in (0, 1).
+    error_half_life
+        Points after which a one-step error's weight in ``sigma2`` halves (``math.inf``: never).
+
+    Examples
+    --------
+    A season of 4 steps on a rising line, learned exactly:
+
+    >>> hw = HoltWinters(alpha=0.3, beta=0.1, gamma=0.2, season_length=4)
+    >>> pattern = [1.0, 3.0, -1.0, -3.0]
+    >>> for t in range(10):
+    ...     hw.learn_one(10.0 + 0.5 * t + pattern[t % 4])
+    >>> [(p.step, round(p.mean, 9), round(p.upper - p.lower, 9)) for p in hw.forecast(3)]
+    [(1, 14.0, 0.0), (2, 12.5, 0.0), (3, 17.0, 0.0)]
+    """
+
+    _owner = "holt-winters"
+
+    def __init__(
+        self,
+        alpha: float,
+        beta: float,
+        gamma: float,
+        season_length: int,
+        level: float = 0.95,
+        error_half_life: float = 64.0,
+    ) -> None:
+        super().__init__(alpha, beta, level, error_half_life)
+        self.gamma = _unit("gamma", gamma, 0.0, False, 1.0)
+        self.season_length = require_int("season_length", season_length, 2)
+        if season_length > MAX_SEASON_LENGTH:
+            raise DetectorError(
+                f"season_length must be at most {MAX_SEASON_LENGTH}, got {season_length}"
+            )
+        self._n = 0
+        self._buffer: list[float | None] = []
+        self._season: list[float] = []  # seasonal terms of the next m steps, next one first
+
+    def _start(self) -> None:
+        m = self.season_length
+        y = _fill_gaps(self._buffer)
+        first, second = sum(y[:m]) / m, sum(y[m:]) / m
+        trend = (second - first) / m
+        middle = (m - 1) / 2.0
+
+        def line(t: int) -> float:
+            return first + trend * (t - middle)
+
+        self._season = [((y[j] - line(j)) + (y[m + j] - line(m + j))) / 2.0 for j in range(m)]
+        self._l = line(2 * m - 1)
+        self._b = trend
+        self._buffer = []
+
+    def learn_one(self, y: float) -> None:
+        """Learn the next value of the series (NaN or inf: a gap of one step)."""
+        value = finite_or_nan("y", y)
+        gap = math.isnan(value)
+        if self._l is None:
+            if gap and not self._buffer:
+                return
+            self._buffer.append(None if gap else value)
+            if not gap:
+                self._n += 1
+            if len(self._buffer) == 2 * self.season_length:
+                self._start()
+            return
+        seasonal = self._season.pop(0)
+        if gap:
+            self._l += self._b
+            self._season.append(seasonal)
+            return
+        self._n += 1
+        self._learn_error(value - (self._l + self._b + seasonal))
+        level = self.alpha * (value - seasonal) + (1.0 - self.alpha) * (self._l + self._b)
+        self._season.append(
+            self.gamma * (value - self._l - self._b) + (1.0 - self.gamma) * seasonal
+        )
+        self._b = self.beta * (level - self._l) + (1.0 - self.beta) * self._b
+        self._l = level
+
+    def _mean(self, step: int) -> float:
+        assert self._l is not None
+        return self._l + step * self._b + self._season[(step - 1) % self.season_length]
+
+    def _multiplier(self, step: int) -> float:
+        k = (step - 1) // self.season_length
+        g, a, b = self.gamma, self.alpha, self.alpha * self.beta
+        seasonal = g * k * (2.0 * a + g + b * self.season_length * (k + 1))
+        return super()._multiplier(step) + seasonal
+
+    def to_state(self) -> dict[str, Any]:
+        """Finite values learned, level and trend (None during the warm-up), the seasonal
+        terms of the next ``m`` steps, the warm-up values (None for a gap) and the EW sum of
+        squared errors with its weight.
+
+        Examples
+        --------
+        >>> hw = HoltWinters(0.5, 0.1, 0.1, season_length=2)
+        >>> for y in [1.0, float("nan"), 3.0]:
+        ...     hw.learn_one(y)
+        >>> hw.to_state()
+        {'n': 2, 'level': None, 'trend': None, 'season': [], 'warmup': [1.0, None, 3.0], 'errors': [0.0, 0.0]}
+        """
+        started = self._l is not None
+        return {
+            "n": self._n,
+            "level": self._l,
+            "trend": self._b if started else None,
+            "season": list(self._season),
+            "warmup": list(self._buffer),
+            "errors": list(self._errors),
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], **params: Any) -> Self:
+        """Rebuild from a :meth:`to_state` dict and the constructor parameters.
+
+        Examples
+        --------
+        >>> state = {"n": 4, "level": 10.0, "trend": 1.0, "season": [2.0, -2.0], "warmup": [],
+        ...          "errors": [4.0, 1.0]}
+        >>> hw = HoltWinters.from_state(state, alpha=0.5, beta=0.1, gamma=0.1, season_length=2)
+        >>> [round(p.mean, 6) for p in hw.forecast(3)]
+        [13.0, 10.0, 15.0]
+        """
+        hw = cls(**params)
+        owner = cls._owner
+        m = hw.season_length
+        hw._n = require_int(f"{owner} state n", state_field(state, "n", owner), 0)
+        hw._l = _optional(state, "level", owner)
+        trend = _optional(state, "trend", owner)
+        if (trend is None) != (hw._l is None):
+            raise DetectorError(f"{owner} state level and trend must both be set or both None")
+        hw._b = trend or 0.0
+        season = state_field(state, "season", owner)
+        expected = m if hw._l is not None else 0
+        if not isinstance(season, list) or len(season) != expected:
+            got = len(season) if isinstance(season, list) else repr(season)
+            raise DetectorError(f"{owner} state season must have {expected} values, got {got}")
+        hw._season = [require_finite(f"{owner} state season[{i}]", v) for i, v in enumerate(season)]
+        warmup = state_field(state, "warmup", owner)
+        limit = 0 if hw._l is not None else 2 * m - 1
+        if not isinstance(warmup, list) or len(warmup) > limit:
+            got = len(warmup) if isinstance(warmup, list) else repr(warmup)
+            raise DetectorError(f"{owner} state warmup must have at most {limit} values, got {got}")
+        hw._buffer = [
+            None if v is None else require_finite(f"{owner} state warmup[{i}]", v)
+            for i, v in enumerate(warmup)
+        ]
+        hw._errors = _pair(state, "errors", owner)
+        return hw
+
+
+def steps_to_breach(
+    forecast: Sequence[ForecastPoint],
+    upper: float | None,
+    lower: float | None = None,
+    use_interval: bool = True,
+) -> int | None:
+    """First step whose forecast crosses a bound, for "expected to breach in ~N steps".
+
+    A step breaches ``upper`` when its interval's upper end (or its mean, with
+    ``use_interval=False``) is above ``upper``, and ``lower`` when its lower end (or mean) is
+    below ``lower``. Give at least one bound.
+
+    Parameters
+    ----------
+    forecast
+        Points from :meth:`Holt.forecast` or :meth:`HoltWinters.forecast`.
+    upper, lower
+        The bounds; None for no bound on that side.
+    use_interval
+        Compare the interval's ends (True) or the mean (False).
+
+    Returns
+    -------
+    int or None
+        The ``step`` of the first breaching point, or None if none breaches.
+
+    Examples
+    --------
+    >>> points = [ForecastPoint(1, 90.0, 85.0, 95.0), ForecastPoint(2, 96.0, 89.0, 103.0),
+    ...           ForecastPoint(3, 102.0, 93.0, 111.0)]
+    >>> steps_to_breach(points, upper=100.0)
+    2
+    >>> steps_to_breach(points, upper=100.0, use_interval=False)
+    3
+    >>> steps_to_breach(points, upper=None, lower=80.0) is None
+    True
+    >>> steps_to_breach(points, upper=None)
+    Traceback (most recent call last):
+    ...
+    detectors.base.DetectorError: give upper, lower or both
+    """
+    high = None if upper is None else require_finite("upper", upper)
+    low = None if lower is None else require_finite("lower", lower)
+    if high is None and low is None:
+        raise DetectorError("give upper, lower or both")
+    if high is not None and low is not None and low > high:
+        raise DetectorError(f"lower must not be above upper, got lower={low!r}, upper={high!r}")
+    for point in forecast:
+        top = point.upper if use_interval else point.mean
+        bottom = point.lower if use_interval else point.mean
+        if (high is not None and top > high) or (low is not None and bottom < low):
+            return point.step
+    return None
