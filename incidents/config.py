@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detectors import DetectorError, ModelSpec
+from detectors.suppression import SuppressionSpec
+from incidents.lifecycle import LifecycleSpec
 
 ALERT_CHANNELS = ("pagerduty", "slack", "webhook", "alertmanager")
+STREAMS = ("metrics", "logs", "behavior")
 
 
 @dataclass(frozen=True)
@@ -21,8 +24,10 @@ class ModelConfig:
 
     ``cooldown`` is in seconds of event time: after an incident opens for a (model, entity), no
     second one opens for that pair until a point at least ``cooldown`` seconds later (by its
-    ``ts``) is anomalous. A new ``model_version`` resets every entity's state for the model; the
-    same version keeps it.
+    ``ts``) alerts. ``resolve_after``, ``recover_ratio`` and ``group_window`` drive the lifecycle
+    (see ``incidents.lifecycle``), ``suppression`` which flagged points alert (see
+    ``detectors.suppression``). A new ``model_version`` resets every entity's state for the
+    model; the same version keeps it.
 
     Examples
     --------
@@ -45,6 +50,11 @@ class ModelConfig:
     warmup: int | None = None
     cooldown: float = 0.0
     alert_channels: tuple[str, ...] = ()
+    stream: str = "metrics"
+    suppression: SuppressionSpec = field(default_factory=SuppressionSpec)
+    resolve_after: float = 300.0
+    recover_ratio: float = 0.8
+    group_window: float = 300.0
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
@@ -62,6 +72,20 @@ class ModelConfig:
             warmup=data.get("warmup"),
             cooldown=float(data.get("cooldown", 0.0)),
             alert_channels=tuple(data.get("alert_channels") or ()),
+            stream=str(data.get("stream", "metrics")),
+            suppression=SuppressionSpec.from_dict(data.get("suppression")),
+            resolve_after=float(data.get("resolve_after", 300.0)),
+            recover_ratio=float(data.get("recover_ratio", 0.8)),
+            group_window=float(data.get("group_window", 300.0)),
+        )
+
+    @property
+    def lifecycle(self) -> LifecycleSpec:
+        return LifecycleSpec(
+            cooldown=self.cooldown,
+            resolve_after=self.resolve_after,
+            recover_ratio=self.recover_ratio,
+            group_window=self.group_window,
         )
 
     @property

@@ -1,7 +1,8 @@
-"""Incidents as published on the alerts topic (schema ``anomaly.incident/v1``).
+"""Pieces of the incident documents published on the alerts topic (schema ``anomaly.incident/v1``).
 
 An incident's id is derived from its identity (model, version, entity and the event time of the
-point that opened it), so replaying the same input yields the same id and delivery can dedup.
+point that opened it), so replaying the same input yields the same id and delivery can dedup. The
+documents themselves are built by ``incidents.lifecycle``.
 """
 
 from __future__ import annotations
@@ -9,9 +10,8 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 SCHEMA = "anomaly.incident/v1"
 
@@ -125,50 +125,3 @@ def signals_for(
         )
     ]
     return sorted(signals, key=lambda s: -abs(s.score) if s.score is not None else math.inf)
-
-
-@dataclass(frozen=True)
-class Incident:
-    """An incident opened by an anomalous point."""
-
-    incident_id: str
-    model_id: str
-    model_version: str
-    entity: str
-    source: str
-    ts: float
-    score: float
-    threshold: float
-    severity: str
-    summary: str
-    signals: list[Signal] = field(default_factory=list)
-    alert_channels: list[str] = field(default_factory=list)
-    status: str = "open"
-
-    @property
-    def dedup_key(self) -> str:
-        return self.incident_id
-
-    def to_dict(self) -> dict[str, Any]:
-        """The published JSON document (schema ``anomaly.incident/v1``)."""
-        data = asdict(self)
-        data["signals"] = [asdict(s) for s in self.signals]
-        data["score"] = finite_or_none(self.score)
-        data["schema"] = SCHEMA
-        data["dedup_key"] = self.dedup_key
-        data["opened_at"] = iso_time(self.ts)
-        return data
-
-
-def summarize(model_id: str, entity: str, signals: Sequence[Signal], limit: int = 3) -> str:
-    """One sentence naming the most deviant signals with their numbers.
-
-    Examples
-    --------
-    >>> summarize("metrics-v1", "host-1", [Signal("cpu", 120.0, 4.0, 100.0, 5.0)])
-    'metrics-v1 on host-1: cpu 4.0σ above baseline (120 vs 100±5)'
-    """
-    parts = [s.describe() for s in signals[:limit] if s.score is not None and s.score != 0]
-    if not parts:
-        parts = ["anomalous score"]
-    return f"{model_id} on {entity}: " + "; ".join(parts)

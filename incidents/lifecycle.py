@@ -1,0 +1,289 @@
+"""The incident lifecycle of one entity: open, update, resolve; cooldown; grouping across signals.
+
+One state per entity (all of an entity's telemetry, whatever the stream, lands on one partition),
+so an anomaly on metrics, logs or behaviour of an entity that already has an open incident joins
+it instead of paging again. Everything runs on event time (the points' ``ts``):
+
+- an alert (a flagged point that passed suppression) of an entity without an open incident opens
+  one, unless the same (model version, entity) opened one less than ``cooldown`` seconds before;
+- while an incident is open, alerts from any signal of the entity join it (also alerts up to
+  ``group_window`` seconds older than its opening, which arrive late from another stream); the
+  incident's peak, last-seen time and signals are updated, and an ``update`` event is published
+  when a signal joins, or the peak (as a multiple of each signal's own threshold, which also sets
+  the severity) grows by a quarter since the last published one or changes the severity; an
+  alert older than that window cannot join and is counted as ``late``;
+- hysteresis: a point of one of the incident's models keeps it going while its score is at least
+  ``recover_ratio`` times the threshold (a lower bar than firing); the incident resolves at the
+  first point below that bar ``resolve_after`` seconds after the last such point (keep-firing),
+  so a flapping signal does not open and close incidents. A point without a score (all values
+  missing) neither keeps nor resolves it. When the entity was silent that long and alerts again,
+  the old incident is resolved as of the end of its keep-firing period and a new one opens.
+
+Events are the documents published on the alerts topic (schema ``anomaly.incident/v1``); an
+incident's id and its events' sequence numbers derive from its input, so a replay yields the same.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from incidents.incident import SCHEMA, Signal, incident_id, iso_time, severity_for
+
+PEAK_GROWTH_FOR_UPDATE = 1.25
+MAX_SIGNALS = 16
+
+
+@dataclass(frozen=True)
+class LifecycleSpec:
+    """Lifecycle settings of the model whose point is observed."""
+
+    cooldown: float = 0.0
+    resolve_after: float = 300.0
+    recover_ratio: float = 0.8
+    group_window: float = 300.0
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One scored point of one signal of the entity, as the lifecycle sees it."""
+
+    model_id: str
+    model_version: str
+    source: str
+    ts: float
+    score: float
+    threshold: float
+    alert: bool  # flagged and passed suppression
+    signals: Sequence[Signal] = ()
+    alert_channels: Sequence[str] = ()
+    summary: str = ""  # root-cause sentence for this observation's signals
+
+    def elevated(self, recover_ratio: float) -> bool:
+        """At or above the recovery bar (a lower bar than firing): keeps an incident going."""
+        return self.alert or (
+            math.isfinite(self.score) and self.score >= recover_ratio * self.threshold
+        )
+
+
+@dataclass
+class Step:
+    """What observing one point did."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    opened: str | None = None  # id of the incident this point opened
+    suppressed_by: str | None = None  # "cooldown" when an alert opened nothing because of it
+
+
+def _signal_key(source: str, model_id: str, feature: str) -> str:
+    return f"{source}:{model_id}:{feature}"
+
+
+def _signal_entry(obs: Observation, signal: Signal) -> dict[str, Any]:
+    return {
+        "signal": _signal_key(obs.source, obs.model_id, signal.feature),
+        "model_id": obs.model_id,
+        "source": obs.source,
+        "feature": signal.feature,
+        "value": signal.value,
+        "score": signal.score,
+        "center": signal.center,
+        "spread": signal.spread,
+        "ts": obs.ts,
+    }
+
+
+def _top_signals(obs: Observation) -> list[Signal]:
+    """The observation's signals worth naming: those with a deviation, at most the top 3."""
+    named = [s for s in obs.signals if s.score is not None and s.score != 0]
+    return named[:3] or list(obs.signals[:1])
+
+
+class EntityIncidents:
+    """The lifecycle state of one entity, as a JSON-serialisable dict in and out.
+
+    Examples
+    --------
+    >>> from incidents.incident import Signal
+    >>> spec = LifecycleSpec(cooldown=600, resolve_after=60)
+    >>> def obs(ts, score, alert, source="telemetry.metrics", model="m"):
+    ...     return Observation(model, "1", source, ts, score, 3.0, alert,
+    ...                        [Signal("cpu", 90.0, score, 50.0, 5.0)])
+    >>> life = EntityIncidents("host-1")
+    >>> [e["event"] for e in life.observe(obs(0, 9.0, True), spec).events]
+    ['open']
+    >>> life.observe(obs(10, 9.5, True), spec).events   # same signal, small peak change: quiet
+    []
+    >>> [e["event"] for e in life.observe(obs(20, 5.0, True, "telemetry.logs", "logs"), spec).events]
+    ['update']
+    >>> life.observe(obs(50, 1.0, False), spec).events   # back to normal, but not for 60 s yet
+    []
+    >>> [e["event"] for e in life.observe(obs(90, 1.0, False), spec).events]
+    ['resolve']
+    >>> life.observe(obs(100, 9.0, True), spec).suppressed_by   # within the 600 s cooldown
+    'cooldown'
+    """
+
+    def __init__(self, entity: str, state: Mapping[str, Any] | None = None) -> None:
+        self.entity = entity
+        state = state or {}
+        self.open: dict[str, Any] | None = (
+            dict(state["open"]) if state.get("open") is not None else None
+        )
+        self.last_opened: dict[str, float] = dict(state.get("last_opened", {}))
+        self.changed = False
+
+    def to_state(self) -> dict[str, Any]:
+        return {"open": self.open, "last_opened": self.last_opened}
+
+    def observe(self, obs: Observation, spec: LifecycleSpec) -> Step:
+        """Advance the lifecycle with one observed point."""
+        incident = self.open
+        events: list[dict[str, Any]] = []
+        if incident is not None and obs.ts - incident["last_elevated"] >= spec.resolve_after:
+            if obs.alert or obs.elevated(spec.recover_ratio):
+                # Silent for the whole keep-firing period: the old incident ended back then.
+                events.append(
+                    self._resolve(incident, incident["last_elevated"] + spec.resolve_after)
+                )
+                incident = None
+            elif math.isfinite(obs.score):
+                return Step(events=[self._resolve(incident, obs.ts)])
+        if incident is not None:
+            if obs.alert:
+                if obs.ts >= incident["ts"] - spec.group_window:
+                    return Step(events=self._join(incident, obs))
+                return Step(suppressed_by="late")
+            if obs.model_id in incident["models"] and obs.elevated(spec.recover_ratio):
+                incident["last_elevated"] = max(incident["last_elevated"], obs.ts)
+                self.changed = True
+            return Step()
+        if not obs.alert:
+            return Step(events=events)
+        last = self.last_opened.get(_model_key(obs))
+        if last is not None and (obs.ts <= last or obs.ts - last < spec.cooldown):
+            return Step(events=events, suppressed_by="cooldown")
+        event = self._open(obs)
+        return Step(events=[*events, event], opened=event["incident_id"])
+
+    # -------------------------------------------------------------- transitions
+
+    def _open(self, obs: Observation) -> dict[str, Any]:
+        ident = incident_id(obs.model_id, obs.model_version, self.entity, obs.ts)
+        self.open = {
+            "incident_id": ident,
+            "model_id": obs.model_id,
+            "model_version": obs.model_version,
+            "source": obs.source,
+            "ts": obs.ts,
+            "score": obs.score,
+            "threshold": obs.threshold,
+            "peak_score": obs.score,
+            "peak_ratio": _ratio(obs),
+            "published_ratio": _ratio(obs),
+            "opened_severity": severity_for(_ratio(obs), 1.0),
+            "last_seen": obs.ts,
+            "last_elevated": obs.ts,
+            "signals": [_signal_entry(obs, s) for s in _top_signals(obs)],
+            "models": [obs.model_id],
+            "summaries": {obs.model_id: obs.summary},
+            "alert_channels": list(obs.alert_channels),
+            "seq": 0,
+        }
+        self.last_opened[_model_key(obs)] = obs.ts
+        self.changed = True
+        return self._event("open")
+
+    def _join(self, incident: dict[str, Any], obs: Observation) -> list[dict[str, Any]]:
+        self.changed = True
+        incident["last_seen"] = max(incident["last_seen"], obs.ts)
+        incident["last_elevated"] = max(incident["last_elevated"], obs.ts)
+        ratio = _ratio(obs)
+        if ratio > incident["peak_ratio"]:
+            incident["peak_ratio"] = ratio
+            incident["peak_score"] = obs.score
+        published = incident["published_ratio"]
+        grew = incident["peak_ratio"] >= published * PEAK_GROWTH_FOR_UPDATE or severity_for(
+            incident["peak_ratio"], 1.0
+        ) != severity_for(published, 1.0)
+        known = {s["signal"] for s in incident["signals"]}
+        added = [
+            _signal_entry(obs, s)
+            for s in _top_signals(obs)
+            if _signal_key(obs.source, obs.model_id, s.feature) not in known
+        ]
+        incident["signals"] = (incident["signals"] + added)[:MAX_SIGNALS]
+        if obs.model_id not in incident["models"]:
+            incident["models"].append(obs.model_id)
+            incident["summaries"][obs.model_id] = obs.summary
+            for channel in obs.alert_channels:
+                if channel not in incident["alert_channels"]:
+                    incident["alert_channels"].append(channel)
+        if not added and not grew:
+            return []
+        if grew:
+            incident["summaries"][obs.model_id] = obs.summary
+            incident["published_ratio"] = incident["peak_ratio"]
+        incident["seq"] += 1
+        return [self._event("update")]
+
+    def _resolve(self, incident: dict[str, Any], ts: float) -> dict[str, Any]:
+        incident["seq"] += 1
+        incident["resolved_ts"] = ts
+        event = self._event("resolve")
+        self.open = None
+        self.changed = True
+        return event
+
+    def _event(self, kind: str) -> dict[str, Any]:
+        incident = self.open
+        assert incident is not None
+        resolved = kind == "resolve"
+        summary = "; ".join(
+            text if model == incident["model_id"] else f"{model}: {text}"
+            for model, text in incident["summaries"].items()
+            if text
+        )
+        return {
+            "schema": SCHEMA,
+            "event": kind,
+            "seq": incident["seq"],
+            "incident_id": incident["incident_id"],
+            "dedup_key": incident["incident_id"],
+            "status": "resolved" if resolved else "open",
+            "model_id": incident["model_id"],
+            "model_version": incident["model_version"],
+            "models": list(incident["models"]),
+            "entity": self.entity,
+            "source": incident["source"],
+            "ts": incident["ts"],
+            "opened_at": iso_time(incident["ts"]),
+            "last_seen": iso_time(incident["last_seen"]),
+            "resolved_at": iso_time(incident["resolved_ts"]) if resolved else None,
+            "score": _finite(incident["score"]),
+            "peak_score": _finite(incident["peak_score"]),
+            "threshold": incident["threshold"],
+            "severity": severity_for(incident["peak_ratio"], 1.0),
+            "opened_severity": incident["opened_severity"],
+            "summary": f"{incident['model_id']} on {self.entity}: {summary}" if summary else "",
+            "signals": [dict(s) for s in incident["signals"]],
+            "alert_channels": list(incident["alert_channels"]),
+        }
+
+
+def _model_key(obs: Observation) -> str:
+    """Cooldowns are per model version: a new version starts afresh."""
+    return f"{obs.model_id}@{obs.model_version}"
+
+
+def _ratio(obs: Observation) -> float:
+    """How far above its own threshold a point is (comparable across models)."""
+    if not math.isfinite(obs.score) or obs.threshold <= 0:
+        return math.inf if obs.score == math.inf else 0.0
+    return obs.score / obs.threshold
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
