@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from api.engine import Engine
 from api.errors import install_error_handlers
-from api.routers import alerts, config, health, score
+from api.routers import alerts, config, health, score, silences, stats
 
 
 def create_api(engine: Engine) -> FastAPI:
@@ -18,6 +18,6 @@ def create_api(engine: Engine) -> FastAPI:
     )
     api.state.engine = engine
     install_error_handlers(api)
-    for module in (config, score, alerts, health):
+    for module in (config, score, alerts, silences, stats, health):
         api.include_router(module.router)
     return api

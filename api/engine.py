@@ -59,5 +59,16 @@ class Engine(Protocol):
 
     def health(self) -> dict[str, Any]: ...
 
+    async def create_silence(self, silence: dict[str, Any]) -> dict[str, Any]:
+        """Store a silence; raises InvalidInput naming the field."""
+
+    def list_silences(self) -> list[dict[str, Any]]: ...
+
+    async def delete_silence(self, silence_id: str) -> bool:
+        """False when there is no such silence."""
+
+    def model_stats_report(self) -> dict[str, dict[str, Any]]:
+        """Counters per model id, summed over every worker's partitions."""
+
     @property
     def max_points_per_request(self) -> int: ...

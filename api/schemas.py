@@ -43,6 +43,30 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+class PersistenceIn(_In):
+    k: int = Field(default=2, ge=1, le=64, description="Flagged points needed ...")
+    n: int = Field(default=3, ge=1, le=64, description="... among the last n points")
+
+    @model_validator(mode="after")
+    def _k_at_most_n(self) -> PersistenceIn:
+        if self.k > self.n:
+            raise ValueError(f"k must be at most n, got k={self.k} and n={self.n}")
+        return self
+
+
+class SuppressionIn(_In):
+    persistence: PersistenceIn = Field(default_factory=lambda: PersistenceIn())
+    bypass_factor: float = Field(
+        default=2.0, ge=1, description="A score this many times the threshold fires alone"
+    )
+    min_abs_deviation: float = Field(
+        default=0.0, ge=0, description="Least |value - baseline| worth an alert, in value units"
+    )
+    min_rel_deviation: float = Field(
+        default=0.01, ge=0, description="Least |value - baseline| / |baseline| worth an alert"
+    )
+
+
 class ModelConfigIn(_In):
     """One detector configuration."""
 
@@ -75,6 +99,31 @@ class ModelConfigIn(_In):
     )
     alert_channels: list[str] = Field(
         default_factory=list, description="Any of: " + ", ".join(ALERT_CHANNELS)
+    )
+    stream: Literal["metrics", "logs", "behavior"] = Field(
+        default="metrics", description="The telemetry stream the model scores"
+    )
+    suppression: SuppressionIn = Field(
+        default_factory=lambda: SuppressionIn(),
+        description="Which flagged points alert (persistence, minimum deviation)",
+    )
+    resolve_after: float = Field(
+        default=300.0,
+        ge=0,
+        le=30 * 86400,
+        description="Seconds of event time below the recovery bar before an incident resolves",
+    )
+    recover_ratio: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="An incident keeps going while the score is at least this times the threshold",
+    )
+    group_window: float = Field(
+        default=300.0,
+        ge=0,
+        le=86400,
+        description="Alerts of other signals up to this many seconds before an incident join it",
     )
 
     @field_validator("model_version", mode="before")
@@ -173,6 +222,11 @@ class ModelConfigOut(BaseModel):
     warmup: int | None = None
     cooldown: float
     alert_channels: list[str]
+    stream: str = "metrics"
+    suppression: dict[str, Any] = Field(default_factory=dict)
+    resolve_after: float = 300.0
+    recover_ratio: float = 0.8
+    group_window: float = 300.0
     updated_at: str | None = None
 
 
@@ -254,9 +308,16 @@ class PointOut(BaseModel):
     ts: float
     score: float | None
     threshold: float
-    is_anomaly: bool
+    is_anomaly: bool = Field(description="The detector flagged the point")
     warm: bool
-    incident_id: str | None = None
+    alert: bool = Field(default=False, description="Flagged and passed suppression")
+    suppressed_by: str | None = Field(
+        default=None, description="Why a flagged point did not alert or open an incident"
+    )
+    incident_id: str | None = Field(default=None, description="Set on the point that opened one")
+    root_cause: str | None = Field(
+        default=None, description="For flagged points: the deviant features with their numbers"
+    )
 
 
 class Metrics(BaseModel):
@@ -296,6 +357,79 @@ class HealthOut(BaseModel):
     alerts_loaded: bool
     app_id: str
     assigned_partitions: list[int]
+
+
+class ModelStatsOut(BaseModel):
+    points: int
+    anomalies: int
+    alerts: int
+    incidents_opened: int
+    incidents_resolved: int
+    suppressed: dict[str, int] = Field(description="Flagged points that did not alert, by reason")
+
+
+class StatsOut(BaseModel):
+    models: dict[str, ModelStatsOut]
+
+
+class RecurrenceIn(_In):
+    kind: Literal["daily", "weekly"]
+    start: str = Field(description="HH:MM wall-clock time in `timezone`", examples=["22:00"])
+    end: str = Field(description="HH:MM; before `start` crosses midnight", examples=["06:00"])
+    days: list[str] | None = Field(default=None, description='weekly: e.g. ["sat", "sun"]')
+    timezone: str = Field(default="UTC", description="An IANA zone, e.g. Europe/Paris")
+
+
+class SilenceIn(_In):
+    matchers: dict[str, str] = Field(
+        min_length=1,
+        description="On model_id, entity, source, severity: exact text or `~regex`",
+        examples=[{"entity": "~db-.*", "severity": "warning"}],
+    )
+    starts_at: str | float | None = Field(
+        default=None, description="ISO-8601 or epoch seconds; default now"
+    )
+    ends_at: str | float = Field(description="ISO-8601 or epoch seconds")
+    recurrence: RecurrenceIn | None = None
+    comment: str = Field(default="", max_length=2048)
+    created_by: str = Field(default="", max_length=200)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [
+                {
+                    "matchers": {"entity": "~db-.*"},
+                    "starts_at": "2026-11-27T00:00:00Z",
+                    "ends_at": "2026-12-31T00:00:00Z",
+                    "recurrence": {
+                        "kind": "weekly",
+                        "days": ["sun"],
+                        "start": "02:00",
+                        "end": "04:00",
+                        "timezone": "Europe/Paris",
+                    },
+                    "comment": "weekly database maintenance",
+                }
+            ]
+        },
+    )
+
+
+class SilenceOut(BaseModel):
+    id: str
+    matchers: dict[str, str]
+    starts_at: str
+    ends_at: str
+    recurrence: dict[str, Any] | None = None
+    comment: str = ""
+    created_by: str = ""
+    active: bool = Field(description="Active now (wall clock)")
+
+
+class SilencesOut(BaseModel):
+    silences: list[SilenceOut]
 
 
 class ErrorItem(BaseModel):

@@ -10,11 +10,11 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Mapping
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import faust
 import orjson
 from aiokafka.partitioner import murmur2
 from faust.contrib.asgi import serve_asgi
@@ -22,13 +22,19 @@ from faust.types import EventT, StreamT
 
 from api import create_api
 from api.engine import EngineUnavailable, InvalidInput, ScoreCommand, UnknownModel
+from app.dispatch import Dispatcher
 from app.settings import Settings
+from app.stats import StatsStore, add_counters, stats_key
+from app.topics import changelog_topic
 from app.transport import EngineApp
-from app.views import AlertStore, ConfigStore, TopicView
+from app.views import AlertStore, ConfigStore, DeliveryStore, SilenceStore, TopicView
 from detectors import DetectorError
+from incidents.channels import ChannelSettings, build_channels
 from incidents.config import ModelConfig
-from incidents.incident import Incident, iso_time
+from incidents.incident import iso_time
+from incidents.retry import RetryPolicy
 from incidents.scoring import BatchOutcome, score_batch
+from incidents.silences import Silence, SilenceError
 from incidents.telemetry import TelemetryError, decode_batch, message_ids, records_to_batch
 
 log = logging.getLogger(__name__)
@@ -87,6 +93,7 @@ class Engine:
         self.alerts_topic = self.app.topic(settings.alerts_topic, **raw)
         self.dlq_topic = self.app.topic(settings.dlq_topic, **raw)
         self.config_topic = self.app.topic(settings.config_topic, compacting=True, **raw)
+        self.silences_topic = self.app.topic(settings.silences_topic, compacting=True, **raw)
         self.score_requests_topic = self.app.topic(
             settings.score_requests_topic,
             partitions=n,
@@ -97,10 +104,27 @@ class Engine:
             "detector_state",
             default=None,
             partitions=n,
-            schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="json"),
+        )
+        self.incident_state = self.app.Table(
+            "incident_state",
+            default=None,
+            partitions=n,
+        )
+        self.model_stats = self.app.Table(
+            "model_stats",
+            default=None,
+            partitions=n,
+        )
+        self.deliveries = self.app.Table(
+            "deliveries",
+            default=None,
+            partitions=n,
         )
         self.configs = ConfigStore()
         self.alerts = AlertStore(settings.alerts_retained)
+        self.stats = StatsStore()
+        self.silences = SilenceStore()
+        self.delivery_status = DeliveryStore(2 * settings.alerts_retained)
         bootstrap = ",".join(servers)
         self.config_view = TopicView(
             bootstrap,
@@ -114,8 +138,47 @@ class Engine:
             self.alerts.apply,
             fetch_max_wait_ms=settings.fetch_max_wait_ms,
         )
-        self.app.add_dependency(self.config_view)
-        self.app.add_dependency(self.alert_view)
+        self.stats_view = TopicView(
+            bootstrap,
+            changelog_topic(settings, "model_stats"),
+            self.stats.apply,
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        )
+        self.silence_view = TopicView(
+            bootstrap,
+            settings.silences_topic,
+            self.silences.apply,
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        )
+        self.delivery_view = TopicView(
+            bootstrap,
+            changelog_topic(settings, "deliveries"),
+            self.delivery_status.apply,
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        )
+        self.views = (
+            self.config_view,
+            self.alert_view,
+            self.stats_view,
+            self.silence_view,
+            self.delivery_view,
+        )
+        for view in self.views:
+            self.app.add_dependency(view)
+        channel_settings = ChannelSettings.from_mapping(settings.channel_settings())
+        self.redactor = channel_settings.redactor()
+        self.dispatcher = Dispatcher(
+            build_channels(settings.channel_settings()),
+            self.silences.all,
+            RetryPolicy(
+                max_attempts=settings.delivery_max_attempts, max_delay=settings.delivery_max_delay_s
+            ),
+            timeout=settings.delivery_timeout_s,
+            slack_interval=settings.slack_interval_s,
+            flush=self.app.producer.flush,
+        )
+        for name in self.dispatcher.channels:
+            self.app.agent(self.alerts_topic, name=f"deliver_{name}")(self._delivery_agent(name))
         self.score_metrics = self.app.agent(self.metrics_topic, name="score_metrics")(
             self._score_metrics
         )
@@ -132,25 +195,12 @@ class Engine:
 
     async def apply_configs(self, configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         stored = []
-        waits = []
         for config in configs:
             document = {**config, "updated_at": iso_time(time.time())}
-            try:
-                pending = await self.config_topic.send(
-                    key=config["model_id"].encode(), value=orjson.dumps(document)
-                )
-                metadata = await asyncio.wait_for(pending, self.settings.request_timeout_s)
-            except Exception as exc:
-                raise EngineUnavailable(f"could not write the configuration: {exc}") from exc
-            waits.append((metadata.partition, metadata.offset))
+            await self._write_and_read_back(
+                self.config_topic, self.config_view, config["model_id"], orjson.dumps(document)
+            )
             stored.append(document)
-        try:
-            for partition, offset in waits:
-                await self.config_view.wait_for(partition, offset, self.settings.request_timeout_s)
-        except TimeoutError as exc:
-            raise EngineUnavailable(
-                "the configuration was written but this worker has not read it back yet"
-            ) from exc
         log.info("applied configuration for %s", ", ".join(c["model_id"] for c in configs))
         return stored
 
@@ -171,24 +221,36 @@ class Engine:
         *,
         learn: bool,
         source: str,
+        partition: int,
     ) -> BatchOutcome:
-        """Score against the key's state and write it back, with no await in between."""
+        """Score against the key's and the entity's state and write them back, with no await in
+        between (so nothing else in the worker's event loop interleaves)."""
         key = state_key(config.model_id, entity)
         outcome = score_batch(
-            config, entity, self.state.get(key), ts, values, learn=learn, source=source
+            config,
+            entity,
+            self.state.get(key),
+            ts,
+            values,
+            learn=learn,
+            source=source,
+            entity_state=self.incident_state.get(entity),
         )
         if outcome.reset:
             log.info("state of %s reset for model version %s", key, config.model_version)
         if outcome.state is not None:
             self.state[key] = outcome.state
+        if outcome.entity_state is not None:
+            self.incident_state[entity] = outcome.entity_state
+        if learn:
+            row = stats_key(config.model_id, partition)
+            self.model_stats[row] = add_counters(self.model_stats.get(row), outcome.counters)
         return outcome
 
-    async def publish_incidents(self, incidents: list[Incident]) -> None:
-        for incident in incidents:
-            await self.alerts_topic.send(
-                key=incident.entity.encode(), value=orjson.dumps(incident.to_dict())
-            )
-            log.info("incident %s opened: %s", incident.incident_id, incident.summary)
+    async def publish_events(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            await self.alerts_topic.send(key=event["entity"].encode(), value=orjson.dumps(event))
+            log.info("incident %s %s: %s", event["incident_id"], event["event"], event["summary"])
 
     async def dead_letter(self, event: EventT, reason: str) -> None:
         message = event.message
@@ -258,19 +320,29 @@ class Engine:
         try:
             batch = decode_batch(payload, config, self.settings.max_points_per_request)
             outcome = self.apply_batch(
-                config, entity, batch.ts, batch.values, learn=True, source=message.topic
+                config,
+                entity,
+                batch.ts,
+                batch.values,
+                learn=True,
+                source=message.topic,
+                partition=message.partition,
             )
         except (TelemetryError, DetectorError) as exc:
             await self.dead_letter(event, str(exc))
             return
-        await self.publish_incidents(outcome.incidents)
+        await self.publish_events(outcome.events)
 
     async def _score_requests(self, stream: StreamT[Any]) -> AsyncIterator[dict[str, Any]]:
         await self._wait_for_configs()
-        async for request in stream:
-            yield await self._handle_score_request(request)
+        async for request in stream:  # unwrapped from agent.ask's envelope
+            event = stream.current_event
+            assert event is not None
+            yield await self._handle_score_request(request, event.message.partition)
 
-    async def _handle_score_request(self, request: Mapping[str, Any]) -> dict[str, Any]:
+    async def _handle_score_request(
+        self, request: Mapping[str, Any], partition: int
+    ) -> dict[str, Any]:
         model_id = request["model_id"]
         config = self.model_config(model_id)
         if config is None:
@@ -284,15 +356,16 @@ class Engine:
                 values,
                 learn=not request["dry_run"],
                 source="rest",
+                partition=partition,
             )
         except (TelemetryError, DetectorError) as exc:
             return {"error": "invalid", "message": str(exc)}
-        await self.publish_incidents(outcome.incidents)
+        await self.publish_events(outcome.events)
         return {
             "model_version": config.model_version,
             "points_seen": outcome.points_seen,
             "points": [p.to_dict() for p in outcome.points],
-            "incidents": [i.to_dict() for i in outcome.incidents],
+            "incidents": outcome.events,
         }
 
     async def score(self, command: ScoreCommand) -> dict[str, Any]:
@@ -328,12 +401,83 @@ class Engine:
             raise InvalidInput(reply["message"], field="records")
         return reply
 
+    # ---------------------------------------------------------------- delivery
+
+    def _delivery_agent(self, name: str) -> Callable[[StreamT[bytes]], Awaitable[None]]:
+        async def deliver(stream: StreamT[bytes]) -> None:
+            await self.silence_view.ready.wait()
+            async for raw in stream:
+                try:
+                    event = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    log.warning("unreadable record on %s skipped", self.settings.alerts_topic)
+                    continue
+                if isinstance(event, dict) and "incident_id" in event:
+                    await self.dispatcher.handle(name, event, self.deliveries)
+
+        deliver.__name__ = deliver.__qualname__ = f"deliver_{name}"
+        return deliver
+
+    async def create_silence(self, silence: dict[str, Any]) -> dict[str, Any]:
+        data = {k: v for k, v in silence.items() if v is not None}
+        data["id"] = "sil-" + uuid.uuid4().hex[:16]
+        data.setdefault("starts_at", time.time())
+        try:
+            parsed = Silence.from_dict(data)
+        except SilenceError as exc:
+            raise InvalidInput(str(exc), field=exc.field) from None
+        document = parsed.to_dict()
+        await self._write_and_read_back(
+            self.silences_topic, self.silence_view, parsed.id, orjson.dumps(document)
+        )
+        return self._silence_out(parsed)
+
+    def _silence_out(self, silence: Silence) -> dict[str, Any]:
+        return {**silence.to_dict(), "active": silence.active(time.time())}
+
+    def list_silences(self) -> list[dict[str, Any]]:
+        return [self._silence_out(s) for s in self.silences.all()]
+
+    async def delete_silence(self, silence_id: str) -> bool:
+        if self.silences.get(silence_id) is None:
+            return False
+        await self._write_and_read_back(self.silences_topic, self.silence_view, silence_id, None)
+        return True
+
+    async def _write_and_read_back(
+        self, topic: Any, view: TopicView, key: str, value: bytes | None
+    ) -> None:
+        """Write a record and wait until this worker's view of the topic has read it."""
+        try:
+            pending = await topic.send(key=key.encode(), value=value)
+            metadata = await asyncio.wait_for(pending, self.settings.request_timeout_s)
+            await view.wait_for(
+                metadata.partition, metadata.offset, self.settings.request_timeout_s
+            )
+        except TimeoutError as exc:
+            raise EngineUnavailable("the broker did not confirm the write in time") from exc
+
     # ---------------------------------------------------------------- alerts and health
 
     def query_alerts(
         self, *, model_id: str | None, entity: str | None, since: float | None, limit: int
     ) -> list[dict[str, Any]]:
-        return self.alerts.query(model_id=model_id, entity=entity, since=since, limit=limit)
+        alerts = self.alerts.query(model_id=model_id, entity=entity, since=since, limit=limit)
+        now = time.time()
+        silences = self.silences.all()
+        listed = []
+        for alert in alerts:
+            deliveries = self.delivery_status.for_incident(alert["incident_id"])
+            silenced = any(
+                e.get("status") == "silenced"
+                for events in deliveries.values()
+                for e in events.values()
+            ) or any(s.matches(alert, float(alert.get("ts", now))) for s in silences)
+            listed.append({**alert, "deliveries": deliveries, "silenced": silenced})
+        return listed
+
+    def model_stats_report(self) -> dict[str, dict[str, Any]]:
+        return self.stats.models()
 
     @property
     def max_points_per_request(self) -> int:
@@ -344,7 +488,9 @@ class Engine:
             bool(self.app.tables.recovery.completed.is_set()) and not self.app.rebalancing
         )
         configs_loaded = self.config_view.ready.is_set()
-        alerts_loaded = self.alert_view.ready.is_set()
+        alerts_loaded = all(
+            view.ready.is_set() for view in self.views if view is not self.config_view
+        )
         try:
             assigned = sorted(
                 tp.partition

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     config_topic: str = "anomaly.config"
     dlq_topic: str = "anomaly.dlq"
     score_requests_topic: str = "anomaly.score-requests"
+    silences_topic: str = "anomaly.silences"
 
     # REST API, served from inside the worker.
     api_host: str = "127.0.0.1"
@@ -48,6 +49,18 @@ class Settings(BaseSettings):
     alerts_retained: int = Field(default=10_000, ge=1)
     request_timeout_s: float = Field(default=30.0, gt=0)
 
+    # Alert channels. Secrets: never returned by the API nor written to a log line (redacted).
+    pagerduty_routing_key: str = ""
+    pagerduty_url: str = "https://events.pagerduty.com/v2/enqueue"
+    slack_webhook_url: str = ""
+    webhook_url: str = ""
+    webhook_headers: str = ""  # a JSON object of extra headers, e.g. {"Authorization": "Bearer x"}
+    alertmanager_url: str = ""
+    delivery_timeout_s: float = Field(default=10.0, gt=0)
+    delivery_max_attempts: int = Field(default=12, ge=1)
+    delivery_max_delay_s: float = Field(default=300.0, gt=0)
+    slack_interval_s: float = Field(default=1.0, ge=0)
+
     # Latency tuning for brokers that hold an empty fetch for its whole wait (the embedded one).
     fetch_max_wait_ms: int = Field(default=10, ge=1)
     rebalance_timeout_s: float = Field(default=3.0, gt=0)
@@ -57,6 +70,18 @@ class Settings(BaseSettings):
     @property
     def telemetry_topics(self) -> tuple[str, str, str]:
         return (self.metrics_topic, self.logs_topic, self.behavior_topic)
+
+    def channel_settings(self) -> dict[str, str]:
+        """The alert channels' settings, for ``incidents.channels.build_channels``."""
+        names = (
+            "pagerduty_routing_key",
+            "pagerduty_url",
+            "slack_webhook_url",
+            "webhook_url",
+            "webhook_headers",
+            "alertmanager_url",
+        )
+        return {name: getattr(self, name) for name in names if getattr(self, name)}
 
 
 def get_settings(**overrides: object) -> Settings:

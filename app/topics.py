@@ -33,14 +33,30 @@ class TopicSpec:
     co_partitioned: bool = False  # must have exactly `partitions` partitions
 
 
+# The Faust tables, keyed within the telemetry partitions; their changelogs are created here too,
+# because every worker reads the model_stats changelog from its start (see app/stats.py).
+TABLES = ("detector_state", "incident_state", "model_stats", "deliveries")
+
+
+def changelog_topic(settings: Settings, table: str) -> str:
+    """The changelog topic Faust uses for ``table``."""
+    return f"{settings.app_id}-{table}-changelog"
+
+
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     """Every topic the engine reads or writes, with its layout."""
     n = settings.partitions
     return [
+        *(
+            TopicSpec(changelog_topic(settings, table), n, {"cleanup.policy": "compact"}, True)
+            for table in TABLES
+        ),
         *(TopicSpec(name, n, co_partitioned=True) for name in settings.telemetry_topics),
         TopicSpec(settings.score_requests_topic, n, co_partitioned=True),
-        TopicSpec(settings.alerts_topic, n),
+        # Keyed by entity; the deliveries table is written from its events, so co-partitioned.
+        TopicSpec(settings.alerts_topic, n, co_partitioned=True),
         TopicSpec(settings.config_topic, 1, {"cleanup.policy": "compact"}),
+        TopicSpec(settings.silences_topic, 1, {"cleanup.policy": "compact"}),
         TopicSpec(settings.dlq_topic, 1),
     ]
 

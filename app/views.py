@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,6 +21,7 @@ from aiokafka.errors import KafkaError
 from mode import Service
 
 from incidents.config import ModelConfig
+from incidents.silences import Silence
 
 log = logging.getLogger(__name__)
 
@@ -233,3 +235,63 @@ class AlertStore:
 
     def __len__(self) -> int:
         return len(self._alerts)
+
+
+class SilenceStore:
+    """Silences by id, as last written to the compacted silences topic."""
+
+    def __init__(self) -> None:
+        self._silences: dict[str, Silence] = {}
+
+    def apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        if record.key is None:
+            return
+        silence_id = record.key.decode()
+        value = _json(record.value)
+        if value is None:
+            self._silences.pop(silence_id, None)
+        else:
+            self._silences[silence_id] = Silence.from_dict(value)
+
+    def get(self, silence_id: str) -> Silence | None:
+        return self._silences.get(silence_id)
+
+    def all(self) -> list[Silence]:
+        return sorted(self._silences.values(), key=lambda s: (s.starts_at, s.id))
+
+
+class DeliveryStore:
+    """Delivery status per incident and channel, from the deliveries table's changelog.
+
+    Ledger keys are ``<incident_id>|<event>|<seq>|<channel>`` (see ``app.dispatch``); Faust
+    writes them as JSON strings. Keeps the ``limit`` incidents most recently written.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._by_incident: OrderedDict[str, dict[str, dict[str, Any]]] = OrderedDict()
+
+    def apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        if record.key is None:
+            return
+        key = orjson.loads(record.key)
+        incident, event, seq, channel = str(key).rsplit("|", 3)
+        rows = self._by_incident.setdefault(incident, {})
+        self._by_incident.move_to_end(incident)
+        while len(self._by_incident) > self.limit:
+            self._by_incident.popitem(last=False)
+        value = _json(record.value)
+        name = f"{channel}:{event}:{seq}"
+        if value is None:
+            rows.pop(name, None)
+        else:
+            rows[name] = {"channel": channel, "event": event, "seq": int(seq), **value}
+
+    def for_incident(self, incident_id: str) -> dict[str, dict[str, Any]]:
+        """Per channel, the status of each event sent (or not) to it, e.g.
+        ``{"slack": {"open": "delivered", "resolve": "retrying"}}``, with details."""
+        report: dict[str, dict[str, Any]] = {}
+        for row in sorted(self._by_incident.get(incident_id, {}).values(), key=lambda r: r["seq"]):
+            entry = report.setdefault(row["channel"], {})
+            entry[row["event"]] = {k: v for k, v in row.items() if k not in ("channel", "event")}
+        return report

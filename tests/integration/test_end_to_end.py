@@ -191,14 +191,65 @@ def test_rest_scoring_shares_state_with_the_stream_and_opens_incidents(
     real = engine.post("/anomaly/score", {**spike, "labels": [1]}).json()
     assert real["results"][0]["is_anomaly"] is True
     assert real["metrics"]["recall"] == 1.0 and real["metrics"]["precision"] == 1.0
+    # The REST point opens an incident, or joins the one the stream opened: either way its
+    # signal is on the published incident.
     [incident] = real["incidents"]
-    assert incident["source"] == "rest" and "latency_ms" in incident["summary"]
+    rest_signals = [sig for sig in incident["signals"] if sig["source"] == "rest"]
+    assert [sig["feature"] for sig in rest_signals] == ["latency_ms"]
+    assert "latency_ms" in incident["summary"]
 
-    def rest_incident_published(rs: list[dict[str, Any]]) -> bool:
-        return any(r["value"]["incident_id"] == incident["incident_id"] for r in rs)
+    def rest_event_published(rs: list[dict[str, Any]]) -> bool:
+        return any(
+            r["value"]["incident_id"] == incident["incident_id"]
+            and r["value"]["seq"] == incident["seq"]
+            for r in rs
+        )
 
-    published = read_topic(bootstrap, names["alerts_topic"], rest_incident_published)
-    assert [p["value"]["source"] for p in published if p["value"]["ts"] == T0 + 100] == ["rest"]
+    published = read_topic(bootstrap, names["alerts_topic"], rest_event_published)
+    same = [
+        p["value"]["event"]
+        for p in published
+        if (p["value"]["incident_id"], p["value"]["seq"])
+        == (incident["incident_id"], incident["seq"])
+    ]
+    assert same == [incident["event"]]
+
+
+def test_suppressed_alerts_are_counted_by_reason_in_the_api(
+    engine: EngineProcess, bootstrap: str, names: dict[str, str]
+) -> None:
+    config = {
+        "configs": [
+            {
+                "model_id": "static",
+                "detector": "zscore",
+                "params": {"mean": [100.0], "std": [5.0], "threshold": 3.0},
+                "cooldown": 3600,
+                "resolve_after": 30,
+            }
+        ]
+    }
+    assert engine.post("/anomaly/config", config).status_code == 200
+    values = [100.0] * 5 + [117.0] + [100.0] * 5  # one 3.4σ blip: persistence wants 2 of 3
+    values += [140.0] + [100.0] * 5  # 8σ fires alone and opens an incident
+    values += [100.0] * 5 + [140.0]  # resolved 30 s after, then within the 1 h cooldown
+    messages = [(b"db-9", point("static", "db-9", T0 + 10 * i, [v])) for i, v in enumerate(values)]
+    produce_aiokafka(bootstrap, names["metrics_topic"], messages)
+
+    def counted() -> dict[str, Any] | None:
+        response = engine.get("/anomaly/stats/static")
+        return (
+            response.json()
+            if response.status_code == 200 and response.json()["points"] == len(values)
+            else None
+        )
+
+    stats = wait_until(counted, 20, "the points to be counted")
+    assert stats["anomalies"] == 3
+    assert stats["alerts"] == 2
+    assert stats["incidents_opened"] == 1 and stats["incidents_resolved"] == 1
+    assert stats["suppressed"] == {"persistence": 1, "cooldown": 1}
+    assert engine.get("/anomaly/stats").json()["models"]["static"] == stats
 
 
 def test_health_reports_the_broker_and_recovery(engine: EngineProcess, bootstrap: str) -> None:
