@@ -31,6 +31,8 @@ class ScoreCommand:
     entity: str
     records: list[dict[str, Any]]
     dry_run: bool = False
+    horizon: int | None = None
+    labels: list[int] | None = None
 
 
 class Engine(Protocol):

@@ -17,8 +17,9 @@ from pydantic import (
     model_validator,
 )
 
-from detectors import DETECTORS, THRESHOLD_STRATEGIES, DetectorError
+from detectors import THRESHOLD_STRATEGIES, DetectorError
 from incidents.config import ALERT_CHANNELS, ModelConfig
+from incidents.validation import known_detectors, validate
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@-]*$"
 
@@ -41,6 +42,22 @@ README_CONFIG_EXAMPLE: dict[str, Any] = {
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class ForecastIn(_In):
+    season_length: int | None = Field(
+        default=None, ge=2, le=1024, description="Points per season (Holt-Winters); none: Holt"
+    )
+    alpha: float = Field(default=0.3, gt=0, le=1, description="Level smoothing")
+    beta: float = Field(default=0.1, ge=0, le=1, description="Trend smoothing")
+    gamma: float = Field(default=0.1, ge=0, le=1, description="Seasonal smoothing")
+    predictive_horizon: int = Field(
+        default=0,
+        ge=0,
+        le=10_000,
+        description="Alert when a forecast interval leaves the alert band within this many "
+        "points (0: off)",
+    )
 
 
 class PersistenceIn(_In):
@@ -77,7 +94,7 @@ class ModelConfigIn(_In):
         max_length=100,
         description="A new version resets the model's per-entity state; the same version keeps it.",
     )
-    detector: str = Field(description="One of: " + ", ".join(sorted(DETECTORS)))
+    detector: str = Field(description="One of: " + ", ".join(known_detectors()))
     params: dict[str, Any] = Field(
         default_factory=dict,
         description="Detector parameters, e.g. zscore mean/std per feature, and `threshold`.",
@@ -125,6 +142,13 @@ class ModelConfigIn(_In):
         le=86400,
         description="Alerts of other signals up to this many seconds before an incident join it",
     )
+    forecast: ForecastIn = Field(
+        default_factory=lambda: ForecastIn(),
+        description="Forecasting per feature, and the predictive alert",
+    )
+    log_window: float = Field(
+        default=60.0, gt=0, le=86400, description="logs models: seconds per window of features"
+    )
 
     @field_validator("model_version", mode="before")
     @classmethod
@@ -136,9 +160,9 @@ class ModelConfigIn(_In):
     @field_validator("detector")
     @classmethod
     def _known_detector(cls, value: str) -> str:
-        if value not in DETECTORS:
+        if value not in known_detectors():
             raise ValueError(
-                f"unknown detector {value!r}; choose one of: {', '.join(sorted(DETECTORS))}"
+                f"unknown detector {value!r}; choose one of: {', '.join(known_detectors())}"
             )
         return value
 
@@ -174,7 +198,10 @@ class ModelConfigIn(_In):
 
     @model_validator(mode="after")
     def _detector_accepts_params(self) -> ModelConfigIn:
-        config = ModelConfig.from_dict(self.model_dump())
+        try:
+            config = ModelConfig.from_dict(self.model_dump())
+        except DetectorError as exc:
+            raise DetectorParamsError(str(exc)) from None
         for name in ("mean", "std"):
             given = self.params.get(name)
             if self.features and isinstance(given, list) and len(given) != len(self.features):
@@ -182,7 +209,7 @@ class ModelConfigIn(_In):
                     f"{name} has {len(given)} values but features names {len(self.features)}"
                 )
         try:
-            config.spec(config.n_features or 1)
+            validate(config)
         except DetectorError as exc:
             raise DetectorParamsError(str(exc)) from None
         return self
@@ -227,6 +254,8 @@ class ModelConfigOut(BaseModel):
     resolve_after: float = 300.0
     recover_ratio: float = 0.8
     group_window: float = 300.0
+    forecast: dict[str, Any] = Field(default_factory=dict)
+    log_window: float = 60.0
     updated_at: str | None = None
 
 
@@ -309,6 +338,9 @@ class PointOut(BaseModel):
     score: float | None
     threshold: float
     is_anomaly: bool = Field(description="The detector flagged the point")
+    correlated: list[dict[str, Any]] = Field(
+        default_factory=list, description="For flagged points: signals that moved with it, with r"
+    )
     warm: bool
     alert: bool = Field(default=False, description="Flagged and passed suppression")
     suppressed_by: str | None = Field(
@@ -320,7 +352,7 @@ class PointOut(BaseModel):
     )
 
 
-class Metrics(BaseModel):
+class QualityOut(BaseModel):
     precision: float
     recall: float
     f1: float
@@ -329,6 +361,18 @@ class Metrics(BaseModel):
     fp: int
     fn: int
     tn: int
+    event_precision: float = Field(description="Alarms (runs of alerts) that hit a label window")
+    event_recall: float = Field(description="Label windows with at least one alert")
+    event_f1: float
+    windows: int
+    detected: int
+    alarms: int
+    false_alarms: int
+    mean_delay_points: float | None = Field(
+        description="Points from a window's start to its first alert"
+    )
+    mean_delay_seconds: float | None = None
+    points: int
 
 
 class ScoreOut(BaseModel):
@@ -339,8 +383,11 @@ class ScoreOut(BaseModel):
     points_seen: int = Field(description="Points of this entity the model had scored before")
     anomalies: int
     results: list[PointOut]
-    incidents: list[dict[str, Any]]
-    metrics: Metrics | None = None
+    incidents: list[dict[str, Any]] = Field(description="Incident events this request produced")
+    metrics: QualityOut | None = Field(default=None, description="With labels: how the alerts did")
+    forecast: dict[str, Any] | None = Field(
+        default=None, description="With horizon: per feature, trend and forecast"
+    )
 
 
 class AlertsOut(BaseModel):
@@ -365,7 +412,12 @@ class ModelStatsOut(BaseModel):
     alerts: int
     incidents_opened: int
     incidents_resolved: int
+    predicted_breaches: int = 0
     suppressed: dict[str, int] = Field(description="Flagged points that did not alert, by reason")
+    quality: QualityOut | None = Field(
+        default=None,
+        description="The alerts against labels sent with the points (windows count once ended)",
+    )
 
 
 class StatsOut(BaseModel):

@@ -25,6 +25,7 @@ from api.engine import EngineUnavailable, InvalidInput, ScoreCommand, UnknownMod
 from app.dispatch import Dispatcher
 from app.settings import Settings
 from app.stats import StatsStore, add_counters, stats_key
+from app.streams import TelemetryHandler
 from app.topics import changelog_topic
 from app.transport import EngineApp
 from app.views import AlertStore, ConfigStore, DeliveryStore, SilenceStore, TopicView
@@ -32,10 +33,11 @@ from detectors import DetectorError
 from incidents.channels import ChannelSettings, build_channels
 from incidents.config import ModelConfig
 from incidents.incident import iso_time
+from incidents.pipeline import BatchOutcome
 from incidents.retry import RetryPolicy
-from incidents.scoring import BatchOutcome, score_batch
+from incidents.scoring import score_batch
 from incidents.silences import Silence, SilenceError
-from incidents.telemetry import TelemetryError, decode_batch, message_ids, records_to_batch
+from incidents.telemetry import TelemetryError, records_to_batch
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,13 @@ class Engine:
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
         n = settings.partitions
         self.metrics_topic = self.app.topic(settings.metrics_topic, partitions=n, **raw)
+        self.logs_topic = self.app.topic(settings.logs_topic, partitions=n, **raw)
+        self.behavior_topic = self.app.topic(settings.behavior_topic, partitions=n, **raw)
+        self.telemetry_topics = {
+            "metrics": self.metrics_topic,
+            "logs": self.logs_topic,
+            "behavior": self.behavior_topic,
+        }
         self.alerts_topic = self.app.topic(settings.alerts_topic, **raw)
         self.dlq_topic = self.app.topic(settings.dlq_topic, **raw)
         self.config_topic = self.app.topic(settings.config_topic, compacting=True, **raw)
@@ -179,9 +188,9 @@ class Engine:
         )
         for name in self.dispatcher.channels:
             self.app.agent(self.alerts_topic, name=f"deliver_{name}")(self._delivery_agent(name))
-        self.score_metrics = self.app.agent(self.metrics_topic, name="score_metrics")(
-            self._score_metrics
-        )
+        self.telemetry = TelemetryHandler(self)
+        for stream, topic in self.telemetry_topics.items():
+            self.app.agent(topic, name=f"score_{stream}")(self._telemetry_agent(stream))
         self.score_requests = self.app.agent(self.score_requests_topic, name="score_requests")(
             self._score_requests
         )
@@ -212,39 +221,28 @@ class Engine:
 
     # ---------------------------------------------------------------- scoring
 
-    def apply_batch(
+    def partition_of(self, entity: str) -> int:
+        return partition_for(entity, self.partitions)
+
+    def apply_step(
         self,
         config: ModelConfig,
         entity: str,
-        ts: list[float],
-        values: list[list[float]],
-        *,
-        learn: bool,
-        source: str,
         partition: int,
+        run: Callable[[Mapping[str, Any] | None, Mapping[str, Any] | None], BatchOutcome],
     ) -> BatchOutcome:
-        """Score against the key's and the entity's state and write them back, with no await in
-        between (so nothing else in the worker's event loop interleaves)."""
+        """Run a scoring step on the key's and the entity's state and write them back, with no
+        await in between (so nothing else in the worker's event loop interleaves)."""
         key = state_key(config.model_id, entity)
-        outcome = score_batch(
-            config,
-            entity,
-            self.state.get(key),
-            ts,
-            values,
-            learn=learn,
-            source=source,
-            entity_state=self.incident_state.get(entity),
-        )
+        outcome = run(self.state.get(key), self.incident_state.get(entity))
         if outcome.reset:
             log.info("state of %s reset for model version %s", key, config.model_version)
         if outcome.state is not None:
             self.state[key] = outcome.state
-        if outcome.entity_state is not None:
-            self.incident_state[entity] = outcome.entity_state
-        if learn:
             row = stats_key(config.model_id, partition)
             self.model_stats[row] = add_counters(self.model_stats.get(row), outcome.counters)
+        if outcome.entity_state is not None:
+            self.incident_state[entity] = outcome.entity_state
         return outcome
 
     async def publish_events(self, events: list[dict[str, Any]]) -> None:
@@ -278,60 +276,14 @@ class Engine:
     async def _wait_for_configs(self) -> None:
         await self.config_view.ready.wait()
 
-    async def _score_metrics(self, stream: StreamT[bytes]) -> None:
-        await self._wait_for_configs()
-        async for event in stream.events():
-            await self._handle_metrics(event)
+    def _telemetry_agent(self, stream: str) -> Callable[[StreamT[bytes]], Awaitable[None]]:
+        async def score(events: StreamT[bytes]) -> None:
+            await self._wait_for_configs()
+            async for event in events.events():
+                await self.telemetry.handle(event, stream)
 
-    async def _handle_metrics(self, event: EventT) -> None:
-        message = event.message
-        raw = event.value
-        if not isinstance(raw, bytes) or not raw:
-            await self.dead_letter(event, "empty message")
-            return
-        if len(raw) > self.settings.max_message_bytes:
-            await self.dead_letter(
-                event,
-                f"message of {len(raw)} bytes is over the {self.settings.max_message_bytes} limit",
-            )
-            return
-        try:
-            payload = orjson.loads(raw)
-            model_id, entity = message_ids(payload)
-        except orjson.JSONDecodeError as exc:
-            await self.dead_letter(event, f"malformed JSON: {exc}")
-            return
-        except TelemetryError as exc:
-            await self.dead_letter(event, str(exc))
-            return
-        owner = partition_for(entity, self.partitions)
-        if message.partition != owner:
-            # Keyed by something else or by a non-murmur2 partitioner: move the message to the
-            # entity's partition so that its state lives in one place.
-            await self.metrics_topic.send(key=entity.encode(), value=raw, partition=owner)
-            return
-        config = self.model_config(model_id)
-        if config is None:
-            await self.dead_letter(
-                event,
-                f"unknown model {model_id!r}: POST its configuration to /anomaly/config first",
-            )
-            return
-        try:
-            batch = decode_batch(payload, config, self.settings.max_points_per_request)
-            outcome = self.apply_batch(
-                config,
-                entity,
-                batch.ts,
-                batch.values,
-                learn=True,
-                source=message.topic,
-                partition=message.partition,
-            )
-        except (TelemetryError, DetectorError) as exc:
-            await self.dead_letter(event, str(exc))
-            return
-        await self.publish_events(outcome.events)
+        score.__name__ = score.__qualname__ = f"score_{stream}"
+        return score
 
     async def _score_requests(self, stream: StreamT[Any]) -> AsyncIterator[dict[str, Any]]:
         await self._wait_for_configs()
@@ -347,16 +299,31 @@ class Engine:
         config = self.model_config(model_id)
         if config is None:
             return {"error": "unknown_model", "message": f"no configuration for model {model_id!r}"}
+        if config.stream != "metrics":
+            return {
+                "error": "invalid",
+                "message": f"model {model_id!r} scores {config.stream} events: send them on the "
+                f"{config.stream} topic; /anomaly/score takes metrics models",
+            }
         values = [[math.nan if v is None else v for v in row] for row in request["values"]]
+        entity = request["entity"]
         try:
-            outcome = self.apply_batch(
+            outcome = self.apply_step(
                 config,
-                request["entity"],
-                request["ts"],
-                values,
-                learn=not request["dry_run"],
-                source="rest",
-                partition=partition,
+                entity,
+                partition,
+                lambda state, shared: score_batch(
+                    config,
+                    entity,
+                    state,
+                    request["ts"],
+                    values,
+                    learn=not request["dry_run"],
+                    source="rest",
+                    entity_state=shared,
+                    horizon=request.get("horizon") or 0,
+                    labels=request.get("labels"),
+                ),
             )
         except (TelemetryError, DetectorError) as exc:
             return {"error": "invalid", "message": str(exc)}
@@ -366,6 +333,7 @@ class Engine:
             "points_seen": outcome.points_seen,
             "points": [p.to_dict() for p in outcome.points],
             "incidents": outcome.events,
+            "insights": outcome.insights or None,
         }
 
     async def score(self, command: ScoreCommand) -> dict[str, Any]:
@@ -384,6 +352,8 @@ class Engine:
             "ts": batch.ts,
             "values": [[v if math.isfinite(v) else None for v in row] for row in batch.values],
             "dry_run": command.dry_run,
+            "horizon": command.horizon,
+            "labels": command.labels,
         }
         try:
             reply = await asyncio.wait_for(

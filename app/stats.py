@@ -1,4 +1,5 @@
-"""Per-model counters: points, anomalies, alerts, incidents, suppressions by reason.
+"""Per-model counters: points, anomalies, alerts, incidents, suppressions by reason, and the
+quality of the alerts against labels streamed with the points.
 
 Each worker adds a batch's counters to the `model_stats` table under the key
 ``<model_id>|p<partition>``, written only from events of that partition, so the table's changelog
@@ -16,12 +17,14 @@ from typing import Any
 import orjson
 from aiokafka import ConsumerRecord
 
+from detectors.evaluation import quality_report
+
 
 def stats_key(model_id: str, partition: int) -> str:
     return f"{model_id}|p{partition}"
 
 
-def add_counters(row: Mapping[str, Any] | None, counters: Mapping[str, int]) -> dict[str, Any]:
+def add_counters(row: Mapping[str, Any] | None, counters: Mapping[str, float]) -> dict[str, Any]:
     """``row`` (a table value) plus ``counters``.
 
     Examples
@@ -31,7 +34,7 @@ def add_counters(row: Mapping[str, Any] | None, counters: Mapping[str, int]) -> 
     """
     merged = dict(row or {})
     for name, value in counters.items():
-        merged[name] = int(merged.get(name, 0)) + int(value)
+        merged[name] = merged.get(name, 0) + value
     return merged
 
 
@@ -56,7 +59,7 @@ class StatsStore:
         for key, row in self._rows.items():
             model_id = key.rsplit("|p", 1)[0]
             totals.setdefault(model_id, Counter()).update(
-                {k: int(v) for k, v in row.items() if isinstance(v, int | float)}
+                {k: v for k, v in row.items() if isinstance(v, int | float)}
             )
         report = {}
         for model_id, counts in sorted(totals.items()):
@@ -65,13 +68,20 @@ class StatsStore:
                 for name, count in sorted(counts.items())
                 if name.startswith("suppressed.")
             }
-            plain = {k: v for k, v in counts.items() if not k.startswith("suppressed.")}
+            plain = {k: v for k, v in counts.items() if "." not in k}
+            quality = {
+                name.split(".", 1)[1]: count
+                for name, count in counts.items()
+                if name.startswith("quality.")
+            }
             report[model_id] = {
                 "points": plain.get("points", 0),
                 "anomalies": plain.get("anomalies", 0),
                 "alerts": plain.get("alerts", 0),
                 "incidents_opened": plain.get("opened", 0),
                 "incidents_resolved": plain.get("resolved", 0),
+                "predicted_breaches": plain.get("predicted_breaches", 0),
                 "suppressed": suppressed,
+                "quality": quality_report(quality) if quality else None,
             }
         return report

@@ -176,6 +176,10 @@ class ConfigStore:
         """The parsed configuration the scoring step runs with."""
         return self._models.get(model_id)
 
+    def models_for_stream(self, stream: str) -> list[ModelConfig]:
+        """The configurations that score ``stream`` ("metrics", "logs", "behavior")."""
+        return [self._models[k] for k in sorted(self._models) if self._models[k].stream == stream]
+
     def all(self) -> list[dict[str, Any]]:
         return [self._configs[k] for k in sorted(self._configs)]
 

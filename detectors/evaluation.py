@@ -241,6 +241,38 @@ def eventwise_metrics(
 
 
 _COUNTERS = ("tp", "fp", "fn", "tn", "windows", "detected", "alarms", "false_alarms")
+QUALITY_COUNTS = (*_COUNTERS, "delay_points", "delay_seconds")
+
+
+def quality_report(counts: Mapping[str, float]) -> dict[str, Any]:
+    """Pointwise and event-wise metrics from summed counters (the names of ``QUALITY_COUNTS``;
+    a missing one counts 0), e.g. the closed counts of many keys' :class:`QualityCounters`.
+
+    Examples
+    --------
+    >>> report = quality_report({"tp": 3, "fp": 1, "fn": 1, "tn": 5, "windows": 2,
+    ...                          "detected": 2, "alarms": 3, "false_alarms": 1,
+    ...                          "delay_points": 2, "delay_seconds": 20.0})
+    >>> report["precision"], report["event_recall"], report["mean_delay_seconds"]
+    (0.75, 1.0, 10.0)
+    """
+    c = {name: counts.get(name, 0) for name in QUALITY_COUNTS}
+    result: dict[str, Any] = dict(
+        _pointwise(int(c["tp"]), int(c["fp"]), int(c["fn"]), int(c["tn"]))
+    )
+    events = _events(
+        int(c["windows"]),
+        int(c["detected"]),
+        int(c["alarms"]),
+        int(c["false_alarms"]),
+        int(c["delay_points"]),
+        float(c["delay_seconds"]),
+    )
+    for name in ("precision", "recall", "f1"):
+        result[f"event_{name}"] = events.pop(name)
+    result.update(events)
+    result["points"] = int(c["tp"] + c["fp"] + c["fn"] + c["tn"])
+    return result
 
 
 class QualityCounters:
@@ -321,21 +353,16 @@ class QualityCounters:
             copy._close_window(copy._window)
         if copy._alarm is not None:
             copy._close_alarm(copy._alarm)
-        c = copy._counts
-        result: dict[str, Any] = dict(_pointwise(c["tp"], c["fp"], c["fn"], c["tn"]))
-        events = _events(
-            c["windows"],
-            c["detected"],
-            c["alarms"],
-            c["false_alarms"],
-            copy._delay_points,
-            copy._delay_seconds,
-        )
-        for name in ("precision", "recall", "f1"):
-            result[f"event_{name}"] = events.pop(name)
-        result.update(events)
-        result["points"] = c["tp"] + c["fp"] + c["fn"] + c["tn"]
-        return result
+        return quality_report(copy.closed_counts())
+
+    def closed_counts(self) -> dict[str, float]:
+        """The counters of closed windows and alarms (the open ones are not counted yet), which
+        only grow, so several keys' counts add up to a model's (see :func:`quality_report`)."""
+        return {
+            **self._counts,
+            "delay_points": self._delay_points,
+            "delay_seconds": self._delay_seconds,
+        }
 
     def to_state(self) -> dict[str, Any]:
         """Counters, delay sums, the open window (start, points, delay) and the open alarm.

@@ -12,6 +12,7 @@ from typing import Any
 
 from detectors import DetectorError, ModelSpec
 from detectors.suppression import SuppressionSpec
+from incidents.insights import ForecastSpec
 from incidents.lifecycle import LifecycleSpec
 
 ALERT_CHANNELS = ("pagerduty", "slack", "webhook", "alertmanager")
@@ -55,6 +56,8 @@ class ModelConfig:
     resolve_after: float = 300.0
     recover_ratio: float = 0.8
     group_window: float = 300.0
+    forecast: ForecastSpec = field(default_factory=ForecastSpec)
+    log_window: float = 60.0
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
@@ -77,6 +80,8 @@ class ModelConfig:
             resolve_after=float(data.get("resolve_after", 300.0)),
             recover_ratio=float(data.get("recover_ratio", 0.8)),
             group_window=float(data.get("group_window", 300.0)),
+            forecast=ForecastSpec.from_dict(data.get("forecast")),
+            log_window=float(data.get("log_window", 60.0)),
         )
 
     @property

@@ -76,28 +76,48 @@ def _fmt(value: float) -> str:
 
 @dataclass(frozen=True)
 class Signal:
-    """One feature's contribution to an anomaly."""
+    """One feature's contribution to an anomaly.
+
+    ``score`` is a signed deviation in baseline spreads (σ) for numeric features; a signal with a
+    ``detail`` (a behaviour edge, say) describes itself with it instead, its score in bits.
+    """
 
     feature: str
     value: float | None
-    score: float | None  # signed deviation in baseline spreads (sigma units)
+    score: float | None
     center: float | None
     spread: float | None
+    detail: str | None = None
 
     def describe(self) -> str:
         """Examples
         --------
         >>> Signal("latency_ms", 148.0, 9.6, 100.0, 5.0).describe()
         'latency_ms 9.6σ above baseline (148 vs 100±5)'
+        >>> Signal("error_ratio", 0.3, 6.2, 0.05, 0.04).describe()
+        'error_ratio 6.2σ above baseline (0.3 vs 0.05±0.04, 6x)'
+        >>> Signal("error_ratio", 1.0, 1e9, 0.0, 1e-9).describe()
+        'error_ratio above its flat baseline (1 vs 0)'
+        >>> Signal("login -> /admin", None, 7.25, None, None,
+        ...        "new transition login -> /admin (never seen in 40 events)").describe()
+        'new transition login -> /admin (never seen in 40 events), 7.2 bits'
         """
+        if self.detail:
+            return self.detail if self.score is None else f"{self.detail}, {self.score:.1f} bits"
         if self.score is None or self.value is None:
             return f"{self.feature} missing"
         direction = "above" if self.score >= 0 else "below"
+        center, spread = self.center, self.spread
+        if center is not None and spread is not None and spread <= 1e-6 * max(1.0, abs(center)):
+            # A flat baseline: a σ count would be a meaningless huge number.
+            return f"{self.feature} {direction} its flat baseline ({_fmt(self.value)} vs {_fmt(center)})"
         size = abs(self.score)
         sigmas = f"{size:.1f}" if size < 1e4 else f"{size:.2g}"
         text = f"{self.feature} {sigmas}σ {direction} baseline ({_fmt(self.value)}"
-        if self.center is not None and self.spread is not None:
-            return text + f" vs {_fmt(self.center)}±{_fmt(self.spread)})"
+        if center is not None and spread is not None:
+            text += f" vs {_fmt(center)}±{_fmt(spread)}"
+            if center > 0 and self.value >= 2 * center:
+                text += f", {self.value / center:.0f}x"
         return text + ")"
 
 

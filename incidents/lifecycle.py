@@ -91,6 +91,7 @@ def _signal_entry(obs: Observation, signal: Signal) -> dict[str, Any]:
         "score": signal.score,
         "center": signal.center,
         "spread": signal.spread,
+        "detail": signal.detail,
         "ts": obs.ts,
     }
 

@@ -4,9 +4,11 @@ A :class:`Redactor` knows the configured secrets and replaces each of them, wher
 a text, by ``[redacted]``. Besides the secret as written it replaces the forms a secret takes on
 its way through HTTP libraries and servers: percent-encoded (upper and lower case hex, ``+`` for
 spaces), JSON-escaped slashes, and for a URL its parts that identify it on their own: the URL
-without its scheme, the path with its query, the query, and the password of ``user:password@``.
-Secrets shorter than :data:`MIN_SECRET_LENGTH` characters are ignored, because replacing every
-``"ab"`` in a log would make it unreadable while protecting nothing.
+without its scheme, the path with its query, the query, the password of ``user:password@``, and
+the token-like parts a receiver's error message may quote alone: each query value and each path
+segment that looks like a credential (:func:`token_like`: the last segment of a Slack webhook
+URL, a ``?token=`` value). Secrets shorter than :data:`MIN_SECRET_LENGTH` characters are ignored,
+because replacing every ``"ab"`` in a log would make it unreadable while protecting nothing.
 
 :func:`install_log_filter` applies a redactor to every record the root logger's handlers emit,
 including records from libraries such as ``httpx``, which logs each request URL at INFO level.
@@ -17,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 REDACTED = "[redacted]"
 
@@ -31,6 +33,18 @@ def _encoded_forms(secret: str) -> set[str]:
     forms |= {_PERCENT.sub(lambda m: m.group().lower(), form) for form in list(forms)}
     forms |= {form.replace("/", "\\/") for form in list(forms)}
     return forms
+
+
+def token_like(part: str) -> bool:
+    """Whether a URL's path segment or query value looks like a credential: at least 8
+    characters mixing letters and digits, or at least 20 characters.
+
+    >>> [token_like(p) for p in ("s3cr3tT0k3nXYZ", "services", "T0001", "hook", "v2")]
+    [True, False, False, False, False]
+    """
+    if len(part) >= 20:
+        return True
+    return len(part) >= 8 and any(c.isdigit() for c in part) and any(c.isalpha() for c in part)
 
 
 def _url_parts(secret: str) -> set[str]:
@@ -49,6 +63,9 @@ def _url_parts(secret: str) -> set[str]:
         found.add(parts.path)
     if parts.query:
         found.add(parts.query)
+    segments = [unquote(segment) for segment in parts.path.split("/")]
+    values = [value for _, value in parse_qsl(parts.query, keep_blank_values=False)]
+    found |= {part for part in segments + values if token_like(part)}
     try:
         password = parts.password
     except ValueError:
@@ -70,6 +87,11 @@ class Redactor:
     'url=[redacted]'
     >>> r.redact('"POST /services/T1/B2/xyz?token=abc HTTP/1.1" 404')
     '"POST [redacted] HTTP/1.1" 404'
+    >>> slack = Redactor(["https://hooks.example.com/services/T1/B2/s3cr3tT0k3nXYZ"])
+    >>> slack.redact("invalid_token s3cr3tT0k3nXYZ for /services")
+    'invalid_token [redacted] for /services'
+    >>> Redactor(["https://example.com/hook?token=w3bh00kT0k3n"]).redact("bad token w3bh00kT0k3n")
+    'bad token [redacted]'
     >>> r.redact("nothing to hide")
     'nothing to hide'
     >>> Redactor(["ab"]).redact("abc")
@@ -103,7 +125,14 @@ class Redactor:
 
 
 class RedactingFilter(logging.Filter):
-    """A logging filter that redacts a record's message, arguments and exception text in place."""
+    """A logging filter that redacts a record's message, arguments and exception text in place.
+
+    The record leaves with its message formatted and redacted, and no arguments:
+
+    >>> record = logging.LogRecord("httpx", logging.INFO, "", 0, "POST %s", ("R0UTINGKEY123",), None)
+    >>> RedactingFilter(Redactor(["R0UTINGKEY123"])).filter(record), record.msg, record.args
+    (True, 'POST [redacted]', ())
+    """
 
     def __init__(self, redactor: Redactor) -> None:
         super().__init__()
@@ -115,7 +144,9 @@ class RedactingFilter(logging.Filter):
         except Exception:  # a record whose args do not fit its format: keep both, redacted
             message = f"{record.msg} {record.args!r}"
         record.msg = self.redactor.redact(message)
-        record.args = None
+        # An empty tuple, not None: Faust's (mode's) formatter turns None into (None,), and
+        # "%" formatting of the already formatted message with it fails with a logging error.
+        record.args = ()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

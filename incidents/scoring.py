@@ -1,77 +1,29 @@
-"""The per-key step: score a batch of points, suppress noise, and advance the incident lifecycle.
+"""The per-key step for numeric telemetry: score a batch of points, suppress noise, advance the
+incident lifecycle, and keep the key's insights (correlation, trend, forecast).
 
 Pure and synchronous, so the stream agents, the REST API and the backtest share it, and so a
 read-modify-write of a key's state never interleaves with another one in the worker's event loop.
-Two states go in and come out: the (model, entity) key's detector state, and the entity's
-incident state, shared by every model and stream of the entity.
+Two states go in and come out: the (model, entity) key's state, and the entity's shared state
+(its incident lifecycle and the correlation of its signals across streams).
 """
 
 from __future__ import annotations
 
-import copy
 import math
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from detectors import DetectorError, ModelScorer, PointResult
-from detectors.suppression import Suppressor
+from detectors.evaluation import QualityCounters
 from incidents.config import ModelConfig
-from incidents.incident import signals_for
-from incidents.lifecycle import EntityIncidents, Observation
-from incidents.rootcause import describe
+from incidents.incident import Signal, signals_for
+from incidents.insights import Insights
+from incidents.lifecycle import Observation
+from incidents.pipeline import BatchOutcome, Draft, Pipeline, PointOutcome, signal_name
 
-STATE_FORMAT = 2
+__all__ = ["STATE_FORMAT", "BatchOutcome", "PointOutcome", "point_length", "score_batch"]
 
-
-@dataclass(frozen=True)
-class PointOutcome:
-    """How one point scored.
-
-    ``is_anomaly``: the detector flagged it; ``alert``: it also passed suppression;
-    ``suppressed_by``: why a flagged point did not alert or open an incident; ``incident_id``:
-    set on the point that opened an incident; ``root_cause``: for flagged points, the deviant
-    features with their numbers.
-    """
-
-    ts: float
-    score: float
-    threshold: float
-    is_anomaly: bool
-    warm: bool
-    alert: bool = False
-    suppressed_by: str | None = None
-    incident_id: str | None = None
-    root_cause: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ts": self.ts,
-            "score": self.score if math.isfinite(self.score) else None,
-            "threshold": self.threshold,
-            "is_anomaly": self.is_anomaly,
-            "warm": self.warm,
-            "alert": self.alert,
-            "suppressed_by": self.suppressed_by,
-            "incident_id": self.incident_id,
-            "root_cause": self.root_cause,
-        }
-
-
-@dataclass
-class BatchOutcome:
-    points: list[PointOutcome]
-    events: list[dict[str, Any]] = field(default_factory=list)  # incident events to publish
-    state: dict[str, Any] | None = None  # the key's new state; None when nothing was learned
-    entity_state: dict[str, Any] | None = None  # the entity's new incident state, if it changed
-    reset: bool = False  # the stored state belonged to another model version and was dropped
-    points_seen: int = 0  # points of this key scored (and learned from) before this batch
-    counters: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def opened(self) -> list[dict[str, Any]]:
-        return [e for e in self.events if e["event"] == "open"]
+STATE_FORMAT = 3
 
 
 def point_length(values: Sequence[Sequence[float]]) -> int:
@@ -93,7 +45,7 @@ def _compatible(config: ModelConfig, state: Mapping[str, Any] | None, n_features
     )
 
 
-def _top_deviation(x: Sequence[float], result: PointResult) -> tuple[float, float]:
+def top_deviation(x: Sequence[float], result: PointResult) -> tuple[float, float]:
     """(|value - center|, center) of the most deviant feature, NaN when there is none."""
     best, best_score = -1, -1.0
     for i, score in enumerate(result.feature_scores):
@@ -115,6 +67,10 @@ def score_batch(
     learn: bool = True,
     source: str = "telemetry.metrics",
     entity_state: Mapping[str, Any] | None = None,
+    horizon: int = 0,
+    names: Sequence[str] | None = None,
+    details: Sequence[str] | None = None,
+    labels: Sequence[int | None] | None = None,
 ) -> BatchOutcome:
     """Score ``values`` (one row per point, event times ``ts``) for ``entity``.
 
@@ -122,7 +78,12 @@ def score_batch(
     entity's incident lifecycle (events in ``BatchOutcome.events``); without it (a dry run)
     nothing is learned and no event is produced, but each point still says whether it would
     alert. A state from another model version (or an incompatible one) is dropped and scoring
-    starts fresh. Raises DetectorError, before touching anything, when the points do not fit.
+    starts fresh. With ``horizon``, ``insights`` holds each feature's trend and a forecast of
+    that many steps. ``names`` overrides the configuration's feature names, and ``details`` adds
+    a sentence per point to its root cause. ``labels`` (1 anomalous, 0 normal, None unknown, per
+    point) feed the key's running quality counters, which judge the engine's alerts; the counts
+    of windows and alarms that ended go to ``counters`` as ``quality.<name>``. Raises
+    DetectorError, before touching anything, when the points do not fit.
 
     Examples
     --------
@@ -141,6 +102,8 @@ def score_batch(
     """
     if len(ts) != len(values):
         raise DetectorError(f"got {len(ts)} timestamps for {len(values)} points")
+    if labels is not None and len(labels) != len(values):
+        raise DetectorError(f"got {len(labels)} labels for {len(values)} points")
     n_features = point_length(values)
     previous: Mapping[str, Any] = state if state is not None else {}
     if not values:
@@ -152,78 +115,62 @@ def score_batch(
     spec = config.spec(n_features)
     scorer: ModelScorer | None = None
     current: Mapping[str, Any] = {}
+    insights: Insights | None = None
     if _compatible(config, state, n_features):
         try:
             scorer = ModelScorer(spec, previous.get("model"))
+            insights = Insights(config.forecast, n_features, previous.get("insights"))
             current = previous
         except DetectorError:  # same version, but the parameters changed its state's shape
             scorer = None
     reset = state is not None and scorer is None
-    if scorer is None:
+    if scorer is None or insights is None:
         scorer = ModelScorer(spec)
-    suppressor = Suppressor(config.suppression, current.get("suppress"))
-    # A dry run plays the lifecycle on a copy, to say whether points would be suppressed.
-    life = EntityIncidents(entity, copy.deepcopy(entity_state) if not learn else entity_state)
-    names = config.names_for(n_features)
-    lifecycle = config.lifecycle
-    counters: Counter[str] = Counter()
-    points: list[PointOutcome] = []
-    events: list[dict[str, Any]] = []
-    for t, x in zip(ts, values, strict=True):
+        insights = Insights(config.forecast, n_features)
+    pipeline = Pipeline(
+        config, entity, current.get("suppress"), entity_state, learn=learn, source=source
+    )
+    quality = QualityCounters.from_state(current["quality"]) if current.get("quality") else None
+    names = list(names) if names else config.names_for(n_features)
+    series_names = [signal_name(source, config.model_id, name) for name in names]
+    result = None
+    for index, (t, x) in enumerate(zip(ts, values, strict=True)):
         result = scorer.score_one(x, learn=learn)
-        deviation, center = _top_deviation(x, result)
-        decision = suppressor.decide(
-            result.is_anomaly, result.score, result.threshold, deviation, center, result.warm
-        )
-        root_cause = None
-        signals = []
+        deviation, center = top_deviation(x, result)
+        signals: list[Signal] = []
         if result.is_anomaly:
             signals = signals_for(names, x, result.feature_scores, result.baseline)
-            root_cause = describe(signals)
-        suppressed_by = decision.suppressed_by
-        if not result.warm and math.isfinite(result.score) and result.score > result.threshold:
-            suppressed_by = "warmup"  # would have been flagged, had the model learned enough
-        opened = None
-        step = life.observe(
-            Observation(
-                model_id=config.model_id,
-                model_version=config.model_version,
-                source=source,
-                ts=t,
-                score=result.score,
-                threshold=result.threshold,
-                alert=decision.fire,
-                signals=signals,
-                alert_channels=config.alert_channels,
-                summary=root_cause or "",
-            ),
-            lifecycle,
-        )
-        suppressed_by = suppressed_by or step.suppressed_by
-        if learn:
-            events += step.events
-            opened = step.opened
-        counters["points"] += 1
-        counters["anomalies"] += result.is_anomaly
-        if suppressed_by:
-            counters[f"suppressed.{suppressed_by}"] += 1
-        counters["alerts"] += decision.fire
-        points.append(
-            PointOutcome(
+        outcome = pipeline.step(
+            Draft(
                 ts=t,
                 score=result.score,
                 threshold=result.threshold,
                 is_anomaly=result.is_anomaly,
                 warm=result.warm,
-                alert=decision.fire,
-                suppressed_by=suppressed_by,
-                incident_id=opened,
-                root_cause=root_cause,
+                deviation=deviation,
+                center=center,
+                signals=signals,
+                partners=insights.partners(names) if result.is_anomaly else {},
+                series=dict(zip(series_names, x, strict=True)),
+                detail=details[index] if details else "",
             )
         )
-    for event in events:
-        counters["opened" if event["event"] == "open" else f"{event['event']}d"] += 1
-    counters.pop("updated", None)
+        label = labels[index] if labels is not None else None
+        if label is not None:
+            quality = quality or QualityCounters()
+            pipeline.add_quality(quality, outcome.alert, label, t)
+        if learn:
+            insights.update(t, x, result.is_anomaly)
+            _predict(pipeline, insights, config, names, t, result)
+    report: dict[str, Any] = {}
+    if horizon and result is not None:
+        if not learn:  # a dry run did not update the insights: show what learning would give
+            for t, x, point in zip(ts, values, pipeline.points, strict=True):
+                insights.update(t, x, point.is_anomaly)
+        step = (ts[-1] - ts[0]) / (len(ts) - 1) if len(ts) > 1 else None
+        report = insights.report(
+            names, horizon, scorer.detector.baseline(), result.threshold, step, ts[-1]
+        )
     new_state = None
     if learn:
         new_state = {
@@ -231,15 +178,43 @@ def score_batch(
             "version": config.model_version,
             "n_features": n_features,
             "model": scorer.to_state(),
-            "suppress": suppressor.to_state(),
+            "insights": insights.to_state(),
             "points": int(current.get("points", 0)) + len(values),
         }
-    return BatchOutcome(
-        points=points,
-        events=events,
-        state=new_state,
-        entity_state=life.to_state() if learn and life.changed else None,
-        reset=reset,
-        points_seen=int(current.get("points", 0)),
-        counters=counters,
+        if quality is not None:
+            new_state["quality"] = quality.to_state()
+    return pipeline.outcome(
+        new_state, reset=reset, points_seen=int(current.get("points", 0)), insights=report
+    )
+
+
+def _predict(
+    pipeline: Pipeline,
+    insights: Insights,
+    config: ModelConfig,
+    names: Sequence[str],
+    t: float,
+    result: PointResult,
+) -> None:
+    """Raise a predictive alert when a forecast is expected to leave the alert band soon."""
+    if not config.forecast.predictive_horizon or result.is_anomaly or not result.warm:
+        return
+    breach = insights.breach(result.baseline, result.threshold)
+    if breach is None:
+        return
+    name = names[breach.feature]
+    center, spread = result.baseline[breach.feature]
+    pipeline.predicted(
+        Observation(
+            model_id=config.model_id,
+            model_version=config.model_version,
+            source="forecast",
+            ts=t,
+            score=result.threshold,
+            threshold=result.threshold,
+            alert=True,
+            signals=[Signal(name, breach.point.mean, None, center, spread)],
+            alert_channels=config.alert_channels,
+            summary=breach.describe(name),
+        )
     )

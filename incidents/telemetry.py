@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from incidents.behavior import BehaviorEvent
 from incidents.config import ModelConfig
+from incidents.logs import LogEvent
 
 # Epoch seconds past this (year 5138) are almost surely milliseconds.
 MAX_EPOCH_SECONDS = 1e11
@@ -128,12 +130,26 @@ def point_values(values: object, config: ModelConfig, where: str = "values") -> 
 
 @dataclass(frozen=True)
 class Batch:
-    """Decoded points of one entity for one model."""
+    """Decoded points of one entity for one model; ``labels`` when any point carried one."""
 
     model_id: str
     entity: str
     ts: list[float]
     values: list[list[float]]
+    labels: list[int | None] | None = None
+
+
+def _label(value: object, where: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or value not in (0, 1):
+        raise TelemetryError(f"{where} must be 0, 1 or null, got {value!r}")
+    return int(value)
+
+
+def _labels(raw: list[object], where: str) -> list[int | None] | None:
+    labels = [_label(v, f"{where}[{i}]") for i, v in enumerate(raw)]
+    return labels if any(label is not None for label in labels) else None
 
 
 def _text(payload: Mapping[str, Any], name: str) -> str:
@@ -165,6 +181,7 @@ def decode_batch(payload: Mapping[str, Any], config: ModelConfig, max_points: in
     model_id, entity = message_ids(payload)
     ts: list[float] = []
     values: list[list[float]] = []
+    labels: list[int | None] | None = None
     if "points" in payload:
         points = payload["points"]
         if not isinstance(points, list):
@@ -175,6 +192,7 @@ def decode_batch(payload: Mapping[str, Any], config: ModelConfig, max_points: in
                 raise TelemetryError(f"points[{i}] must be an object with ts and values")
             ts.append(parse_ts(point.get("ts"), f"points[{i}].ts"))
             values.append(point_values(point.get("values"), config, f"points[{i}].values"))
+        labels = _labels([p.get("label") for p in points], "points[].label")
     elif isinstance(payload.get("ts"), list):
         ts_list = payload["ts"]
         columns = payload.get("values")
@@ -200,14 +218,20 @@ def decode_batch(payload: Mapping[str, Any], config: ModelConfig, max_points: in
             [_number(column[i], f"values[{j}][{i}]") for j, column in enumerate(columns)]
             for i in range(len(ts_list))
         ]
+        raw_labels = payload.get("labels")
+        if raw_labels is not None:
+            if not isinstance(raw_labels, list) or len(raw_labels) != len(ts_list):
+                raise TelemetryError("labels must be a list with one 0/1/null per timestamp")
+            labels = _labels(raw_labels, "labels")
     else:
         if "ts" not in payload or "values" not in payload:
             raise TelemetryError("a metrics message needs ts and values, or points")
         ts = [parse_ts(payload["ts"])]
         values = [point_values(payload["values"], config)]
+        labels = _labels([payload.get("label")], "label")
     if values and len({len(v) for v in values}) > 1:
         raise TelemetryError("every point of a message must have the same number of values")
-    return Batch(model_id=model_id, entity=entity, ts=ts, values=values)
+    return Batch(model_id=model_id, entity=entity, ts=ts, values=values, labels=labels)
 
 
 def _check_size(n: int, max_points: int) -> None:
@@ -226,3 +250,103 @@ def records_to_batch(
     if values and len({len(v) for v in values}) > 1:
         raise TelemetryError("every record must have the same number of values")
     return Batch(model_id=config.model_id, entity=entity, ts=ts, values=values)
+
+
+def _optional_text(payload: Mapping[str, Any], name: str, where: str) -> str | None:
+    value = payload.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TelemetryError(f"{where}{name} must be a string, got {value!r}")
+    return value
+
+
+def _attributes(payload: Mapping[str, Any], where: str) -> dict[str, Any]:
+    attributes = payload.get("attributes") or {}
+    if not isinstance(attributes, Mapping):
+        raise TelemetryError(f"{where}attributes must be an object")
+    for key, value in attributes.items():
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, str | int | float)
+        ):
+            raise TelemetryError(f"{where}attributes.{key} must be a string or a number")
+    return dict(attributes)
+
+
+def _events(payload: Mapping[str, Any], max_events: int) -> list[tuple[str, Mapping[str, Any]]]:
+    """The events of a message, each with the prefix that names it in errors."""
+    if "events" in payload:
+        events = payload["events"]
+        if not isinstance(events, list) or not events:
+            raise TelemetryError("events must be a non-empty list of event objects")
+        _check_size(len(events), max_events)
+        listed = []
+        for i, event in enumerate(events):
+            if not isinstance(event, Mapping):
+                raise TelemetryError(f"events[{i}] must be an object")
+            listed.append((f"events[{i}].", event))
+        return listed
+    return [("", payload)]
+
+
+def event_ids(payload: object) -> tuple[str, str | None]:
+    """(entity, model_id or None) of a log or behaviour message."""
+    if not isinstance(payload, Mapping):
+        raise TelemetryError(
+            f"a telemetry message must be a JSON object, got {type(payload).__name__}"
+        )
+    model_id = payload.get("model_id")
+    if model_id is not None and (not isinstance(model_id, str) or not model_id):
+        raise TelemetryError(f"model_id must be a non-empty string, got {model_id!r}")
+    return _text(payload, "entity"), model_id
+
+
+def decode_log_events(payload: Mapping[str, Any], max_events: int) -> list[LogEvent]:
+    """Log events of a message: one ``{"entity", "ts", "level", "message", "attributes"}`` or
+    ``{"entity", "events": [{"ts", "level", "message"}, ...]}``.
+
+    Examples
+    --------
+    >>> decode_log_events({"entity": "api-1", "ts": 0, "level": "error", "message": "boom"}, 10)
+    [LogEvent(ts=0.0, level='error', message='boom')]
+    """
+    decoded = []
+    for where, event in _events(payload, max_events):
+        message = event.get("message")
+        if not isinstance(message, str):
+            raise TelemetryError(f"{where}message must be a string, got {message!r}")
+        _attributes(event, where)
+        decoded.append(
+            LogEvent(
+                ts=parse_ts(event.get("ts"), f"{where}ts"),
+                level=_optional_text(event, "level", where),
+                message=message,
+            )
+        )
+    return decoded
+
+
+def decode_behavior_events(payload: Mapping[str, Any], max_events: int) -> list[BehaviorEvent]:
+    """Behaviour events of a message: one ``{"entity", "ts", "action", "target", "attributes"}``
+    or ``{"entity", "events": [...]}``.
+
+    Examples
+    --------
+    >>> decode_behavior_events({"entity": "u", "ts": 0, "action": "login",
+    ...                         "attributes": {"country": "FR"}}, 10)
+    [BehaviorEvent(ts=0.0, action='login', target=None, attributes={'country': 'FR'})]
+    """
+    decoded = []
+    for where, event in _events(payload, max_events):
+        action = event.get("action")
+        if not isinstance(action, str) or not action:
+            raise TelemetryError(f"{where}action must be a non-empty string, got {action!r}")
+        decoded.append(
+            BehaviorEvent(
+                ts=parse_ts(event.get("ts"), f"{where}ts"),
+                action=action,
+                target=_optional_text(event, "target", where),
+                attributes=_attributes(event, where),
+            )
+        )
+    return decoded

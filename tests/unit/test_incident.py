@@ -123,6 +123,7 @@ def test_signals_are_ranked_by_absolute_score_with_gaps_last() -> None:
         "score": -6.0,
         "center": 50.0,
         "spread": 5.0,
+        "detail": None,
         "ts": T0,
     }
     assert disk["score"] == pytest.approx(4.0)

@@ -119,6 +119,7 @@ def test_an_alert_opens_an_incident() -> None:
             "score": 9.0,
             "center": 50.0,
             "spread": 5.0,
+            "detail": None,
             "ts": T0,
         }
     ]

@@ -125,7 +125,9 @@ def test_partners_of_signals_that_are_not_described_are_not_mentioned() -> None:
             Signal("ratio", 0.000123456, 3.3, 0.0001, 7e-6),
             "ratio 3.3σ above baseline (0.0001235 vs 0.0001±7e-06)",
         ),
-        (Signal("flat", 101.0, 1e6, 100.0, 1e-6), "flat 1e+06σ above baseline (101 vs 100±1e-06)"),
+        # a spread of a millionth of the center is a flat baseline: no meaningless σ count
+        (Signal("flat", 101.0, 1e6, 100.0, 1e-6), "flat above its flat baseline (101 vs 100)"),
+        (Signal("flat", 101.0, 1e5, 100.0, 1e-3), "flat 1e+05σ above baseline (101 vs 100±0.001)"),
         (
             Signal("flat", 101.0, 9999.94, 100.0, 0.1),
             "flat 9999.9σ above baseline (101 vs 100±0.1)",
@@ -138,6 +140,7 @@ def test_partners_of_signals_that_are_not_described_are_not_mentioned() -> None:
         "below",
         "large",
         "tiny",
+        "flat baseline",
         "huge sigma",
         "sigma below 1e4",
         "no baseline",

@@ -203,6 +203,7 @@ def test_points_report_alert_suppression_and_root_cause() -> None:
             "suppressed_by": None,
             "incident_id": None,
             "root_cause": None,
+            "correlated": [],
         },
         {
             "ts": 1.0,
@@ -214,6 +215,7 @@ def test_points_report_alert_suppression_and_root_cause() -> None:
             "suppressed_by": "persistence",
             "incident_id": None,
             "root_cause": "feature_0 4.0σ above baseline (120 vs 100±5)",
+            "correlated": [],
         },
         {
             "ts": 2.0,
@@ -225,6 +227,7 @@ def test_points_report_alert_suppression_and_root_cause() -> None:
             "suppressed_by": None,
             "incident_id": out.events[0]["incident_id"],
             "root_cause": "feature_0 4.2σ above baseline (121 vs 100±5)",
+            "correlated": [],
         },
     ]
 
@@ -369,14 +372,23 @@ def test_dry_run_points_report_what_would_alert_without_changing_the_state() -> 
     assert [(p.alert, p.suppressed_by) for p in dry.points] == [(a, s) for *_, a, s in SEQUENCE]
 
 
-def test_the_entity_state_is_returned_only_when_it_changed() -> None:
-    # nothing to write back for the entity when its points are normal and nothing is open
+def test_the_entity_state_carries_the_lifecycle_and_the_signals_to_correlate() -> None:
+    # every learned batch feeds the entity's cross-stream correlation, so the state is returned
     quiet = score_batch(STATIC, "h", None, [0.0, 1.0], [NORMAL, NORMAL])
-    assert quiet.entity_state is None and quiet.state is not None
+    assert quiet.entity_state is not None and quiet.entity_state["open"] is None
+    assert [s["name"] for s in quiet.entity_state["signals"]["signals"]] == [
+        "metrics:metrics-v1:feature_0"
+    ]
     opened = score_batch(STATIC, "h", None, [0.0], [SPIKE])
-    assert opened.entity_state is not None
+    assert opened.entity_state is not None and opened.entity_state["open"] is not None
     still_open = score_batch(STATIC, "h", None, [1.0], [NORMAL], entity_state=opened.entity_state)
-    assert still_open.entity_state is None
+    assert still_open.entity_state is not None
+    assert still_open.entity_state["open"] == opened.entity_state["open"]
+    # a dry run returns nothing to store
+    dry = score_batch(
+        STATIC, "h", None, [2.0], [SPIKE], entity_state=opened.entity_state, learn=False
+    )
+    assert dry.entity_state is None
 
 
 def test_an_empty_batch_keeps_the_state() -> None:

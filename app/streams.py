@@ -1,0 +1,178 @@
+"""The telemetry agents' work: admit a message, decode it, score it on its key, publish events.
+
+Every message goes through the same admission: not empty, not over the size limit, JSON, with
+an entity, and on the entity's partition (else it is moved there first). What fails goes to the
+dead-letter topic with the reason, and the stream goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from faust.types import EventT
+
+from detectors import DetectorError
+from incidents.behavior import score_behavior_events
+from incidents.config import ModelConfig
+from incidents.logs import score_log_events
+from incidents.pipeline import BatchOutcome
+from incidents.scoring import score_batch
+from incidents.telemetry import (
+    TelemetryError,
+    decode_batch,
+    decode_behavior_events,
+    decode_log_events,
+    event_ids,
+    message_ids,
+)
+
+if TYPE_CHECKING:
+    from app.engine import Engine
+
+log = logging.getLogger(__name__)
+
+State = Mapping[str, Any] | None
+Step = Callable[[State, State], BatchOutcome]
+
+
+class Rejected(Exception):
+    """A message that goes to the dead-letter topic; the message is the reason."""
+
+
+class TelemetryHandler:
+    """Handles the messages of the three telemetry topics for one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.settings = engine.settings
+
+    async def handle(self, event: EventT, stream: str) -> None:
+        """Score one message of ``stream`` ("metrics", "logs" or "behavior")."""
+        try:
+            payload = await self._admit(event, stream)
+            if payload is None:
+                return  # moved to the entity's partition
+            if stream == "metrics":
+                outcomes = self._metrics(event, payload)
+            else:
+                outcomes = self._events(event, payload, stream)
+        except Rejected as exc:
+            await self.engine.dead_letter(event, str(exc))
+            return
+        for outcome in outcomes:
+            await self.engine.publish_events(outcome.events)
+
+    async def _admit(self, event: EventT, stream: str) -> dict[str, Any] | None:
+        message = event.message
+        raw = event.value
+        if not isinstance(raw, bytes) or not raw:
+            raise Rejected("empty message")
+        limit = self.settings.max_message_bytes
+        if len(raw) > limit:
+            raise Rejected(f"message of {len(raw)} bytes is over the {limit} limit")
+        try:
+            payload = orjson.loads(raw)
+            entity = message_ids(payload)[1] if stream == "metrics" else event_ids(payload)[0]
+        except orjson.JSONDecodeError as exc:
+            raise Rejected(f"malformed JSON: {exc}") from None
+        except TelemetryError as exc:
+            raise Rejected(str(exc)) from None
+        owner = self.engine.partition_of(entity)
+        if message.partition != owner:
+            # Keyed by something else or by a non-murmur2 partitioner: move the message to the
+            # entity's partition so that its state lives in one place.
+            topic = self.engine.telemetry_topics[stream]
+            await topic.send(key=entity.encode(), value=raw, partition=owner)
+            return None
+        return payload  # type: ignore[no-any-return]
+
+    def _metrics(self, event: EventT, payload: dict[str, Any]) -> list[BatchOutcome]:
+        model_id, entity = message_ids(payload)
+        config = self._config(model_id, "metrics")
+        message = event.message
+        try:
+            batch = decode_batch(payload, config, self.settings.max_points_per_request)
+            return [
+                self.engine.apply_step(
+                    config,
+                    entity,
+                    message.partition,
+                    lambda state, shared: score_batch(
+                        config,
+                        entity,
+                        state,
+                        batch.ts,
+                        batch.values,
+                        source=message.topic,
+                        entity_state=shared,
+                        labels=batch.labels,
+                    ),
+                )
+            ]
+        except (TelemetryError, DetectorError) as exc:
+            raise Rejected(str(exc)) from None
+
+    def _events(self, event: EventT, payload: dict[str, Any], stream: str) -> list[BatchOutcome]:
+        entity, model_id = event_ids(payload)
+        configs = (
+            [self._config(model_id, stream)]
+            if model_id is not None
+            else self.engine.configs.models_for_stream(stream)
+        )
+        if not configs:
+            raise Rejected(
+                f"no model scores the {stream} stream: POST a configuration with "
+                f'"stream": "{stream}" to /anomaly/config first'
+            )
+        message = event.message
+        limit = self.settings.max_points_per_request
+        try:
+            if stream == "logs":
+                logs = decode_log_events(payload, limit)
+
+                def step(config: ModelConfig) -> Step:
+                    def run(state: State, shared: State) -> BatchOutcome:
+                        return score_log_events(
+                            config, entity, state, logs, source=message.topic, entity_state=shared
+                        )
+
+                    return run
+
+            else:
+                actions = decode_behavior_events(payload, limit)
+
+                def step(config: ModelConfig) -> Step:
+                    def run(state: State, shared: State) -> BatchOutcome:
+                        return score_behavior_events(
+                            config,
+                            entity,
+                            state,
+                            actions,
+                            source=message.topic,
+                            entity_state=shared,
+                        )
+
+                    return run
+
+            return [
+                self.engine.apply_step(config, entity, message.partition, step(config))
+                for config in configs
+            ]
+        except (TelemetryError, DetectorError) as exc:
+            raise Rejected(str(exc)) from None
+
+    def _config(self, model_id: str, stream: str) -> ModelConfig:
+        config = self.engine.model_config(model_id)
+        if config is None:
+            raise Rejected(
+                f"unknown model {model_id!r}: POST its configuration to /anomaly/config first"
+            )
+        if config.stream != stream:
+            raise Rejected(
+                f"model {model_id!r} scores the {config.stream} stream, not {stream}: send it to "
+                f"the {config.stream} topic"
+            )
+        return config
