@@ -408,6 +408,9 @@ class HealthOut(BaseModel):
 
 class ModelStatsOut(BaseModel):
     points: int
+    points_by_version: dict[str, int] = Field(
+        default_factory=dict, description="Points scored under each model version"
+    )
     anomalies: int
     alerts: int
     incidents_opened: int

@@ -11,7 +11,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from faust.types import EventT, StreamT
 from api import create_api
 from api.engine import EngineUnavailable, InvalidInput, ScoreCommand, UnknownModel
 from app.dispatch import Dispatcher
+from app.entity_record import EntityRecord, source_key
 from app.settings import Settings
 from app.stats import StatsStore, add_counters, stats_key
 from app.streams import TelemetryHandler
@@ -55,8 +56,7 @@ def partition_for(entity: str, partitions: int) -> int:
     return (murmur2(entity.encode()) & 0x7FFFFFFF) % partitions
 
 
-def state_key(model_id: str, entity: str) -> str:
-    return f"{model_id}|{entity}"
+Run = Callable[[Mapping[str, Any] | None, Mapping[str, Any] | None], BatchOutcome]
 
 
 class Engine:
@@ -109,16 +109,7 @@ class Engine:
             key_serializer="raw",
             value_serializer="json",
         )
-        self.state = self.app.Table(
-            "detector_state",
-            default=None,
-            partitions=n,
-        )
-        self.incident_state = self.app.Table(
-            "incident_state",
-            default=None,
-            partitions=n,
-        )
+        self.entity_state = self.app.Table("entity_state", default=None, partitions=n)
         self.model_stats = self.app.Table(
             "model_stats",
             default=None,
@@ -224,26 +215,51 @@ class Engine:
     def partition_of(self, entity: str) -> int:
         return partition_for(entity, self.partitions)
 
-    def apply_step(
+    def apply_message(
         self,
-        config: ModelConfig,
         entity: str,
         partition: int,
-        run: Callable[[Mapping[str, Any] | None, Mapping[str, Any] | None], BatchOutcome],
-    ) -> BatchOutcome:
-        """Run a scoring step on the key's and the entity's state and write them back, with no
-        await in between (so nothing else in the worker's event loop interleaves)."""
-        key = state_key(config.model_id, entity)
-        outcome = run(self.state.get(key), self.incident_state.get(entity))
-        if outcome.reset:
-            log.info("state of %s reset for model version %s", key, config.model_version)
-        if outcome.state is not None:
-            self.state[key] = outcome.state
-            row = stats_key(config.model_id, partition)
-            self.model_stats[row] = add_counters(self.model_stats.get(row), outcome.counters)
-        if outcome.entity_state is not None:
-            self.incident_state[entity] = outcome.entity_state
-        return outcome
+        source: tuple[str, int, int] | None,
+        steps: Sequence[tuple[ModelConfig, Run]],
+    ) -> tuple[list[BatchOutcome], list[dict[str, Any]]]:
+        """Run each model's scoring step on the entity's row and write the row back once, with
+        no await in between (nothing else in the worker's event loop interleaves).
+
+        ``source`` is the message's (topic, partition, offset): a message already applied (a
+        replay after a crash) is not applied again, and the events it produced are returned to
+        be published again. Returns the outcomes and the events to publish.
+        """
+        record = EntityRecord(self.entity_state.get(entity))
+        where = source_key(source[0], source[1]) if source else None
+        offset = source[2] if source else None
+        if where is not None and offset is not None and record.applied(where, offset):
+            log.info("%s@%d already applied to %s; not applied again", where, offset, entity)
+            return [], record.events_of(where, offset)
+        shared, shared_changed = record.shared, False
+        models: dict[str, dict[str, Any]] = {}
+        outcomes = []
+        for config, run in steps:
+            outcome = run(record.model_state(config.model_id), shared)
+            if outcome.reset:
+                log.info(
+                    "state of %s on %s reset for model version %s",
+                    config.model_id,
+                    entity,
+                    config.model_version,
+                )
+            if outcome.entity_state is not None:
+                shared, shared_changed = outcome.entity_state, True
+            if outcome.state is not None:
+                models[config.model_id] = outcome.state
+                row = stats_key(config.model_id, partition)
+                self.model_stats[row] = add_counters(self.model_stats.get(row), outcome.counters)
+            outcomes.append(outcome)
+        events = [event for outcome in outcomes for event in outcome.events]
+        if models or shared_changed:
+            self.entity_state[entity] = record.updated(
+                where, offset, models, shared if shared_changed else None, events
+            )
+        return outcomes, events
 
     async def publish_events(self, events: list[dict[str, Any]]) -> None:
         for event in events:
@@ -290,10 +306,12 @@ class Engine:
         async for request in stream:  # unwrapped from agent.ask's envelope
             event = stream.current_event
             assert event is not None
-            yield await self._handle_score_request(request, event.message.partition)
+            message = event.message
+            source = (message.topic, message.partition, message.offset)
+            yield await self._handle_score_request(request, source)
 
     async def _handle_score_request(
-        self, request: Mapping[str, Any], partition: int
+        self, request: Mapping[str, Any], source: tuple[str, int, int]
     ) -> dict[str, Any]:
         model_id = request["model_id"]
         config = self.model_config(model_id)
@@ -307,27 +325,32 @@ class Engine:
             }
         values = [[math.nan if v is None else v for v in row] for row in request["values"]]
         entity = request["entity"]
-        try:
-            outcome = self.apply_step(
+        learn = not request["dry_run"]
+
+        def run(state: Mapping[str, Any] | None, shared: Mapping[str, Any] | None) -> BatchOutcome:
+            return score_batch(
                 config,
                 entity,
-                partition,
-                lambda state, shared: score_batch(
-                    config,
-                    entity,
-                    state,
-                    request["ts"],
-                    values,
-                    learn=not request["dry_run"],
-                    source="rest",
-                    entity_state=shared,
-                    horizon=request.get("horizon") or 0,
-                    labels=request.get("labels"),
-                ),
+                state,
+                request["ts"],
+                values,
+                learn=learn,
+                source="rest",
+                entity_state=shared,
+                horizon=request.get("horizon") or 0,
+                labels=request.get("labels"),
+            )
+
+        try:
+            outcomes, events = self.apply_message(
+                entity, source[1], source if learn else None, [(config, run)]
             )
         except (TelemetryError, DetectorError) as exc:
             return {"error": "invalid", "message": str(exc)}
-        await self.publish_events(outcome.events)
+        await self.publish_events(events)
+        if not outcomes:  # a replayed request: its asker is gone
+            return {"error": "invalid", "message": "this request was already applied"}
+        [outcome] = outcomes
         return {
             "model_version": config.model_version,
             "points_seen": outcome.points_seen,

@@ -74,8 +74,14 @@ class StatsStore:
                 for name, count in counts.items()
                 if name.startswith("quality.")
             }
+            versions = {
+                name.split(".", 1)[1]: count
+                for name, count in sorted(counts.items())
+                if name.startswith("version.")
+            }
             report[model_id] = {
                 "points": plain.get("points", 0),
+                "points_by_version": versions,
                 "anomalies": plain.get("anomalies", 0),
                 "alerts": plain.get("alerts", 0),
                 "incidents_opened": plain.get("opened", 0),

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 State = Mapping[str, Any] | None
 Step = Callable[[State, State], BatchOutcome]
+ModelStep = tuple[ModelConfig, Step]
 
 
 class Rejected(Exception):
@@ -56,14 +57,19 @@ class TelemetryHandler:
             if payload is None:
                 return  # moved to the entity's partition
             if stream == "metrics":
-                outcomes = self._metrics(event, payload)
+                entity, steps = self._metrics(event, payload)
             else:
-                outcomes = self._events(event, payload, stream)
+                entity, steps = self._events(event, payload, stream)
+            message = event.message
+            source = (message.topic, message.partition, message.offset)
+            try:
+                _, events = self.engine.apply_message(entity, message.partition, source, steps)
+            except (TelemetryError, DetectorError) as exc:
+                raise Rejected(str(exc)) from None
         except Rejected as exc:
             await self.engine.dead_letter(event, str(exc))
             return
-        for outcome in outcomes:
-            await self.engine.publish_events(outcome.events)
+        await self.engine.publish_events(events)
 
     async def _admit(self, event: EventT, stream: str) -> dict[str, Any] | None:
         message = event.message
@@ -89,33 +95,32 @@ class TelemetryHandler:
             return None
         return payload  # type: ignore[no-any-return]
 
-    def _metrics(self, event: EventT, payload: dict[str, Any]) -> list[BatchOutcome]:
+    def _metrics(self, event: EventT, payload: dict[str, Any]) -> tuple[str, list[ModelStep]]:
         model_id, entity = message_ids(payload)
         config = self._config(model_id, "metrics")
-        message = event.message
+        topic = event.message.topic
         try:
             batch = decode_batch(payload, config, self.settings.max_points_per_request)
-            return [
-                self.engine.apply_step(
-                    config,
-                    entity,
-                    message.partition,
-                    lambda state, shared: score_batch(
-                        config,
-                        entity,
-                        state,
-                        batch.ts,
-                        batch.values,
-                        source=message.topic,
-                        entity_state=shared,
-                        labels=batch.labels,
-                    ),
-                )
-            ]
-        except (TelemetryError, DetectorError) as exc:
+        except TelemetryError as exc:
             raise Rejected(str(exc)) from None
 
-    def _events(self, event: EventT, payload: dict[str, Any], stream: str) -> list[BatchOutcome]:
+        def run(state: State, shared: State) -> BatchOutcome:
+            return score_batch(
+                config,
+                entity,
+                state,
+                batch.ts,
+                batch.values,
+                source=topic,
+                entity_state=shared,
+                labels=batch.labels,
+            )
+
+        return entity, [(config, run)]
+
+    def _events(
+        self, event: EventT, payload: dict[str, Any], stream: str
+    ) -> tuple[str, list[ModelStep]]:
         entity, model_id = event_ids(payload)
         configs = (
             [self._config(model_id, stream)]
@@ -127,42 +132,27 @@ class TelemetryHandler:
                 f"no model scores the {stream} stream: POST a configuration with "
                 f'"stream": "{stream}" to /anomaly/config first'
             )
-        message = event.message
+        topic = event.message.topic
         limit = self.settings.max_points_per_request
         try:
-            if stream == "logs":
-                logs = decode_log_events(payload, limit)
-
-                def step(config: ModelConfig) -> Step:
-                    def run(state: State, shared: State) -> BatchOutcome:
-                        return score_log_events(
-                            config, entity, state, logs, source=message.topic, entity_state=shared
-                        )
-
-                    return run
-
-            else:
-                actions = decode_behavior_events(payload, limit)
-
-                def step(config: ModelConfig) -> Step:
-                    def run(state: State, shared: State) -> BatchOutcome:
-                        return score_behavior_events(
-                            config,
-                            entity,
-                            state,
-                            actions,
-                            source=message.topic,
-                            entity_state=shared,
-                        )
-
-                    return run
-
-            return [
-                self.engine.apply_step(config, entity, message.partition, step(config))
-                for config in configs
-            ]
-        except (TelemetryError, DetectorError) as exc:
+            logs = decode_log_events(payload, limit) if stream == "logs" else []
+            actions = decode_behavior_events(payload, limit) if stream == "behavior" else []
+        except TelemetryError as exc:
             raise Rejected(str(exc)) from None
+
+        def step(config: ModelConfig) -> Step:
+            def run(state: State, shared: State) -> BatchOutcome:
+                if stream == "logs":
+                    return score_log_events(
+                        config, entity, state, logs, source=topic, entity_state=shared
+                    )
+                return score_behavior_events(
+                    config, entity, state, actions, source=topic, entity_state=shared
+                )
+
+            return run
+
+        return entity, [(config, step(config)) for config in configs]
 
     def _config(self, model_id: str, stream: str) -> ModelConfig:
         config = self.engine.model_config(model_id)

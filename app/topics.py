@@ -35,7 +35,7 @@ class TopicSpec:
 
 # The Faust tables, keyed within the telemetry partitions; their changelogs are created here too,
 # because every worker reads the model_stats changelog from its start (see app/stats.py).
-TABLES = ("detector_state", "incident_state", "model_stats", "deliveries")
+TABLES = ("entity_state", "model_stats", "deliveries")
 
 
 def changelog_topic(settings: Settings, table: str) -> str:

@@ -126,11 +126,23 @@ class EWMoments:
         self.sxy += dx * (y - self.mean_y)
 
     def corr(self) -> float | None:
-        """Weighted Pearson r in [-1, 1], or None if x or y has no spread."""
+        """Weighted Pearson r in [-1, 1], or None if x or y has no spread.
+
+        >>> m = EWMoments()
+        >>> for x, y in [(1e-160, 2e-160), (2e-160, 4e-160), (3e-160, 7e-160)]:
+        ...     m.update(x, y, 1.0)
+        >>> round(m.corr(), 4)
+        0.9934
+        """
         if self.sxx <= 0.0 or self.syy <= 0.0:
             return None
-        r = self.sxy / math.sqrt(self.sxx * self.syy)
-        return max(-1.0, min(1.0, r))
+        product = self.sxx * self.syy
+        # Two tiny (or huge) spreads can underflow (overflow) the product: take the roots apart.
+        ok = 0.0 < product < math.inf
+        spread = math.sqrt(product) if ok else math.sqrt(self.sxx) * math.sqrt(self.syy)
+        if spread == 0.0:
+            return None
+        return max(-1.0, min(1.0, self.sxy / spread))
 
     def slope(self) -> float | None:
         """Weighted least-squares slope of y on x, or None if x has no spread."""

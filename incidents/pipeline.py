@@ -197,6 +197,7 @@ class Pipeline:
             opened = step.opened
         counters = self.counters
         counters["points"] += 1
+        counters[f"version.{config.model_version}"] += 1
         counters["anomalies"] += draft.is_anomaly
         counters["alerts"] += decision.fire
         if suppressed_by:

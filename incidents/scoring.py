@@ -98,7 +98,7 @@ def score_batch(
     >>> out.events[0]["summary"]
     'm on host-1: feature_0 8.0σ above baseline (140 vs 100±5)'
     >>> sorted(out.counters.items())
-    [('alerts', 1), ('anomalies', 2), ('opened', 1), ('points', 5), ('resolved', 1), ('suppressed.persistence', 1)]
+    [('alerts', 1), ('anomalies', 2), ('opened', 1), ('points', 5), ('resolved', 1), ('suppressed.persistence', 1), ('version.1', 5)]
     """
     if len(ts) != len(values):
         raise DetectorError(f"got {len(ts)} timestamps for {len(values)} points")

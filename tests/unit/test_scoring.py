@@ -261,6 +261,7 @@ SEQUENCE_COUNTERS = {
     "suppressed.cooldown": 1,
     "opened": 2,
     "resolved": 2,
+    f"version.{COUNTED.model_version}": 14,  # points scored by each model version
 }
 
 
