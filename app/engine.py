@@ -308,7 +308,12 @@ class Engine:
             assert event is not None
             message = event.message
             source = (message.topic, message.partition, message.offset)
-            yield await self._handle_score_request(request, source)
+            try:
+                reply = await self._handle_score_request(request, source)
+            except Exception as exc:  # a bug must cost one request, not the agent
+                log.exception("a score request failed")
+                reply = {"error": "internal", "message": type(exc).__name__}
+            yield reply
 
     async def _handle_score_request(
         self, request: Mapping[str, Any], source: tuple[str, int, int]
@@ -390,6 +395,8 @@ class Engine:
             ) from None
         if reply.get("error") == "unknown_model":
             raise UnknownModel(reply["message"])
+        if reply.get("error") == "internal":
+            raise RuntimeError(f"scoring failed on the owning worker: {reply['message']}")
         if reply.get("error"):
             raise InvalidInput(reply["message"], field="records")
         return reply
@@ -406,7 +413,10 @@ class Engine:
                     log.warning("unreadable record on %s skipped", self.settings.alerts_topic)
                     continue
                 if isinstance(event, dict) and "incident_id" in event:
-                    await self.dispatcher.handle(name, event, self.deliveries)
+                    try:
+                        await self.dispatcher.handle(name, event, self.deliveries)
+                    except Exception:  # a bug must cost one delivery, not the channel's agent
+                        log.exception("delivering %s to %s failed", event["incident_id"], name)
 
         deliver.__name__ = deliver.__qualname__ = f"deliver_{name}"
         return deliver

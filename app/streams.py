@@ -69,6 +69,12 @@ class TelemetryHandler:
         except Rejected as exc:
             await self.engine.dead_letter(event, str(exc))
             return
+        except Exception as exc:  # a bug must cost one message, not the stream
+            log.exception("scoring a message of %s failed", event.message.topic)
+            await self.engine.dead_letter(
+                event, f"internal error while scoring: {type(exc).__name__}"
+            )
+            return
         await self.engine.publish_events(events)
 
     async def _admit(self, event: EventT, stream: str) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ from detectors.forecast import ForecastPoint, Holt, HoltWinters, steps_to_breach
 from detectors.trend import TrendTracker
 
 MAX_CORRELATED_FEATURES = 16
+PREDICT_CONFIRM = 2  # consecutive points whose forecast breaches before a predictive alert
 
 
 @dataclass(frozen=True)
@@ -25,8 +26,9 @@ class ForecastSpec:
     """The configuration's ``forecast`` object.
 
     ``season_length``: steps in a season for Holt-Winters (None: Holt's linear trend);
-    ``predictive_horizon``: steps ahead at which a forecast interval crossing the alert band
-    raises a predictive alert (0: off).
+    ``predictive_horizon``: steps ahead within which a forecast crossing the alert band raises a
+    predictive alert (0: off). The forecast's mean must cross (its 95 % interval is reported),
+    on ``PREDICT_CONFIRM`` consecutive points, so a noisy series does not cry wolf.
 
     Examples
     --------
@@ -117,6 +119,7 @@ class Insights:
                 if state.get("corr")
                 else RollingCorrelation(n_features)
             )
+        self.streak = int(state.get("streak", 0))
         trends = state.get("trend") or [None] * n_features
         forecasts = state.get("forecast") or [None] * n_features
         self.trends = [TrendTracker.from_state(t) if t else TrendTracker() for t in trends]
@@ -139,9 +142,16 @@ class Insights:
             for i in range(self.n_features)
         }
 
+    def predict(self, baseline: Sequence[tuple[float, float]], threshold: float) -> Breach | None:
+        """The expected breach to alert on: :meth:`breach` confirmed on ``PREDICT_CONFIRM``
+        consecutive points."""
+        breach = self.breach(baseline, threshold)
+        self.streak = self.streak + 1 if breach is not None else 0
+        return breach if self.streak >= PREDICT_CONFIRM else None
+
     def breach(self, baseline: Sequence[tuple[float, float]], threshold: float) -> Breach | None:
-        """The soonest expected breach of the alert band ``center ± threshold × spread`` within
-        ``predictive_horizon`` steps, if any."""
+        """The soonest step at which a forecast's mean leaves the alert band
+        ``center ± threshold × spread``, within ``predictive_horizon`` steps, if any."""
         horizon = self.spec.predictive_horizon
         if not horizon:
             return None
@@ -151,10 +161,10 @@ class Insights:
                 continue
             upper, lower = center + threshold * spread, center - threshold * spread
             points = self.forecasters[i].forecast(horizon)
-            steps = steps_to_breach(points, upper, lower) if points else None
+            steps = steps_to_breach(points, upper, lower, use_interval=False) if points else None
             if steps is not None and (soonest is None or steps < soonest.steps):
                 point = points[steps - 1]
-                bound = upper if point.upper > upper else lower
+                bound = upper if point.mean > upper else lower
                 soonest = Breach(i, steps, point, bound)
         return soonest
 
@@ -176,7 +186,10 @@ class Insights:
             breach = None
             if points and math.isfinite(center) and math.isfinite(spread):
                 breach = steps_to_breach(
-                    points, center + threshold * spread, center - threshold * spread
+                    points,
+                    center + threshold * spread,
+                    center - threshold * spread,
+                    use_interval=False,
                 )
             features.append(
                 {
@@ -210,4 +223,6 @@ class Insights:
         }
         if self.corr is not None:
             state["corr"] = self.corr.to_state()
+        if self.streak:
+            state["streak"] = self.streak
         return state

@@ -199,7 +199,7 @@ def _predict(
     """Raise a predictive alert when a forecast is expected to leave the alert band soon."""
     if not config.forecast.predictive_horizon or result.is_anomaly or not result.warm:
         return
-    breach = insights.breach(result.baseline, result.threshold)
+    breach = insights.predict(result.baseline, result.threshold)
     if breach is None:
         return
     name = names[breach.feature]
