@@ -162,7 +162,12 @@ class Dispatcher:
         while True:
             if name == "slack":
                 await self.limiter.acquire(channel.target_id())
-            result = await channel.send(event, self.client())
+                try:
+                    result = await channel.send(event, self.client())
+                finally:
+                    self.limiter.done(channel.target_id())
+            else:
+                result = await channel.send(event, self.client())
             attempts += 1
             if result.ok:
                 row = {"status": "delivered", "attempts": attempts, "http_status": result.status}

@@ -35,6 +35,7 @@ from incidents.channels import ChannelSettings, build_channels
 from incidents.config import ModelConfig
 from incidents.incident import iso_time
 from incidents.pipeline import BatchOutcome
+from incidents.redact import install_log_filter
 from incidents.retry import RetryPolicy
 from incidents.scoring import score_batch
 from incidents.silences import Silence, SilenceError
@@ -171,12 +172,17 @@ class Engine:
             build_channels(settings.channel_settings()),
             self.silences.all,
             RetryPolicy(
-                max_attempts=settings.delivery_max_attempts, max_delay=settings.delivery_max_delay_s
+                base=settings.delivery_retry_base_s,
+                max_attempts=settings.delivery_max_attempts,
+                max_delay=max(settings.delivery_max_delay_s, settings.delivery_retry_base_s),
             ),
             timeout=settings.delivery_timeout_s,
             slack_interval=settings.slack_interval_s,
             flush=self.app.producer.flush,
+            redactor=self.redactor,
         )
+        self.app.stop_hooks.append(self.dispatcher.close)
+        self.app.task(self._redact_logs)
         for name in self.dispatcher.channels:
             self.app.agent(self.alerts_topic, name=f"deliver_{name}")(self._delivery_agent(name))
         self.telemetry = TelemetryHandler(self)
@@ -403,6 +409,10 @@ class Engine:
 
     # ---------------------------------------------------------------- delivery
 
+    async def _redact_logs(self) -> None:
+        """Once Faust has set up logging: no configured secret reaches any log line."""
+        install_log_filter(self.redactor)
+
     def _delivery_agent(self, name: str) -> Callable[[StreamT[bytes]], Awaitable[None]]:
         async def deliver(stream: StreamT[bytes]) -> None:
             await self.silence_view.ready.wait()
@@ -471,11 +481,11 @@ class Engine:
         listed = []
         for alert in alerts:
             deliveries = self.delivery_status.for_incident(alert["incident_id"])
-            silenced = any(
-                e.get("status") == "silenced"
-                for events in deliveries.values()
-                for e in events.values()
-            ) or any(s.matches(alert, float(alert.get("ts", now))) for s in silences)
+            rows = [e for events in deliveries.values() for e in events.values()]
+            if rows:  # what delivery did: a silence made later does not unsend a page
+                silenced = any(e.get("status") == "silenced" for e in rows)
+            else:
+                silenced = any(s.matches(alert, float(alert.get("ts", now))) for s in silences)
             listed.append({**alert, "deliveries": deliveries, "silenced": silenced})
         return listed
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["crit", "error", "warn", "info", "debug"]
@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     webhook_url: str = ""
     webhook_headers: str = ""  # a JSON object of extra headers, e.g. {"Authorization": "Bearer x"}
     alertmanager_url: str = ""
+    alertmanager_generator_url: str = ""
+    slack_include_updates: bool = False
+    webhook_include_updates: bool = False
+    delivery_retry_base_s: float = Field(default=1.0, gt=0)
     delivery_timeout_s: float = Field(default=10.0, gt=0)
     delivery_max_attempts: int = Field(default=12, ge=1)
     delivery_max_delay_s: float = Field(default=300.0, gt=0)
@@ -66,6 +70,17 @@ class Settings(BaseSettings):
     rebalance_timeout_s: float = Field(default=3.0, gt=0)
     session_timeout_s: float = Field(default=6.0, gt=0)
     heartbeat_interval_s: float = Field(default=1.0, gt=0)
+
+    # REST API protection. Keys: comma-separated lists, for `Authorization: Bearer <key>`; the API
+    # keeps only their SHA-256 hashes. No key at all: read endpoints are open and write endpoints
+    # (configuration, silences) answer loopback clients only.
+    admin_key: SecretStr = SecretStr("")
+    read_key: SecretStr = SecretStr("")
+    # 100k points of 2 named features, ISO timestamps, labels, pretty-printed: 18 MB.
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    score_rate_per_s: float = Field(default=20.0, gt=0)  # per API key, else per client address
+    score_burst: int = Field(default=40, ge=1)
+    audit_topic: str = "anomaly.audit"
 
     @property
     def telemetry_topics(self) -> tuple[str, str, str]:
@@ -80,8 +95,12 @@ class Settings(BaseSettings):
             "webhook_url",
             "webhook_headers",
             "alertmanager_url",
+            "alertmanager_generator_url",
         )
-        return {name: getattr(self, name) for name in names if getattr(self, name)}
+        found = {name: getattr(self, name) for name in names if getattr(self, name)}
+        for flag in ("slack_include_updates", "webhook_include_updates"):
+            found[flag] = "true" if getattr(self, flag) else "false"
+        return found
 
 
 def get_settings(**overrides: object) -> Settings:

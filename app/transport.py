@@ -18,7 +18,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import faust
@@ -71,7 +71,14 @@ class EngineApp(faust.App):
 
     def __init__(self, *args: Any, fetch_max_wait_ms: int = 10, **kwargs: Any) -> None:
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        self.stop_hooks: list[Callable[[], Awaitable[None]]] = []
         super().__init__(*args, **kwargs)
+
+    async def on_stop(self) -> None:
+        """Run the engine's stop hooks (e.g. close the delivery HTTP client), then Faust's."""
+        for hook in self.stop_hooks:
+            await hook()
+        await super().on_stop()
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)

@@ -71,17 +71,23 @@ def names() -> dict[str, str]:
         "config_topic": f"it-{suffix}.anomaly.config",
         "dlq_topic": f"it-{suffix}.anomaly.dlq",
         "score_requests_topic": f"it-{suffix}.anomaly.score-requests",
+        "silences_topic": f"it-{suffix}.anomaly.silences",
     }
 
 
 @pytest.fixture
 def spawn(bootstrap: str, names: dict[str, str], tmp_path: Path) -> Iterator[object]:
-    """Start worker processes on the session broker: ``spawn()`` returns a ready EngineProcess."""
+    """Start worker processes on the session broker: ``spawn()`` returns a ready EngineProcess.
+
+    ``spawn(env={"ANOMALY_SLACK_WEBHOOK_URL": ...})`` adds (or overrides) environment variables
+    of that worker, e.g. its alert channels' settings.
+    """
     started: list[EngineProcess] = []
 
-    def _spawn(wait: bool = True) -> EngineProcess:
+    def _spawn(wait: bool = True, env: dict[str, str] | None = None) -> EngineProcess:
         process = EngineProcess(
-            env=engine_env(bootstrap, names), workdir=tmp_path / f"worker-{len(started)}"
+            env={**engine_env(bootstrap, names), **(env or {})},
+            workdir=tmp_path / f"worker-{len(started)}",
         )
         started.append(process)
         process.start()
