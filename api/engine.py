@@ -36,8 +36,13 @@ class ScoreCommand:
 
 
 class Engine(Protocol):
-    async def apply_configs(self, configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Store configurations durably; return them as stored once this worker sees them."""
+    async def apply_configs(
+        self, configs: list[dict[str, Any]], actor: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Store configurations durably; return them as stored once this worker sees them.
+
+        ``actor`` is who asked (an API key id, or ``loopback``), for the audit trail.
+        """
 
     def list_configs(self) -> list[dict[str, Any]]: ...
 
@@ -61,13 +66,15 @@ class Engine(Protocol):
 
     def health(self) -> dict[str, Any]: ...
 
-    async def create_silence(self, silence: dict[str, Any]) -> dict[str, Any]:
-        """Store a silence; raises InvalidInput naming the field."""
+    async def create_silence(
+        self, silence: dict[str, Any], actor: str | None = None
+    ) -> dict[str, Any]:
+        """Store a silence; raises InvalidInput naming the field. ``actor`` as for configs."""
 
     def list_silences(self) -> list[dict[str, Any]]: ...
 
-    async def delete_silence(self, silence_id: str) -> bool:
-        """False when there is no such silence."""
+    async def delete_silence(self, silence_id: str, actor: str | None = None) -> bool:
+        """False when there is no such silence. ``actor`` as for configs."""
 
     def model_stats_report(self) -> dict[str, dict[str, Any]]:
         """Counters per model id, summed over every worker's partitions."""

@@ -9,6 +9,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.applications import Starlette
+from starlette.routing import Match
+from starlette.types import Scope
 
 from api.engine import EngineUnavailable, InvalidInput, UnknownModel
 
@@ -36,6 +39,25 @@ def field_path(loc: Sequence[Any]) -> str:
     return path or "body"
 
 
+MAX_MESSAGE_CHARS = 500
+# Pydantic's complaints about a body that is not a JSON object (or is missing), in one sentence.
+_NOT_AN_OBJECT = {"model_attributes_type", "model_type", "dict_type", "missing"}
+_BODY_NOT_AN_OBJECT = (
+    "the request body must be a JSON object, sent with Content-Type: application/json"
+)
+
+
+def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """A message cut to ``limit`` characters, so an echoed input cannot make it huge.
+
+    Examples
+    --------
+    >>> clip("got " + "[" * 1000, 12)
+    'got [[[[[[[…'
+    """
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _message(error: dict[str, Any]) -> str:
     text = str(error.get("msg", "invalid value"))
     if text.startswith("Value error, "):
@@ -56,7 +78,7 @@ def validation_items(errors: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
         if error.get("type") == "json_invalid":
             reason = error.get("ctx", {}).get("error", "invalid JSON")
             items.append(
-                {"field": "body", "message": f"the request body is not valid JSON: {reason}"}
+                {"field": "body", "message": clip(f"the request body is not valid JSON: {reason}")}
             )
             continue
         loc = list(error.get("loc", ()))
@@ -65,14 +87,29 @@ def validation_items(errors: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
         if isinstance(error.get("ctx", {}).get("error"), DetectorParamsError):
             loc.append("params")
         field = field_path(loc)
+        if field == "body" and error.get("type") in _NOT_AN_OBJECT:
+            error = {**error, "type": "body", "msg": _BODY_NOT_AN_OBJECT}
         if field in seen:  # one sentence per field, not one per member of a union
             continue
         seen.add(field)
-        items.append({"field": field, "message": _message(error)})
+        items.append({"field": field, "message": clip(_message(error))})
     return items
 
 
 _TYPE_NAMES = {"str", "float", "int", "bool", "list", "dict", "function-after", "function-before"}
+
+
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(app: Starlette, scope: Scope) -> list[str]:
+    """Every method some route of ``app`` takes at the request's path (Starlette's own 405
+    names only those of the first route whose path matches)."""
+    return [
+        method
+        for method in HTTP_METHODS
+        if any(route.matches({**scope, "method": method})[0] == Match.FULL for route in app.routes)
+    ]
 
 
 def install_error_handlers(api: FastAPI) -> None:
@@ -83,7 +120,8 @@ def install_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(InvalidInput)
     async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
         return JSONResponse(
-            status_code=422, content={"detail": [{"field": exc.field, "message": str(exc)}]}
+            status_code=422,
+            content={"detail": [{"field": exc.field, "message": clip(str(exc))}]},
         )
 
     @api.exception_handler(UnknownModel)
@@ -94,6 +132,18 @@ def install_error_handlers(api: FastAPI) -> None:
     async def _unavailable(_: Request, exc: EngineUnavailable) -> JSONResponse:
         return JSONResponse(
             status_code=503, content={"detail": str(exc)}, headers={"Retry-After": "1"}
+        )
+
+    @api.exception_handler(405)
+    async def _method_not_allowed(request: Request, _: Exception) -> JSONResponse:
+        methods = allowed_methods(request.app, request.scope)
+        return JSONResponse(
+            status_code=405,
+            content={
+                "detail": f"method {request.method} not allowed; this path takes "
+                + ", ".join(methods)
+            },
+            headers={"Allow": ", ".join(methods)},
         )
 
     @api.exception_handler(Exception)

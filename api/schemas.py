@@ -41,7 +41,7 @@ README_CONFIG_EXAMPLE: dict[str, Any] = {
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
 class ForecastIn(_In):
@@ -94,7 +94,10 @@ class ModelConfigIn(_In):
         max_length=100,
         description="A new version resets the model's per-entity state; the same version keeps it.",
     )
-    detector: str = Field(description="One of: " + ", ".join(known_detectors()))
+    detector: str = Field(
+        description="One of: " + ", ".join(known_detectors()),
+        json_schema_extra={"enum": list(known_detectors())},
+    )
     params: dict[str, Any] = Field(
         default_factory=dict,
         description="Detector parameters, e.g. zscore mean/std per feature, and `threshold`.",
@@ -104,7 +107,11 @@ class ModelConfigIn(_In):
         min_length=1,
         description="Feature names; lets telemetry send values as an object by name.",
     )
-    threshold_strategy: str = Field(default="static", description="static or adaptive")
+    threshold_strategy: str = Field(
+        default="static",
+        description="static or adaptive",
+        json_schema_extra={"enum": list(THRESHOLD_STRATEGIES)},
+    )
     adaptive_sensitivity: float = Field(default=3.0, gt=0, le=100)
     history_window: int = Field(default=64, ge=8, le=100_000)
     warmup: int | None = Field(default=None, ge=0, le=1_000_000)
@@ -115,7 +122,9 @@ class ModelConfigIn(_In):
         description="Seconds of event time during which a (model, entity) opens no second incident.",
     )
     alert_channels: list[str] = Field(
-        default_factory=list, description="Any of: " + ", ".join(ALERT_CHANNELS)
+        default_factory=list,
+        description="Any of: " + ", ".join(ALERT_CHANNELS),
+        json_schema_extra={"items": {"type": "string", "enum": list(ALERT_CHANNELS)}},
     )
     stream: Literal["metrics", "logs", "behavior"] = Field(
         default="metrics", description="The telemetry stream the model scores"
@@ -223,7 +232,10 @@ class ConfigsIn(_In):
     configs: list[ModelConfigIn] = Field(min_length=1, max_length=1000)
 
     model_config = ConfigDict(
-        extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [README_CONFIG_EXAMPLE]}
+        extra="forbid",
+        allow_inf_nan=False,
+        strict=True,
+        json_schema_extra={"examples": [README_CONFIG_EXAMPLE]},
     )
 
     @field_validator("configs")
@@ -308,6 +320,7 @@ class ScoreIn(_In):
     model_config = ConfigDict(
         extra="forbid",
         allow_inf_nan=False,
+        strict=True,
         json_schema_extra={
             "examples": [
                 {
@@ -323,6 +336,15 @@ class ScoreIn(_In):
             ]
         },
     )
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _labels_not_booleans(cls, labels: Any) -> Any:
+        if isinstance(labels, list):
+            for i, label in enumerate(labels):
+                if isinstance(label, bool):
+                    raise ValueError(f"labels[{i}] must be 0 or 1, got {str(label).lower()}")
+        return labels
 
     @field_validator("labels")
     @classmethod
@@ -452,6 +474,7 @@ class SilenceIn(_In):
     model_config = ConfigDict(
         extra="forbid",
         allow_inf_nan=False,
+        strict=True,
         json_schema_extra={
             "examples": [
                 {

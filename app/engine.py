@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 from faust.contrib.asgi import serve_asgi
 from faust.types import EventT, StreamT
@@ -35,7 +36,7 @@ from incidents.channels import ChannelSettings, build_channels
 from incidents.config import ModelConfig
 from incidents.incident import iso_time
 from incidents.pipeline import BatchOutcome
-from incidents.redact import install_log_filter
+from incidents.redact import Redactor, install_log_filter
 from incidents.retry import RetryPolicy
 from incidents.scoring import score_batch
 from incidents.silences import Silence, SilenceError
@@ -104,6 +105,7 @@ class Engine:
         self.dlq_topic = self.app.topic(settings.dlq_topic, **raw)
         self.config_topic = self.app.topic(settings.config_topic, compacting=True, **raw)
         self.silences_topic = self.app.topic(settings.silences_topic, compacting=True, **raw)
+        self.audit_topic = self.app.topic(settings.audit_topic, **raw)
         self.score_requests_topic = self.app.topic(
             settings.score_requests_topic,
             partitions=n,
@@ -167,7 +169,13 @@ class Engine:
         for view in self.views:
             self.app.add_dependency(view)
         channel_settings = ChannelSettings.from_mapping(settings.channel_settings())
-        self.redactor = channel_settings.redactor()
+        api_keys = [
+            key.strip()
+            for secret in (settings.admin_key, settings.read_key)
+            for key in secret.get_secret_value().split(",")
+            if key.strip()
+        ]
+        self.redactor = Redactor([*channel_settings.secrets(), *api_keys])
         self.dispatcher = Dispatcher(
             build_channels(settings.channel_settings()),
             self.silences.all,
@@ -199,12 +207,22 @@ class Engine:
     def model_config(self, model_id: str) -> ModelConfig | None:
         return self.configs.model(model_id)
 
-    async def apply_configs(self, configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def apply_configs(
+        self, configs: list[dict[str, Any]], actor: str | None = None
+    ) -> list[dict[str, Any]]:
         stored = []
         for config in configs:
+            previous = self.configs.get(config["model_id"])
             document = {**config, "updated_at": iso_time(time.time())}
             await self._write_and_read_back(
                 self.config_topic, self.config_view, config["model_id"], orjson.dumps(document)
+            )
+            await self._audit(
+                "config.apply",
+                actor,
+                model_id=config["model_id"],
+                old_version=previous["model_version"] if previous else None,
+                new_version=config["model_version"],
             )
             stored.append(document)
         log.info("applied configuration for %s", ", ".join(c["model_id"] for c in configs))
@@ -431,7 +449,9 @@ class Engine:
         deliver.__name__ = deliver.__qualname__ = f"deliver_{name}"
         return deliver
 
-    async def create_silence(self, silence: dict[str, Any]) -> dict[str, Any]:
+    async def create_silence(
+        self, silence: dict[str, Any], actor: str | None = None
+    ) -> dict[str, Any]:
         data = {k: v for k, v in silence.items() if v is not None}
         data["id"] = "sil-" + uuid.uuid4().hex[:16]
         data.setdefault("starts_at", time.time())
@@ -443,6 +463,7 @@ class Engine:
         await self._write_and_read_back(
             self.silences_topic, self.silence_view, parsed.id, orjson.dumps(document)
         )
+        await self._audit("silence.create", actor, silence_id=parsed.id)
         return self._silence_out(parsed)
 
     def _silence_out(self, silence: Silence) -> dict[str, Any]:
@@ -451,24 +472,45 @@ class Engine:
     def list_silences(self) -> list[dict[str, Any]]:
         return [self._silence_out(s) for s in self.silences.all()]
 
-    async def delete_silence(self, silence_id: str) -> bool:
+    async def delete_silence(self, silence_id: str, actor: str | None = None) -> bool:
         if self.silences.get(silence_id) is None:
             return False
         await self._write_and_read_back(self.silences_topic, self.silence_view, silence_id, None)
+        await self._audit("silence.delete", actor, silence_id=silence_id)
         return True
+
+    async def _audit(self, action: str, actor: str | None, **fields: Any) -> None:
+        """Record a change on the audit topic: when, by which key id, what."""
+        record = {
+            "schema": "anomaly.audit/v1",
+            "at": iso_time(time.time()),
+            "action": action,
+            "actor": actor or "internal",
+            **fields,
+        }
+        key = str(fields.get("model_id") or fields.get("silence_id") or "").encode()
+        try:
+            pending = await self.audit_topic.send(key=key, value=orjson.dumps(record))
+            await asyncio.wait_for(pending, self.settings.request_timeout_s)
+        except (TimeoutError, KafkaError):
+            log.error("audit record not confirmed by the broker: %s", record)
+            return
+        log.info("audit: %s by %s %s", action, record["actor"], fields)
 
     async def _write_and_read_back(
         self, topic: Any, view: TopicView, key: str, value: bytes | None
     ) -> None:
         """Write a record and wait until this worker's view of the topic has read it."""
+        timeout = self.settings.request_timeout_s
         try:
             pending = await topic.send(key=key.encode(), value=value)
-            metadata = await asyncio.wait_for(pending, self.settings.request_timeout_s)
-            await view.wait_for(
-                metadata.partition, metadata.offset, self.settings.request_timeout_s
-            )
+            metadata = await asyncio.wait_for(pending, timeout)
+        except (TimeoutError, KafkaError) as exc:
+            raise EngineUnavailable(f"the broker did not take the write: {exc}") from exc
+        try:
+            await view.wait_for(metadata.partition, metadata.offset, timeout)
         except TimeoutError as exc:
-            raise EngineUnavailable("the broker did not confirm the write in time") from exc
+            raise EngineUnavailable("written, but this worker has not read it back yet") from exc
 
     # ---------------------------------------------------------------- alerts and health
 

@@ -58,6 +58,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.config_topic, 1, {"cleanup.policy": "compact"}),
         TopicSpec(settings.silences_topic, 1, {"cleanup.policy": "compact"}),
         TopicSpec(settings.dlq_topic, 1),
+        # One partition keeps changes in order; rare and small, so kept forever.
+        TopicSpec(settings.audit_topic, 1, {"retention.ms": "-1"}),
     ]
 
 

@@ -8,6 +8,7 @@ import sys
 
 from faust import Worker
 
+from api.security import usage_hint
 from app.broker import EmbeddedBroker
 from app.engine import Engine
 from app.settings import Settings
@@ -28,10 +29,11 @@ def run_worker(settings: Settings) -> None:
         loop.run_until_complete(ensure_topics(settings))
         engine = Engine(settings, embedded_broker=broker is not None)
         where = "embedded Tansu broker" if broker else "broker"
+        api_url = f"http://{settings.api_host}:{settings.api_port}"
         print(
             f"anomaly-engine: {where} at {settings.kafka_bootstrap_servers}; "
-            f"API at http://{settings.api_host}:{settings.api_port} (docs at /docs) "
-            "once the worker is ready",
+            f"API at {api_url} (docs at /docs) once the worker is ready\n"
+            f"anomaly-engine: {usage_hint(engine.api.state.options.keys, api_url)}",
             file=sys.stderr,
             flush=True,
         )

@@ -6,17 +6,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import EngineDep
+from api import responses
+from api.deps import EngineDep, ReadAccess
 from api.engine import InvalidInput
-from api.schemas import AlertsOut, ErrorOut
+from api.routing import GuardedRoute
+from api.schemas import AlertsOut
 from incidents.telemetry import TelemetryError, parse_ts
 
-router = APIRouter(prefix="/anomaly", tags=["alerts"])
+router = APIRouter(prefix="/anomaly", tags=["alerts"], route_class=GuardedRoute)
 
 
-@router.get("/alerts", response_model=AlertsOut, responses={422: {"model": ErrorOut}})
+@router.get("/alerts", response_model=AlertsOut, responses=responses.READ)
 async def list_alerts(
     engine: EngineDep,
+    _: ReadAccess,
     model_id: str | None = None,
     entity: str | None = None,
     since: Annotated[

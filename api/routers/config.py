@@ -4,38 +4,41 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
-from api.deps import EngineDep
-from api.schemas import ConfigsIn, ConfigsOut, ErrorOut, ModelConfigOut
+from api import responses
+from api.deps import AdminAccess, EngineDep, ReadAccess
+from api.routing import GuardedRoute
+from api.schemas import ConfigsIn, ConfigsOut, ModelConfigOut
 
-router = APIRouter(prefix="/anomaly", tags=["configuration"])
+router = APIRouter(prefix="/anomaly", tags=["configuration"], route_class=GuardedRoute)
 
 
 @router.post(
-    "/config",
-    response_model=ConfigsOut,
-    responses={422: {"model": ErrorOut, "description": "A field is invalid; the message says why"}},
+    "/config", response_model=ConfigsOut, responses={**responses.WRITE, **responses.TOO_LARGE}
 )
-async def apply_configs(body: ConfigsIn, engine: EngineDep) -> ConfigsOut:
-    """Store one or more configurations on the compacted config topic.
+async def apply_configs(body: ConfigsIn, engine: EngineDep, caller: AdminAccess) -> ConfigsOut:
+    """Store one or more configurations on the compacted config topic (admin scope).
 
     Every worker reads that topic whole, so the configurations reach every worker and survive
     restarts. The response returns once this worker sees them. A new `model_version` resets the
-    model's per-entity state; the same version keeps it.
+    model's per-entity state; the same version keeps it. The change is recorded with the caller's
+    key id (or `loopback`).
     """
-    stored = await engine.apply_configs([c.model_dump() for c in body.configs])
+    stored = await engine.apply_configs([c.model_dump() for c in body.configs], actor=caller.actor)
     return ConfigsOut(configs=[ModelConfigOut(**c) for c in stored])
 
 
-@router.get("/config", response_model=ConfigsOut)
-async def list_configs(engine: EngineDep) -> ConfigsOut:
+@router.get("/config", response_model=ConfigsOut, responses=responses.READ)
+async def list_configs(engine: EngineDep, _: ReadAccess) -> ConfigsOut:
     """Every configuration this worker knows, by model id."""
     return ConfigsOut(configs=[ModelConfigOut(**c) for c in engine.list_configs()])
 
 
 @router.get(
-    "/config/{model_id}", response_model=ModelConfigOut, responses={404: {"model": ErrorOut}}
+    "/config/{model_id}",
+    response_model=ModelConfigOut,
+    responses={**responses.READ, **responses.NOT_FOUND},
 )
-async def get_config(model_id: str, engine: EngineDep) -> ModelConfigOut:
+async def get_config(model_id: str, engine: EngineDep, _: ReadAccess) -> ModelConfigOut:
     """One configuration."""
     config = engine.get_config(model_id)
     if config is None:

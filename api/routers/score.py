@@ -6,24 +6,28 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import EngineDep
+from api import responses
+from api.deps import EngineDep, ScoreAccess
 from api.engine import InvalidInput, ScoreCommand
+from api.routing import GuardedRoute
 from api.schemas import ErrorOut, PointOut, QualityOut, ScoreIn, ScoreOut
 from detectors.evaluation import QualityCounters
 
-router = APIRouter(prefix="/anomaly", tags=["scoring"])
+router = APIRouter(prefix="/anomaly", tags=["scoring"], route_class=GuardedRoute)
 
 
 @router.post(
     "/score",
     response_model=ScoreOut,
     responses={
+        **responses.READ,
+        **responses.TOO_LARGE,
+        **responses.RATE_LIMITED,
+        **responses.UNAVAILABLE,
         404: {"model": ErrorOut, "description": "No configuration for the model"},
-        422: {"model": ErrorOut, "description": "A field is invalid; the message says why"},
-        503: {"model": ErrorOut, "description": "The owning worker did not answer in time"},
     },
 )
-async def score(body: ScoreIn, engine: EngineDep) -> ScoreOut:
+async def score(body: ScoreIn, engine: EngineDep, _: ScoreAccess) -> ScoreOut:
     """Score records of one entity with the model's detector, threshold and cooldown.
 
     The request runs on the worker that owns the entity, against the same per-entity state as the
@@ -35,6 +39,8 @@ async def score(body: ScoreIn, engine: EngineDep) -> ScoreOut:
     With `horizon`, each feature's trend (slope, direction, change points) and a forecast of that
     many steps with 95 % prediction intervals are returned, and when the forecast is expected to
     leave the alert band.
+
+    Read scope; rate-limited per API key (or per client address without keys).
     """
     if len(body.records) > engine.max_points_per_request:
         raise InvalidInput(

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
-from api.deps import EngineDep
-from api.schemas import ErrorOut, ModelStatsOut, StatsOut
+from api import responses
+from api.deps import EngineDep, ReadAccess
+from api.routing import GuardedRoute
+from api.schemas import ModelStatsOut, StatsOut
 
-router = APIRouter(prefix="/anomaly", tags=["stats"])
+router = APIRouter(prefix="/anomaly", tags=["stats"], route_class=GuardedRoute)
 
 
-@router.get("/stats", response_model=StatsOut)
-async def all_stats(engine: EngineDep) -> StatsOut:
+@router.get("/stats", response_model=StatsOut, responses=responses.READ)
+async def all_stats(engine: EngineDep, _: ReadAccess) -> StatsOut:
     """Points scored, anomalies flagged, alerts, incidents opened and resolved, and flagged
     points that did not alert, by reason (warmup, persistence, min_deviation, cooldown), for every
     model, summed over all workers."""
@@ -19,8 +21,12 @@ async def all_stats(engine: EngineDep) -> StatsOut:
     return StatsOut(models={m: ModelStatsOut(**r) for m, r in report.items()})
 
 
-@router.get("/stats/{model_id}", response_model=ModelStatsOut, responses={404: {"model": ErrorOut}})
-async def model_stats(model_id: str, engine: EngineDep) -> ModelStatsOut:
+@router.get(
+    "/stats/{model_id}",
+    response_model=ModelStatsOut,
+    responses={**responses.READ, **responses.NOT_FOUND},
+)
+async def model_stats(model_id: str, engine: EngineDep, _: ReadAccess) -> ModelStatsOut:
     """The counters of one model."""
     report = engine.model_stats_report().get(model_id)
     if report is None:

@@ -70,6 +70,7 @@ def names() -> dict[str, str]:
         "alerts_topic": f"it-{suffix}.anomaly.alerts",
         "config_topic": f"it-{suffix}.anomaly.config",
         "dlq_topic": f"it-{suffix}.anomaly.dlq",
+        "audit_topic": f"it-{suffix}.anomaly.audit",
         "score_requests_topic": f"it-{suffix}.anomaly.score-requests",
         "silences_topic": f"it-{suffix}.anomaly.silences",
     }

@@ -52,9 +52,15 @@ class FakeEngine:
         self.score_error: Exception | None = None
         self.alerts: list[dict[str, Any]] = [{"incident_id": "inc-1", "ts": 1.0}]
         self.max_points = max_points
+        self.silences: dict[str, dict[str, Any]] = {}
+        self.stats: dict[str, dict[str, Any]] = {}
+        self.actors: list[str | None] = []
 
-    async def apply_configs(self, configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def apply_configs(
+        self, configs: list[dict[str, Any]], actor: str | None = None
+    ) -> list[dict[str, Any]]:
         self.calls.append(("apply_configs", copy.deepcopy(configs)))
+        self.actors.append(actor)
         stored = [{**c, "updated_at": "2026-11-27T08:00:00.000Z"} for c in configs]
         self.configs.update({c["model_id"]: c for c in stored})
         return stored
@@ -104,6 +110,35 @@ class FakeEngine:
     def health(self) -> dict[str, Any]:
         return dict(HEALTH)
 
+    async def create_silence(
+        self, silence: dict[str, Any], actor: str | None = None
+    ) -> dict[str, Any]:
+        self.calls.append(("create_silence", copy.deepcopy(silence)))
+        self.actors.append(actor)
+        stored = {
+            "id": f"sil-{len(self.silences) + 1}",
+            "matchers": silence["matchers"],
+            "starts_at": "2026-11-27T00:00:00Z",
+            "ends_at": "2026-12-31T00:00:00Z",
+            "recurrence": silence.get("recurrence"),
+            "comment": silence.get("comment", ""),
+            "created_by": silence.get("created_by", ""),
+            "active": True,
+        }
+        self.silences[stored["id"]] = stored
+        return stored
+
+    def list_silences(self) -> list[dict[str, Any]]:
+        return list(self.silences.values())
+
+    async def delete_silence(self, silence_id: str, actor: str | None = None) -> bool:
+        self.calls.append(("delete_silence", silence_id))
+        self.actors.append(actor)
+        return self.silences.pop(silence_id, None) is not None
+
+    def model_stats_report(self) -> dict[str, dict[str, Any]]:
+        return self.stats
+
     @property
     def max_points_per_request(self) -> int:
         return self.max_points
@@ -114,9 +149,15 @@ def engine() -> FakeEngine:
     return FakeEngine()
 
 
+LOOPBACK = ("127.0.0.1", 50000)
+
+
 @pytest.fixture
 def client(engine: FakeEngine) -> Iterator[TestClient]:
-    with TestClient(create_api(engine), raise_server_exceptions=False) as test_client:
+    """A client on the engine's machine: with no key configured, it may also write."""
+    with TestClient(
+        create_api(engine), raise_server_exceptions=False, client=LOOPBACK
+    ) as test_client:
         yield test_client
 
 
