@@ -7,11 +7,14 @@ absolute feature score. State is plain numbers so it can be stored as JSON.
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
+
+import numpy as np
 
 _NAN = math.nan
 
@@ -56,6 +59,38 @@ def floored(center: float, spread: float) -> float:
     5.0
     """
     return max(spread, spread_floor(center))
+
+
+def block_scores(
+    rows: np.ndarray, centers: np.ndarray, spreads: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Feature scores and combined scores of ``rows`` against their baselines, as
+    :meth:`Detector.feature_scores` and :func:`combined_score` compute them one row at a time.
+
+    Examples
+    --------
+    >>> nan = float("nan")
+    >>> rows = np.array([[110.0, nan], [100.0, 7.0]])
+    >>> fs, score = block_scores(rows, np.array([[100.0, 5.0], [nan, 5.0]]),
+    ...                          np.array([[5.0, 1.0], [nan, 1.0]]))
+    >>> fs.tolist(), score.tolist()
+    ([[2.0, nan], [0.0, 2.0]], [2.0, 2.0])
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        z = (rows - centers) / spreads
+    z = np.where(np.isnan(centers), 0.0, z)
+    z = np.clip(z, -sys.float_info.max, sys.float_info.max)
+    z = np.where(np.isfinite(rows), z, np.nan)
+    magnitude = np.abs(z)
+    missing = np.asarray(np.isnan(magnitude).all(axis=1), dtype=bool)
+    score = np.where(missing, np.nan, np.nanmax(np.where(missing[:, None], 0.0, magnitude), axis=1))
+    return z, score
+
+
+def floored_array(centers: np.ndarray, spreads: np.ndarray) -> np.ndarray:
+    """:func:`floored` of arrays."""
+    floored: np.ndarray = np.maximum(spreads, np.maximum(1e-9, np.abs(centers) / 1e6))
+    return floored
 
 
 def combined_score(feature_scores: Sequence[float]) -> float:
@@ -166,6 +201,52 @@ class Detector(ABC):
                 learned = True
         if learned:
             self._n_learned += 1
+
+    # ---------------------------------------------------------------- batch path
+
+    def block_baselines(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(centers, spreads)``, one row per row of ``rows``: the baseline each row is scored
+        against when the rows are learned in order (missing features skipped), NaN where a
+        feature has no baseline yet. Nothing is learned."""
+        centers = np.empty(rows.shape)
+        spreads = np.empty(rows.shape)
+        for i in range(self.n_features):
+            centers[:, i], spreads[:, i] = self._block_feature(i, rows[:, i])
+        return centers, spreads
+
+    def learn_block(self, rows: np.ndarray) -> None:
+        """Learn ``rows`` in order: the same as :meth:`learn_one` on each."""
+        finite = np.isfinite(rows)
+        for i in range(self.n_features):
+            values = rows[finite[:, i], i]
+            if len(values):
+                self._learn_values(i, values)
+        self._n_learned += int(np.count_nonzero(finite.any(axis=1)))
+
+    def current_baselines(self, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """The current baseline repeated for ``n_rows`` rows (a dry run learns nothing)."""
+        base = np.array(self.baseline(), dtype=float).reshape(1, self.n_features, 2)
+        return np.repeat(base[..., 0], n_rows, axis=0), np.repeat(base[..., 1], n_rows, axis=0)
+
+    def _block_feature(self, i: int, column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Centers and spreads of feature ``i`` before each value of ``column`` (learned in
+        order, NaN skipped). The default walks :meth:`_learn_value`; detectors override it
+        with vectorised code."""
+        centers = np.full(len(column), np.nan)
+        spreads = np.full(len(column), np.nan)
+        probe = copy.deepcopy(self)
+        for k, value in enumerate(column):
+            base = probe._feature_baseline(i)
+            if base is not None:
+                centers[k], spreads[k] = base
+            if math.isfinite(value):
+                probe._learn_value(i, float(value))
+        return centers, spreads
+
+    def _learn_values(self, i: int, values: np.ndarray) -> None:
+        """Learn the finite ``values`` of feature ``i`` in order (vectorised by overrides)."""
+        for value in values:
+            self._learn_value(i, float(value))
 
     @abstractmethod
     def _feature_baseline(self, i: int) -> tuple[float, float] | None:

@@ -9,8 +9,11 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
+import numpy as np
+
+from detectors._batch import ew_scan
 from detectors._checks import require_finite, require_int, state_field, state_floats, state_ints
-from detectors.base import Detector, DetectorError, floored
+from detectors.base import Detector, DetectorError, floored, floored_array
 
 
 class EWMA(Detector):
@@ -80,6 +83,39 @@ class EWMA(Detector):
             self._mean[i] += increment
             self._var[i] = (1.0 - self.alpha) * (self._var[i] + diff * increment)
         self._count[i] += 1
+
+    def _scan(self, i: int, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Means and variances after each of the finite ``values`` (EW recursions as scans)."""
+        alpha, keep = self.alpha, 1.0 - self.alpha
+        mean0, var0 = self._mean[i], self._var[i]
+        if self._count[i] == 0:
+            mean0, var0 = float(values[0]), 0.0  # the first value sets the mean
+        means = ew_scan(alpha * values, keep, mean0)
+        before = np.concatenate(([mean0], means[:-1]))
+        diff = values - before
+        variances = ew_scan(keep * alpha * diff * diff, keep, var0)
+        return means, variances
+
+    def _block_feature(self, i: int, column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        finite = np.isfinite(column)
+        seen = np.cumsum(finite) - finite  # finite values before each row
+        values = column[finite]
+        means = np.array([self._mean[i]])
+        variances = np.array([self._var[i]])
+        if len(values):
+            scanned_means, scanned_vars = self._scan(i, values)
+            means = np.concatenate((means, scanned_means))
+            variances = np.concatenate((variances, scanned_vars))
+        centers = means[seen]
+        spreads = floored_array(centers, np.sqrt(np.maximum(variances[seen], 0.0)))
+        known = self._count[i] + seen >= 2
+        return np.where(known, centers, np.nan), np.where(known, spreads, np.nan)
+
+    def _learn_values(self, i: int, values: np.ndarray) -> None:
+        means, variances = self._scan(i, values)
+        self._mean[i] = float(means[-1])
+        self._var[i] = float(variances[-1])
+        self._count[i] += len(values)
 
     def to_state(self) -> dict[str, Any]:
         """Learned state: points learned and per-feature count, mean and variance."""

@@ -9,9 +9,12 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
+import numpy as np
+
+from detectors._batch import rolling_median_mad
 from detectors._checks import require_floats, require_int, state_field
 from detectors._robust import median_and_scaled_mad
-from detectors.base import Detector, DetectorError, floored
+from detectors.base import Detector, DetectorError, floored, floored_array
 
 
 class RollingMAD(Detector):
@@ -67,6 +70,19 @@ class RollingMAD(Detector):
 
     def _learn_value(self, i: int, v: float) -> None:
         self._values_seen[i].append(v)
+        self._cache[i] = None
+
+    def _block_feature(self, i: int, column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        finite = np.isfinite(column)
+        seen = np.cumsum(finite) - finite
+        history = np.array(self._values_seen[i], dtype=float)
+        medians, mads = rolling_median_mad(history, column[finite], self.window, 3)
+        centers = medians[seen]
+        spreads = floored_array(centers, mads[seen])
+        return centers, np.where(np.isnan(centers), np.nan, spreads)
+
+    def _learn_values(self, i: int, values: np.ndarray) -> None:
+        self._values_seen[i].extend(values.tolist())
         self._cache[i] = None
 
     def to_state(self) -> dict[str, Any]:

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from detectors._checks import require_finite, require_int
 from detectors.base import DetectorError
 
@@ -151,6 +153,45 @@ class Suppressor:
         self._flags = ((self._flags << 1) | int(flagged)) & self._mask
         if not flagged:
             return Decision(False)
+        return self._judge(bin(self._flags).count("1"), score, threshold, deviation, center, warm)
+
+    def flag_counts(self, flags: np.ndarray) -> np.ndarray:
+        """For each of the ``flags`` of a block (in order): how many of the last ``n`` points,
+        itself included, were flagged, with the points before the block from the state; then
+        record the block, as :meth:`decide` on each point would."""
+        n = self.spec.persistence_n
+        history = np.array([(self._flags >> (n - 1 - b)) & 1 for b in range(n)], dtype=np.int64)
+        marks = np.concatenate((history, flags.astype(np.int64)))
+        totals = np.cumsum(marks)
+        counts = totals[n:] - totals[: len(flags)]
+        bits = 0
+        for mark in marks[-n:]:
+            bits = (bits << 1) | int(mark)
+        self._flags = bits & self._mask
+        return counts
+
+    def judge(
+        self,
+        flags_in_window: int,
+        score: float,
+        threshold: float,
+        deviation: float,
+        center: float,
+        warm: bool,
+    ) -> Decision:
+        """The decision for a flagged point, given the flags in its window (see
+        :meth:`flag_counts`)."""
+        return self._judge(flags_in_window, score, threshold, deviation, center, warm)
+
+    def _judge(
+        self,
+        flags_in_window: int,
+        score: float,
+        threshold: float,
+        deviation: float,
+        center: float,
+        warm: bool,
+    ) -> Decision:
         if not warm:
             return Decision(False, "warmup")
         spec = self.spec
@@ -159,7 +200,7 @@ class Suppressor:
             if deviation < floor:
                 return Decision(False, "min_deviation")
         strong = math.isfinite(score) and score >= spec.bypass_factor * threshold
-        if not strong and bin(self._flags).count("1") < spec.persistence_k:
+        if not strong and flags_in_window < spec.persistence_k:
             return Decision(False, "persistence")
         return Decision(True)
 

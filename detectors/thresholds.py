@@ -12,11 +12,30 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+import numpy as np
+
+from detectors._batch import rolling_median_mad
 from detectors._checks import require_floats, require_int, require_positive, state_field
 from detectors._robust import median_and_scaled_mad
 from detectors.base import DetectorError
 
 THRESHOLD_STRATEGIES = ("adaptive", "static")
+
+
+def round6(values: np.ndarray) -> np.ndarray:
+    """``values`` rounded to 6 significant digits (the adaptive history is kept at that precision
+    to keep the state small).
+
+    Examples
+    --------
+    >>> round6(np.array([0.123456789, 123456.789, -9.87654321e-5, 0.0])).tolist()
+    [0.123457, 123457.0, -9.87654e-05, 0.0]
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        digits = 5 - np.floor(np.log10(np.abs(values)))
+    digits = np.where(np.isfinite(digits), digits, 0.0)
+    scale = 10.0**digits
+    return np.round(values * scale) / scale
 
 
 class Threshold(Protocol):
@@ -72,6 +91,13 @@ class StaticThreshold:
     def learn(self, score: float) -> None:
         """Do nothing: a static threshold does not learn."""
 
+    def block_values(self, scores: np.ndarray, learned: np.ndarray) -> np.ndarray:
+        """The threshold before each score: the fixed value."""
+        return np.full(len(scores), self.value)
+
+    def learn_block(self, scores: np.ndarray) -> None:
+        """Nothing to learn."""
+
     def to_state(self) -> dict[str, Any]:
         """An empty dict: there is nothing learned."""
         return {}
@@ -85,10 +111,12 @@ class StaticThreshold:
 class AdaptiveThreshold:
     """``max(floor, median + sensitivity * 1.4826 * MAD)`` of the recent scores.
 
-    Keeps the last ``window`` finite learned scores. Until it holds ``min_history`` of them,
-    :meth:`get` returns ``floor``. Scores are rounded to 6 significant digits when learned (not
-    only when stored) so that the stored state stays small and a restored threshold behaves
-    exactly like the original.
+    Keeps the last ``window`` finite learned scores, rounded to 6 significant digits (so the
+    stored state stays small and a restored threshold behaves exactly like the original). The
+    threshold is recomputed after every learned score while the history is filling, then after
+    every ``refresh`` learned scores (a median per ``refresh`` points instead of per point, so
+    the batch path costs little; the threshold of a steady series moves slowly anyway). Until
+    the history holds ``min_history`` scores, it is ``floor``.
 
     Parameters
     ----------
@@ -100,6 +128,8 @@ class AdaptiveThreshold:
         Lowest threshold returned, positive; also the threshold during the first scores.
     min_history
         Scores needed before the history is used, at least 1.
+    refresh
+        Learned scores between recomputations once the history is full, at least 1.
 
     Examples
     --------
@@ -110,39 +140,105 @@ class AdaptiveThreshold:
     2.0
     >>> for score in [1.5, 1.0, 0.123456789]:
     ...     threshold.learn(score)
-    >>> threshold.to_state()
-    {'history': [1.0, 0.5, 1.5, 1.0, 0.123457]}
+    >>> state = threshold.to_state()
+    >>> state["history"], round(state["value"], 4), state["since"]
+    ([1.0, 0.5, 1.5, 1.0, 0.123457], 3.2239, 0)
     >>> round(threshold.get(), 4)
     3.2239
     """
 
-    def __init__(self, sensitivity: float, window: int, floor: float, min_history: int = 8) -> None:
+    def __init__(
+        self,
+        sensitivity: float,
+        window: int,
+        floor: float,
+        min_history: int = 8,
+        refresh: int = 16,
+    ) -> None:
         self.sensitivity = require_positive("sensitivity", sensitivity)
         self.min_history = require_int("min_history", min_history, 1)
         self.window = require_int("window", window, self.min_history)
         self.floor = require_positive("floor", floor)
+        self.refresh = require_int("refresh", refresh, 1)
         self._history: deque[float] = deque(maxlen=self.window)
-        self._cached: float | None = None
+        self._value = self.floor
+        self._since = 0  # learned scores since the last recomputation
 
     def get(self) -> float:
         """The floor, or the robust upper bound of the recent scores if that is higher."""
-        if self._cached is None:
-            value = self.floor
-            if len(self._history) >= self.min_history:
-                center, spread = median_and_scaled_mad(self._history)
-                value = max(self.floor, center + self.sensitivity * spread)
-            self._cached = value
-        return self._cached
+        return self._value
+
+    def _compute(self) -> float:
+        if len(self._history) < self.min_history:
+            return self.floor
+        center, spread = median_and_scaled_mad(self._history)
+        return max(self.floor, center + self.sensitivity * spread)
 
     def learn(self, score: float) -> None:
         """Append ``score`` rounded to 6 significant digits; NaN and inf are ignored."""
         if math.isfinite(score):
-            self._history.append(float(f"{score:.6g}"))
-            self._cached = None
+            filling = len(self._history) < self.window
+            self._history.append(float(round6(np.array([score]))[0]))
+            self._since += 1
+            if filling or self._since >= self.refresh:
+                self._value = self._compute()
+                self._since = 0
+
+    def _recomputations(self, count: int) -> np.ndarray:
+        """Which of ``count`` further learned scores trigger a recomputation (see :meth:`learn`)."""
+        q = np.arange(count)
+        filling = len(self._history) + q < self.window  # the history was not full yet
+        if filling.any():
+            last = int(np.flatnonzero(filling)[-1])
+            periodic = (q > last) & ((q - last) % self.refresh == 0)
+        else:
+            periodic = (self._since + q + 1) % self.refresh == 0
+        due: np.ndarray = filling | periodic
+        return due
+
+    def block_values(self, scores: np.ndarray, learned: np.ndarray) -> np.ndarray:
+        """The threshold before each score when the ``learned`` ones are learned in order."""
+        taken = learned & np.isfinite(scores)
+        new = round6(scores[taken])
+        values = np.full(len(new) + 1, self._value)  # after 0 .. len(new) learned scores
+        if len(new):
+            again = np.flatnonzero(self._recomputations(len(new)))
+            if len(again):
+                history = np.array(self._history, dtype=float)
+                medians, spreads = rolling_median_mad(
+                    history, new, self.window, self.min_history, ks=again + 1
+                )
+                computed = np.fmax(self.floor, medians + self.sensitivity * spreads)
+                marks = np.full(len(new) + 1, -1)
+                marks[again + 1] = np.arange(len(again))
+                latest = np.maximum.accumulate(marks)
+                values = np.where(latest >= 0, computed[np.maximum(latest, 0)], self._value)
+        before = np.cumsum(taken) - taken
+        per_row: np.ndarray = values[before]
+        return per_row
+
+    def learn_block(self, scores: np.ndarray) -> None:
+        """Learn the finite ``scores`` in order."""
+        finite = scores[np.isfinite(scores)]
+        if not len(finite):
+            return
+        again = np.flatnonzero(self._recomputations(len(finite)))
+        new = round6(finite)
+        if len(again):
+            history = np.array(self._history, dtype=float)
+            medians, spreads = rolling_median_mad(
+                history, new, self.window, self.min_history, ks=again[-1:] + 1
+            )
+            self._value = float(np.fmax(self.floor, medians[0] + self.sensitivity * spreads[0]))
+            self._since = len(finite) - 1 - int(again[-1])
+        else:
+            self._since += len(finite)
+        self._history.extend(new.tolist())
 
     def to_state(self) -> dict[str, Any]:
-        """Recent scores, oldest first."""
-        return {"history": list(self._history)}
+        """Recent scores (oldest first), the current threshold and the scores since it was
+        computed."""
+        return {"history": list(self._history), "value": self._value, "since": self._since}
 
     @classmethod
     def from_state(
@@ -153,6 +249,7 @@ class AdaptiveThreshold:
         window: int,
         floor: float,
         min_history: int = 8,
+        refresh: int = 16,
     ) -> AdaptiveThreshold:
         """Build from the parameters and a :meth:`to_state` dict (newest ``window`` scores kept).
 
@@ -162,13 +259,18 @@ class AdaptiveThreshold:
         >>> t = AdaptiveThreshold.from_state(state, sensitivity=1, window=2, floor=1,
         ...                                  min_history=2)
         >>> t.to_state()
-        {'history': [2.0, 3.0]}
+        {'history': [2.0, 3.0], 'value': 3.2413, 'since': 0}
         """
-        threshold = cls(sensitivity, window, floor, min_history)
+        threshold = cls(sensitivity, window, floor, min_history, refresh)
         history = require_floats(
             "threshold state history", state_field(state, "history", "threshold")
         )
         threshold._history.extend(history)
+        if "value" in state:
+            threshold._value = max(threshold.floor, float(state["value"]))
+            threshold._since = require_int("threshold state since", state.get("since", 0), 0)
+        else:
+            threshold._value = threshold._compute()
         return threshold
 
 

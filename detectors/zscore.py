@@ -9,6 +9,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
 
+import numpy as np
+
 from detectors._checks import (
     require_floats,
     require_int,
@@ -17,7 +19,7 @@ from detectors._checks import (
     state_floats,
     state_ints,
 )
-from detectors.base import Detector, DetectorError, floored
+from detectors.base import Detector, DetectorError, floored, floored_array
 
 
 class ZScore(Detector):
@@ -116,6 +118,45 @@ class ZScore(Detector):
         new = old + (1.0 / self._count[i]) * (v - old)
         self._mean[i] = new
         self._m2[i] += (v - old) * (v - new)
+
+    def _block_feature(self, i: int, column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self._static is not None:
+            mean, std = self._static[i]
+            return np.full(len(column), mean), np.full(len(column), std)
+        count, ref, s1, s2, m2_0 = self._prefix(i, column, exclusive=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            centers = ref + s1 / count
+            variance = (m2_0 + s2 - s1 * s1 / count) / (count - 1)
+        spreads = floored_array(centers, np.sqrt(np.maximum(variance, 0.0)))
+        known = count >= 2
+        return np.where(known, centers, np.nan), np.where(known, spreads, np.nan)
+
+    def _prefix(
+        self, i: int, column: np.ndarray, exclusive: bool
+    ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray, float]:
+        """Counts, reference, and sums of (value - reference) and its square, over the learned
+        values before (``exclusive``) or up to each row; plus the learned M2 about the
+        reference. The reference is the learned mean (or the first value), for precision."""
+        finite = np.isfinite(column)
+        count0 = self._count[i]
+        first = float(column[finite][0]) if finite.any() else 0.0
+        ref = self._mean[i] if count0 else first
+        d = np.where(finite, column - ref, 0.0)
+        s1 = np.cumsum(d)
+        s2 = np.cumsum(d * d)
+        count = count0 + np.cumsum(finite)
+        if exclusive:
+            s1, s2, count = s1 - d, s2 - d * d, count - finite
+        return count.astype(float), ref, s1, s2, self._m2[i]
+
+    def _learn_values(self, i: int, values: np.ndarray) -> None:
+        if self._static is not None:
+            return
+        count, ref, s1, s2, m2_0 = self._prefix(i, values, exclusive=False)
+        n, total, squares = int(count[-1]), float(s1[-1]), float(s2[-1])
+        self._count[i] = n
+        self._mean[i] = ref + total / n
+        self._m2[i] = m2_0 + squares - total * total / n
 
     def to_state(self) -> dict[str, Any]:
         """Learned state: ``n`` only when static, plus per-feature count, mean and M2 otherwise."""

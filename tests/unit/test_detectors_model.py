@@ -51,7 +51,7 @@ def test_spec_copies_params() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"detector": "iforest"}, "unknown detector 'iforest'; choose one of: ewma, mad, zscore"),
+        ({"detector": "iforest"}, "unknown detector 'iforest'; choose one of: "),
         ({"params": {"threshold": 0}}, "threshold must be positive, got 0.0"),
         ({"params": {"threshold": math.inf}}, "threshold must be finite, got inf"),
         ({"params": {"alpha": 2.0}}, r"alpha must be in \(0, 1\], got 2.0"),
@@ -173,7 +173,7 @@ def test_adaptive_threshold_learns_unflagged_scores() -> None:
     mad = float(np.median(np.abs(np.array(history) - median)))
     expected = max(1.5, median + 3.0 * 1.4826 * mad)
     assert scorer.score_one([0.0], learn=False).threshold == pytest.approx(expected)
-    assert scorer.to_state()["threshold_state"] == {"history": [abs(v) for v in values]}
+    assert scorer.to_state()["threshold_state"]["history"] == [abs(v) for v in values]
 
 
 def test_all_missing_point_scores_nan_and_is_not_learned() -> None:

@@ -24,16 +24,22 @@ def _round6(x: float) -> float:
 
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("window", [8, 9, 64])
-def test_adaptive_matches_numpy_median_and_mad(seed: int, window: int) -> None:
+@pytest.mark.parametrize("refresh", [1, 16])
+def test_adaptive_matches_numpy_median_and_mad(seed: int, window: int, refresh: int) -> None:
+    """Recomputed after each score while the history fills, then every ``refresh`` scores."""
     rng = np.random.default_rng(seed)
     scores = np.abs(rng.standard_t(df=3, size=150)).tolist()
-    threshold = AdaptiveThreshold(sensitivity=2.5, window=window, floor=0.5)
+    threshold = AdaptiveThreshold(sensitivity=2.5, window=window, floor=0.5, refresh=refresh)
     learned: list[float] = []
+    expected, since = 0.5, 0
     for score in scores:
         threshold.learn(score)
         learned.append(_round6(score))
         recent = learned[-window:]
-        expected = 0.5 if len(recent) < 8 else _numpy_threshold(recent, 2.5, 0.5)
+        since += 1
+        if len(learned) <= window or since >= refresh:  # filling, or a refresh is due
+            expected = 0.5 if len(recent) < 8 else _numpy_threshold(recent, 2.5, 0.5)
+            since = 0
         assert math.isclose(threshold.get(), expected, rel_tol=1e-9)
 
 
@@ -58,21 +64,37 @@ def test_non_finite_scores_are_ignored() -> None:
     threshold = AdaptiveThreshold(sensitivity=3.0, window=8, floor=1.0)
     for score in [math.nan, math.inf, -math.inf]:
         threshold.learn(score)
-    assert threshold.to_state() == {"history": []}
+    assert threshold.to_state() == {"history": [], "value": 1.0, "since": 0}
 
 
 def test_scores_rounded_to_six_significant_digits() -> None:
     threshold = AdaptiveThreshold(sensitivity=3.0, window=8, floor=1.0)
     for score in [1.23456789, 123456.789, 0.000123456789, 1e-300]:
         threshold.learn(score)
-    assert threshold.to_state() == {"history": [1.23457, 123457.0, 0.000123457, 1e-300]}
+    assert threshold.to_state()["history"] == [1.23457, 123457.0, 0.000123457, 1e-300]
 
 
 def test_window_keeps_only_recent_scores() -> None:
-    threshold = AdaptiveThreshold(sensitivity=1.0, window=8, floor=0.1)
+    threshold = AdaptiveThreshold(sensitivity=1.0, window=8, floor=0.1, refresh=1)
     for score in [100.0] * 8 + [1.0] * 8:
         threshold.learn(score)
     assert threshold.get() == 1.0
+
+
+def test_a_full_history_is_recomputed_every_refresh_scores() -> None:
+    threshold = AdaptiveThreshold(sensitivity=1.0, window=8, floor=0.1, refresh=4)
+    for score in [100.0] * 8:  # filling: recomputed after each
+        threshold.learn(score)
+    assert threshold.get() == 100.0
+    for _ in range(3):
+        threshold.learn(1.0)
+        assert threshold.get() == 100.0  # not yet: 1, 2, 3 scores since
+    threshold.learn(1.0)  # the 4th: recomputed over [100] * 4 + [1] * 4
+    assert threshold.get() == pytest.approx(_numpy_threshold([100.0] * 4 + [1.0] * 4, 1.0, 0.1))
+    assert threshold.to_state()["since"] == 0
+    for _ in range(4):
+        threshold.learn(1.0)
+    assert threshold.get() == 1.0  # recomputed again: the history is all ones
 
 
 def test_adaptive_state_round_trips_through_json() -> None:
@@ -129,6 +151,6 @@ def test_make_threshold() -> None:
     restored = make_threshold(
         "adaptive", threshold=2.0, sensitivity=2.5, window=16, state={"history": [1.0]}
     )
-    assert restored.to_state() == {"history": [1.0]}
+    assert restored.to_state()["history"] == [1.0]
     with pytest.raises(DetectorError, match="unknown threshold strategy 'median'; choose one of"):
         make_threshold("median", threshold=2.0, sensitivity=2.5, window=16)
