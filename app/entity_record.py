@@ -77,7 +77,7 @@ class EntityRecord:
         row = dict(self.row)
         row["models"] = {**row.get("models", {}), **models}
         if shared is not None:
-            row["shared"] = dict(shared)
+            row["shared"] = shared  # the very dict the scoring step wrote (see incidents.live)
         if source is not None and offset is not None:
             row["offsets"] = {**row.get("offsets", {}), source: offset}
             if events:

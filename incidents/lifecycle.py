@@ -25,6 +25,7 @@ incident's id and its events' sequence numbers derive from its input, so a repla
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -130,14 +131,16 @@ class EntityIncidents:
     def __init__(self, entity: str, state: Mapping[str, Any] | None = None) -> None:
         self.entity = entity
         state = state or {}
+        # A deep copy: joining mutates the incident's lists, and the caller's state must not move.
         self.open: dict[str, Any] | None = (
-            dict(state["open"]) if state.get("open") is not None else None
+            copy.deepcopy(dict(state["open"])) if state.get("open") is not None else None
         )
         self.last_opened: dict[str, float] = dict(state.get("last_opened", {}))
         self.changed = False
 
     def to_state(self) -> dict[str, Any]:
-        return {"open": self.open, "last_opened": self.last_opened}
+        """A copy: the stored state must not move when this object goes on."""
+        return {"open": copy.deepcopy(self.open), "last_opened": dict(self.last_opened)}
 
     def observe(self, obs: Observation, spec: LifecycleSpec) -> Step:
         """Advance the lifecycle with one observed point."""

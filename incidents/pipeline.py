@@ -8,18 +8,20 @@ threshold, whether the detector flagged it, and the signals that explain it) and
 
 from __future__ import annotations
 
-import copy
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from detectors.correlation import SignalCorrelator
 from detectors.evaluation import QualityCounters
-from detectors.suppression import Suppressor
+from detectors.model import BlockResult, PointResult
+from detectors.suppression import Decision, Suppressor
 from incidents.config import ModelConfig
-from incidents.incident import Signal
+from incidents.incident import Signal, signals_for
 from incidents.lifecycle import EntityIncidents, Observation
 from incidents.rootcause import describe
 
@@ -84,9 +86,42 @@ class Draft:
     detail: str = ""  # extra root-cause text (e.g. the log template that was new)
 
 
+class PointTable:
+    """The points of a block as arrays, with the few rows the pipeline looked at one by one
+    (flagged, or while an incident was open) overriding them; :class:`PointOutcome` objects are
+    only built when asked for (the stream does not need them, the API and the backtest do)."""
+
+    def __init__(self, ts: np.ndarray, block: BlockResult, warmup: np.ndarray) -> None:
+        self.ts = ts
+        self.block = block
+        self.warmup = warmup  # rows suppressed because the model was still warming up
+        self.rows: dict[int, PointOutcome] = {}
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def outcomes(self) -> list[PointOutcome]:
+        block = self.block
+        ts = self.ts.tolist()
+        score, threshold = block.score.tolist(), block.threshold.tolist()
+        flags, warm, warmup = block.is_anomaly.tolist(), block.warm.tolist(), self.warmup.tolist()
+        return [
+            self.rows.get(k)
+            or PointOutcome(
+                ts=ts[k],
+                score=score[k],
+                threshold=threshold[k],
+                is_anomaly=flags[k],
+                warm=warm[k],
+                suppressed_by="warmup" if warmup[k] else None,
+            )
+            for k in range(len(ts))
+        ]
+
+
 @dataclass
 class BatchOutcome:
-    points: list[PointOutcome]
+    point_list: list[PointOutcome] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)  # incident events to publish
     state: dict[str, Any] | None = None  # the key's new state; None when nothing was learned
     entity_state: dict[str, Any] | None = None  # the entity's new shared state, if it changed
@@ -95,10 +130,35 @@ class BatchOutcome:
     # Counts by name (``quality.delay_seconds`` adds seconds): sums over batches with ``+``.
     counters: Counter[str] = field(default_factory=Counter)
     insights: dict[str, Any] = field(default_factory=dict)  # trend and forecast, when asked
+    # The scored rows (the caller's own list, not a copy) and the per-feature (center, spread)
+    # the last point was scored against, for the recent-series view; empty for behaviour events.
+    values: Sequence[Sequence[float]] = ()
+    baseline: Sequence[tuple[float, float]] = ()
+    table: PointTable | None = None
+
+    @property
+    def points(self) -> list[PointOutcome]:
+        """How each point scored, in order (built on first use for a block)."""
+        if self.table is not None:
+            self.point_list = self.table.outcomes()
+            self.table = None
+        return self.point_list
 
     @property
     def opened(self) -> list[dict[str, Any]]:
         return [e for e in self.events if e["event"] == "open"]
+
+
+def top_deviation(x: Sequence[float], result: PointResult) -> tuple[float, float]:
+    """(|value - center|, center) of the most deviant feature, NaN when there is none."""
+    best, best_score = -1, -1.0
+    for i, score in enumerate(result.feature_scores):
+        if math.isfinite(score) and abs(score) > best_score:
+            best, best_score = i, abs(score)
+    if best < 0:
+        return math.nan, math.nan
+    center = result.baseline[best][0]
+    return abs(x[best] - center), center
 
 
 def signal_name(source: str, model_id: str, feature: str) -> str:
@@ -123,26 +183,37 @@ class Pipeline:
         *,
         learn: bool,
         source: str,
+        live: tuple[Suppressor | None, tuple[EntityIncidents, SignalCorrelator] | None] = (
+            None,
+            None,
+        ),
     ) -> None:
+        """``live``: already parsed suppressor and entity objects (see ``incidents.live``)."""
         self.config = config
         self.learn = learn
         self.source = source
-        shared = copy.deepcopy(dict(entity_state or {}))
-        self.suppressor = Suppressor(config.suppression, suppress_state)
-        self.life = EntityIncidents(entity, shared)
-        self.correlator = (
-            SignalCorrelator.from_state(shared["signals"])
-            if shared.get("signals")
-            else SignalCorrelator()
-        )
+        suppressor, entity_objects = live
+        self.suppressor = suppressor or Suppressor(config.suppression, suppress_state)
+        if entity_objects is not None:
+            self.life, self.correlator = entity_objects
+            self.life.changed = False
+        else:
+            shared = dict(entity_state or {})  # its parts are copied by their readers below
+            self.life = EntityIncidents(entity, shared)
+            self.correlator = (
+                SignalCorrelator.from_state(shared["signals"])
+                if shared.get("signals")
+                else SignalCorrelator()
+            )
         self._correlated = False
         self.counters: Counter[str] = Counter()
         self.quality: dict[str, float] = defaultdict(float)
         self.points: list[PointOutcome] = []
+        self.table: PointTable | None = None
         self.events: list[dict[str, Any]] = []
 
     def step(self, draft: Draft) -> PointOutcome:
-        config = self.config
+        """Suppression, correlation, lifecycle and counters for one scored point."""
         for name, value in draft.series.items():
             if math.isfinite(value):
                 self.correlator.add(name, draft.ts, value)
@@ -155,6 +226,17 @@ class Pipeline:
             draft.center,
             draft.warm,
         )
+        warmup = not draft.warm and math.isfinite(draft.score) and draft.score > draft.threshold
+        outcome = self._observe(draft, decision, warmup, counted=False)
+        self.points.append(outcome)
+        return outcome
+
+    def _observe(
+        self, draft: Draft, decision: Decision, warmup: bool, *, counted: bool
+    ) -> PointOutcome:
+        """Root cause, lifecycle and counters of a point whose suppression is decided.
+        ``counted``: its point, anomaly and warm-up counts were already added (a block)."""
+        config = self.config
         root_cause: str | None = None
         correlated: tuple[tuple[str, float], ...] = ()
         if draft.is_anomaly:
@@ -173,7 +255,7 @@ class Pipeline:
             if draft.detail:
                 root_cause = f"{root_cause}; {draft.detail}" if root_cause else draft.detail
         suppressed_by = decision.suppressed_by
-        if not draft.warm and math.isfinite(draft.score) and draft.score > draft.threshold:
+        if warmup:
             suppressed_by = "warmup"  # would have been flagged, had the model learned enough
         step = self.life.observe(
             Observation(
@@ -196,13 +278,14 @@ class Pipeline:
             self.events += step.events
             opened = step.opened
         counters = self.counters
-        counters["points"] += 1
-        counters[f"version.{config.model_version}"] += 1
-        counters["anomalies"] += draft.is_anomaly
+        if not counted:
+            counters["points"] += 1
+            counters[f"version.{config.model_version}"] += 1
+            counters["anomalies"] += draft.is_anomaly
         counters["alerts"] += decision.fire
-        if suppressed_by:
+        if suppressed_by and not (counted and suppressed_by == "warmup"):
             counters[f"suppressed.{suppressed_by}"] += 1
-        outcome = PointOutcome(
+        return PointOutcome(
             ts=draft.ts,
             score=draft.score,
             threshold=draft.threshold,
@@ -214,8 +297,98 @@ class Pipeline:
             root_cause=root_cause,
             correlated=correlated,
         )
-        self.points.append(outcome)
-        return outcome
+
+    def run_block(
+        self,
+        ts: np.ndarray,
+        rows: np.ndarray,
+        block: BlockResult,
+        names: Sequence[str],
+        series: Sequence[str],
+        partners: Callable[[], Mapping[str, Sequence[tuple[str, float]]]],
+        details: Sequence[str] | None = None,
+        labels: Sequence[int | None] | None = None,
+        quality: QualityCounters | None = None,
+    ) -> None:
+        """The block form of :meth:`step` for a metrics block: vectorised for the rows that
+        neither were flagged nor fall while an incident is open (the common case), one by one
+        for the others; the result is what :meth:`step` gives on each row in order."""
+        m = len(ts)
+        for j, name in enumerate(series):
+            column = rows[:, j]
+            if np.isfinite(column).any():
+                self.correlator.add_many(name, ts, column)
+                self._correlated = True
+        flags = block.is_anomaly
+        with np.errstate(invalid="ignore"):
+            warmup = ~block.warm & np.isfinite(block.score) & (block.score > block.threshold)
+        counts = self.suppressor.flag_counts(flags)
+        counters = self.counters
+        counters["points"] += m
+        counters[f"version.{self.config.model_version}"] += m
+        counters["anomalies"] += int(np.count_nonzero(flags))
+        counters["suppressed.warmup"] += int(np.count_nonzero(warmup))
+        if not counters["suppressed.warmup"]:
+            del counters["suppressed.warmup"]
+        table = PointTable(ts, block, warmup)
+        self.table = table
+        flagged = np.flatnonzero(flags)
+        every_row = labels is not None
+        k = 0
+        while k < m:
+            if self.life.open is None and not every_row:
+                nxt = int(np.searchsorted(flagged, k))
+                if nxt == len(flagged):
+                    break
+                k = int(flagged[nxt])
+            label = labels[k] if labels is not None else None
+            point = self._block_row(
+                k, ts, rows, block, names, counts, bool(warmup[k]), partners, details
+            )
+            table.rows[k] = point
+            if label is not None and quality is not None:
+                self.add_quality(quality, point.alert, int(label), point.ts)
+            k += 1
+
+    def _block_row(
+        self,
+        k: int,
+        ts: np.ndarray,
+        rows: np.ndarray,
+        block: BlockResult,
+        names: Sequence[str],
+        counts: np.ndarray,
+        warmup: bool,
+        partners: Callable[[], Mapping[str, Sequence[tuple[str, float]]]],
+        details: Sequence[str] | None,
+    ) -> PointOutcome:
+        """One row of a block, as :meth:`step` handles a point (its series already added)."""
+        result = block.point(k)
+        x = rows[k].tolist()
+        signals: list[Signal] = []
+        deviation, center = math.nan, math.nan
+        if result.is_anomaly:
+            signals = signals_for(names, x, result.feature_scores, result.baseline)
+            deviation, center = top_deviation(x, result)
+        draft = Draft(
+            ts=float(ts[k]),
+            score=result.score,
+            threshold=result.threshold,
+            is_anomaly=result.is_anomaly,
+            warm=result.warm,
+            deviation=deviation,
+            center=center,
+            signals=signals,
+            partners=partners() if result.is_anomaly else {},
+            detail=details[k] if details else "",
+        )
+        if result.is_anomaly:
+            decision = self.suppressor.judge(
+                int(counts[k]), draft.score, draft.threshold, deviation, center, draft.warm
+            )
+        else:
+            decision = Decision(False)
+        return self._observe(draft, decision, warmup, counted=True)
 
     def add_quality(self, quality: QualityCounters, alert: bool, label: int, ts: float) -> None:
         """Judge an alert decision against its label; count what that closed."""
@@ -254,8 +427,9 @@ class Pipeline:
         if state is not None and self.learn:
             state = {**state, "suppress": self.suppressor.to_state()}
         return BatchOutcome(
-            points=self.points,
+            point_list=self.points,
             events=self.events,
+            table=self.table,
             state=state if self.learn else None,
             entity_state=entity_state,
             reset=reset,

@@ -10,24 +10,53 @@ Two states go in and come out: the (model, entity) key's state, and the entity's
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from detectors import DetectorError, ModelScorer, PointResult
 from detectors.evaluation import QualityCounters
+from detectors.suppression import Suppressor
 from incidents.config import ModelConfig
 from incidents.incident import Signal, signals_for
 from incidents.insights import Insights
 from incidents.lifecycle import Observation
-from incidents.pipeline import BatchOutcome, Draft, Pipeline, PointOutcome, signal_name
+from incidents.live import LiveCache
+from incidents.pipeline import (
+    BatchOutcome,
+    Draft,
+    Pipeline,
+    PointOutcome,
+    signal_name,
+    top_deviation,
+)
 
-__all__ = ["STATE_FORMAT", "BatchOutcome", "PointOutcome", "point_length", "score_batch"]
+__all__ = [
+    "STATE_FORMAT",
+    "BatchOutcome",
+    "PointOutcome",
+    "forecast_report",
+    "point_length",
+    "score_batch",
+]
 
 STATE_FORMAT = 3
+# Insights (correlation, trend, forecasts) follow each message's last points: with their default
+# half-lives (32 to 64 points) older points of a big batch would weigh little, and following
+# every point costs a Python loop per point. Messages of up to this many points are followed
+# point by point.
+INSIGHTS_TAIL = 64
+SMALL_BATCH = 8  # up to this many points, scored one by one (same results, less overhead)
 
 
 def point_length(values: Sequence[Sequence[float]]) -> int:
     """The common number of values of ``values``' points (DetectorError if they differ)."""
+    if not len(values):
+        return 0
+    first = len(values[0])
+    if all(len(v) == first for v in values):
+        return first
     lengths = {len(v) for v in values}
     if len(lengths) > 1:
         raise DetectorError(
@@ -45,18 +74,6 @@ def _compatible(config: ModelConfig, state: Mapping[str, Any] | None, n_features
     )
 
 
-def top_deviation(x: Sequence[float], result: PointResult) -> tuple[float, float]:
-    """(|value - center|, center) of the most deviant feature, NaN when there is none."""
-    best, best_score = -1, -1.0
-    for i, score in enumerate(result.feature_scores):
-        if math.isfinite(score) and abs(score) > best_score:
-            best, best_score = i, abs(score)
-    if best < 0:
-        return math.nan, math.nan
-    center = result.baseline[best][0]
-    return abs(x[best] - center), center
-
-
 def score_batch(
     config: ModelConfig,
     entity: str,
@@ -71,6 +88,7 @@ def score_batch(
     names: Sequence[str] | None = None,
     details: Sequence[str] | None = None,
     labels: Sequence[int | None] | None = None,
+    cache: LiveCache | None = None,
 ) -> BatchOutcome:
     """Score ``values`` (one row per point, event times ``ts``) for ``entity``.
 
@@ -82,7 +100,8 @@ def score_batch(
     that many steps. ``names`` overrides the configuration's feature names, and ``details`` adds
     a sentence per point to its root cause. ``labels`` (1 anomalous, 0 normal, None unknown, per
     point) feed the key's running quality counters, which judge the engine's alerts; the counts
-    of windows and alarms that ended go to ``counters`` as ``quality.<name>``. Raises
+    of windows and alarms that ended go to ``counters`` as ``quality.<name>``. ``cache`` keeps
+    the parsed objects of the states this call writes, to skip parsing them next time. Raises
     DetectorError, before touching anything, when the points do not fit.
 
     Examples
@@ -108,7 +127,7 @@ def score_batch(
     previous: Mapping[str, Any] = state if state is not None else {}
     if not values:
         return BatchOutcome(
-            points=[],
+            point_list=[],
             state=dict(previous) if state is not None and learn else None,
             points_seen=int(previous.get("points", 0)),
         )
@@ -116,7 +135,14 @@ def score_batch(
     scorer: ModelScorer | None = None
     current: Mapping[str, Any] = {}
     insights: Insights | None = None
-    if _compatible(config, state, n_features):
+    quality: QualityCounters | None = None
+    suppressor: Suppressor | None = None
+    cached = cache.take((config.model_id, entity), state) if cache is not None and learn else None
+    entity_objects = cache.take(entity, entity_state) if cache is not None and learn else None
+    if cached is not None and cached[0] is config:
+        _, scorer, insights, suppressor, quality = cached
+        current = previous
+    elif _compatible(config, state, n_features):
         try:
             scorer = ModelScorer(spec, previous.get("model"))
             insights = Insights(config.forecast, n_features, previous.get("insights"))
@@ -128,45 +154,59 @@ def score_batch(
         scorer = ModelScorer(spec)
         insights = Insights(config.forecast, n_features)
     pipeline = Pipeline(
-        config, entity, current.get("suppress"), entity_state, learn=learn, source=source
+        config,
+        entity,
+        current.get("suppress"),
+        entity_state,
+        learn=learn,
+        source=source,
+        live=(suppressor, entity_objects),
     )
-    quality = QualityCounters.from_state(current["quality"]) if current.get("quality") else None
+    if cached is None and current.get("quality"):
+        quality = QualityCounters.from_state(current["quality"])
     names = list(names) if names else config.names_for(n_features)
     series_names = [signal_name(source, config.model_id, name) for name in names]
-    result = None
-    for index, (t, x) in enumerate(zip(ts, values, strict=True)):
-        result = scorer.score_one(x, learn=learn)
-        deviation, center = top_deviation(x, result)
-        signals: list[Signal] = []
-        if result.is_anomaly:
-            signals = signals_for(names, x, result.feature_scores, result.baseline)
-        outcome = pipeline.step(
-            Draft(
-                ts=t,
-                score=result.score,
-                threshold=result.threshold,
-                is_anomaly=result.is_anomaly,
-                warm=result.warm,
-                deviation=deviation,
-                center=center,
-                signals=signals,
-                partners=insights.partners(names) if result.is_anomaly else {},
-                series=dict(zip(series_names, x, strict=True)),
-                detail=details[index] if details else "",
-            )
+    times = np.asarray(ts, dtype=float)
+    rows = np.asarray(values, dtype=float).reshape(len(values), n_features)
+    if labels is not None and any(label is not None for label in labels):
+        quality = quality or QualityCounters()
+    if len(rows) <= SMALL_BATCH:  # numpy's fixed cost outweighs a few points one by one
+        results = [
+            _score_point(pipeline, scorer, insights, names, series_names, learn, t, x, k, details)
+            for k, (t, x) in enumerate(zip(times.tolist(), rows.tolist(), strict=True))
+        ]
+        if quality is not None and labels is not None:
+            for point, label in zip(pipeline.points, labels, strict=True):
+                if label is not None:
+                    pipeline.add_quality(quality, point.alert, int(label), point.ts)
+        point_of: Callable[[int], PointResult] = results.__getitem__
+    else:
+        block = scorer.score_block(rows, learn=learn)
+        pipeline.run_block(
+            times,
+            rows,
+            block,
+            names,
+            series_names,
+            lambda: insights.partners(names),
+            details,
+            labels,
+            quality,
         )
-        label = labels[index] if labels is not None else None
-        if label is not None:
-            quality = quality or QualityCounters()
-            pipeline.add_quality(quality, outcome.alert, label, t)
-        if learn:
-            insights.update(t, x, result.is_anomaly)
-            _predict(pipeline, insights, config, names, t, result)
+        point_of = block.point
+    result = point_of(len(rows) - 1)
+    tail = range(max(0, len(rows) - INSIGHTS_TAIL), len(rows))
+    if learn:
+        for k in tail:
+            flagged = point_of(k).is_anomaly
+            insights.update(float(times[k]), rows[k].tolist(), flagged)
+            if config.forecast.predictive_horizon:
+                _predict(pipeline, insights, config, names, float(times[k]), point_of(k))
     report: dict[str, Any] = {}
-    if horizon and result is not None:
+    if horizon:
         if not learn:  # a dry run did not update the insights: show what learning would give
-            for t, x, point in zip(ts, values, pipeline.points, strict=True):
-                insights.update(t, x, point.is_anomaly)
+            for k in tail:
+                insights.update(float(times[k]), rows[k].tolist(), point_of(k).is_anomaly)
         step = (ts[-1] - ts[0]) / (len(ts) - 1) if len(ts) > 1 else None
         report = insights.report(
             names, horizon, scorer.detector.baseline(), result.threshold, step, ts[-1]
@@ -183,9 +223,103 @@ def score_batch(
         }
         if quality is not None:
             new_state["quality"] = quality.to_state()
-    return pipeline.outcome(
+    batch = pipeline.outcome(
         new_state, reset=reset, points_seen=int(current.get("points", 0)), insights=report
     )
+    batch.values = values
+    batch.baseline = result.baseline
+    if cache is not None and learn and new_state is not None and batch.state is not None:
+        cache.put(
+            (config.model_id, entity),
+            batch.state,
+            (config, scorer, insights, pipeline.suppressor, quality),
+        )
+        shared = batch.entity_state if batch.entity_state is not None else entity_state
+        if shared is not None:
+            cache.put(entity, shared, (pipeline.life, pipeline.correlator))
+    return batch
+
+
+def forecast_report(
+    config: ModelConfig,
+    state: Mapping[str, Any] | None,
+    horizon: int,
+    *,
+    names: Sequence[str] | None = None,
+    step_seconds: float | None = None,
+    last_ts: float | None = None,
+) -> dict[str, Any] | None:
+    """Each feature's trend and a ``horizon``-step forecast from a key's stored state, scoring
+    nothing and changing nothing (as ``score_batch(..., horizon=...)`` reports them); None when
+    ``state`` is not a usable state of this model version.
+
+    Examples
+    --------
+    >>> cfg = ModelConfig("m", "1", "zscore", {"threshold": 3.0}, features=["cpu"])
+    >>> out = score_batch(cfg, "host-1", None, [10.0 * i for i in range(40)],
+    ...                   [[50.0 + i] for i in range(40)])
+    >>> report = forecast_report(cfg, out.state, 3, step_seconds=10.0, last_ts=390.0)
+    >>> [feature["feature"] for feature in report["features"]]
+    ['cpu']
+    >>> [(p["step"], p["ts"], round(p["mean"])) for p in report["features"][0]["forecast"]]
+    [(1, 400.0, 90), (2, 410.0, 91), (3, 420.0, 92)]
+    >>> forecast_report(cfg, None, 3) is None
+    True
+    """
+    n_features = state.get("n_features") if state is not None else None
+    if not isinstance(n_features, int) or not _compatible(config, state, n_features):
+        return None
+    assert state is not None
+    try:
+        scorer = ModelScorer(config.spec(n_features), state.get("model"))
+        insights = Insights(config.forecast, n_features, state.get("insights"))
+    except DetectorError:
+        return None
+    return insights.report(
+        list(names) if names else config.names_for(n_features),
+        horizon,
+        scorer.detector.baseline(),
+        scorer.threshold.get(),
+        step_seconds,
+        last_ts,
+    )
+
+
+def _score_point(
+    pipeline: Pipeline,
+    scorer: ModelScorer,
+    insights: Insights,
+    names: Sequence[str],
+    series: Sequence[str],
+    learn: bool,
+    t: float,
+    x: list[float],
+    k: int,
+    details: Sequence[str] | None,
+) -> PointResult:
+    """One point through the scorer and the pipeline (the small-batch path)."""
+    result = scorer.score_one(x, learn=learn)
+    signals: list[Signal] = []
+    deviation, center = math.nan, math.nan
+    if result.is_anomaly:
+        signals = signals_for(names, x, result.feature_scores, result.baseline)
+        deviation, center = top_deviation(x, result)
+    pipeline.step(
+        Draft(
+            ts=t,
+            score=result.score,
+            threshold=result.threshold,
+            is_anomaly=result.is_anomaly,
+            warm=result.warm,
+            deviation=deviation,
+            center=center,
+            signals=signals,
+            partners=insights.partners(names) if result.is_anomaly else {},
+            series=dict(zip(series, x, strict=True)),
+            detail=details[k] if details else "",
+        )
+    )
+    return result
 
 
 def _predict(
