@@ -84,6 +84,8 @@ class _Smoother:
 
     _owner = "forecast"
 
+    _n: int = 0  # steps seen (set by the subclasses)
+
     def __init__(self, alpha: float, beta: float, level: float, error_half_life: float) -> None:
         self.alpha = _unit("alpha", alpha, 0.0, True, 1.0)
         self.beta = _unit("beta", beta, 0.0, False, 1.0)
@@ -94,6 +96,11 @@ class _Smoother:
         self._l: float | None = None
         self._b = 0.0
         self._errors = [0.0, 0.0]  # EW sum of squared one-step errors, EW weight
+
+    @property
+    def steps(self) -> int:
+        """Steps seen since the start (values and gaps)."""
+        return self._n
 
     @property
     def ready(self) -> bool:

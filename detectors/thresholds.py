@@ -28,14 +28,19 @@ def round6(values: np.ndarray) -> np.ndarray:
 
     Examples
     --------
-    >>> round6(np.array([0.123456789, 123456.789, -9.87654321e-5, 0.0])).tolist()
-    [0.123457, 123457.0, -9.87654e-05, 0.0]
+    >>> round6(np.array([0.123456789, 123456.789, -9.87654321e-5, 0.0, 5e-324])).tolist()
+    [0.123457, 123457.0, -9.87654e-05, 0.0, 5e-324]
     """
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         digits = 5 - np.floor(np.log10(np.abs(values)))
-    digits = np.where(np.isfinite(digits), digits, 0.0)
-    scale = 10.0**digits
-    return np.round(values * scale) / scale
+        digits = np.where(np.isfinite(digits), digits, 0.0)
+        scale = 10.0**digits
+        rounded = np.round(values * scale) / scale
+    awkward = np.isfinite(values) & ~np.isfinite(rounded)  # tiny values: the scale overflows
+    if awkward.any():
+        rounded[awkward] = [float(f"{v:.6g}") for v in values[awkward]]
+    result: np.ndarray = rounded
+    return result
 
 
 class Threshold(Protocol):

@@ -19,6 +19,9 @@ from detectors.trend import TrendTracker
 
 MAX_CORRELATED_FEATURES = 16
 PREDICT_CONFIRM = 2  # consecutive points whose forecast breaches before a predictive alert
+# Steps a forecaster must have learned before it may raise a predictive alert: a young one
+# extrapolates its first wiggles (seen: a key's first big batch paged "expected to breach").
+PREDICT_MIN_STEPS = 64
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,8 @@ class Insights:
         soonest: Breach | None = None
         for i, (center, spread) in enumerate(baseline):
             if not (math.isfinite(center) and math.isfinite(spread)):
+                continue
+            if self.forecasters[i].steps < PREDICT_MIN_STEPS:
                 continue
             upper, lower = center + threshold * spread, center - threshold * spread
             points = self.forecasters[i].forecast(horizon)
