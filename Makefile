@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit integration venv clean
+.PHONY: run demo test lint unit integration bench venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ venv: $(STAMP)
 ## Start the engine (embedded broker unless KAFKA_BOOTSTRAP_SERVERS is set) with the API on :8000.
 run: $(STAMP)
 	$(BIN)/anomaly-engine run
+
+## The engine with a synthetic feed: incidents in the dashboard, http://127.0.0.1:8000/ui/, within 30 s.
+demo: $(STAMP)
+	$(BIN)/anomaly-engine demo
 
 ## Lint, type-check, then the whole suite: unit tests, doctests, integration tests on a real broker.
 test: lint
@@ -32,6 +36,11 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/python -m pytest -m integration
+
+## Benchmarks on an embedded broker (not part of `make test`, ~10 min): prints one table and
+## writes docs/PERFORMANCE.md. `make bench BENCH_ARGS=--quick` for a smoke run of a few minutes.
+bench: $(STAMP)
+	$(BIN)/python -m app.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .anomaly-data *.egg-info

@@ -10,8 +10,10 @@ from api.engine import Engine
 from api.errors import install_error_handlers
 from api.limits import BodyLimitMiddleware, TokenBuckets
 from api.options import ApiOptions
-from api.routers import alerts, config, health, score, silences, stats
+from api.routers import alerts, config, health, score, series, silences, stats
+from api.routers import metrics as metrics_router
 from api.security import ADMIN, READ
+from api.ui import install_ui
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +37,10 @@ def create_api(engine: Engine, options: ApiOptions | None = None) -> FastAPI:
         options.score_rate_per_s, options.score_burst, clock=options.clock
     )
     install_error_handlers(api)
-    for module in (config, score, alerts, silences, stats, health):
+    for module in (config, score, alerts, series, silences, stats, health):
         api.include_router(module.router)
+    api.include_router(metrics_router.router)  # GET /metrics, open like /health
+    install_ui(api)
     api.add_middleware(BodyLimitMiddleware, max_bytes=options.max_body_bytes)
     if options.keys.configured:
         log.info(

@@ -66,6 +66,10 @@ class Engine(Protocol):
 
     def health(self) -> dict[str, Any]: ...
 
+    async def series(self, model_id: str, entity: str, limit: int, horizon: int) -> dict[str, Any]:
+        """The recent points of (model, entity), from the worker that owns the entity: the
+        fields of ``api.schemas.SeriesOut``. Raises UnknownModel or EngineUnavailable."""
+
     async def create_silence(
         self, silence: dict[str, Any], actor: str | None = None
     ) -> dict[str, Any]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Coroutine
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
@@ -41,13 +42,15 @@ class NestingGuardRequest(Request):
 class GuardedRoute(APIRoute):
     """Admits the caller (keys, scope, scoring rate) before FastAPI reads and parses the body,
     so a refused request costs no parsing; refuses query parameters the route does not take (a
-    misspelt filter would otherwise be ignored and the answer unfiltered); then parses JSON with
+    misspelt filter would otherwise be ignored and the answer unfiltered) and a single-valued one
+    given twice (FastAPI would keep the last and ignore the first); then parses JSON with
     :class:`NestingGuardRequest`."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         access = find_access(self.dependant)
         known = query_names(self.dependant)
+        single = known - repeatable_query_names(self.dependant)
 
         async def guarded(request: Request) -> Response:
             if access is not None:
@@ -58,6 +61,12 @@ class GuardedRoute(APIRoute):
                     raise InvalidInput(
                         f"unknown query parameter {name!r}; this endpoint takes: {takes}",
                         field=name or "query",
+                    )
+            for name in single:  # FastAPI would silently keep the last of `?x=a&x=b`
+                if len(request.query_params.getlist(name)) > 1:
+                    raise InvalidInput(
+                        f"query parameter {name!r} is given more than once; give it once",
+                        field=name,
                     )
             return await handler(NestingGuardRequest(request.scope, request.receive))
 
@@ -73,6 +82,20 @@ def find_access(dependant: Dependant) -> Access | None:
         if found is not None:
             return found
     return None
+
+
+def repeatable_query_names(dependant: Dependant) -> set[str]:
+    """The query parameters that take a list (``?x=a&x=b``), its dependencies' included."""
+    names = set()
+    for field in dependant.query_params:
+        annotation = field.field_info.annotation
+        members = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else ()
+        kinds = {get_origin(a) or a for a in (*members, annotation)}
+        if kinds & {list, tuple, set, frozenset}:
+            names.add(field.alias)
+    for dependency in dependant.dependencies:
+        names |= repeatable_query_names(dependency)
+    return names
 
 
 def query_names(dependant: Dependant) -> set[str]:

@@ -39,6 +39,22 @@ README_CONFIG_EXAMPLE: dict[str, Any] = {
     ]
 }
 
+# A weekly maintenance window: the silence schema's example and the docs' (api/examples.py)
+WEEKLY_SILENCE_EXAMPLE: dict[str, Any] = {
+    "matchers": {"entity": "~db-.*"},
+    "starts_at": "2026-11-27T00:00:00Z",
+    "ends_at": "2026-12-31T00:00:00Z",
+    "recurrence": {
+        "kind": "weekly",
+        "days": ["sun"],
+        "start": "02:00",
+        "end": "04:00",
+        "timezone": "Europe/Paris",
+    },
+    "comment": "weekly database maintenance",
+    "created_by": "ops@example.com",
+}
+
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
@@ -475,23 +491,7 @@ class SilenceIn(_In):
         extra="forbid",
         allow_inf_nan=False,
         strict=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "matchers": {"entity": "~db-.*"},
-                    "starts_at": "2026-11-27T00:00:00Z",
-                    "ends_at": "2026-12-31T00:00:00Z",
-                    "recurrence": {
-                        "kind": "weekly",
-                        "days": ["sun"],
-                        "start": "02:00",
-                        "end": "04:00",
-                        "timezone": "Europe/Paris",
-                    },
-                    "comment": "weekly database maintenance",
-                }
-            ]
-        },
+        json_schema_extra={"examples": [WEEKLY_SILENCE_EXAMPLE]},
     )
 
 
@@ -517,3 +517,72 @@ class ErrorItem(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: list[ErrorItem] | str
+
+
+class SeriesPointOut(BaseModel):
+    ts: float = Field(description="Event time, epoch seconds")
+    values: list[float | None] = Field(description="Values in feature order (null: a gap)")
+    score: float | None
+    threshold: float | None
+    is_anomaly: bool = Field(description="The detector flagged the point")
+    alert: bool = Field(description="Flagged and passed suppression")
+    incident_id: str | None = Field(default=None, description="Set on the point that opened one")
+    lower: list[float | None] = Field(
+        description="Per feature, the alert band's lower edge: center - threshold × spread"
+    )
+    upper: list[float | None] = Field(description="Per feature, center + threshold × spread")
+
+
+class BaselineOut(BaseModel):
+    feature: str
+    center: float | None
+    spread: float | None
+
+
+class SeriesOut(BaseModel):
+    model_id: str
+    model_version: str
+    entity: str
+    stream: str
+    features: list[str] = Field(description="Feature names; empty for behaviour models")
+    points: list[SeriesPointOut] = Field(description="Oldest first")
+    baseline: list[BaselineOut] = Field(description="The latest baseline per feature")
+    threshold: float | None = Field(description="The latest threshold")
+    step_seconds: float | None = Field(description="Median gap between the points")
+    forecast: dict[str, Any] | None = Field(
+        default=None, description="Per feature, trend and forecast of the next `horizon` steps"
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_id": "metrics-v1",
+                    "model_version": "1.0",
+                    "entity": "host-1",
+                    "stream": "metrics",
+                    "features": ["feature_0", "feature_1"],
+                    "points": [
+                        {
+                            "ts": 1795766440.0,
+                            "values": [160.0, 5.0],
+                            "score": 12.0,
+                            "threshold": 1.5,
+                            "is_anomaly": True,
+                            "alert": True,
+                            "incident_id": "inc-3f2a9c1d5e7b8a60",
+                            "lower": [92.5, 3.5],
+                            "upper": [107.5, 6.5],
+                        }
+                    ],
+                    "baseline": [
+                        {"feature": "feature_0", "center": 100.0, "spread": 5.0},
+                        {"feature": "feature_1", "center": 5.0, "spread": 1.0},
+                    ],
+                    "threshold": 1.5,
+                    "step_seconds": 10.0,
+                    "forecast": None,
+                }
+            ]
+        }
+    )

@@ -34,6 +34,8 @@ from typing import Any
 
 import httpx
 
+from app.logformat import log_context
+from app.metrics import EngineMetrics
 from incidents.channels import Channel
 from incidents.ratelimit import PerTargetRateLimiter
 from incidents.redact import RedactingFilter, Redactor
@@ -86,8 +88,10 @@ class Dispatcher:
         sleep: Callable[[float], Any] = asyncio.sleep,
         rng: random.Random | None = None,
         redactor: Redactor | None = None,
+        metrics: EngineMetrics | None = None,
     ) -> None:
         self.channels = dict(channels)
+        self.metrics = metrics if metrics is not None else EngineMetrics(process=False)
         self.silences = silences
         self.policy = policy
         self.timeout = timeout
@@ -141,21 +145,30 @@ class Dispatcher:
             return None
         key = ledger_key(event, name)
         entry = ledger.get(key)
+        context = log_context(event, channel=name)
         if entry is not None and entry.get("status") in FINAL:
+            self.metrics.delivery(name, "duplicate")
             log.info(
                 "%s %s already %s on %s (a replay): not sent again",
                 event["incident_id"],
                 event.get("event"),
                 entry["status"],
                 name,
+                extra=context,
             )
             return str(entry["status"])
         silenced = self._silence_for(name, event, ledger)
         if silenced is not None:
             silence_id, reason = silenced
             await self._record(ledger, key, {"status": "silenced", "silence_id": silence_id})
+            self.metrics.delivery(name, "silenced")
             log.info(
-                "%s %s not sent to %s: %s", event["incident_id"], event.get("event"), name, reason
+                "%s %s not sent to %s: %s",
+                event["incident_id"],
+                event.get("event"),
+                name,
+                reason,
+                extra=context,
             )
             return "silenced"
         attempts = int(entry.get("attempts", 0)) if entry else 0
@@ -172,12 +185,14 @@ class Dispatcher:
             if result.ok:
                 row = {"status": "delivered", "attempts": attempts, "http_status": result.status}
                 await self._record(ledger, key, row)
+                self.metrics.delivery(name, "delivered")
                 log.info(
                     "%s %s delivered to %s after %d attempt(s)",
                     event["incident_id"],
                     event.get("event"),
                     name,
                     attempts,
+                    extra=context,
                 )
                 return "delivered"
             row = {
@@ -188,15 +203,18 @@ class Dispatcher:
             }
             if not self.policy.should_retry(result, attempts):
                 await self._record(ledger, key, {**row, "status": "failed"})
+                self.metrics.delivery(name, "failed")
                 log.warning(
                     "%s %s not delivered to %s: %s",
                     event["incident_id"],
                     event.get("event"),
                     name,
                     result.detail,
+                    extra=context,
                 )
                 return "failed"
             await self._record(ledger, key, row)
+            self.metrics.delivery(name, "retried")
             delay = self.policy.delay(attempts, result.retry_after, self.rng)
             log.info(
                 "%s %s to %s: %s; retry %d in %.1f s",
@@ -206,6 +224,7 @@ class Dispatcher:
                 result.detail,
                 attempts,
                 delay,
+                extra=context,
             )
             await self.sleep(delay)
 

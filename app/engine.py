@@ -25,6 +25,10 @@ from api import create_api
 from api.engine import EngineUnavailable, InvalidInput, ScoreCommand, UnknownModel
 from app.dispatch import Dispatcher
 from app.entity_record import EntityRecord, source_key
+from app.logformat import log_context
+from app.metrics import EngineMetrics
+from app.recent import RecentStore
+from app.series import series_reply
 from app.settings import Settings
 from app.stats import StatsStore, add_counters, stats_key
 from app.streams import TelemetryHandler
@@ -36,7 +40,7 @@ from incidents.channels import ChannelSettings, build_channels
 from incidents.config import ModelConfig
 from incidents.incident import iso_time
 from incidents.pipeline import BatchOutcome
-from incidents.redact import Redactor, install_log_filter
+from incidents.redact import Redactor
 from incidents.retry import RetryPolicy
 from incidents.scoring import score_batch
 from incidents.silences import Silence, SilenceError
@@ -128,6 +132,7 @@ class Engine:
         self.stats = StatsStore()
         self.silences = SilenceStore()
         self.delivery_status = DeliveryStore(2 * settings.alerts_retained)
+        self.recent = RecentStore()  # recent points of the keys this worker scores, for charts
         bootstrap = ",".join(servers)
         self.config_view = TopicView(
             bootstrap,
@@ -176,6 +181,8 @@ class Engine:
             if key.strip()
         ]
         self.redactor = Redactor([*channel_settings.secrets(), *api_keys])
+        self.metrics = EngineMetrics()  # GET /metrics
+        self.metrics_registry = self.metrics.registry
         self.dispatcher = Dispatcher(
             build_channels(settings.channel_settings()),
             self.silences.all,
@@ -188,9 +195,9 @@ class Engine:
             slack_interval=settings.slack_interval_s,
             flush=self.app.producer.flush,
             redactor=self.redactor,
+            metrics=self.metrics,
         )
         self.app.stop_hooks.append(self.dispatcher.close)
-        self.app.task(self._redact_logs)
         for name in self.dispatcher.channels:
             self.app.agent(self.alerts_topic, name=f"deliver_{name}")(self._delivery_agent(name))
         self.telemetry = TelemetryHandler(self)
@@ -199,6 +206,12 @@ class Engine:
         self.score_requests = self.app.agent(self.score_requests_topic, name="score_requests")(
             self._score_requests
         )
+        lag_topics = (
+            *settings.telemetry_topics,
+            settings.alerts_topic,
+            settings.score_requests_topic,
+        )
+        self.metrics.watch_consumer(lambda: self.app.consumer, lag_topics)
         self.api = create_api(self)
         serve_asgi(self.app, self.api, host=settings.api_host, port=settings.api_port)
 
@@ -270,11 +283,14 @@ class Engine:
                     config.model_id,
                     entity,
                     config.model_version,
+                    extra={"model_id": config.model_id, "entity": entity},
                 )
             if outcome.entity_state is not None:
                 shared, shared_changed = outcome.entity_state, True
             if outcome.state is not None:
                 models[config.model_id] = outcome.state
+                self.metrics.scored(config.model_id, outcome.counters)
+                self.recent.add(config.model_id, entity, outcome)
                 row = stats_key(config.model_id, partition)
                 self.model_stats[row] = add_counters(self.model_stats.get(row), outcome.counters)
             outcomes.append(outcome)
@@ -288,7 +304,14 @@ class Engine:
     async def publish_events(self, events: list[dict[str, Any]]) -> None:
         for event in events:
             await self.alerts_topic.send(key=event["entity"].encode(), value=orjson.dumps(event))
-            log.info("incident %s %s: %s", event["incident_id"], event["event"], event["summary"])
+            log.info(
+                "incident %s %s: %s",
+                event["incident_id"],
+                event["event"],
+                event["summary"],
+                extra=log_context(event),
+            )
+        self.metrics.published(events)
 
     async def dead_letter(self, event: EventT, reason: str) -> None:
         message = event.message
@@ -304,6 +327,7 @@ class Engine:
             "dead_lettered_at": iso_time(time.time()),
         }
         await self.dlq_topic.send(key=message.key, value=orjson.dumps(record))
+        self.metrics.dead_lettered(message.topic)
         log.warning(
             "message %s[%d]@%d sent to %s: %s",
             message.topic,
@@ -311,6 +335,7 @@ class Engine:
             message.offset,
             self.settings.dlq_topic,
             reason,
+            extra=log_context(record, entity=record["key"]),
         )
 
     async def _wait_for_configs(self) -> None:
@@ -342,6 +367,8 @@ class Engine:
     async def _handle_score_request(
         self, request: Mapping[str, Any], source: tuple[str, int, int]
     ) -> dict[str, Any]:
+        if request.get("kind") == "series":
+            return series_reply(self, request)
         model_id = request["model_id"]
         config = self.model_config(model_id)
         if config is None:
@@ -425,11 +452,34 @@ class Engine:
             raise InvalidInput(reply["message"], field="records")
         return reply
 
-    # ---------------------------------------------------------------- delivery
+    async def series(self, model_id: str, entity: str, limit: int, horizon: int) -> dict[str, Any]:
+        """The key's recent points and forecast, from the worker that owns the entity."""
+        if self.model_config(model_id) is None:
+            raise UnknownModel(f"no configuration for model {model_id!r}")
+        request = {
+            "kind": "series",
+            "model_id": model_id,
+            "entity": entity,
+            "limit": limit,
+            "horizon": horizon,
+        }
+        try:
+            reply: dict[str, Any] = await asyncio.wait_for(
+                self.score_requests.ask(key=entity.encode(), value=request),
+                self.settings.request_timeout_s,
+            )
+        except TimeoutError:
+            raise EngineUnavailable(
+                f"the worker owning entity {entity!r} did not answer within "
+                f"{self.settings.request_timeout_s:.0f} s"
+            ) from None
+        if reply.get("error") == "unknown_model":
+            raise UnknownModel(reply["message"])
+        if reply.get("error"):
+            raise RuntimeError(f"the owning worker failed to answer: {reply.get('message')}")
+        return reply
 
-    async def _redact_logs(self) -> None:
-        """Once Faust has set up logging: no configured secret reaches any log line."""
-        install_log_filter(self.redactor)
+    # ---------------------------------------------------------------- delivery
 
     def _delivery_agent(self, name: str) -> Callable[[StreamT[bytes]], Awaitable[None]]:
         async def deliver(stream: StreamT[bytes]) -> None:

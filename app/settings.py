@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     store: str = "memory://"
     data_dir: str = ""  # default: ./.anomaly-data/<app_id>-<api_port>
     log_level: LogLevel = "info"
+    log_format: Literal["json", "text", "auto"] = "auto"  # auto: text on a terminal, else JSON
 
     # Topic names.
     metrics_topic: str = "telemetry.metrics"

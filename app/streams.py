@@ -8,6 +8,7 @@ dead-letter topic with the reason, and the stream goes on.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,8 @@ class TelemetryHandler:
 
     async def handle(self, event: EventT, stream: str) -> None:
         """Score one message of ``stream`` ("metrics", "logs" or "behavior")."""
+        started = time.perf_counter()
+        self.engine.metrics.consumed(event.message.topic)
         try:
             payload = await self._admit(event, stream)
             if payload is None:
@@ -75,6 +78,7 @@ class TelemetryHandler:
                 event, f"internal error while scoring: {type(exc).__name__}"
             )
             return
+        self.engine.metrics.observe_scoring(event.message.topic, time.perf_counter() - started)
         await self.engine.publish_events(events)
 
     async def _admit(self, event: EventT, stream: str) -> dict[str, Any] | None:
@@ -109,6 +113,7 @@ class TelemetryHandler:
             batch = decode_batch(payload, config, self.settings.max_points_per_request)
         except TelemetryError as exc:
             raise Rejected(str(exc)) from None
+        self.engine.metrics.decoded(topic, len(batch.ts))
 
         def run(state: State, shared: State) -> BatchOutcome:
             return score_batch(
@@ -145,6 +150,7 @@ class TelemetryHandler:
             actions = decode_behavior_events(payload, limit) if stream == "behavior" else []
         except TelemetryError as exc:
             raise Rejected(str(exc)) from None
+        self.engine.metrics.decoded(topic, len(logs) + len(actions))
 
         def step(config: ModelConfig) -> Step:
             def run(state: State, shared: State) -> BatchOutcome:

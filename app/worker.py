@@ -5,20 +5,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-
-from faust import Worker
+from collections.abc import Callable
 
 from api.security import usage_hint
 from app.broker import EmbeddedBroker
 from app.engine import Engine
+from app.logformat import EngineWorker, console_line
 from app.settings import Settings
 from app.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 
 
-def run_worker(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM; stop the embedded broker (if started here) on the way out."""
+def run_worker(
+    settings: Settings, on_start: Callable[[Settings], Callable[[], None]] | None = None
+) -> None:
+    """Run until SIGINT/SIGTERM; stop the embedded broker (if started here) on the way out.
+
+    ``on_start`` is called with the settings in use (the embedded broker's address included)
+    just before the worker starts, e.g. to start the demo feed; what it returns is called when
+    the worker has stopped, before the embedded broker stops."""
+    stop_extra: Callable[[], None] | None = None
     broker: EmbeddedBroker | None = None
     if not settings.kafka_bootstrap_servers:
         broker = EmbeddedBroker(settings.embedded_broker_port).start()
@@ -30,15 +37,24 @@ def run_worker(settings: Settings) -> None:
         engine = Engine(settings, embedded_broker=broker is not None)
         where = "embedded Tansu broker" if broker else "broker"
         api_url = f"http://{settings.api_host}:{settings.api_port}"
-        print(
+        for line in (
             f"anomaly-engine: {where} at {settings.kafka_bootstrap_servers}; "
-            f"API at {api_url} (docs at /docs) once the worker is ready\n"
+            f"API at {api_url} (docs at /docs) once the worker is ready",
             f"anomaly-engine: {usage_hint(engine.api.state.options.keys, api_url)}",
-            file=sys.stderr,
-            flush=True,
+        ):  # before Faust sets up logging: in the log format all the same
+            print(console_line(line, settings.log_format, sys.stderr), file=sys.stderr, flush=True)
+        if on_start is not None:
+            stop_extra = on_start(settings)
+        worker = EngineWorker(
+            engine.app,
+            loglevel=settings.log_level,
+            loop=loop,
+            log_format=settings.log_format,
+            redactor=engine.redactor,
         )
-        worker = Worker(engine.app, loglevel=settings.log_level, loop=loop)
         worker.execute_from_commandline()
     finally:
+        if stop_extra is not None:
+            stop_extra()
         if broker is not None:
             broker.stop()

@@ -16,21 +16,9 @@ if found_binary; then
     exit 0
 fi
 
-if [ "$(id -u)" -eq 0 ]; then
-    SUDO=()
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    SUDO=(sudo -n)
-else
-    say "Alertmanager is not installed and installing it needs root (or password-less sudo)."
-    exit 1
-fi
-
-if ! command -v apt-get >/dev/null 2>&1; then
-    say "Alertmanager is not installed and this machine has no apt-get to install prometheus-alertmanager with; install it and put 'alertmanager' on PATH."
-    exit 1
-fi
-
-export DEBIAN_FRONTEND=noninteractive
+# shellcheck source=scripts/apt-install.sh
+source "$(dirname "$0")/apt-install.sh"
+need_apt Alertmanager "install prometheus-alertmanager and put 'alertmanager' on PATH"
 
 # policy-rc.d exit code 101 tells invoke-rc.d not to start services while the package installs;
 # it is removed again whatever happens.
@@ -48,22 +36,7 @@ if [ ! -e "$POLICY" ]; then
     ADDED_POLICY=1
 fi
 
-LOG=$(mktemp)
-if ! "${SUDO[@]}" apt-get update -qq >"$LOG" 2>&1; then
-    tail -n 20 "$LOG" >&2
-    rm -f "$LOG"
-    say "apt-get update failed, so prometheus-alertmanager could not be installed (output above)."
-    exit 1
-fi
-if ! "${SUDO[@]}" apt-get install -y -qq --no-install-recommends \
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-    prometheus-alertmanager >"$LOG" 2>&1; then
-    tail -n 20 "$LOG" >&2
-    rm -f "$LOG"
-    say "apt-get install prometheus-alertmanager failed (output above)."
-    exit 1
-fi
-rm -f "$LOG"
+apt_install prometheus-alertmanager
 
 # Debian's package may have enabled or started its service despite the policy (e.g. under systemd).
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api import responses
+from api import examples, responses
 from api.deps import EngineDep, ReadAccess
 from api.engine import InvalidInput
 from api.routing import GuardedRoute
@@ -16,7 +16,11 @@ from incidents.telemetry import TelemetryError, parse_ts
 router = APIRouter(prefix="/anomaly", tags=["alerts"], route_class=GuardedRoute)
 
 
-@router.get("/alerts", response_model=AlertsOut, responses=responses.READ)
+@router.get(
+    "/alerts",
+    response_model=AlertsOut,
+    responses={200: examples.json_content(examples.ALERTS_OUT), **responses.READ},
+)
 async def list_alerts(
     engine: EngineDep,
     _: ReadAccess,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from typing import Annotated
 
-from api import responses
+from fastapi import APIRouter, Body, HTTPException
+
+from api import examples, responses
 from api.deps import AdminAccess, EngineDep, ReadAccess
 from api.routing import GuardedRoute
 from api.schemas import ConfigsIn, ConfigsOut, ModelConfigOut
@@ -13,9 +15,19 @@ router = APIRouter(prefix="/anomaly", tags=["configuration"], route_class=Guarde
 
 
 @router.post(
-    "/config", response_model=ConfigsOut, responses={**responses.WRITE, **responses.TOO_LARGE}
+    "/config",
+    response_model=ConfigsOut,
+    responses={
+        200: examples.json_content(examples.CONFIGS_OUT),
+        **responses.WRITE,
+        **responses.TOO_LARGE,
+    },
 )
-async def apply_configs(body: ConfigsIn, engine: EngineDep, caller: AdminAccess) -> ConfigsOut:
+async def apply_configs(
+    body: Annotated[ConfigsIn, Body(openapi_examples=examples.CONFIGS_IN)],
+    engine: EngineDep,
+    caller: AdminAccess,
+) -> ConfigsOut:
     """Store one or more configurations on the compacted config topic (admin scope).
 
     Every worker reads that topic whole, so the configurations reach every worker and survive
@@ -27,7 +39,11 @@ async def apply_configs(body: ConfigsIn, engine: EngineDep, caller: AdminAccess)
     return ConfigsOut(configs=[ModelConfigOut(**c) for c in stored])
 
 
-@router.get("/config", response_model=ConfigsOut, responses=responses.READ)
+@router.get(
+    "/config",
+    response_model=ConfigsOut,
+    responses={200: examples.json_content(examples.ALL_CONFIGS_OUT), **responses.READ},
+)
 async def list_configs(engine: EngineDep, _: ReadAccess) -> ConfigsOut:
     """Every configuration this worker knows, by model id."""
     return ConfigsOut(configs=[ModelConfigOut(**c) for c in engine.list_configs()])
@@ -36,7 +52,11 @@ async def list_configs(engine: EngineDep, _: ReadAccess) -> ConfigsOut:
 @router.get(
     "/config/{model_id}",
     response_model=ModelConfigOut,
-    responses={**responses.READ, **responses.NOT_FOUND},
+    responses={
+        200: examples.json_content(examples.README_STORED),
+        **responses.READ,
+        **responses.not_found("no configuration for model 'metrics-v9'"),
+    },
 )
 async def get_config(model_id: str, engine: EngineDep, _: ReadAccess) -> ModelConfigOut:
     """One configuration."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from api import examples
 from api.deps import EngineDep
 from api.schemas import HealthOut
 
@@ -13,7 +14,14 @@ router = APIRouter(tags=["health"])
 @router.get(
     "/health",
     response_model=HealthOut,
-    responses={503: {"model": HealthOut, "description": "Still starting or rebalancing"}},
+    responses={
+        200: examples.json_content(examples.HEALTH_OK),
+        503: {
+            "model": HealthOut,
+            "description": "Still starting or rebalancing",
+            **examples.json_content(examples.HEALTH_STARTING),
+        },
+    },
 )
 async def health(engine: EngineDep, response: Response) -> HealthOut:
     """`status` is `ok` (200) once table recovery is done and the configurations and alerts are

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body
 
-from api import responses
+from api import examples, responses
 from api.deps import EngineDep, ScoreAccess
 from api.engine import InvalidInput, ScoreCommand
 from api.routing import GuardedRoute
-from api.schemas import ErrorOut, PointOut, QualityOut, ScoreIn, ScoreOut
+from api.schemas import PointOut, QualityOut, ScoreIn, ScoreOut
 from detectors.evaluation import QualityCounters
 
 router = APIRouter(prefix="/anomaly", tags=["scoring"], route_class=GuardedRoute)
@@ -20,14 +20,22 @@ router = APIRouter(prefix="/anomaly", tags=["scoring"], route_class=GuardedRoute
     "/score",
     response_model=ScoreOut,
     responses={
+        200: examples.json_content(examples.SCORE_OUT),
         **responses.READ,
         **responses.TOO_LARGE,
         **responses.RATE_LIMITED,
         **responses.UNAVAILABLE,
-        404: {"model": ErrorOut, "description": "No configuration for the model"},
+        **responses.not_found(
+            "no configuration for model 'metrics-v9'; POST it to /anomaly/config",
+            "No configuration for the model",
+        ),
     },
 )
-async def score(body: ScoreIn, engine: EngineDep, _: ScoreAccess) -> ScoreOut:
+async def score(
+    body: Annotated[ScoreIn, Body(openapi_examples=examples.SCORE_IN)],
+    engine: EngineDep,
+    _: ScoreAccess,
+) -> ScoreOut:
     """Score records of one entity with the model's detector, threshold and cooldown.
 
     The request runs on the worker that owns the entity, against the same per-entity state as the

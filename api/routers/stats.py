@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
-from api import responses
+from api import examples, responses
 from api.deps import EngineDep, ReadAccess
 from api.routing import GuardedRoute
 from api.schemas import ModelStatsOut, StatsOut
@@ -12,7 +12,11 @@ from api.schemas import ModelStatsOut, StatsOut
 router = APIRouter(prefix="/anomaly", tags=["stats"], route_class=GuardedRoute)
 
 
-@router.get("/stats", response_model=StatsOut, responses=responses.READ)
+@router.get(
+    "/stats",
+    response_model=StatsOut,
+    responses={200: examples.json_content(examples.STATS_OUT), **responses.READ},
+)
 async def all_stats(engine: EngineDep, _: ReadAccess) -> StatsOut:
     """Points scored, anomalies flagged, alerts, incidents opened and resolved, and flagged
     points that did not alert, by reason (warmup, persistence, min_deviation, cooldown), for every
@@ -24,7 +28,11 @@ async def all_stats(engine: EngineDep, _: ReadAccess) -> StatsOut:
 @router.get(
     "/stats/{model_id}",
     response_model=ModelStatsOut,
-    responses={**responses.READ, **responses.NOT_FOUND},
+    responses={
+        200: examples.json_content(examples.MODEL_STATS),
+        **responses.READ,
+        **responses.not_found("no points scored yet for model 'metrics-v9'"),
+    },
 )
 async def model_stats(model_id: str, engine: EngineDep, _: ReadAccess) -> ModelStatsOut:
     """The counters of one model."""

@@ -56,6 +56,26 @@ def wait_until(
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} ({last_error})")
 
 
+def two_configured_workers(spawn: Callable[[], Any]) -> tuple[Any, Any]:
+    """Start two workers in one group, wait until they split the four partitions and are both
+    ready, apply the README configuration on the first and wait until the second has it."""
+    first, second = spawn(), spawn()
+
+    def split() -> bool:
+        mine, theirs = first.health()["assigned_partitions"], second.health()["assigned_partitions"]
+        return bool(mine) and bool(theirs) and sorted(mine + theirs) == [0, 1, 2, 3]
+
+    wait_until(split, 60, "the two workers to share the four partitions", interval=0.3)
+    wait_until(
+        lambda: first.health()["status"] == second.health()["status"] == "ok", 60, "both ready"
+    )
+    assert first.post("/anomaly/config", README_CONFIG).status_code == 200
+    wait_until(
+        lambda: second.get("/anomaly/config/metrics-v1").status_code == 200, 10, "config on both"
+    )
+    return first, second
+
+
 def engine_env(bootstrap: str, names: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANOMALY_")}
     env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap

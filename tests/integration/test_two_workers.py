@@ -6,11 +6,11 @@ from typing import Any
 
 from app.engine import partition_for
 from tests.integration.harness import (
-    README_CONFIG,
     EngineProcess,
     point,
     produce_aiokafka,
     produce_confluent,
+    two_configured_workers,
     wait_until,
 )
 
@@ -20,22 +20,7 @@ T0 = 1795766400.0
 def test_both_workers_see_all_incidents_and_score_alike(
     spawn: Any, bootstrap: str, names: dict[str, str]
 ) -> None:
-    first: EngineProcess = spawn()
-    second: EngineProcess = spawn()
-
-    def split() -> bool:
-        mine, theirs = first.health()["assigned_partitions"], second.health()["assigned_partitions"]
-        return bool(mine) and bool(theirs) and sorted(mine + theirs) == [0, 1, 2, 3]
-
-    wait_until(split, 60, "the two workers to share the four partitions", interval=0.3)
-    wait_until(
-        lambda: first.health()["status"] == second.health()["status"] == "ok", 60, "both ready"
-    )
-
-    assert first.post("/anomaly/config", README_CONFIG).status_code == 200
-    wait_until(
-        lambda: second.get("/anomaly/config/metrics-v1").status_code == 200, 10, "config on both"
-    )
+    first, second = two_configured_workers(spawn)
 
     # Entities on every partition, so each worker owns some of them.
     entities = [f"node-{i}" for i in range(12)]

@@ -139,6 +139,35 @@ class FakeEngine:
     def model_stats_report(self) -> dict[str, dict[str, Any]]:
         return self.stats
 
+    async def series(self, model_id: str, entity: str, limit: int, horizon: int) -> dict[str, Any]:
+        self.calls.append(("series", (model_id, entity, limit, horizon)))
+        if model_id not in self.configs:
+            raise UnknownModel(f"no configuration for model {model_id!r}")
+        return {
+            "model_id": model_id,
+            "model_version": "1.0",
+            "entity": entity,
+            "stream": "metrics",
+            "features": ["cpu"],
+            "points": [
+                {
+                    "ts": 1.0,
+                    "values": [140.0],
+                    "score": 8.0,
+                    "threshold": 3.0,
+                    "is_anomaly": True,
+                    "alert": True,
+                    "incident_id": "inc-1",
+                    "lower": [85.0],
+                    "upper": [115.0],
+                }
+            ][:limit],
+            "baseline": [{"feature": "cpu", "center": 100.0, "spread": 5.0}],
+            "threshold": 3.0,
+            "step_seconds": None,
+            "forecast": {"features": [{"feature": "cpu", "forecast": []}]} if horizon else None,
+        }
+
     @property
     def max_points_per_request(self) -> int:
         return self.max_points

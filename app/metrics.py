@@ -1,0 +1,260 @@
+"""The worker's Prometheus metrics, served at ``GET /metrics``.
+
+One :class:`EngineMetrics` per engine, on its own registry (so tests can build several). The
+engine's code records with one call per place (:meth:`~EngineMetrics.consumed` when a telemetry
+message arrives, :meth:`~EngineMetrics.scored` with a batch's counters, and so on). Labels are
+bounded: topics, model ids (configured models only), suppression reasons, channels and delivery
+outcomes, incident event kinds; never an entity.
+
+Consumer lag is read when Prometheus scrapes, from the Faust consumer: for each assigned partition
+of the topics the agents consume, the partition's high watermark (the offset the next record will
+get, known from the last fetch) minus the group's committed offset, as ``kafka-consumer-groups``
+shows it. Faust commits every ``broker_commit_interval`` (2.8 s), so a worker that keeps up shows
+a lag of at most a few seconds of traffic. A partition without data (no high watermark yet, or
+an empty one) is left out.
+
+Examples
+--------
+>>> metrics = EngineMetrics(process=False)
+>>> metrics.consumed("telemetry.metrics")
+>>> metrics.scored("metrics-v1", {"points": 3, "anomalies": 1, "suppressed.warmup": 1})
+>>> metrics.value("anomaly_points_scored_total", model_id="metrics-v1")
+3.0
+>>> metrics.value("anomaly_alerts_suppressed_total", model_id="metrics-v1", reason="warmup")
+1.0
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
+
+# Seconds to admit, decode and score one message: from a single point (~0.2 ms) to a batch of
+# 100k points (seconds).
+SCORING_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+
+# BatchOutcome.counters names -> the per-model counter they feed.
+_MODEL_COUNTERS = {
+    "points": "points_scored",
+    "anomalies": "anomalies",
+    "alerts": "alerts",
+    "opened": "incidents_opened",
+    "resolved": "incidents_resolved",
+}
+
+
+class EngineMetrics:
+    """The counters, the scoring histogram and the consumer-lag collector of one worker.
+
+    ``process``: also export the process's CPU, memory, file descriptors and GC figures.
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None, *, process: bool = True) -> None:
+        disable_created_metrics()  # no `_created` twin of every counter in the exposition
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.messages = Counter(
+            "anomaly_messages", "Telemetry messages consumed, by topic", ["topic"], registry=r
+        )
+        self.points = Counter(
+            "anomaly_points",
+            "Telemetry points (metrics points, log or behaviour events) decoded from consumed "
+            "messages, by topic",
+            ["topic"],
+            registry=r,
+        )
+        self.points_scored = Counter(
+            "anomaly_points_scored",
+            "Points scored and learned, by model (streamed and REST, not dry runs)",
+            ["model_id"],
+            registry=r,
+        )
+        self.anomalies = Counter(
+            "anomaly_anomalies", "Points the detector flagged, by model", ["model_id"], registry=r
+        )
+        self.alerts = Counter(
+            "anomaly_alerts",
+            "Flagged points that passed suppression, by model",
+            ["model_id"],
+            registry=r,
+        )
+        self.suppressed = Counter(
+            "anomaly_alerts_suppressed",
+            "Flagged points that did not alert, by model and reason (warmup, persistence, "
+            "min_deviation, cooldown, late)",
+            ["model_id", "reason"],
+            registry=r,
+        )
+        self.incidents_opened = Counter(
+            "anomaly_incidents_opened", "Incidents opened, by model", ["model_id"], registry=r
+        )
+        self.incidents_resolved = Counter(
+            "anomaly_incidents_resolved", "Incidents resolved, by model", ["model_id"], registry=r
+        )
+        self.events_published = Counter(
+            "anomaly_incident_events_published",
+            "Incident events written to the alerts topic (open, update, resolve), replays included",
+            ["event"],
+            registry=r,
+        )
+        self.deliveries = Counter(
+            "anomaly_deliveries",
+            "Delivery outcomes by channel: delivered, failed, silenced, retried (an attempt to be "
+            "retried), duplicate (a replayed event the ledger had already finished)",
+            ["channel", "outcome"],
+            registry=r,
+        )
+        self.dlq = Counter(
+            "anomaly_dlq_messages",
+            "Messages sent to the dead-letter topic, by source topic",
+            ["topic"],
+            registry=r,
+        )
+        self.scoring = Histogram(
+            "anomaly_scoring_seconds",
+            "Seconds to admit, decode and score one telemetry message, by topic",
+            ["topic"],
+            buckets=SCORING_BUCKETS,
+            registry=r,
+        )
+        if process:
+            ProcessCollector(registry=r)
+            PlatformCollector(registry=r)
+            GCCollector(registry=r)
+
+    # ------------------------------------------------------------------ call sites
+
+    def consumed(self, topic: str) -> None:
+        """A telemetry message arrived (before admission: rejected messages count too)."""
+        self.messages.labels(topic).inc()
+
+    def decoded(self, topic: str, points: int) -> None:
+        """A message of ``topic`` held ``points`` points or events."""
+        self.points.labels(topic).inc(points)
+
+    def scored(self, model_id: str, counters: Mapping[str, float]) -> None:
+        """A batch's :attr:`incidents.pipeline.BatchOutcome.counters` for ``model_id``."""
+        for name, value in counters.items():
+            if not value:
+                continue
+            if name.startswith("suppressed."):
+                self.suppressed.labels(model_id, name.split(".", 1)[1]).inc(value)
+            elif name in _MODEL_COUNTERS:
+                getattr(self, _MODEL_COUNTERS[name]).labels(model_id).inc(value)
+
+    def observe_scoring(self, topic: str, seconds: float) -> None:
+        self.scoring.labels(topic).observe(seconds)
+
+    def published(self, events: Iterable[Mapping[str, Any]]) -> None:
+        for event in events:
+            self.events_published.labels(str(event.get("event", "open"))).inc()
+
+    def delivery(self, channel: str, outcome: str) -> None:
+        self.deliveries.labels(channel, outcome).inc()
+
+    def dead_lettered(self, topic: str) -> None:
+        self.dlq.labels(topic).inc()
+
+    def watch_consumer(self, consumer: Callable[[], Any], topics: Iterable[str]) -> None:
+        """Export ``anomaly_consumer_lag`` for ``topics``' partitions assigned to ``consumer()``."""
+        self.registry.register(ConsumerLagCollector(consumer, topics))
+
+    # ------------------------------------------------------------------ reading
+
+    def value(self, name: str, **labels: str) -> float | None:
+        """A sample's current value (for tests and the doctest above)."""
+        return self.registry.get_sample_value(name, labels)
+
+
+def consumer_lag(consumer: Any, topics: Iterable[str]) -> Iterator[tuple[str, int, int]]:
+    """``(topic, partition, lag)`` for each partition of ``topics`` assigned to a Faust consumer.
+
+    The lag is the high watermark minus the committed offset (else the next offset to read, else
+    0: nothing read yet). Partitions with no high watermark yet, or an empty one, are skipped.
+
+    Examples
+    --------
+    >>> from faust.types import TP
+    >>> class Consumer:
+    ...     _committed_offset = {TP("t", 0): 40}
+    ...     _read_offset = {TP("t", 1): 9}
+    ...     def assignment(self):
+    ...         return {TP("t", 0), TP("t", 1), TP("t", 2), TP("other", 0)}
+    ...     def highwater(self, tp):
+    ...         return {TP("t", 0): 42, TP("t", 1): 10, TP("other", 0): 5}.get(tp)
+    >>> sorted(consumer_lag(Consumer(), ["t"]))
+    [('t', 0, 2), ('t', 1, 0)]
+    """
+    wanted = set(topics)
+    committed: Mapping[Any, int | None] = getattr(consumer, "_committed_offset", {})
+    read: Mapping[Any, int | None] = getattr(consumer, "_read_offset", {})
+    for tp in sorted(consumer.assignment()):
+        if tp.topic not in wanted:
+            continue
+        highwater = consumer.highwater(tp)
+        if not highwater or highwater <= 0:
+            continue
+        done = committed.get(tp)
+        if done is None:
+            last_read = read.get(tp)
+            done = last_read + 1 if last_read is not None else 0
+        yield tp.topic, tp.partition, max(int(highwater) - int(done), 0)
+
+
+class ConsumerLagCollector(Collector):
+    """Reads the lag at scrape time; reports nothing while the consumer is not started."""
+
+    def __init__(self, consumer: Callable[[], Any], topics: Iterable[str]) -> None:
+        self.consumer = consumer
+        self.topics = tuple(topics)
+
+    def describe(self) -> list[Metric]:
+        return [self._family()]
+
+    def collect(self) -> Iterator[Metric]:
+        family = self._family()
+        try:
+            for topic, partition, lag in consumer_lag(self.consumer(), self.topics):
+                family.add_metric([topic, str(partition)], lag)
+        except Exception as exc:  # not started or rebalancing: a scrape must not fail on it
+            log.debug("consumer lag not available: %s", exc)
+        yield family
+
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            "anomaly_consumer_lag",
+            "Records of an assigned partition not yet committed by this worker's consumer group "
+            "(high watermark minus committed offset)",
+            labels=["topic", "partition"],
+        )
