@@ -1,0 +1,93 @@
+"""A Faust agent that only decodes and counts: what Faust itself costs per message here.
+
+Same app class and transport settings as the engine (``app.transport.EngineApp`` with the same
+``fetch_max_wait_ms``, rebalance and fetch sizes, ``memory://`` store), one agent over the
+metrics topic, no tables, no scoring. Run by the bench as a process:
+
+    BENCH_EXPECT=<points> BENCH_RESULT=<file> ANOMALY_APP_ID=... ANOMALY_METRICS_TOPIC=... \\
+        python -m app.bench.bare_agent
+
+When it has counted ``BENCH_EXPECT`` points it writes ``BENCH_RESULT`` (JSON): the wall time and
+point count when a tenth of the points had been counted, and when all had.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+from faust import Worker
+
+from app.bench.workload import count_points
+from app.settings import Settings, get_settings
+from app.transport import EngineApp
+
+WARMUP_FRACTION = 0.1
+
+
+def build_app(settings: Settings, expect: int, result: Path) -> EngineApp:
+    """The counting app; writes ``result`` once ``expect`` points went through."""
+    servers = [s.strip() for s in settings.kafka_bootstrap_servers.split(",") if s.strip()]
+    datadir = Path(settings.data_dir or f".anomaly-data/{settings.app_id}")
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = EngineApp(
+        settings.app_id,
+        broker=[f"kafka://{s}" for s in servers],
+        store="memory://",
+        datadir=str(datadir),
+        topic_partitions=settings.partitions,
+        topic_disable_leader=True,
+        broker_rebalance_timeout=settings.rebalance_timeout_s,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.heartbeat_interval_s,
+        consumer_max_fetch_size=settings.max_message_bytes,
+        producer_max_request_size=settings.max_message_bytes,
+        web_enabled=False,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+    )
+    topic = app.topic(
+        settings.metrics_topic,
+        partitions=settings.partitions,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    mark = max(1, int(expect * WARMUP_FRACTION))
+    seen: dict[str, Any] = {"points": 0, "messages": 0, "start": None, "done": False}
+
+    async def count_messages(stream: Any) -> None:
+        async for event in stream.events():
+            seen["points"] += count_points(orjson.loads(event.value))
+            seen["messages"] += 1
+            if seen["start"] is None and seen["points"] >= mark:
+                seen["start"] = [time.time(), seen["points"]]
+            if not seen["done"] and seen["points"] >= expect:
+                seen["done"] = True
+                document = {
+                    "start": seen["start"],
+                    "end": [time.time(), seen["points"]],
+                    "messages": seen["messages"],
+                }
+                partial = result.with_suffix(".partial")
+                partial.write_bytes(orjson.dumps(document))
+                partial.rename(result)
+
+    app.agent(topic, name="count_messages")(count_messages)
+    return app
+
+
+def main() -> None:
+    settings = get_settings()
+    expect = int(os.environ["BENCH_EXPECT"])
+    result = Path(os.environ["BENCH_RESULT"])
+    app = build_app(settings, expect, result)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    Worker(app, loglevel=settings.log_level, loop=loop).execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

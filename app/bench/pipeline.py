@@ -1,0 +1,320 @@
+"""Measurements 1 and 2: points per second through one worker, against the client's limit and
+against a bare Faust agent, over the same pre-produced messages on the same broker.
+
+Each run gets a fresh group and topics: the messages are produced first, then one worker starts
+and works through the backlog. Its rate is taken from its own records (the ``model_stats``
+changelog it writes after every message, stamped with the worker's clock) over the last 90 % of
+the points, so worker start-up is not counted. In the same run a raw aiokafka loop
+(``orjson.loads`` and a point count per message, the engine's fetch settings) reads the same
+topic, and for single-point messages a bare counting Faust agent does too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+from app.bench.cluster import (
+    BenchError,
+    Cluster,
+    Worker,
+    assigned_consumer,
+    produce,
+    stats_progress,
+)
+from app.bench.profile import Profile, progress
+from app.bench.summary import rate
+from app.bench.table import Row, Target
+from app.bench.workload import MODEL_ID, count_points, messages
+from app.settings import Settings
+
+WARMUP_FRACTION = 0.1
+STALL_S = 60.0  # give up on a run when no point was counted for this long
+
+
+@dataclass(frozen=True)
+class Timing:
+    points: int  # points counted over the timed interval
+    seconds: float
+    how: str
+
+    @property
+    def rate(self) -> float:
+        return rate(self.points, self.seconds)
+
+
+def steady_rate(samples: Sequence[tuple[float, int]], how: str) -> Timing:
+    """The rate over the last 90 % of the points counted, from (time, points) samples.
+
+    Starts at the first sample with a tenth of the final count, ends at the first sample with
+    the final count.
+
+    Examples
+    --------
+    >>> samples = [(0.0, 5), (1.0, 10), (2.0, 60), (3.0, 100), (4.0, 100)]
+    >>> t = steady_rate(samples, "test")
+    >>> t.points, t.seconds, t.rate
+    (90, 2.0, 45.0)
+    """
+    if not samples or samples[-1][1] <= 0:
+        raise BenchError("no point was counted")
+    final = max(n for _, n in samples)
+    mark = max(1, int(final * WARMUP_FRACTION))
+    start = next((t, n) for t, n in samples if n >= mark)
+    end = next((t, n) for t, n in samples if n >= final)
+    if end[1] <= start[1]:
+        raise BenchError(f"too few points counted ({final}) to time a rate")
+    return Timing(end[1] - start[1], end[0] - start[0], how)
+
+
+def _poll_until_counted(worker: Worker, total: int, cap_s: float) -> list[tuple[float, int]]:
+    """Poll ``GET /anomaly/stats`` (4 times a second) until ``total`` points are counted, or
+    until ``cap_s`` seconds after the first one was."""
+    samples: list[tuple[float, int]] = []
+    last_change = time.monotonic()
+    first: float | None = None
+    counted = -1
+    while True:
+        worker.check_alive()
+        now = time.time()
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            n = worker.points_counted(MODEL_ID)
+            samples.append((now, n))
+            if n != counted:
+                counted, last_change = n, time.monotonic()
+            if n > 0 and first is None:
+                first = time.monotonic()
+            if n >= total or (first is not None and time.monotonic() - first >= cap_s):
+                return samples
+        if time.monotonic() - last_change > STALL_S:
+            raise BenchError(
+                f"the worker counted {max(counted, 0)} of {total} points and no more for "
+                f"{STALL_S:.0f} s:\n{worker.log_tail()}"
+            )
+        time.sleep(0.25)
+
+
+@dataclass(frozen=True)
+class EngineRun:
+    timing: Timing
+    stats: dict[str, Any]  # GET /anomaly/stats for the model at the end
+
+
+def engine_run(
+    cluster: Cluster, names: dict[str, str], settings: Settings, total: int, cap_s: float
+) -> EngineRun:
+    """Start a worker on the backlog; time it until it has counted everything, or for ``cap_s``."""
+    worker = cluster.start_worker(names)
+    try:
+        polled = _poll_until_counted(worker, total, cap_s)
+        models = worker.http.get("/anomaly/stats").json().get("models", {})
+    finally:
+        cluster.stop(worker)
+    recorded = stats_progress(cluster.bootstrap, settings, MODEL_ID, polled[-1][1])
+    if recorded and recorded[-1][1] >= polled[-1][1]:
+        timing = steady_rate(recorded, "worker's model_stats changelog")
+    else:
+        timing = steady_rate(polled, "GET /anomaly/stats, polled every 0.25 s")
+    return EngineRun(timing, models.get(MODEL_ID, {}))
+
+
+def describe_stats(stats: dict[str, Any]) -> str:
+    """The workload the engine saw, from its counters.
+
+    Examples
+    --------
+    >>> describe_stats({"points": 200, "anomalies": 10, "alerts": 4, "incidents_opened": 2})
+    '200 points counted, 5.0 % flagged, 2.0 % alerted, 2 incidents opened'
+    """
+    points = stats.get("points", 0) or 0
+    if not points:
+        return "no points counted"
+    flagged = 100 * stats.get("anomalies", 0) / points
+    alerted = 100 * stats.get("alerts", 0) / points
+    return (
+        f"{points:,} points counted, {flagged:.1f} % flagged, {alerted:.1f} % alerted, "
+        f"{stats.get('incidents_opened', 0):,} incidents opened"
+    )
+
+
+async def _raw_loop(bootstrap: str, settings: Settings, total: int) -> Timing:
+    consumer = await assigned_consumer(
+        bootstrap,
+        settings.metrics_topic,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        max_partition_fetch_bytes=settings.max_message_bytes,
+    )
+    points = 0
+    try:
+        started = time.perf_counter()
+        while points < total:
+            batches = await consumer.getmany(timeout_ms=1000)
+            if not batches and time.perf_counter() - started > STALL_S:
+                raise BenchError(f"the raw client read {points} of {total} points")
+            for records in batches.values():
+                for record in records:
+                    points += count_points(orjson.loads(record.value))
+        elapsed = time.perf_counter() - started
+    finally:
+        await consumer.stop()
+    return Timing(points, elapsed, "first fetch to last decode")
+
+
+def raw_run(cluster: Cluster, settings: Settings, total: int) -> Timing:
+    """A raw aiokafka consume-and-decode loop over the topic: the client's own limit."""
+    return asyncio.run(_raw_loop(cluster.bootstrap, settings, total))
+
+
+def bare_run(cluster: Cluster, names: dict[str, str], total: int, label: str) -> Timing:
+    """The bare counting Faust agent (``app.bench.bare_agent``) over the same topic."""
+    bare_names = {**names, "app_id": f"{names['app_id']}-bare-{label}"}
+    result = cluster.workdir / f"{bare_names['app_id']}.json"
+    env = cluster.env(
+        bare_names,
+        {
+            "BENCH_EXPECT": str(total),
+            "BENCH_RESULT": str(result),
+            "ANOMALY_DATA_DIR": str(cluster.workdir / bare_names["app_id"] / "data"),
+        },
+    )
+    process = cluster.start_process(
+        bare_names["app_id"], [sys.executable, "-m", "app.bench.bare_agent"], env
+    )
+    try:
+        deadline = time.monotonic() + STALL_S + total / 500
+        while not result.exists():
+            process.check_alive()
+            if time.monotonic() > deadline:
+                raise BenchError(
+                    f"the bare agent did not count {total} points:\n{process.log_tail()}"
+                )
+            time.sleep(0.1)
+    finally:
+        cluster.stop(process)
+    document = orjson.loads(result.read_bytes())
+    (t0, n0), (t1, n1) = document["start"], document["end"]
+    return Timing(n1 - n0, t1 - t0, "agent's own clock")
+
+
+@dataclass
+class SizeResults:
+    engine: list[float] = field(default_factory=list)
+    raw: list[float] = field(default_factory=list)
+    bare: list[float] = field(default_factory=list)
+    engine_vs_raw: list[float] = field(default_factory=list)
+    engine_vs_bare: list[float] = field(default_factory=list)
+    workload: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    bare_failures: list[str] = field(default_factory=list)
+
+
+def _one_run(
+    cluster: Cluster, profile: Profile, batch: int, run: int, found: SizeResults, with_bare: bool
+) -> str:
+    """One run of one message size: produce, engine, raw client (and bare agent); a summary."""
+    count, entities = profile.stream[batch]
+    total = count * batch
+    names = cluster.names(f"p{batch}-r{run}")
+    settings = cluster.create_topics(names)
+    started = time.monotonic()
+    sent = produce(cluster.bootstrap, settings.metrics_topic, messages(count, batch, entities, run))
+    progress(
+        f"pipeline {batch} pt/msg run {run}/{profile.runs}: produced {sent:,} messages "
+        f"({total:,} points, {entities} entities) in {time.monotonic() - started:.1f} s; "
+        "starting a worker"
+    )
+    engine = engine_run(cluster, names, settings, total, profile.stream_cap_s)
+    raw = raw_run(cluster, settings, total)
+    ratio = engine.timing.rate / raw.rate
+    found.engine.append(engine.timing.rate)
+    found.raw.append(raw.rate)
+    found.engine_vs_raw.append(ratio)
+    found.workload.append(describe_stats(engine.stats))
+    line = (
+        f"engine {engine.timing.rate:,.0f} points/s over {engine.timing.seconds:.1f} s "
+        f"({engine.timing.how}; {describe_stats(engine.stats)}), raw client "
+        f"{raw.rate:,.0f} points/s, engine/raw {ratio:.2%}"
+    )
+    if with_bare and batch == 1:
+        try:
+            bare = bare_run(cluster, names, total, str(run))
+        except BenchError as exc:
+            found.bare_failures.append(str(exc).strip().splitlines()[0][:120])
+            return line + f"; bare Faust agent failed: {exc}"
+        found.bare.append(bare.rate)
+        found.engine_vs_bare.append(engine.timing.rate / bare.rate)
+        line += (
+            f"; bare Faust agent {bare.rate:,.0f} points/s, engine/bare "
+            f"{engine.timing.rate / bare.rate:.1%}"
+        )
+    return line
+
+
+def measure(
+    cluster: Cluster, profile: Profile, *, sizes: Sequence[int], with_bare: bool
+) -> dict[int, SizeResults]:
+    """Run each message size ``profile.runs`` times, each run with a fresh worker and topics."""
+    results: dict[int, SizeResults] = {}
+    for batch in sizes:
+        found = results.setdefault(batch, SizeResults())
+        for run in range(1, profile.runs + 1):
+            where = f"pipeline {batch} pt/msg run {run}/{profile.runs}"
+            try:
+                progress(f"{where}: {_one_run(cluster, profile, batch, run, found, with_bare)}")
+            except (BenchError, OSError, httpx.HTTPError) as exc:
+                reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else repr(exc)
+                found.failures.append(reason)
+                progress(f"{where}: failed: {exc}")
+    return results
+
+
+def rows(results: dict[int, SizeResults], *, pipeline: bool, bare: bool) -> list[Row]:
+    out: list[Row] = []
+    if pipeline:
+        for batch, r in sorted(results.items()):
+            what = "1 point/msg" if batch == 1 else f"{batch} points/msg (columnar)"
+            big = batch == 1000
+            out += [
+                Row.of(
+                    "1",
+                    f"pipeline points/s per worker, {what}",
+                    "rate",
+                    r.engine,
+                    Target(">=", 1_000_000) if big else None,
+                    r.failures,
+                ),
+                Row.of(
+                    "1", f"raw aiokafka consume+decode, {what}", "rate", r.raw, None, r.failures
+                ),
+                Row.of(
+                    "1",
+                    f"engine / raw client, {what}",
+                    "ratio",
+                    r.engine_vs_raw,
+                    Target(">=", 0.5) if big else None,
+                    r.failures,
+                ),
+            ]
+    if bare and 1 in results:
+        r = results[1]
+        failures = r.failures + r.bare_failures
+        out += [
+            Row.of("2", "bare counting Faust agent, 1 point/msg", "rate", r.bare, None, failures),
+            Row.of(
+                "2",
+                "engine / bare agent, 1 point/msg",
+                "ratio",
+                r.engine_vs_bare,
+                Target(">=", 0.8),
+                failures,
+            ),
+        ]
+    return out
