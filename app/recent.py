@@ -94,14 +94,13 @@ class RecentStore:
 
     def add(self, model_id: str, entity: str, outcome: BatchOutcome) -> None:
         """Append the points of a scored batch (only its last ``points`` are looked at)."""
-        scored = outcome.points
-        if not scored:
-            return
         keep = self.points
-        points = scored[-keep:]
-        rows: Sequence[Sequence[float]] = outcome.values[-keep:] if outcome.values else ()
-        width = len(rows[0]) if rows else 0
-        if rows and len(rows) != len(points):  # not one row per point: keep scores only
+        points = outcome.last_points(keep)
+        if not points:
+            return
+        rows: Sequence[Sequence[float]] = outcome.values[-keep:] if len(outcome.values) else ()
+        width = len(rows[0]) if len(rows) else 0
+        if len(rows) and len(rows) != len(points):  # not one row per point: keep scores only
             rows, width = (), 0
         key = (model_id, entity)
         series = self._series.get(key)

@@ -125,6 +125,7 @@ class TelemetryHandler:
                 source=topic,
                 entity_state=shared,
                 labels=batch.labels,
+                cache=self.engine.live,
             )
 
         return entity, [(config, run)]

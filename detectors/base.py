@@ -139,6 +139,9 @@ class Detector(ABC):
 
     name: ClassVar[str]
     param_names: ClassVar[tuple[str, ...]]
+    #: Whether :meth:`block_baselines` of a row depends on the row's own values (then the batch
+    #: path cannot reuse the baselines of the learned rows for a flagged one).
+    baseline_sees_the_row: ClassVar[bool] = False
 
     def __init__(self, n_features: int) -> None:
         if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:

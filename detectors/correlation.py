@@ -452,6 +452,10 @@ class SignalCorrelator:
             return
         indices = np.floor(ts[keep] / self.bucket).astype(np.int64)
         kept = values[keep]
+        entry = self._signals.get(signal)
+        newest = max(int(indices.max()), entry.last if entry is not None else -(2**62))
+        recent = indices > newest - self.window  # the others would be dropped on the way
+        indices, kept = indices[recent], kept[recent]
         for index in np.unique(indices):
             chosen = kept[indices == index]
             if len(chosen) == 1:

@@ -321,6 +321,9 @@ class ModelScorer:
                 f"x must have {self.spec.n_features} values (n_features), got {n_features}"
             )
         out = BlockResult.empty(m, n_features)
+        if learn and not self.detector.baseline_sees_the_row:
+            self._settle_block(rows, out)
+            return out
         start, span = 0, 1024
         while start < m:
             stop = min(m, start + span)
@@ -362,6 +365,53 @@ class ModelScorer:
             span = span * 2 if first == len(part) else max(64, span // 2)
             span = min(span, 4096)
         return out
+
+    def _settle_block(self, rows: np.ndarray, out: BlockResult) -> None:
+        """:meth:`score_block` with learning, for detectors whose baseline of a row does not
+        depend on the row itself. It guesses which rows are flagged (none at first), scores a
+        span as if the others were learned, and keeps the rows up to the first one whose flag
+        differs from the guess: scoring is causal, so they are right. The flags it found are
+        the guess for the rest, and the next span starts after the kept rows; a span that was
+        all right grows, one that was not shrinks (so a long chain of corrections costs little
+        more than the old one-flag-per-span walk)."""
+        m, n_features = rows.shape
+        detector, threshold = self.detector, self.threshold
+        has_value = np.isfinite(rows).any(axis=1)
+        guess = np.zeros(m, dtype=bool)
+        start, span = 0, 4096
+        while start < m:
+            stop = min(m, start + span)
+            part, keep = rows[start:stop], ~guess[start:stop]
+            # baselines after 0 .. len(kept) kept rows; the last row is a placeholder
+            kept = np.concatenate([part[keep], np.zeros((1, n_features))])
+            all_centers, all_spreads = detector.block_baselines(kept)
+            before = np.cumsum(keep) - keep
+            centers, spreads = all_centers[before], all_spreads[before]
+            feature_scores, score = block_scores(part, centers, spreads)
+            learned = has_value[start:stop] & keep
+            limits = threshold.block_values(score, learned)
+            warm = detector.n_learned + np.cumsum(learned) - learned >= self.warmup
+            with np.errstate(invalid="ignore"):
+                flagged = warm & np.isfinite(score) & (score > limits)
+            wrong = first_true(flagged != ~keep)
+            done = min(wrong + 1, len(part))  # right up to and including the first wrong guess
+            out.fill(
+                start,
+                slice(0, done),
+                feature_scores,
+                score,
+                limits,
+                flagged,
+                warm,
+                centers,
+                spreads,
+            )
+            clean = ~flagged[:done]
+            detector.learn_block(part[:done][clean])
+            threshold.learn_block(score[:done][clean & has_value[start : start + done]])
+            guess[start:stop] = flagged
+            start += done
+            span = min(4096, span * 2) if wrong >= len(part) - 1 else max(64, span // 2)
 
     def to_state(self) -> dict[str, Any]:
         """JSON-serialisable state (lists, str, int and finite float only).

@@ -31,6 +31,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from incidents.incident import SCHEMA, Signal, incident_id, iso_time, severity_for
 
 PEAK_GROWTH_FOR_UPDATE = 1.25
@@ -103,6 +105,27 @@ def _top_signals(obs: Observation) -> list[Signal]:
     return named[:3] or list(obs.signals[:1])
 
 
+def json_copy(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists and tuples of scalars), several times
+    faster than :func:`copy.deepcopy`, which it equals on such data.
+
+    Examples
+    --------
+    >>> state = {"signals": [{"name": "cpu", "score": 4.2}], "pair": (1, 2), "n": None}
+    >>> copied = json_copy(state)
+    >>> copied == state, copied["signals"][0] is state["signals"][0]
+    (True, False)
+    """
+    kind = type(value)
+    if kind is dict:
+        return {k: json_copy(v) for k, v in value.items()}
+    if kind is list:
+        return [json_copy(v) for v in value]
+    if kind is tuple:
+        return tuple(json_copy(v) for v in value)
+    return value if kind in (str, float, int, bool) or value is None else copy.deepcopy(value)
+
+
 class EntityIncidents:
     """The lifecycle state of one entity, as a JSON-serialisable dict in and out.
 
@@ -133,14 +156,14 @@ class EntityIncidents:
         state = state or {}
         # A deep copy: joining mutates the incident's lists, and the caller's state must not move.
         self.open: dict[str, Any] | None = (
-            copy.deepcopy(dict(state["open"])) if state.get("open") is not None else None
+            json_copy(dict(state["open"])) if state.get("open") is not None else None
         )
         self.last_opened: dict[str, float] = dict(state.get("last_opened", {}))
         self.changed = False
 
     def to_state(self) -> dict[str, Any]:
         """A copy: the stored state must not move when this object goes on."""
-        return {"open": copy.deepcopy(self.open), "last_opened": dict(self.last_opened)}
+        return {"open": json_copy(self.open), "last_opened": dict(self.last_opened)}
 
     def observe(self, obs: Observation, spec: LifecycleSpec) -> Step:
         """Advance the lifecycle with one observed point."""
@@ -171,6 +194,47 @@ class EntityIncidents:
             return Step(events=events, suppressed_by="cooldown")
         event = self._open(obs)
         return Step(events=[*events, event], opened=event["incident_id"])
+
+    def quiet(
+        self,
+        model_id: str,
+        ts: np.ndarray,
+        score: np.ndarray,
+        threshold: np.ndarray,
+        spec: LifecycleSpec,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """:meth:`observe` on a run of points of ``model_id`` that did not alert, vectorised:
+        how many of them it took until the open incident resolved (all of them when it did
+        not), and the events. Without an open incident they change nothing.
+
+        Examples
+        --------
+        >>> spec = LifecycleSpec(resolve_after=60)
+        >>> life = EntityIncidents("host-1")
+        >>> _ = life.observe(Observation("m", "1", "s", 0.0, 9.0, 3.0, True), spec)
+        >>> ts, score = np.array([10.0, 30.0, 70.0, 95.0, 100.0]), np.array([1, 2.5, 1, 1, 1.0])
+        >>> used, events = life.quiet("m", ts, score, np.full(5, 3.0), spec)
+        >>> used, [(e["event"], e["resolved_at"]) for e in events]   # 2.5 >= 0.8 * 3 kept it
+        (4, [('resolve', '1970-01-01T00:01:35.000Z')])
+        """
+        incident = self.open
+        if incident is None or not len(ts):
+            return len(ts), []
+        with np.errstate(invalid="ignore"):
+            finite = np.isfinite(score)
+            elevated = finite & (score >= spec.recover_ratio * threshold)
+        keeps = elevated if model_id in incident["models"] else np.zeros(len(ts), dtype=bool)
+        kept = np.maximum.accumulate(np.where(keeps, ts, -np.inf))
+        last = np.maximum(incident["last_elevated"], np.concatenate([[-np.inf], kept[:-1]]))
+        ends = (ts - last >= spec.resolve_after) & finite
+        j = int(np.argmax(ends)) if ends.any() else len(ts)
+        if keeps[:j].any():
+            incident["last_elevated"] = float(last[j] if j < len(ts) else max(last[-1], kept[-1]))
+            self.changed = True
+        if j == len(ts):
+            return j, []
+        at = float(last[j] + spec.resolve_after) if elevated[j] else float(ts[j])
+        return j + 1, [self._resolve(incident, at)]
 
     # -------------------------------------------------------------- transitions
 

@@ -100,13 +100,16 @@ class PointTable:
     def __len__(self) -> int:
         return len(self.ts)
 
-    def outcomes(self) -> list[PointOutcome]:
+    def outcomes(self, start: int = 0) -> list[PointOutcome]:
+        """The outcomes of rows ``start ..`` (all by default)."""
         block = self.block
-        ts = self.ts.tolist()
-        score, threshold = block.score.tolist(), block.threshold.tolist()
-        flags, warm, warmup = block.is_anomaly.tolist(), block.warm.tolist(), self.warmup.tolist()
+        part = slice(start, None)
+        ts = self.ts[part].tolist()
+        score, threshold = block.score[part].tolist(), block.threshold[part].tolist()
+        flags, warm = block.is_anomaly[part].tolist(), block.warm[part].tolist()
+        warmup = self.warmup[part].tolist()
         return [
-            self.rows.get(k)
+            self.rows.get(start + k)
             or PointOutcome(
                 ts=ts[k],
                 score=score[k],
@@ -144,9 +147,110 @@ class BatchOutcome:
             self.table = None
         return self.point_list
 
+    def columns(self) -> dict[str, Any]:
+        """The points as JSON columns (about a third of the size of one object per point): the
+        worker's reply to a score request, which :func:`points_from_columns` turns back into
+        :meth:`PointOutcome.to_dict` objects. ``extra`` lists ``[row, fields]`` for the rows
+        with a suppression reason, an incident, a root cause or partners.
+
+        Examples
+        --------
+        >>> out = BatchOutcome(point_list=[PointOutcome(0.0, 1.0, 3.0, False, True),
+        ...                               PointOutcome(1.0, 9.0, 3.0, True, True, root_cause="x")])
+        >>> points_from_columns(out.columns()) == [p.to_dict() for p in out.points]
+        True
+        """
+        table = self.table
+        special: dict[int, PointOutcome | None]
+        if table is None:
+            points = self.point_list
+            ts = [p.ts for p in points]
+            score = [p.score for p in points]
+            threshold = [p.threshold for p in points]
+            flags = [p.is_anomaly for p in points]
+            warm = [p.warm for p in points]
+            special = dict(enumerate(points))
+        else:
+            block = table.block
+            ts, score = table.ts.tolist(), block.score.tolist()
+            threshold, flags = block.threshold.tolist(), block.is_anomaly.tolist()
+            warm = block.warm.tolist()
+            special = {int(k): None for k in np.flatnonzero(table.warmup)}
+            special.update(table.rows)
+        alert = [False] * len(ts)
+        extra: list[list[Any]] = []
+        for k in sorted(special):
+            point = special[k]
+            if point is None:
+                extra.append([k, {"suppressed_by": "warmup"}])
+                continue
+            alert[k] = point.alert
+            fields = {
+                name: value
+                for name, value in point.to_dict().items()
+                if name in ("suppressed_by", "incident_id", "root_cause", "correlated") and value
+            }
+            if fields:
+                extra.append([k, fields])
+        return {
+            "ts": ts,
+            "score": [x if math.isfinite(x) else None for x in score],
+            "threshold": threshold,
+            "is_anomaly": flags,
+            "warm": warm,
+            "alert": alert,
+            "extra": extra,
+        }
+
+    def last_points(self, n: int) -> list[PointOutcome]:
+        """The outcomes of the last ``n`` points, without building the others of a block.
+
+        Examples
+        --------
+        >>> BatchOutcome(point_list=[PointOutcome(float(t), 0.0, 1.0, False, True)
+        ...                          for t in range(5)]).last_points(2)[0].ts
+        3.0
+        """
+        if n <= 0:
+            return []
+        if self.table is not None:
+            return self.table.outcomes(max(0, len(self.table) - n))
+        return self.point_list[-n:]
+
     @property
     def opened(self) -> list[dict[str, Any]]:
         return [e for e in self.events if e["event"] == "open"]
+
+
+def points_from_columns(columns: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The point objects of :meth:`BatchOutcome.columns`."""
+    rows = zip(
+        columns["ts"],
+        columns["score"],
+        columns["threshold"],
+        columns["is_anomaly"],
+        columns["warm"],
+        columns["alert"],
+        strict=True,
+    )
+    points = [
+        {
+            "ts": ts,
+            "score": score,
+            "threshold": threshold,
+            "is_anomaly": flag,
+            "warm": warm,
+            "alert": alert,
+            "suppressed_by": None,
+            "incident_id": None,
+            "root_cause": None,
+            "correlated": [],
+        }
+        for ts, score, threshold, flag, warm, alert in rows
+    ]
+    for k, fields in columns["extra"]:
+        points[k].update(fields)
+    return points
 
 
 def top_deviation(x: Sequence[float], result: PointResult) -> tuple[float, float]:
@@ -206,6 +310,8 @@ class Pipeline:
                 else SignalCorrelator()
             )
         self._correlated = False
+        # Within a block, the correlations do not move after its values are added up front.
+        self._across: dict[str, list[tuple[str, float]]] | None = None
         self.counters: Counter[str] = Counter()
         self.quality: dict[str, float] = defaultdict(float)
         self.points: list[PointOutcome] = []
@@ -246,7 +352,7 @@ class Pipeline:
                 own = signal_name(self.source, config.model_id, top.feature)
                 across = [
                     (name, r)
-                    for name, r in self.correlator.partners(own)
+                    for name, r in self._partners_of(own)
                     if not name.startswith(own.rsplit(":", 1)[0] + ":")
                 ]
                 partners[top.feature] = partners.get(top.feature, []) + across
@@ -298,6 +404,13 @@ class Pipeline:
             correlated=correlated,
         )
 
+    def _partners_of(self, signal: str) -> list[tuple[str, float]]:
+        if self._across is None:
+            return self.correlator.partners(signal)
+        if signal not in self._across:
+            self._across[signal] = self.correlator.partners(signal)
+        return self._across[signal]
+
     def run_block(
         self,
         ts: np.ndarray,
@@ -332,23 +445,41 @@ class Pipeline:
             del counters["suppressed.warmup"]
         table = PointTable(ts, block, warmup)
         self.table = table
+        self._across = {}
+        own: list[Mapping[str, Sequence[tuple[str, float]]]] = []
+
+        def partners_once() -> Mapping[str, Sequence[tuple[str, float]]]:
+            if not own:
+                own.append(partners())
+            return own[0]
+
         flagged = np.flatnonzero(flags)
         every_row = labels is not None
         k = 0
         while k < m:
-            if self.life.open is None and not every_row:
+            if not every_row and not flags[k]:
                 nxt = int(np.searchsorted(flagged, k))
-                if nxt == len(flagged):
-                    break
-                k = int(flagged[nxt])
+                stop = int(flagged[nxt]) if nxt < len(flagged) else m
+                used, events = self.life.quiet(  # an incident, if open, may resolve on the way
+                    self.config.model_id,
+                    ts[k:stop],
+                    block.score[k:stop],
+                    block.threshold[k:stop],
+                    self.config.lifecycle,
+                )
+                if self.learn:
+                    self.events += events
+                k += used
+                continue
             label = labels[k] if labels is not None else None
             point = self._block_row(
-                k, ts, rows, block, names, counts, bool(warmup[k]), partners, details
+                k, ts, rows, block, names, counts, bool(warmup[k]), partners_once, details
             )
             table.rows[k] = point
             if label is not None and quality is not None:
                 self.add_quality(quality, point.alert, int(label), point.ts)
             k += 1
+        self._across = None
 
     def _block_row(
         self,

@@ -54,6 +54,8 @@ def point_length(values: Sequence[Sequence[float]]) -> int:
     """The common number of values of ``values``' points (DetectorError if they differ)."""
     if not len(values):
         return 0
+    if isinstance(values, np.ndarray) and values.ndim == 2:
+        return int(values.shape[1])
     first = len(values[0])
     if all(len(v) == first for v in values):
         return first
@@ -125,7 +127,7 @@ def score_batch(
         raise DetectorError(f"got {len(labels)} labels for {len(values)} points")
     n_features = point_length(values)
     previous: Mapping[str, Any] = state if state is not None else {}
-    if not values:
+    if not len(values):
         return BatchOutcome(
             point_list=[],
             state=dict(previous) if state is not None and learn else None,
@@ -207,9 +209,9 @@ def score_batch(
         if not learn:  # a dry run did not update the insights: show what learning would give
             for k in tail:
                 insights.update(float(times[k]), rows[k].tolist(), point_of(k).is_anomaly)
-        step = (ts[-1] - ts[0]) / (len(ts) - 1) if len(ts) > 1 else None
+        step = float(ts[-1] - ts[0]) / (len(ts) - 1) if len(ts) > 1 else None
         report = insights.report(
-            names, horizon, scorer.detector.baseline(), result.threshold, step, ts[-1]
+            names, horizon, scorer.detector.baseline(), result.threshold, step, float(ts[-1])
         )
     new_state = None
     if learn:

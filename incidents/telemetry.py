@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from incidents.behavior import BehaviorEvent
 from incidents.config import ModelConfig
 from incidents.logs import LogEvent
@@ -134,8 +136,8 @@ class Batch:
 
     model_id: str
     entity: str
-    ts: list[float]
-    values: list[list[float]]
+    ts: list[float]  # or a numpy array, from a columnar message of plain numbers
+    values: list[list[float]]  # or a numpy array, one row per point
     labels: list[int | None] | None = None
 
 
@@ -175,7 +177,7 @@ def decode_batch(payload: Mapping[str, Any], config: ModelConfig, max_points: in
     --------
     >>> cfg = ModelConfig("m", "1", "zscore", params={"mean": [1, 2], "std": [1, 1]})
     >>> decode_batch({"model_id": "m", "entity": "e", "ts": [0, 1], "values": [[1, 2], [3, 4]]},
-    ...              cfg, 10).values
+    ...              cfg, 10).values.tolist()
     [[1.0, 3.0], [2.0, 4.0]]
     """
     model_id, entity = message_ids(payload)
@@ -213,11 +215,15 @@ def decode_batch(payload: Mapping[str, Any], config: ModelConfig, max_points: in
                 raise TelemetryError(
                     f"values[{j}] has {len(column)} values for {len(ts_list)} timestamps"
                 )
-        ts = [parse_ts(t, f"ts[{i}]") for i, t in enumerate(ts_list)]
-        values = [
-            [_number(column[i], f"values[{j}][{i}]") for j, column in enumerate(columns)]
-            for i in range(len(ts_list))
-        ]
+        fast = _plain_columns(ts_list, columns)
+        if fast is not None:
+            ts, values = fast
+        else:  # the slow path finds what is wrong and says where
+            ts = [parse_ts(t, f"ts[{i}]") for i, t in enumerate(ts_list)]
+            values = [
+                [_number(column[i], f"values[{j}][{i}]") for j, column in enumerate(columns)]
+                for i in range(len(ts_list))
+            ]
         raw_labels = payload.get("labels")
         if raw_labels is not None:
             if not isinstance(raw_labels, list) or len(raw_labels) != len(ts_list):
@@ -229,9 +235,37 @@ def decode_batch(payload: Mapping[str, Any], config: ModelConfig, max_points: in
         ts = [parse_ts(payload["ts"])]
         values = [point_values(payload["values"], config)]
         labels = _labels([payload.get("label")], "label")
-    if values and len({len(v) for v in values}) > 1:
+    if isinstance(values, list) and values and len({len(v) for v in values}) > 1:
         raise TelemetryError("every point of a message must have the same number of values")
     return Batch(model_id=model_id, entity=entity, ts=ts, values=values, labels=labels)
+
+
+_PLAIN = frozenset({int, float})
+
+
+def _plain_columns(ts: list[Any], columns: list[list[Any]]) -> tuple[Any, Any] | None:
+    """Epoch-second times and columns of finite numbers as numpy arrays (points as rows), in one
+    pass of C code each; None when anything needs the value-by-value checks (text times, nulls,
+    booleans, non-finite or out-of-range numbers).
+
+    Examples
+    --------
+    >>> ts, values = _plain_columns([0, 1.5], [[1, 2], [3.0, 4]])
+    >>> ts.tolist(), values.tolist()
+    ([0.0, 1.5], [[1.0, 3.0], [2.0, 4.0]])
+    >>> _plain_columns(["2026-11-27T08:00:00Z"], [[1]]), _plain_columns([0], [[None]])
+    (None, None)
+    """
+    if not set(map(type, ts)) <= _PLAIN or any(not set(map(type, c)) <= _PLAIN for c in columns):
+        return None
+    try:
+        times = np.array(ts, dtype=float)
+        values = np.array(columns, dtype=float).T.copy()
+    except (OverflowError, ValueError):
+        return None
+    if not (np.isfinite(values).all() and (np.abs(times) < MAX_EPOCH_SECONDS).all()):
+        return None  # NaN fails the comparison too
+    return times, values
 
 
 def _check_size(n: int, max_points: int) -> None:

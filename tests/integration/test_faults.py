@@ -119,7 +119,7 @@ def test_a_worker_killed_three_times_mid_stream_loses_and_doubles_nothing(
         return all(points_seen(steady, e) == rounds for e in ENTITIES)
 
     wait_until(
-        all_applied, 90, f"{rounds} points applied exactly once to each entity", interval=0.5
+        all_applied, 180, f"{rounds} points applied exactly once to each entity", interval=0.5
     )
     assert [points_seen(victim, e) for e in ENTITIES] == [rounds] * len(ENTITIES)
 

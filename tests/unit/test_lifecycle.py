@@ -536,3 +536,36 @@ def test_events_are_plain_json_and_do_not_share_the_incident_state() -> None:
     assert update["signals"][0]["score"] == 9.0
     assert update["models"] == ["metrics-v1", "logs-v1"]
     assert update["alert_channels"] == ["pagerduty"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    gaps=st.lists(st.sampled_from([0.0, 5.0, 20.0, 45.0, 70.0]), min_size=1, max_size=30),
+    scores=st.lists(
+        st.sampled_from([0.0, 1.0, 3.9, 4.0, 4.5, 6.0, float("nan")]), min_size=30, max_size=30
+    ),
+    other_model=st.booleans(),
+)
+def test_a_quiet_run_at_once_equals_its_points_one_by_one(
+    gaps: list[float], scores: list[float], other_model: bool
+) -> None:
+    import numpy as np
+
+    model = "logs-v1" if other_model else "metrics-v1"
+    ts = (10 + np.cumsum(gaps)).tolist()  # seconds after T0
+    score = scores[: len(ts)]
+    one, many = EntityIncidents("host-1"), EntityIncidents("host-1")
+    for life in (one, many):
+        life.observe(_obs(0, 9.0, True), SPEC)
+    events: list[dict[str, Any]] = []
+    used = len(ts)
+    for k, (t, s) in enumerate(zip(ts, score, strict=True)):
+        events += one.observe(_obs(t, s, False, model=model), SPEC).events
+        if one.open is None:
+            used = k + 1
+            break
+    got_used, got = many.quiet(
+        model, T0 + np.array(ts), np.array(score), np.full(len(ts), THRESHOLD), SPEC
+    )
+    assert (got_used, got) == (used, events)
+    assert many.to_state() == one.to_state() and many.changed == one.changed

@@ -654,3 +654,19 @@ def test_models_of_one_entity_share_one_incident() -> None:
     assert [s["source"] for s in update["signals"]] == ["telemetry.metrics", "telemetry.logs"]
     assert update["alert_channels"] == ["pagerduty", "slack"]
     assert joined.counters["alerts"] == 1 and "opened" not in joined.counters
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(min_value=1, max_value=120), learn=st.booleans())
+def test_the_columnar_reply_gives_back_every_point(n: int, learn: bool) -> None:
+    from incidents.pipeline import points_from_columns
+
+    config = ModelConfig("m", "1", "zscore", history_window=16, cooldown=50, resolve_after=20)
+    ts = [1795766400.0 + 2 * i for i in range(n)]
+    out = score_batch(config, "h", None, ts, _series(3, n), learn=learn)
+    columns = json.loads(json.dumps(out.columns()))  # as it travels on the reply topic
+    points = [p.to_dict() for p in out.points]
+    assert points_from_columns(columns) == json.loads(json.dumps(points))
+    if n >= 60 and learn:  # spikes, suppression and an incident: the extra fields travel too
+        assert any(p["incident_id"] for p in points) and any(p["root_cause"] for p in points)
+        assert any(p["suppressed_by"] for p in points)

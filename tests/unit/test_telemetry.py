@@ -34,8 +34,9 @@ def _msg(**fields: Any) -> dict[str, Any]:
 
 
 def _nan_aware(batch: Batch) -> tuple[Any, ...]:
-    """A comparison key where NaN equals NaN (gaps are NaN)."""
-    return (batch.model_id, batch.entity, batch.ts, repr(batch.values))
+    """A comparison key where NaN equals NaN (gaps are NaN); lists and arrays alike."""
+    values = [[float(x) for x in row] for row in batch.values]
+    return (batch.model_id, batch.entity, [float(t) for t in batch.ts], repr(values))
 
 
 # --- the three forms ----------------------------------------------------------------------

@@ -1,0 +1,145 @@
+"""Where a worker's CPU goes per message, in-process: the scoring path without Faust or a broker.
+
+For each message of a synthetic workload (the README configuration, ``--entities`` keys, random
+normal values): ``orjson`` decode and ``decode_batch``, ``score_batch`` with the worker's live
+cache, and ``EntityRecord.updated`` plus the row's JSON encoding (what the changelog sends). The
+first fifth of the messages warms the keys up and is not timed. Prints milliseconds per message
+by section, and with ``--profile`` the top functions of a cProfile run (slower; use it for where,
+the plain run for how much). This is how the hot spots in docs/PROFILING.md were found:
+
+    python -m app.bench.hotspots --points 1000 --messages 200
+    python -m app.bench.hotspots --points 1 --messages 10000 --entities 50 --profile
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import random
+import statistics
+import time
+from collections import Counter
+from collections.abc import Sequence
+
+import orjson
+
+from app.bench.workload import MODEL_ID, README_CONFIG, START_TS, STEP_S
+from app.entity_record import EntityRecord
+from incidents.config import ModelConfig
+from incidents.live import LiveCache
+from incidents.scoring import score_batch
+from incidents.telemetry import decode_batch
+
+SOURCE = "telemetry.metrics"
+
+
+def messages(points: int, count: int, entities: int, seed: int = 1) -> list[tuple[str, bytes]]:
+    """``count`` messages of ``points`` points each (columnar when more than one), round robin
+    over ``entities`` keys, in event-time order per key.
+
+    Examples
+    --------
+    >>> [(e, orjson.loads(m)["values"]) for e, m in messages(1, 2, 2)][1][0]
+    'host-1'
+    >>> len(orjson.loads(messages(3, 1, 1)[0][1])["ts"])
+    3
+    """
+    rng = random.Random(seed)
+    out = []
+    for m in range(count):
+        entity = f"host-{m % entities}"
+        first = (m // entities) * points
+        ts = [START_TS + STEP_S * (first + i) for i in range(points)]
+        rows = [[rng.gauss(100.0, 5.0), rng.gauss(5.0, 1.0)] for _ in range(points)]
+        if points == 1:
+            doc = {"model_id": MODEL_ID, "entity": entity, "ts": ts[0], "values": rows[0]}
+        else:
+            columns = [list(c) for c in zip(*rows, strict=True)]
+            doc = {"model_id": MODEL_ID, "entity": entity, "ts": ts, "values": columns}
+        out.append((entity, orjson.dumps(doc)))
+    return out
+
+
+def run(
+    config: ModelConfig,
+    batch: Sequence[tuple[str, bytes]],
+    table: dict[str, dict],
+    cache: LiveCache,
+    spent: Counter[str],
+    first_offset: int = 0,
+) -> None:
+    """Score ``batch`` as the worker does, adding seconds per section to ``spent``."""
+    clock = time.perf_counter
+    for offset, (entity, raw) in enumerate(batch, start=first_offset):
+        t0 = clock()
+        decoded = decode_batch(orjson.loads(raw), config, 1_000_000)
+        t1 = clock()
+        record = EntityRecord(table.get(entity))
+        out = score_batch(
+            config,
+            entity,
+            record.model_state(MODEL_ID),
+            decoded.ts,
+            decoded.values,
+            source=SOURCE,
+            entity_state=record.shared,
+            labels=decoded.labels,
+            cache=cache,
+        )
+        t2 = clock()
+        row = record.updated(
+            f"{SOURCE}:0", offset, {MODEL_ID: out.state or {}}, out.entity_state, out.events
+        )
+        table[entity] = row
+        orjson.dumps(row)
+        t3 = clock()
+        spent["decode"] += t1 - t0
+        spent["score_batch"] += t2 - t1
+        spent["row update + encode"] += t3 - t2
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m app.bench.hotspots", description=__doc__)
+    parser.add_argument("--points", type=int, default=1000, help="points per message")
+    parser.add_argument("--messages", type=int, default=200, help="messages (a fifth warm-up)")
+    parser.add_argument("--entities", type=int, default=5, help="keys, round robin")
+    parser.add_argument("--runs", type=int, default=5, help="repetitions; medians are shown")
+    parser.add_argument("--profile", action="store_true", help="also print cProfile's top 25")
+    args = parser.parse_args(argv)
+    config = ModelConfig.from_dict(README_CONFIG)
+    workload = messages(args.points, args.messages, args.entities)
+    warm = len(workload) // 5
+    timed = workload[warm:]
+    n = len(timed)
+    rates, sections = [], []
+    profiler = cProfile.Profile() if args.profile else None
+    for _ in range(1 if profiler else max(1, args.runs)):
+        table: dict[str, dict] = {}
+        cache = LiveCache()
+        spent: Counter[str] = Counter()
+        run(config, workload[:warm], table, cache, spent)
+        spent.clear()
+        started = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
+        run(config, timed, table, cache, spent, first_offset=warm)
+        if profiler is not None:
+            profiler.disable()
+        rates.append(n / (time.perf_counter() - started))
+        sections.append(spent)
+    rate = statistics.median(rates)
+    print(
+        f"{args.points} points/message, {args.entities} keys: {rate * args.points:,.0f} "
+        f"points/s, {1e3 / rate:.3f} ms/message (median of {len(rates)}"
+        f"{', profiled' if profiler else ''})"
+    )
+    for name in sections[0]:
+        ms = statistics.median(s[name] for s in sections) / n * 1e3
+        print(f"  {name:22s} {ms:8.3f} ms/message")
+    if profiler is not None:
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+
+
+if __name__ == "__main__":
+    main()
