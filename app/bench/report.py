@@ -167,7 +167,8 @@ def render(rows: Sequence[Row], run: RunInfo, commands: Sequence[str], notes: Se
         "# Performance",
         "",
         "Written by `make bench` (`python -m app.bench`, the code in `app/bench/`); every full run",
-        "rewrites this page. Targets are those of issue 5.",
+        "rewrites this page. Targets are those of issue 5. How the hot spots were found, what",
+        "was changed and what still limits a worker: [PROFILING.md](PROFILING.md).",
         "",
         f"Run of {run.started:%Y-%m-%d %H:%M} UTC, profile `{p.name}`, "
         f"{minutes:.1f} min; load average (1/5/15 min) {run.load_before} before, "
