@@ -38,6 +38,20 @@ def report(request: pytest.FixtureRequest, line: str) -> None:
         print(line)
 
 
+def scored_points(exposition: str) -> float:
+    r"""The sum of ``anomaly_points_scored_total`` over its labels in a /metrics page.
+
+    >>> scored_points('# HELP x\nanomaly_points_scored_total{model_id="a"} 3.0\n'
+    ...               'anomaly_points_scored_total{model_id="b"} 2.0\nother_total 9.0\n')
+    5.0
+    """
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in exposition.splitlines()
+        if line.startswith("anomaly_points_scored_total")
+    )
+
+
 def test_make_demo_shows_incidents_within_30_seconds(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -88,6 +102,15 @@ def test_make_demo_shows_incidents_within_30_seconds(
             raise AssertionError(f"{exc}; first seen: {first_seen}\n{log_tail()}") from None
         page = httpx.get(url + "/ui/", timeout=5)
         assert page.status_code == 200 and "Incidents" in page.text
+        # `curl localhost:8000/metrics` shows the counters moving under the feed
+        before = scored_points(httpx.get(url + "/metrics", timeout=5).text)
+        wait_until(
+            lambda: scored_points(httpx.get(url + "/metrics", timeout=5).text) > before,
+            20,
+            "GET /metrics to count more scored points",
+            0.5,
+        )
+        assert before > 0
     finally:
         process.send_signal(signal.SIGTERM)
         try:
