@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -64,6 +66,46 @@ register_operator_commands(cli)
 
 
 @cli.command()
+def backtest(
+    data: Annotated[Path, typer.Option(help="Folder of <category>/<file>.csv (timestamp,value)")],
+    config: Annotated[
+        Path, typer.Option(help="One configuration as POST /anomaly/config takes (JSON)")
+    ],
+    out: Annotated[Path, typer.Option(help="Results folder: <category>/<NAME>_<file>.csv")],
+    name: Annotated[str, typer.Option(help="Detector name in the result files (no '_')")],
+    labels: Annotated[
+        Path | None, typer.Option(help="JSON map of <category>/<file>.csv to start/end windows")
+    ] = None,
+    decisions: Annotated[
+        bool, typer.Option("--decisions", help="anomaly_score = 1 where an incident opened, else 0")
+    ] = False,
+    jobs: Annotated[int, typer.Option(min=1, help="Files scored in parallel")] = 1,
+) -> None:
+    """Run the engine's scoring step over labelled CSV files (NAB layout) and write its scores.
+
+    Prints per-file and overall precision/recall/F1 of the engine's alerts when --labels is given;
+    progress goes to stderr.
+    """
+    from app.backtest import BacktestError, print_report, progress_printer, run_backtest
+
+    try:
+        report = run_backtest(
+            data,
+            config,
+            out,
+            name,
+            labels,
+            decisions=decisions,
+            jobs=jobs,
+            progress=progress_printer(sys.stderr),
+        )
+    except BacktestError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    print_report(report)
+
+
+@cli.command()
 def demo(
     api_port: int | None = typer.Option(None, help="REST API port (ANOMALY_API_PORT, 8000)"),
     log_level: str | None = typer.Option(
@@ -85,6 +127,19 @@ def demo(
     except (BrokerError, TopicError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+
+
+@cli.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def bench(ctx: typer.Context) -> None:
+    """Benchmarks on an embedded broker (what `make bench` runs, ~10 min): prints one table and
+    writes docs/PERFORMANCE.md. --quick for a smoke run, --only NAME for one measurement,
+    --help for every option."""
+    from app.bench.__main__ import main as bench_main
+
+    raise typer.Exit(bench_main(ctx.args))
 
 
 def main() -> None:

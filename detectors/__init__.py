@@ -14,6 +14,7 @@ from __future__ import annotations
 from detectors.base import Detector, DetectorError, combined_score, floored, spread_floor
 from detectors.evaluation import pointwise_metrics
 from detectors.ewma import EWMA
+from detectors.knn import KNNSurprise
 from detectors.mad import RollingMAD
 from detectors.model import ModelScorer, ModelSpec, PointResult
 from detectors.registry import (
@@ -40,6 +41,7 @@ __all__ = [
     "AdaptiveThreshold",
     "Detector",
     "DetectorError",
+    "KNNSurprise",
     "ModelScorer",
     "ModelSpec",
     "PointResult",

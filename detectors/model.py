@@ -36,7 +36,7 @@ class ModelSpec:
     Parameters
     ----------
     detector
-        "zscore", "ewma" or "mad".
+        A name of the registry: "zscore", "ewma", "mad" or "knn".
     params
         The configuration's detector parameters; ``threshold`` (optional) is the static
         threshold or the adaptive threshold's floor, the rest go to the detector. For "mad",
@@ -298,10 +298,10 @@ class ModelScorer:
     def score_block(self, rows: np.ndarray, learn: bool = True) -> BlockResult:
         """The batch path: what :meth:`score_one` gives on each row in order, vectorised.
 
-        It speculates that no row of a span is flagged, scores the span with numpy, and learns
-        the rows up to the first flagged one; that row is scored right (everything before it
-        was learned as assumed) and skipped, and the next span starts after it. Spans shrink
-        after a flag and grow after a clean span, so a burst of anomalies costs little more.
+        With learning, :meth:`_settle_block` (numpy, for detectors whose baseline of a row
+        does not depend on the row); a detector whose baseline does (``knn``) walks its rows one
+        by one anyway and goes through :meth:`score_one`. A dry run scores every row against the
+        current state at once.
 
         Examples
         --------
@@ -324,46 +324,30 @@ class ModelScorer:
         if learn and not self.detector.baseline_sees_the_row:
             self._settle_block(rows, out)
             return out
-        start, span = 0, 1024
-        while start < m:
-            stop = min(m, start + span)
-            part = rows[start:stop]
-            if learn:
-                centers, spreads = self.detector.block_baselines(part)
-            else:
-                centers, spreads = self.detector.current_baselines(len(part))
-            feature_scores, score = block_scores(part, centers, spreads)
-            learnable = ~np.isnan(score) & np.isfinite(part).any(axis=1)
-            if learn:
-                threshold = self.threshold.block_values(score, learnable)
-                learned_before = np.cumsum(learnable) - learnable
-            else:
-                threshold = np.full(len(part), self.threshold.get())
-                learned_before = np.zeros(len(part), dtype=int)
-            warm = self.detector.n_learned + learned_before >= self.warmup
-            with np.errstate(invalid="ignore"):
-                flagged = warm & np.isfinite(score) & (score > threshold)
-            first = first_true(flagged) if learn else len(part)
-            done = min(first + 1, len(part))
-            out.fill(
-                start,
-                slice(0, done),
-                feature_scores,
-                score,
-                threshold,
-                flagged,
-                warm,
-                centers,
-                spreads,
-            )
-            if learn:
-                clean = part[:first]
-                if len(clean):
-                    self.detector.learn_block(clean)
-                    self.threshold.learn_block(score[:first][learnable[:first]])
-            start += done
-            span = span * 2 if first == len(part) else max(64, span // 2)
-            span = min(span, 4096)
+        if learn:  # its batch walk is per row anyway: no copy of the detector, no re-walks
+            for k, row in enumerate(rows.tolist()):
+                result = self.score_one(row)
+                base = np.array(result.baseline, dtype=float).reshape(n_features, 2)
+                out.fill(
+                    k,
+                    slice(0, 1),
+                    np.array([result.feature_scores], dtype=float),
+                    np.array([result.score]),
+                    np.array([result.threshold]),
+                    np.array([result.is_anomaly]),
+                    np.array([result.warm]),
+                    base[None, :, 0],
+                    base[None, :, 1],
+                )
+            return out
+        # A dry run learns nothing: every row is scored against the current state at once.
+        centers, spreads = self.detector.current_baselines(m)
+        feature_scores, score = block_scores(rows, centers, spreads)
+        threshold = np.full(m, self.threshold.get())
+        warm = np.full(m, self.detector.n_learned >= self.warmup)
+        with np.errstate(invalid="ignore"):
+            flagged = warm & np.isfinite(score) & (score > threshold)
+        out.fill(0, slice(0, m), feature_scores, score, threshold, flagged, warm, centers, spreads)
         return out
 
     def _settle_block(self, rows: np.ndarray, out: BlockResult) -> None:

@@ -7,12 +7,18 @@ from typing import Any
 
 from detectors.base import Detector, DetectorError
 from detectors.ewma import EWMA
+from detectors.knn import KNNSurprise
 from detectors.mad import RollingMAD
 from detectors.zscore import ZScore
 
-DETECTORS: dict[str, type[Detector]] = {"zscore": ZScore, "ewma": EWMA, "mad": RollingMAD}
+DETECTORS: dict[str, type[Detector]] = {
+    "zscore": ZScore,
+    "ewma": EWMA,
+    "mad": RollingMAD,
+    "knn": KNNSurprise,
+}
 
-DEFAULT_THRESHOLDS: dict[str, float] = {"zscore": 3.0, "ewma": 3.0, "mad": 3.5}
+DEFAULT_THRESHOLDS: dict[str, float] = {"zscore": 3.0, "ewma": 3.0, "mad": 3.5, "knn": 9.0}
 
 
 def detector_class(name: str) -> type[Detector]:
@@ -25,7 +31,7 @@ def detector_class(name: str) -> type[Detector]:
     >>> detector_class("x")
     Traceback (most recent call last):
     ...
-    detectors.base.DetectorError: unknown detector 'x'; choose one of: ewma, mad, zscore
+    detectors.base.DetectorError: unknown detector 'x'; choose one of: ewma, knn, mad, zscore
     """
     try:
         return DETECTORS[name]

@@ -538,3 +538,26 @@ def test_commands_given_bad_input_exit_with_a_sentence_not_a_traceback(
     assert done.returncode == code, done.stderr
     assert message.format(**names) in done.stderr, done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+# ----------------------------------------------------------------------------------------- bench
+
+
+def test_bench_hands_its_options_to_the_bench(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[list[str]] = []
+
+    def fake_main(argv: list[str]) -> int:
+        seen.append(list(argv))
+        return 3
+
+    monkeypatch.setattr("app.bench.__main__.main", fake_main)
+    result = invoke("bench", "--quick", "--only", "pipeline")
+    assert seen == [["--quick", "--only", "pipeline"]] and result.exit_code == 3
+    described = invoke("--help", env={"COLUMNS": "200"})
+    assert "bench" in described.stdout and "docs/PERFORMANCE.md" in described.stdout
+
+
+def test_bench_help_lists_the_bench_options() -> None:
+    result = invoke("bench", "--help")
+    assert result.exit_code == 0
+    assert "--quick" in result.stdout and "--only" in result.stdout

@@ -9,6 +9,7 @@ from detectors import (
     DETECTORS,
     EWMA,
     DetectorError,
+    KNNSurprise,
     RollingMAD,
     ZScore,
     make_detector,
@@ -16,9 +17,9 @@ from detectors import (
 
 
 def test_registry_contents() -> None:
-    expected = {"zscore": ZScore, "ewma": EWMA, "mad": RollingMAD}
+    expected = {"zscore": ZScore, "ewma": EWMA, "mad": RollingMAD, "knn": KNNSurprise}
     assert expected == DETECTORS
-    assert DEFAULT_THRESHOLDS == {"zscore": 3.0, "ewma": 3.0, "mad": 3.5}
+    assert DEFAULT_THRESHOLDS == {"zscore": 3.0, "ewma": 3.0, "mad": 3.5, "knn": 9.0}
     assert all(cls.name == name for name, cls in DETECTORS.items())
 
 
@@ -38,7 +39,7 @@ def test_make_detector_from_state() -> None:
 def test_unknown_detector() -> None:
     with pytest.raises(DetectorError) as info:
         make_detector("x", 1, {})
-    assert str(info.value) == "unknown detector 'x'; choose one of: ewma, mad, zscore"
+    assert str(info.value) == "unknown detector 'x'; choose one of: ewma, knn, mad, zscore"
 
 
 def test_unknown_parameter() -> None:

@@ -1,0 +1,494 @@
+"""Nearest-neighbour surprise: how unlike its own past the recent shape of a series is.
+
+For each feature the detector keeps its last ``window`` values. A new value ``x`` is scored at
+several scales: for each embedding length ``L`` in ``dims``, the last ``L`` values ending with
+``x`` form a vector, and its nonconformity is the distance to its ``neighbors`` nearest
+neighbours among the earlier, non-overlapping length-``L`` windows of the history, divided by
+``sqrt(L)``, plus ``resolution`` times the history's range (so differences finer than that do
+not count, like the resolution of HTM's scalar encoder). This is the nonconformity measure of
+KNN-CAD (Burnaev and Ishimtsev 2016, "Conformalized density- and distance-based anomaly
+detection in time-series data").
+
+Each scale's nonconformity becomes a tail probability against the last ``calibration``
+nonconformities of the same scale, so that scores of different series are comparable (the idea
+of HTM's anomaly likelihood, Ahmad et al. 2017, "Unsupervised real-time anomaly detection for
+streaming data"): the empirical (conformal) p-value ``(#{a_j >= a} + 1) / (m + 1)`` below the
+``tail``-th largest calibration value ``u``, and above it a generalised Pareto tail fitted to
+the excesses over ``u`` (peaks over threshold, as SPOT does: Siffer et al. 2017, "Anomaly
+detection in streams with extreme value theory"), so the surprise keeps growing past the largest
+value seen. The tail's shape is estimated by the method of moments (Hosking and Wallis 1987,
+"Parameter and quantile estimation for the generalized Pareto distribution") and kept within
+``[0, max_shape]``: 0 is the exponential tail; a heavier tail (bursty series) makes a large
+excess less surprising. A feature's surprise is the mean over the scales of ``-ln p``, in nats;
+``3`` is about 1 in 20 and ``9`` about 1 in 8,000.
+
+With ``refractory`` > 0 the detector reports an episode once: after a learned point whose
+surprise reached ``alarm``, the next ``refractory`` learned points score 0, and a point scores 0
+unless its surprise exceeds that of each of the last ``memory`` (default ``refractory``) learned
+points. With ``protect``, the point that raised an alarm is never anybody's neighbour, so the
+same anomaly again is still a surprise (river's ``protect_anomaly_detector`` idea, for the one
+point the detector learned anyway). Like every detector, it only knows the points it learned: a
+point that the engine flags (score above the threshold) is not learned, so it starts no
+refractory period and joins no calibration (see docs/QUALITY.md).
+
+The feature score is the surprise, signed like ``x - median`` of the window, so that root-cause
+text says "above" or "below"; the baseline is the window's median and scaled MAD.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import math
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+from detectors._checks import require_finite, require_floats, require_int, state_field
+from detectors._robust import median_and_scaled_mad
+from detectors.base import Detector, DetectorError, floored
+
+_OWNER = "knn"
+#: Calibration values are kept rounded to this many significant digits (in memory too), so the
+#: stored state is small and a restored detector scores exactly like the original.
+_DIGITS = 6
+#: Calibration values needed before a scale gives a surprise (it scores 0 until then).
+MIN_CALIBRATION = 100
+#: The exponential tail's scale is at least this fraction of its threshold ``u``: on a clean
+#: series whose nonconformities all sit at the resolution floor, twice the floor is 10 nats.
+BETA_FLOOR = 0.1
+#: A scale's surprise is capped (nats); p-values below e^-1000 mean nothing more.
+MAX_SURPRISE = 1000.0
+#: Dry runs longer than this reach ``ModelScorer.score_block``, which asks for baselines
+#: without the rows (see :meth:`KNNSurprise.current_baselines`); incidents.scoring.SMALL_BATCH.
+DRY_RUN_BLOCK = 8
+
+
+def _rounded(value: float) -> float:
+    return float(f"{value:.{_DIGITS}g}")
+
+
+class _Feature:
+    """The history of one feature: values, per-scale calibration, refractory bookkeeping."""
+
+    def __init__(self, window: int, dims: Sequence[int], calibration: int, memory: int):
+        self.values: deque[float] = deque(maxlen=window)
+        self.calib: list[deque[float]] = [deque(maxlen=calibration) for _ in dims]
+        self.sorted: list[list[float]] = [[] for _ in dims]
+        self.recent: deque[float] = deque(maxlen=max(memory, 1))
+        self.since_alarm = -1  # learned points since the last alarm; -1: no alarm yet
+        self.learned = 0  # values learned so far (the index of the next one)
+        self.marks: deque[int] = deque()  # indices of alarm points: never a neighbour
+        self.baseline: tuple[float, float] | None = None
+
+    def add_calibration(self, k: int, value: float, limit: int) -> None:
+        calib, ordered = self.calib[k], self.sorted[k]
+        if len(calib) == limit:
+            old = calib[0]
+            del ordered[bisect.bisect_left(ordered, old)]
+        calib.append(value)
+        bisect.insort(ordered, value)
+
+
+class KNNSurprise(Detector):
+    """Multi-scale nearest-neighbour surprise with conformal calibration (see the module doc).
+
+    Parameters
+    ----------
+    n_features
+        Number of features; each is scored on its own history.
+    window
+        Values kept per feature (the neighbours are searched among them), at least 16.
+    dims
+        Embedding lengths, each at least 1 and at most ``window // 4``.
+    neighbors
+        Nearest neighbours averaged into the nonconformity, at least 1.
+    calibration
+        Recent nonconformities kept per scale for the tail probability, at least
+        ``MIN_CALIBRATION``.
+    tail
+        Calibration values (per ``calibration``) above the exponential tail's threshold.
+    resolution
+        Fraction of the history's range added to every distance, ``>= 0``.
+    refractory
+        Learned points after an alarm during which the score is 0 (0: off).
+    alarm
+        Surprise (nats) that starts a refractory period.
+    memory
+        Learned points whose surprise a new one must exceed to be reported (None: as many as
+        ``refractory``).
+    protect
+        Whether the point that raised an alarm is kept out of the neighbours.
+    max_shape
+        Largest shape of the generalised Pareto tail, in ``[0, 1)`` (0: exponential tail).
+
+    Examples
+    --------
+    A sine wave learned for a while, then a value off its shape:
+
+    >>> det = KNNSurprise(1, window=200, dims=[1, 4], calibration=100)
+    >>> for t in range(400):
+    ...     det.learn_one([math.sin(t / 5)])
+    >>> usual = math.sin(400 / 5)
+    >>> round(det.score_one([usual]), 2)
+    0.16
+    >>> round(det.score_one([usual + 0.5]), 2)
+    9.89
+    >>> det.feature_scores([usual - 0.5])[0] < -9  # below the median: negative
+    True
+    >>> center, spread = det.baseline()[0]
+    >>> round(center, 3), round(spread, 3)
+    (-0.012, 1.032)
+    """
+
+    name: ClassVar[str] = "knn"
+    baseline_sees_the_row: ClassVar[bool] = True  # the surprise of a row depends on the row
+    _probe: tuple[int, np.ndarray, KNNSurprise] | None  # the last block_baselines walk
+    param_names: ClassVar[tuple[str, ...]] = (
+        "window",
+        "dims",
+        "neighbors",
+        "calibration",
+        "tail",
+        "resolution",
+        "refractory",
+        "alarm",
+        "memory",
+        "protect",
+        "max_shape",
+    )
+
+    def __init__(
+        self,
+        n_features: int,
+        window: int = 3500,
+        dims: Sequence[int] = (1, 4, 8, 16, 32),
+        neighbors: int = 1,
+        calibration: int = 2000,
+        tail: int = 40,
+        resolution: float = 0.03,
+        refractory: int = 0,
+        alarm: float = 4.0,
+        memory: int | None = None,
+        protect: bool = False,
+        max_shape: float = 0.25,
+    ) -> None:
+        super().__init__(n_features)
+        self.window = require_int("window", window, 16)
+        if isinstance(dims, str | bytes) or not isinstance(dims, Sequence) or not dims:
+            raise DetectorError(f"dims must be a non-empty list of integers, got {dims!r}")
+        self.dims = [require_int(f"dims[{i}]", d, 1) for i, d in enumerate(dims)]
+        if max(self.dims) > self.window // 4:
+            raise DetectorError(
+                f"dims must be at most window // 4 = {self.window // 4}, got {max(self.dims)}"
+            )
+        self.neighbors = require_int("neighbors", neighbors, 1)
+        self.calibration = require_int("calibration", calibration, MIN_CALIBRATION)
+        self.tail = require_int("tail", tail, 1)
+        if self.tail > self.calibration // 2:
+            raise DetectorError(
+                f"tail must be at most calibration // 2 = {self.calibration // 2}, got {tail}"
+            )
+        self.resolution = require_finite("resolution", resolution)
+        if self.resolution < 0:
+            raise DetectorError(f"resolution must be >= 0, got {resolution!r}")
+        self.refractory = require_int("refractory", refractory, 0)
+        self.alarm = require_finite("alarm", alarm)
+        self.memory = self.refractory if memory is None else require_int("memory", memory, 1)
+        if not isinstance(protect, bool):
+            raise DetectorError(f"protect must be true or false, got {protect!r}")
+        self.protect = protect
+        self.max_shape = require_finite("max_shape", max_shape)
+        if not 0.0 <= self.max_shape < 1.0:
+            raise DetectorError(f"max_shape must be in [0, 1), got {max_shape!r}")
+        self._features = [
+            _Feature(self.window, self.dims, self.calibration, self.memory)
+            for _ in range(n_features)
+        ]
+        self._cache: list[tuple[int, float, list[float] | None, float] | None] = [None] * n_features
+        self._probe = None
+
+    # ---------------------------------------------------------------- scoring
+
+    def _nonconformity(self, i: int, v: float) -> list[float] | None:
+        """Per scale, the nonconformity of ``v`` after feature ``i``'s history (None: too short)."""
+        feature = self._features[i]
+        n = len(feature.values)
+        if n < 2 * max(self.dims) + self.neighbors:
+            return None
+        history = np.fromiter(feature.values, dtype=float, count=n)
+        floor = self.resolution * float(history.max() - history.min())
+        series = np.append(history, v)
+        first = feature.learned - n  # index of history[0]
+        marked = [m - first for m in feature.marks if m >= first]
+        counts = None
+        if marked:
+            flags = np.zeros(n + 1)
+            flags[marked] = 1.0
+            counts = np.concatenate(([0.0], np.cumsum(flags)))
+        result = []
+        for dim in self.dims:
+            query = series[-dim:]
+            # Windows ending at or before n - dim do not overlap the query's last dim values.
+            windows = np.lib.stride_tricks.sliding_window_view(series[: n - dim + 1], dim)
+            dist = np.sqrt(((windows - query) ** 2).sum(axis=1))
+            if counts is not None:
+                # A window holding an alarm point is no neighbour, so a repeat still surprises.
+                rows = len(windows)
+                holds = counts[dim : dim + rows] - counts[:rows] > 0
+                if not holds.all():
+                    dist[holds] = np.inf
+            k = self.neighbors
+            nearest = float(np.partition(dist, k - 1)[:k].mean()) if k > 1 else float(dist.min())
+            result.append(nearest / math.sqrt(dim) + floor)
+        return result
+
+    def _surprise_of(self, i: int, ncm: Sequence[float]) -> float:
+        """Mean over the calibrated scales of ``-ln p``; 0.0 until a scale is calibrated."""
+        feature = self._features[i]
+        total, used = 0.0, 0
+        for k, a in enumerate(ncm):
+            ordered = feature.sorted[k]
+            m = len(ordered)
+            if m < MIN_CALIBRATION:
+                continue
+            top = max(3, self.tail * m // self.calibration)
+            u = ordered[-top]
+            if a > u:
+                total += min(
+                    math.log((m + 1) / top) + self._tail(ordered[-top:], u, a), MAX_SURPRISE
+                )
+            else:
+                count = m - bisect.bisect_left(ordered, a)
+                total += math.log((m + 1) / (count + 1))
+            used += 1
+        return total / used if used else 0.0
+
+    def _tail(self, top: Sequence[float], u: float, a: float) -> float:
+        """``-ln P(A > a | A > u)`` under a generalised Pareto tail fitted to ``top - u``."""
+        n = len(top)
+        mean = sum(top) / n - u
+        var = sum((t - u - mean) ** 2 for t in top) / (n - 1)
+        shape = 0.0
+        if var > 0 and self.max_shape > 0:
+            shape = min(max(0.5 * (1 - mean * mean / var), 0.0), self.max_shape)
+        if shape > 1e-6:
+            scale = max(0.5 * mean * (1 + mean * mean / var), BETA_FLOOR * u, 1e-300)
+            return math.log1p(shape * (a - u) / scale) / shape
+        return (a - u) / max(mean, BETA_FLOOR * u, 1e-300)
+
+    def _measure(self, i: int, v: float) -> tuple[list[float] | None, float]:
+        """(nonconformities, surprise) of ``v`` for feature ``i``, cached until the next learn."""
+        cached = self._cache[i]
+        if cached is not None and cached[0] == self._n_learned and cached[1] == v:
+            return cached[2], cached[3]
+        ncm = self._nonconformity(i, v)
+        surprise = self._surprise_of(i, ncm) if ncm is not None else 0.0
+        self._cache[i] = (self._n_learned, v, ncm, surprise)
+        return ncm, surprise
+
+    def _reported(self, i: int, surprise: float) -> float:
+        """The surprise after the refractory rule (unchanged when ``refractory`` is 0)."""
+        if not self.refractory:
+            return surprise
+        feature = self._features[i]
+        if 0 <= feature.since_alarm < self.refractory:
+            return 0.0
+        if feature.recent and surprise <= max(feature.recent):
+            return 0.0
+        return surprise
+
+    def feature_scores(self, x: Sequence[float]) -> list[float]:
+        """Per feature the surprise in nats, signed like ``x - median`` (NaN when missing)."""
+        scores = []
+        for i, v in enumerate(self._values(x)):
+            if math.isnan(v):
+                scores.append(math.nan)
+                continue
+            _, surprise = self._measure(i, v)
+            score = self._reported(i, surprise)
+            base = self._feature_baseline(i)
+            scores.append(-score if base is not None and v < base[0] else score)
+        return scores
+
+    # --------------------------------------------------------------- learning
+
+    def _feature_baseline(self, i: int) -> tuple[float, float] | None:
+        feature = self._features[i]
+        if len(feature.values) < 3:
+            return None
+        if feature.baseline is None:
+            center, spread = median_and_scaled_mad(feature.values)
+            feature.baseline = (center, floored(center, spread))
+        return feature.baseline
+
+    def _learn_value(self, i: int, v: float) -> None:
+        ncm, surprise = self._measure(i, v)
+        feature = self._features[i]
+        if ncm is not None:
+            for k, a in enumerate(ncm):
+                feature.add_calibration(k, _rounded(a), self.calibration)
+        if self.refractory:
+            if feature.since_alarm >= 0:
+                feature.since_alarm += 1
+            if surprise >= self.alarm and not 0 <= feature.since_alarm < self.refractory:
+                feature.since_alarm = 0
+                if self.protect:
+                    feature.marks.append(feature.learned)
+            feature.recent.append(_rounded(surprise))
+        feature.values.append(v)
+        feature.learned += 1
+        while feature.marks and feature.marks[0] < feature.learned - self.window:
+            feature.marks.popleft()
+        feature.baseline = None
+        self._cache[i] = None
+
+    def learn_one(self, x: Sequence[float]) -> None:
+        """Learn ``x``: each finite feature's nonconformities join its calibration."""
+        super().learn_one(x)
+        self._cache = [None] * self.n_features
+
+    # ------------------------------------------------------------- batch path
+
+    def block_baselines(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per row, a ``(center, spread)`` whose ``(x - center) / spread`` is the row's signed
+        surprise when the rows are learned in order (what ``ModelScorer.score_block`` needs).
+
+        The center is the window's median whenever the surprise has the sign of ``x - median``
+        (the spread is then ``|x - median| / surprise``, the deviation one nat stands for);
+        otherwise ``x - surprise * MAD``. A row with no surprise gets ``(x, MAD)`` (NaN without
+        a baseline, which also scores 0). Nothing is learned; the walk is kept for :meth:`learn_block`.
+
+        Examples
+        --------
+        >>> det = KNNSurprise(1, window=64, dims=[1, 4], calibration=100)
+        >>> for t in range(300):
+        ...     det.learn_one([float(t % 9)])
+        >>> rows = np.array([[3.0], [40.0], [5.0]])
+        >>> centers, spreads = det.block_baselines(rows)
+        >>> z = ((rows - centers) / spreads)[:, 0]
+        >>> one = []
+        >>> for row in rows.tolist():
+        ...     one.append(det.feature_scores(row)[0])
+        ...     det.learn_one(row)
+        >>> bool(np.allclose(z, one, rtol=1e-12))
+        True
+        """
+        self._probe = None  # an unused earlier walk is stale; do not copy it into this one
+        probe = copy.deepcopy(self)
+        centers = np.full(rows.shape, np.nan)
+        spreads = np.full(rows.shape, np.nan)
+        for k, row in enumerate(rows.tolist()):
+            scores = probe.feature_scores(row)
+            for i, (x, z) in enumerate(zip(row, scores, strict=True)):
+                base = probe._feature_baseline(i)
+                if math.isnan(z) or base is None:
+                    continue
+                median, mad = base
+                deviation = x - median
+                if z == 0.0:
+                    centers[k, i], spreads[k, i] = x, mad
+                elif deviation != 0.0 and (deviation > 0) == (z > 0):
+                    centers[k, i], spreads[k, i] = median, deviation / z
+                else:
+                    centers[k, i], spreads[k, i] = x - z * mad, mad
+            probe.learn_one(row)
+        self._probe = (self._n_learned, rows.copy(), probe)
+        return centers, spreads
+
+    def learn_block(self, rows: np.ndarray) -> None:
+        """Learn ``rows`` in order; after :meth:`block_baselines` of the same rows, take over
+        the state its walk reached instead of computing it again."""
+        walked = self._probe
+        self._probe = None
+        if (
+            walked is not None
+            and walked[0] == self._n_learned
+            and walked[1].shape == rows.shape
+            and np.array_equal(walked[1], rows, equal_nan=True)
+        ):
+            probe = walked[2]
+            self._features = probe._features
+            self._n_learned = probe._n_learned
+            self._cache = [None] * self.n_features
+            return
+        for row in rows.tolist():
+            self.learn_one(row)
+
+    def current_baselines(self, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """Not available: a surprise depends on the row, which this hook does not receive."""
+        raise DetectorError(
+            "the knn detector scores a dry run one point at a time; "
+            f"send at most {DRY_RUN_BLOCK} points per dry run"
+        )
+
+    # ------------------------------------------------------------------ state
+
+    def to_state(self) -> dict[str, Any]:
+        """Learned state: per feature its values, calibrations and refractory bookkeeping."""
+        return {
+            "n": self._n_learned,
+            "features": [
+                {
+                    "values": list(f.values),
+                    "calibration": [list(c) for c in f.calib],
+                    "recent": list(f.recent) if self.refractory else [],
+                    "since_alarm": f.since_alarm,
+                    "learned": f.learned,
+                    "marks": list(f.marks),
+                }
+                for f in self._features
+            ],
+        }
+
+    @classmethod
+    def from_state(
+        cls, n_features: int, params: Mapping[str, Any], state: Mapping[str, Any]
+    ) -> Self:
+        """Rebuild from parameters and a :meth:`to_state` dict (newest values kept).
+
+        Examples
+        --------
+        >>> det = KNNSurprise(1, window=64, dims=[1, 4])
+        >>> for t in range(300):
+        ...     det.learn_one([float(t % 7)])
+        >>> copy = KNNSurprise.from_state(1, {"window": 64, "dims": [1, 4]}, det.to_state())
+        >>> copy.score_one([3.5]) == det.score_one([3.5])
+        True
+        """
+        det = cls(n_features, **params)
+        det._n_learned = require_int(f"{_OWNER} state n", state_field(state, "n", _OWNER), 0)
+        stored = state_field(state, "features", _OWNER)
+        if not isinstance(stored, list) or len(stored) != n_features:
+            raise DetectorError(f"{_OWNER} state features must have {n_features} entries")
+        for i, (feature, data) in enumerate(zip(det._features, stored, strict=True)):
+            where = f"{_OWNER} state features[{i}]"
+            if not isinstance(data, Mapping):
+                raise DetectorError(f"{where} must be an object")
+            feature.values.extend(
+                require_floats(f"{where}.values", state_field(data, "values", where))
+            )
+            calib = state_field(data, "calibration", where)
+            if not isinstance(calib, list) or len(calib) != len(det.dims):
+                raise DetectorError(f"{where}.calibration must have {len(det.dims)} lists")
+            for k, values in enumerate(calib):
+                for value in require_floats(f"{where}.calibration[{k}]", values):
+                    feature.add_calibration(k, value, det.calibration)
+            if det.refractory:
+                feature.recent.extend(
+                    require_floats(f"{where}.recent", state_field(data, "recent", where))
+                )
+            since = state_field(data, "since_alarm", where)
+            feature.since_alarm = require_int(f"{where}.since_alarm", since, -1)
+            feature.learned = require_int(
+                f"{where}.learned", state_field(data, "learned", where), len(feature.values)
+            )
+            marks = state_field(data, "marks", where)
+            if not isinstance(marks, list):
+                raise DetectorError(f"{where}.marks must be a list of integers")
+            feature.marks.extend(
+                require_int(f"{where}.marks[{j}]", m, 0) for j, m in enumerate(marks)
+            )
+        return det
