@@ -27,6 +27,7 @@ from app.dispatch import Dispatcher
 from app.entity_record import EntityRecord, source_key
 from app.logformat import log_context
 from app.metrics import EngineMetrics
+from app.pending_writes import PendingWrites
 from app.recent import RecentStore
 from app.series import series_reply
 from app.settings import Settings
@@ -260,15 +261,18 @@ class Engine:
         partition: int,
         source: tuple[str, int, int] | None,
         steps: Sequence[tuple[ModelConfig, Run]],
+        pending: PendingWrites | None = None,
     ) -> tuple[list[BatchOutcome], list[dict[str, Any]]]:
         """Run each model's scoring step on the entity's row and write the row back once, with
         no await in between (nothing else in the worker's event loop interleaves).
 
         ``source`` is the message's (topic, partition, offset): a message already applied (a
         replay after a crash) is not applied again, and the events it produced are returned to
-        be published again. Returns the outcomes and the events to publish.
+        be published again. With ``pending`` (a batch of stream messages) the row and counters
+        are written when the batch is flushed, else at once. Returns the outcomes and the
+        events to publish.
         """
-        record = EntityRecord(self.entity_state.get(entity))
+        record = EntityRecord(pending.row(entity) if pending else self.entity_state.get(entity))
         where = source_key(source[0], source[1]) if source else None
         offset = source[2] if source else None
         if where is not None and offset is not None and record.applied(where, offset):
@@ -294,13 +298,22 @@ class Engine:
                 self.metrics.scored(config.model_id, outcome.counters)
                 self.recent.add(config.model_id, entity, outcome)
                 row = stats_key(config.model_id, partition)
-                self.model_stats[row] = add_counters(self.model_stats.get(row), outcome.counters)
+                if pending is not None:
+                    pending.add_stats(row, partition, outcome.counters)
+                else:
+                    self.model_stats[row] = add_counters(
+                        self.model_stats.get(row), outcome.counters
+                    )
             outcomes.append(outcome)
         events = [event for outcome in outcomes for event in outcome.events]
         if models or shared_changed:
-            self.entity_state[entity] = record.updated(
+            new_row = record.updated(
                 where, offset, models, shared if shared_changed else None, events
             )
+            if pending is not None:
+                pending.set_row(entity, partition, new_row)
+            else:
+                self.entity_state[entity] = new_row
         return outcomes, events
 
     async def publish_events(self, events: list[dict[str, Any]]) -> None:
@@ -346,8 +359,11 @@ class Engine:
     def _telemetry_agent(self, stream: str) -> Callable[[StreamT[bytes]], Awaitable[None]]:
         async def score(events: StreamT[bytes]) -> None:
             await self._wait_for_configs()
-            async for event in events.events():
-                await self.telemetry.handle(event, stream)
+            settings = self.settings
+            async for batch in events.take_events(
+                settings.stream_batch_max, within=settings.stream_batch_wait_s
+            ):
+                await self.telemetry.handle_batch(batch, stream)
 
         score.__name__ = score.__qualname__ = f"score_{stream}"
         return score

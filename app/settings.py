@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     delivery_max_delay_s: float = Field(default=300.0, gt=0)
     slack_interval_s: float = Field(default=1.0, ge=0)
 
+    # A telemetry agent takes up to this many messages at once, waiting at most this long for
+    # more, and writes each key's row and counters once per batch (see app/pending_writes.py).
+    stream_batch_max: int = Field(default=500, ge=1)
+    stream_batch_wait_s: float = Field(default=0.005, gt=0)
+
     # Latency tuning for brokers that hold an empty fetch for its whole wait (the embedded one).
     fetch_max_wait_ms: int = Field(default=10, ge=1)
     rebalance_timeout_s: float = Field(default=3.0, gt=0)

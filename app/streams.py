@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from faust.types import EventT
 
+from app.pending_writes import PendingWrites
 from detectors import DetectorError
 from incidents.behavior import score_behavior_events
 from incidents.config import ModelConfig
@@ -51,37 +52,65 @@ class TelemetryHandler:
         self.engine = engine
         self.settings = engine.settings
 
-    async def handle(self, event: EventT, stream: str) -> None:
-        """Score one message of ``stream`` ("metrics", "logs" or "behavior")."""
+    async def handle_batch(self, batch: Sequence[EventT], stream: str) -> None:
+        """Score a batch of messages of ``stream`` ("metrics", "logs" or "behavior") in order,
+        write the rows and counters they changed once, then publish their incident events."""
+        engine = self.engine
+        pending = PendingWrites(engine.entity_state, engine.model_stats)
+        events: list[dict[str, Any]] = []
+        for event in batch:
+            events += await self.handle(event, stream, pending)
+        pending.flush()
+        await engine.publish_events(events)
+
+    async def handle(
+        self, event: EventT, stream: str, pending: PendingWrites | None = None
+    ) -> list[dict[str, Any]]:
+        """Score one message; its incident events, to publish once its row is written. What
+        goes to the dead-letter topic or moves to another partition first flushes ``pending``
+        (the only awaits here)."""
         started = time.perf_counter()
         self.engine.metrics.consumed(event.message.topic)
         try:
-            payload = await self._admit(event, stream)
-            if payload is None:
-                return  # moved to the entity's partition
+            admitted = self._admit(event, stream)
+            if isinstance(admitted, tuple):  # not on the entity's partition: move it there
+                if pending is not None:
+                    pending.flush()
+                entity, owner = admitted
+                topic = self.engine.telemetry_topics[stream]
+                await topic.send(key=entity.encode(), value=event.value, partition=owner)
+                return []
             if stream == "metrics":
-                entity, steps = self._metrics(event, payload)
+                entity, steps = self._metrics(event, admitted)
             else:
-                entity, steps = self._events(event, payload, stream)
+                entity, steps = self._events(event, admitted, stream)
             message = event.message
             source = (message.topic, message.partition, message.offset)
             try:
-                _, events = self.engine.apply_message(entity, message.partition, source, steps)
+                _, events = self.engine.apply_message(
+                    entity, message.partition, source, steps, pending
+                )
             except (TelemetryError, DetectorError) as exc:
                 raise Rejected(str(exc)) from None
         except Rejected as exc:
-            await self.engine.dead_letter(event, str(exc))
-            return
+            reason = str(exc)
         except Exception as exc:  # a bug must cost one message, not the stream
             log.exception("scoring a message of %s failed", event.message.topic)
-            await self.engine.dead_letter(
-                event, f"internal error while scoring: {type(exc).__name__}"
-            )
-            return
-        self.engine.metrics.observe_scoring(event.message.topic, time.perf_counter() - started)
-        await self.engine.publish_events(events)
+            reason = f"internal error while scoring: {type(exc).__name__}"
+        else:
+            self.engine.metrics.observe_scoring(event.message.topic, time.perf_counter() - started)
+            if pending is None:
+                await self.engine.publish_events(events)
+                return []
+            return events
+        if pending is not None:
+            pending.flush()
+        await self.engine.dead_letter(event, reason)
+        return []
 
-    async def _admit(self, event: EventT, stream: str) -> dict[str, Any] | None:
+    def _admit(self, event: EventT, stream: str) -> dict[str, Any] | tuple[str, int]:
+        """The message's JSON payload, or its entity and the entity's partition when that is
+        not the message's partition."""
         message = event.message
         raw = event.value
         if not isinstance(raw, bytes) or not raw:
@@ -100,9 +129,7 @@ class TelemetryHandler:
         if message.partition != owner:
             # Keyed by something else or by a non-murmur2 partitioner: move the message to the
             # entity's partition so that its state lives in one place.
-            topic = self.engine.telemetry_topics[stream]
-            await topic.send(key=entity.encode(), value=raw, partition=owner)
-            return None
+            return entity, owner
         return payload  # type: ignore[no-any-return]
 
     def _metrics(self, event: EventT, payload: dict[str, Any]) -> tuple[str, list[ModelStep]]:

@@ -115,12 +115,18 @@ def test_a_worker_killed_three_times_mid_stream_loses_and_doubles_nothing(
         kills[-1] = (kills[-1], round(time.monotonic() - started, 1))
     rounds = producer.finish(extra_rounds=10)
 
-    def all_applied() -> bool:
-        return all(points_seen(steady, e) == rounds for e in ENTITIES)
+    last: dict[str, int] = {}
 
-    wait_until(
-        all_applied, 180, f"{rounds} points applied exactly once to each entity", interval=0.5
-    )
+    def all_applied() -> bool:
+        last.update({e: points_seen(steady, e) for e in ENTITIES})
+        return all(n == rounds for n in last.values())
+
+    try:
+        wait_until(
+            all_applied, 180, f"{rounds} points applied exactly once to each entity", interval=0.5
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; points seen by entity: {last}; kills {kills}") from None
     assert [points_seen(victim, e) for e in ENTITIES] == [rounds] * len(ENTITIES)
 
     expected = {

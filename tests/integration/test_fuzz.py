@@ -30,6 +30,10 @@ AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 MAX_EXAMPLES = 30  # per operation and per mode (schema-valid, schema-violating)
 # As in process: a schema-valid request may break a rule JSON Schema cannot state (a 422).
 EXCLUDED = [positive_data_acceptance]
+# Generated garbage in these headers breaks HTTP framing: the HTTP server (uvicorn) answers 400
+# before the app sees the request, which no OpenAPI schema describes. The app's own headers
+# (Authorization) stay fuzzed.
+FRAMING = {"content-length", "transfer-encoding", "host", "connection"}
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +126,8 @@ def test_a_real_worker_answers_every_generated_request_by_its_schema(
         )
         def run(case: schemathesis.Case) -> None:
             tally[f"{method} {path}"] += 1
+            for name in [h for h in case.headers or {} if h.lower() in FRAMING]:
+                del case.headers[name]  # type: ignore[union-attr]
             response = case.call_and_validate(headers=AUTH, excluded_checks=EXCLUDED, timeout=30)
             tally[f"status {response.status_code}"] += 1
 

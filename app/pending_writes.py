@@ -1,0 +1,79 @@
+"""Table writes of a batch of telemetry messages, made once per key when the batch is done.
+
+A telemetry agent takes its messages in batches (``Stream.take_events``) and scores them one
+by one as before, but each entity's row and each model's counters go to their tables (and
+changelogs) once per batch instead of once per message: a changelog record costs Faust and
+aiokafka more than scoring a point does. Nothing of the exactly-once design changes: a row
+still carries the last source offset applied for its entity, and Faust acknowledges (so may
+commit) a batch's messages only after the agent is done with the whole batch, writes included.
+
+Writes go to the partition of the message they come from, given explicitly: a Faust table
+picks the changelog partition from the current event, which in a batch is the last one. The
+batch's rows must be written before the agent awaits anything (a send to the dead-letter
+topic, a message moved to its entity's partition), so that the REST scoring agent, which may
+run during that await, reads the rows as the stream left them: :meth:`flush` is called there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from faust.types import CollectionT
+
+from app.stats import add_counters
+
+
+def put(table: CollectionT, partition: int, key: str, value: Any) -> None:
+    """``table[key] = value`` with the changelog record sent to ``partition``, what Faust does
+    inside a stream event (``Table.on_key_set``), without needing that event."""
+    table.send_changelog(partition, key, value)
+    table.data[key] = value  # type: ignore[attr-defined]  # the table's store
+
+
+class PendingWrites:
+    """The rows and counters a batch has changed so far, by key, with their partitions.
+
+    Examples
+    --------
+    >>> rows, stats = {"host-1": {"n": 1}}, {}
+    >>> pending = PendingWrites(rows, stats, write=lambda t, p, k, v: t.__setitem__(k, v))
+    >>> pending.row("host-1")
+    {'n': 1}
+    >>> pending.set_row("host-1", 3, {"n": 2})
+    >>> pending.add_stats("m|p3", 3, {"points": 1})
+    >>> pending.add_stats("m|p3", 3, {"points": 2, "alerts": 1})
+    >>> pending.row("host-1"), rows["host-1"]  # the table moves on flush
+    ({'n': 2}, {'n': 1})
+    >>> pending.flush()
+    >>> rows["host-1"], stats["m|p3"], pending.row("host-1")
+    ({'n': 2}, {'points': 3, 'alerts': 1}, {'n': 2})
+    """
+
+    def __init__(self, rows: Any, stats: Any, write: Any = put) -> None:
+        self._tables = (rows, stats)
+        self._write = write
+        self._rows: dict[str, tuple[int, Mapping[str, Any]]] = {}
+        self._stats: dict[str, tuple[int, dict[str, Any]]] = {}
+
+    def row(self, entity: str) -> Mapping[str, Any] | None:
+        """The entity's row as the batch left it, else as stored."""
+        pending = self._rows.get(entity)
+        return pending[1] if pending is not None else self._tables[0].get(entity)
+
+    def set_row(self, entity: str, partition: int, row: Mapping[str, Any]) -> None:
+        self._rows[entity] = (partition, row)
+
+    def add_stats(self, key: str, partition: int, counters: Mapping[str, float]) -> None:
+        previous = self._stats.get(key)
+        self._stats[key] = (partition, add_counters(previous[1] if previous else None, counters))
+
+    def flush(self) -> None:
+        """Write what the batch changed to the tables (counters added to the stored ones)."""
+        rows, stats = self._tables
+        for entity, (partition, row) in self._rows.items():
+            self._write(rows, partition, entity, row)
+        for key, (partition, counters) in self._stats.items():
+            self._write(stats, partition, key, add_counters(stats.get(key), counters))
+        self._rows.clear()
+        self._stats.clear()
