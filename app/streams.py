@@ -58,7 +58,12 @@ class TelemetryHandler:
         engine = self.engine
         pending = PendingWrites(engine.entity_state, engine.model_stats)
         events: list[dict[str, Any]] = []
+        assigned = engine.app.consumer.assignment()
         for event in batch:
+            if event.message.tp not in assigned:
+                # Taken before a rebalance moved its partition away: its new owner reads it from
+                # the last committed offset; writing its row here would race that owner's.
+                continue
             events += await self.handle(event, stream, pending)
         pending.flush()
         await engine.publish_events(events)
