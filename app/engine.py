@@ -453,23 +453,29 @@ class Engine:
             "horizon": command.horizon,
             "labels": command.labels,
         }
-        try:
-            reply = await asyncio.wait_for(
-                self.score_requests.ask(key=command.entity.encode(), value=request),
-                self.settings.request_timeout_s,
-            )
-        except TimeoutError:
-            raise EngineUnavailable(
-                f"the worker owning entity {command.entity!r} did not answer within "
-                f"{self.settings.request_timeout_s:.0f} s"
-            ) from None
+        reply = await self._ask_owner(command.entity, request)
         if reply.get("error") == "unknown_model":
             raise UnknownModel(reply["message"])
         if reply.get("error") == "internal":
             raise RuntimeError(f"scoring failed on the owning worker: {reply['message']}")
         if reply.get("error"):
             raise InvalidInput(reply["message"], field="records")
-        return {**reply, "points": points_from_columns(reply.pop("columns"))}
+        columns = reply.pop("columns")
+        return {**reply, "points": points_from_columns(columns)}
+
+    async def _ask_owner(self, entity: str, request: dict[str, Any]) -> dict[str, Any]:
+        """``request``'s reply from the worker that owns ``entity`` (503 if none in time)."""
+        try:
+            reply: dict[str, Any] = await asyncio.wait_for(
+                self.score_requests.ask(key=entity.encode(), value=request),
+                self.settings.request_timeout_s,
+            )
+        except TimeoutError:
+            raise EngineUnavailable(
+                f"the worker owning entity {entity!r} did not answer within "
+                f"{self.settings.request_timeout_s:.0f} s"
+            ) from None
+        return reply
 
     async def series(self, model_id: str, entity: str, limit: int, horizon: int) -> dict[str, Any]:
         """The key's recent points and forecast, from the worker that owns the entity."""
@@ -482,16 +488,7 @@ class Engine:
             "limit": limit,
             "horizon": horizon,
         }
-        try:
-            reply: dict[str, Any] = await asyncio.wait_for(
-                self.score_requests.ask(key=entity.encode(), value=request),
-                self.settings.request_timeout_s,
-            )
-        except TimeoutError:
-            raise EngineUnavailable(
-                f"the worker owning entity {entity!r} did not answer within "
-                f"{self.settings.request_timeout_s:.0f} s"
-            ) from None
+        reply = await self._ask_owner(entity, request)
         if reply.get("error") == "unknown_model":
             raise UnknownModel(reply["message"])
         if reply.get("error"):
