@@ -325,7 +325,9 @@ class RecordIn(_In):
 
 class ScoreIn(_In):
     model_id: str = Field(min_length=1, max_length=200)
-    entity: str = Field(min_length=1, max_length=500)
+    entity: str = Field(
+        min_length=1, max_length=500, pattern=r"^[^\x00]", description="Not starting with NUL"
+    )
     records: list[RecordIn] = Field(min_length=1)
     labels: list[Literal[0, 1]] | None = Field(
         default=None, description="Ground truth per record (1 = anomaly) for precision/recall"

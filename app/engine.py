@@ -28,10 +28,11 @@ from app.entity_record import EntityRecord, source_key
 from app.logformat import log_context
 from app.metrics import EngineMetrics
 from app.pending_writes import PendingWrites
+from app.progress import PartitionPositions
 from app.recent import RecentStore
 from app.series import series_reply
 from app.settings import Settings
-from app.stats import StatsStore, add_counters, stats_key
+from app.stats import StatsStore, stats_key
 from app.streams import TelemetryHandler
 from app.topics import changelog_topic
 from app.transport import EngineApp
@@ -136,6 +137,7 @@ class Engine:
         self.delivery_status = DeliveryStore(2 * settings.alerts_retained)
         self.recent = RecentStore()  # recent points of the keys this worker scores, for charts
         self.live = LiveCache()  # parsed states of the keys this worker scored (identity-checked)
+        self.positions = PartitionPositions()  # telemetry partitions sought back to a gap
         bootstrap = ",".join(servers)
         self.config_view = TopicView(
             bootstrap,
@@ -261,18 +263,18 @@ class Engine:
         partition: int,
         source: tuple[str, int, int] | None,
         steps: Sequence[tuple[ModelConfig, Run]],
-        pending: PendingWrites | None = None,
+        pending: PendingWrites,
     ) -> tuple[list[BatchOutcome], list[dict[str, Any]]]:
         """Run each model's scoring step on the entity's row and write the row back once, with
         no await in between (nothing else in the worker's event loop interleaves).
 
         ``source`` is the message's (topic, partition, offset): a message already applied (a
         replay after a crash) is not applied again, and the events it produced are returned to
-        be published again. With ``pending`` (a batch of stream messages) the row and counters
-        are written when the batch is flushed, else at once. Returns the outcomes and the
-        events to publish.
+        be published again. The row and counters go to ``pending`` (the writes of a batch of
+        messages), written to the tables when it is flushed. Returns the outcomes and the events
+        to publish.
         """
-        record = EntityRecord(pending.row(entity) if pending else self.entity_state.get(entity))
+        record = EntityRecord(pending.row(entity))
         where = source_key(source[0], source[1]) if source else None
         offset = source[2] if source else None
         if where is not None and offset is not None and record.applied(where, offset):
@@ -298,22 +300,14 @@ class Engine:
                 self.metrics.scored(config.model_id, outcome.counters)
                 self.recent.add(config.model_id, entity, outcome)
                 row = stats_key(config.model_id, partition)
-                if pending is not None:
-                    pending.add_stats(row, partition, outcome.counters)
-                else:
-                    self.model_stats[row] = add_counters(
-                        self.model_stats.get(row), outcome.counters
-                    )
+                pending.add_stats(row, partition, outcome.counters)
             outcomes.append(outcome)
         events = [event for outcome in outcomes for event in outcome.events]
         if models or shared_changed:
             new_row = record.updated(
                 where, offset, models, shared if shared_changed else None, events
             )
-            if pending is not None:
-                pending.set_row(entity, partition, new_row)
-            else:
-                self.entity_state[entity] = new_row
+            pending.set_row(entity, partition, new_row)
         return outcomes, events
 
     async def publish_events(self, events: list[dict[str, Any]]) -> None:
@@ -416,13 +410,16 @@ class Engine:
                 cache=self.live,
             )
 
+        pending = PendingWrites(self.entity_state, self.model_stats)
         try:
             outcomes, events = self.apply_message(
-                entity, source[1], source if learn else None, [(config, run)]
+                entity, source[1], source if learn else None, [(config, run)], pending
             )
         except (TelemetryError, DetectorError) as exc:
             return {"error": "invalid", "message": str(exc)}
+        pending.flush()
         await self.publish_events(events)
+        await pending.delivered()  # the answer promises the points are kept
         if not outcomes:  # a replayed request: its asker is gone
             return {"error": "invalid", "message": "this request was already applied"}
         [outcome] = outcomes

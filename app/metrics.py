@@ -140,6 +140,13 @@ class EngineMetrics:
             ["topic"],
             registry=r,
         )
+        self.rewinds = Counter(
+            "anomaly_partition_rewinds",
+            "Telemetry partitions sought back because records arrived beyond the next offset to "
+            "apply (records the consumer skipped, usually around a rebalance), by topic",
+            ["topic"],
+            registry=r,
+        )
         self.scoring = Histogram(
             "anomaly_scoring_seconds",
             "Seconds to admit, decode and score one telemetry message, by topic",
@@ -184,6 +191,9 @@ class EngineMetrics:
 
     def dead_lettered(self, topic: str) -> None:
         self.dlq.labels(topic).inc()
+
+    def rewound(self, topic: str) -> None:
+        self.rewinds.labels(topic).inc()
 
     def watch_consumer(self, consumer: Callable[[], Any], topics: Iterable[str]) -> None:
         """Export ``anomaly_consumer_lag`` for ``topics``' partitions assigned to ``consumer()``."""

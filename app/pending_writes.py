@@ -12,10 +12,16 @@ picks the changelog partition from the current event, which in a batch is the la
 batch's rows must be written before the agent awaits anything (a send to the dead-letter
 topic, a message moved to its entity's partition), so that the REST scoring agent, which may
 run during that await, reads the rows as the stream left them: :meth:`flush` is called there.
+
+Faust sends changelog records through a buffer and, before it commits offsets, gives that buffer
+only 0.1 s to drain (``ProducerBuffer.flush_atmost``): on a busy machine it commits the offsets
+of messages whose rows are still in the buffer. :meth:`delivered` waits until the broker has
+every record the batch wrote; the agents await it before a batch's messages are acknowledged.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,11 +30,13 @@ from faust.types import CollectionT
 from app.stats import add_counters
 
 
-def put(table: CollectionT, partition: int, key: str, value: Any) -> None:
+def put(table: CollectionT, partition: int, key: str, value: Any) -> Any:
     """``table[key] = value`` with the changelog record sent to ``partition``, what Faust does
-    inside a stream event (``Table.on_key_set``), without needing that event."""
-    table.send_changelog(partition, key, value)
+    inside a stream event (``Table.on_key_set``), without needing that event. Returns the
+    record's future (done once the broker has it)."""
+    sent = table.send_changelog(partition, key, value)
     table.data[key] = value  # type: ignore[attr-defined]  # the table's store
+    return sent
 
 
 class PendingWrites:
@@ -55,6 +63,7 @@ class PendingWrites:
         self._write = write
         self._rows: dict[str, tuple[int, Mapping[str, Any]]] = {}
         self._stats: dict[str, tuple[int, dict[str, Any]]] = {}
+        self._sent: list[Any] = []  # changelog records on their way to the broker
 
     def row(self, entity: str) -> Mapping[str, Any] | None:
         """The entity's row as the batch left it, else as stored."""
@@ -71,9 +80,18 @@ class PendingWrites:
     def flush(self) -> None:
         """Write what the batch changed to the tables (counters added to the stored ones)."""
         rows, stats = self._tables
+        sent = self._sent
         for entity, (partition, row) in self._rows.items():
-            self._write(rows, partition, entity, row)
+            sent.append(self._write(rows, partition, entity, row))
         for key, (partition, counters) in self._stats.items():
-            self._write(stats, partition, key, add_counters(stats.get(key), counters))
+            sent.append(self._write(stats, partition, key, add_counters(stats.get(key), counters)))
         self._rows.clear()
         self._stats.clear()
+
+    async def delivered(self) -> None:
+        """Wait until the broker has every changelog record flushed so far (a failed send
+        raises: the batch must not be acknowledged without its rows)."""
+        sent = [future for future in self._sent if isinstance(future, asyncio.Future)]
+        self._sent.clear()
+        if sent:
+            await asyncio.gather(*sent)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from faust.types import EventT
+from faust.types import TP, EventT
 
 from app.pending_writes import PendingWrites
+from app.progress import position_key, stored_position
 from detectors import DetectorError
 from incidents.behavior import score_behavior_events
 from incidents.config import ModelConfig
@@ -54,22 +55,62 @@ class TelemetryHandler:
 
     async def handle_batch(self, batch: Sequence[EventT], stream: str) -> None:
         """Score a batch of messages of ``stream`` ("metrics", "logs" or "behavior") in order,
-        write the rows and counters they changed once, then publish their incident events."""
+        write the rows and counters they changed and the partitions' positions once, publish
+        their incident events, and wait for the broker to have the rows (only then are the
+        messages acknowledged). A partition whose records skip past its position is sought back
+        to it (see ``app.progress``)."""
         engine = self.engine
         pending = PendingWrites(engine.entity_state, engine.model_stats)
+        positions = engine.positions
+        positions.new_generation(engine.app.consumer_generation_id)
         events: list[dict[str, Any]] = []
         assigned = engine.app.consumer.assignment()
+        stored: dict[TP, int | None] = {}
+        nexts: dict[TP, int] = {}
+        rewound: dict[TP, None] = {}  # partitions to seek back, in order
         for event in batch:
-            if event.message.tp not in assigned:
+            tp = event.message.tp
+            if tp not in assigned:
                 # Taken before a rebalance moved its partition away: its new owner reads it from
-                # the last committed offset; writing its row here would race that owner's.
+                # its position; writing its row here would race that owner's.
+                continue
+            if tp not in stored:
+                key = position_key(tp.topic, tp.partition)
+                stored[tp] = stored_position(pending.row(key))
+            offset = event.message.offset
+            verdict = positions.check(tp.topic, tp.partition, offset, nexts.get(tp, stored[tp]))
+            if verdict != "apply":
+                # Seek back, and again after each batch of records fetched before the seek:
+                # while Faust hands them over it moves its read offset past the seek and drops
+                # the records read again (faust Consumer._drain_messages).
+                rewound[tp] = None
+                if verdict == "rewind":
+                    engine.metrics.rewound(tp.topic)
                 continue
             events += await self.handle(event, stream, pending)
+            nexts[tp] = max(nexts.get(tp, stored[tp]) or 0, offset + 1)
+        for tp, next_offset in nexts.items():  # after the rows, in their changelog partitions
+            if next_offset != stored[tp]:
+                pending.set_row(
+                    position_key(tp.topic, tp.partition), tp.partition, {"next": next_offset}
+                )
         pending.flush()
         await engine.publish_events(events)
+        await pending.delivered()  # the rows on the broker before the batch is acknowledged
+        await self._seek_back(rewound)
+
+    async def _seek_back(self, rewound: Iterable[TP]) -> None:
+        """Seek the partitions that showed a gap back to their position (and those whose
+        rewind brought nothing back for a while)."""
+        positions = self.engine.positions
+        todo = [(tp, positions.rewind_to(tp.topic, tp.partition)) for tp in rewound]
+        todo += [(TP(topic, partition), offset) for topic, partition, offset in positions.overdue()]
+        offsets = {tp: offset for tp, offset in todo if offset is not None}
+        if offsets:  # in the consumer's thread (Consumer.seek is not)
+            await self.engine.app.consumer.seek_wait(offsets)
 
     async def handle(
-        self, event: EventT, stream: str, pending: PendingWrites | None = None
+        self, event: EventT, stream: str, pending: PendingWrites
     ) -> list[dict[str, Any]]:
         """Score one message; its incident events, to publish once its row is written. What
         goes to the dead-letter topic or moves to another partition first flushes ``pending``
@@ -79,8 +120,7 @@ class TelemetryHandler:
         try:
             admitted = self._admit(event, stream)
             if isinstance(admitted, tuple):  # not on the entity's partition: move it there
-                if pending is not None:
-                    pending.flush()
+                pending.flush()
                 entity, owner = admitted
                 topic = self.engine.telemetry_topics[stream]
                 await topic.send(key=entity.encode(), value=event.value, partition=owner)
@@ -104,12 +144,8 @@ class TelemetryHandler:
             reason = f"internal error while scoring: {type(exc).__name__}"
         else:
             self.engine.metrics.observe_scoring(event.message.topic, time.perf_counter() - started)
-            if pending is None:
-                await self.engine.publish_events(events)
-                return []
             return events
-        if pending is not None:
-            pending.flush()
+        pending.flush()
         await self.engine.dead_letter(event, reason)
         return []
 

@@ -161,13 +161,23 @@ def _text(payload: Mapping[str, Any], name: str) -> str:
     return value
 
 
+RESERVED_PREFIX = "\x00"  # keys of the engine's own rows start with it, entity names may not
+
+
+def _entity(payload: Mapping[str, Any]) -> str:
+    entity = _text(payload, "entity")
+    if entity.startswith(RESERVED_PREFIX):
+        raise TelemetryError("entity must not start with a NUL character (reserved)")
+    return entity
+
+
 def message_ids(payload: object) -> tuple[str, str]:
     """(model_id, entity) of a telemetry message (TelemetryError when missing)."""
     if not isinstance(payload, Mapping):
         raise TelemetryError(
             f"a telemetry message must be a JSON object, got {type(payload).__name__}"
         )
-    return _text(payload, "model_id"), _text(payload, "entity")
+    return _text(payload, "model_id"), _entity(payload)
 
 
 def decode_batch(payload: Mapping[str, Any], config: ModelConfig, max_points: int) -> Batch:
@@ -332,7 +342,7 @@ def event_ids(payload: object) -> tuple[str, str | None]:
     model_id = payload.get("model_id")
     if model_id is not None and (not isinstance(model_id, str) or not model_id):
         raise TelemetryError(f"model_id must be a non-empty string, got {model_id!r}")
-    return _text(payload, "entity"), model_id
+    return _entity(payload), model_id
 
 
 def decode_log_events(payload: Mapping[str, Any], max_events: int) -> list[LogEvent]:

@@ -520,6 +520,7 @@ def test_horizon_is_passed_to_the_engine_and_its_forecast_returned(
     [
         ({"records": []}, "records"),
         ({"entity": ""}, "entity"),
+        ({"entity": "\x00position telemetry.metrics:0"}, "entity"),  # the engine's own rows
         ({"extra": 1}, "extra"),
         ({"records": [{"ts": 0, "values": ["x"]}]}, "records[0].values"),
         ({"records": [{"ts": 0, "values": [1], "value": 2}]}, "records[0].value"),

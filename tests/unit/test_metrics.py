@@ -208,6 +208,7 @@ def metered() -> MeteredEngine:
 def test_get_metrics_serves_the_engine_counters_without_a_key(metered: MeteredEngine) -> None:
     metered.metrics.consumed("telemetry.metrics")
     metered.metrics.dead_lettered("telemetry.metrics")
+    metered.metrics.rewound("telemetry.metrics")
     options = ApiOptions(keys=KeyRing(admin_keys=["a" * 32], read_keys=["r" * 32]))
     with TestClient(create_api(metered, options)) as client:
         assert client.get("/anomaly/config").status_code == 401  # keys are required...
@@ -218,6 +219,7 @@ def test_get_metrics_serves_the_engine_counters_without_a_key(metered: MeteredEn
     topic = frozenset({("topic", "telemetry.metrics")})
     assert exposed[("anomaly_messages_total", topic)] == 1
     assert exposed[("anomaly_dlq_messages_total", topic)] == 1
+    assert exposed[("anomaly_partition_rewinds_total", topic)] == 1
 
 
 def test_get_metrics_speaks_openmetrics_when_asked(metered: MeteredEngine) -> None:

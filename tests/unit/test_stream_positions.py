@@ -1,0 +1,127 @@
+"""What makes a message count as consumed: its rows on the broker, and no record skipped
+(unit tests of app.pending_writes and app.progress)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from app import progress
+from app.pending_writes import PendingWrites
+from app.progress import PartitionPositions, position_key, stored_position
+from incidents.telemetry import TelemetryError, event_ids, message_ids
+
+
+class SlowChangelog:
+    """A table whose changelog records reach the broker only when ``deliver`` is called."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+        self.sent: list[asyncio.Future[Any]] = []
+
+    def get(self, key: str) -> Any:
+        return self.data.get(key)
+
+    def write(self, table: SlowChangelog, partition: int, key: str, value: Any) -> Any:
+        table.data[key] = value
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.sent.append(future)
+        return future
+
+
+def test_delivered_waits_for_every_changelog_record_of_the_batch() -> None:
+    asyncio.run(_delivered_waits())
+
+
+async def _delivered_waits() -> None:
+    rows, stats = SlowChangelog(), SlowChangelog()
+    pending = PendingWrites(rows, stats, write=rows.write)
+    pending.set_row("host-1", 0, {"n": 1})
+    pending.add_stats("m|p0", 0, {"points": 1})
+    pending.flush()
+    waiting = asyncio.ensure_future(pending.delivered())
+    await asyncio.sleep(0)
+    rows.sent[0].set_result("offset 7")
+    await asyncio.sleep(0)
+    assert not waiting.done()  # the counters' record is still on its way
+    rows.sent[1].set_result("offset 8")
+    await asyncio.wait_for(waiting, 1)
+
+
+def test_a_failed_changelog_record_fails_the_batch() -> None:
+    asyncio.run(_failed_record())
+
+
+async def _failed_record() -> None:
+    rows = SlowChangelog()
+    pending = PendingWrites(rows, SlowChangelog(), write=rows.write)
+    pending.set_row("host-1", 0, {"n": 1})
+    pending.flush()
+    rows.sent[0].set_exception(RuntimeError("broker gone"))
+    with pytest.raises(RuntimeError, match="broker gone"):
+        await pending.delivered()
+
+
+def test_a_partition_never_read_is_read_from_its_first_offset() -> None:
+    positions = PartitionPositions()
+    # A worker that took the partition over started where its fetcher stood (seen: 808).
+    assert positions.check("metrics", 0, 808, stored=None) == "rewind"
+    assert positions.rewind_to("metrics", 0) == 0
+    assert positions.check("metrics", 0, 809, stored=None) == "drop"
+    assert positions.check("metrics", 0, 0, stored=None) == "apply"
+    assert positions.rewind_to("metrics", 0) is None
+
+
+def test_records_gone_from_the_broker_do_not_block_the_partition() -> None:
+    positions = PartitionPositions()
+    assert positions.check("metrics", 1, 500, stored=120) == "rewind"
+    # Read again from 120, the first record back is 300: maybe 120-299 were dropped on the way,
+    # so the partition is read once more (records after 300 are from the first re-read).
+    assert positions.check("metrics", 1, 300, stored=120) == "drop"
+    assert positions.check("metrics", 1, 301, stored=120) == "drop"
+    # The second re-read starts at 300 too: retention removed the rest; go on from there.
+    assert positions.check("metrics", 1, 300, stored=120) == "apply"
+    assert positions.check("metrics", 1, 301, stored=301) == "apply"
+
+
+def test_a_re_read_that_starts_late_once_is_read_again() -> None:
+    positions = PartitionPositions()
+    assert positions.check("metrics", 0, 484, stored=298) == "rewind"
+    assert positions.check("metrics", 0, 303, stored=298) == "drop"  # 298-302 lost on the way
+    assert positions.check("metrics", 0, 298, stored=298) == "apply"  # the second re-read
+
+
+def test_partitions_rewind_independently_and_a_new_assignment_forgets_rewinds() -> None:
+    positions = PartitionPositions()
+    positions.new_generation(4)
+    assert positions.check("metrics", 0, 50, stored=10) == "rewind"
+    assert positions.check("metrics", 1, 7, stored=7) == "apply"
+    assert positions.check("logs", 0, 51, stored=51) == "apply"
+    positions.new_generation(4)  # same assignment: the rewind stands
+    assert positions.check("metrics", 0, 60, stored=10) == "drop"
+    positions.new_generation(5)  # sought to its committed offset by the rebalance: check anew
+    assert positions.check("metrics", 0, 10, stored=10) == "apply"
+
+
+def test_a_rewind_that_brings_nothing_back_is_asked_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
+    positions = PartitionPositions()
+    positions.check("metrics", 2, 90, stored=40)
+    assert positions.overdue() == []
+    clock[0] += progress.RESEEK_AFTER_S + 1
+    assert positions.overdue() == [("metrics", 2, 40)]
+    assert positions.overdue() == []  # asked again just now
+
+
+def test_position_rows_cannot_be_reached_by_an_entity_name() -> None:
+    key = position_key("telemetry.metrics", 0)
+    assert stored_position({"next": 42}) == 42 and stored_position(None) is None
+    with pytest.raises(TelemetryError, match="NUL"):
+        message_ids({"model_id": "m", "entity": key})
+    with pytest.raises(TelemetryError, match="NUL"):
+        event_ids({"entity": key})
