@@ -145,7 +145,6 @@ class KNNSurprise(Detector):
 
     name: ClassVar[str] = "knn"
     baseline_sees_the_row: ClassVar[bool] = True  # the surprise of a row depends on the row
-    _probe: tuple[int, np.ndarray, KNNSurprise] | None  # the last block_baselines walk
     param_names: ClassVar[tuple[str, ...]] = (
         "window",
         "dims",
@@ -208,7 +207,6 @@ class KNNSurprise(Detector):
             for _ in range(n_features)
         ]
         self._cache: list[tuple[int, float, list[float] | None, float] | None] = [None] * n_features
-        self._probe = None
 
     # ---------------------------------------------------------------- scoring
 
@@ -359,7 +357,7 @@ class KNNSurprise(Detector):
         The center is the window's median whenever the surprise has the sign of ``x - median``
         (the spread is then ``|x - median| / surprise``, the deviation one nat stands for);
         otherwise ``x - surprise * MAD``. A row with no surprise gets ``(x, MAD)`` (NaN without
-        a baseline, which also scores 0). Nothing is learned; the walk is kept for :meth:`learn_block`.
+        a baseline, which also scores 0). Nothing is learned.
 
         Examples
         --------
@@ -376,7 +374,6 @@ class KNNSurprise(Detector):
         >>> bool(np.allclose(z, one, rtol=1e-12))
         True
         """
-        self._probe = None  # an unused earlier walk is stale; do not copy it into this one
         probe = copy.deepcopy(self)
         centers = np.full(rows.shape, np.nan)
         spreads = np.full(rows.shape, np.nan)
@@ -395,27 +392,7 @@ class KNNSurprise(Detector):
                 else:
                     centers[k, i], spreads[k, i] = x - z * mad, mad
             probe.learn_one(row)
-        self._probe = (self._n_learned, rows.copy(), probe)
         return centers, spreads
-
-    def learn_block(self, rows: np.ndarray) -> None:
-        """Learn ``rows`` in order; after :meth:`block_baselines` of the same rows, take over
-        the state its walk reached instead of computing it again."""
-        walked = self._probe
-        self._probe = None
-        if (
-            walked is not None
-            and walked[0] == self._n_learned
-            and walked[1].shape == rows.shape
-            and np.array_equal(walked[1], rows, equal_nan=True)
-        ):
-            probe = walked[2]
-            self._features = probe._features
-            self._n_learned = probe._n_learned
-            self._cache = [None] * self.n_features
-            return
-        for row in rows.tolist():
-            self.learn_one(row)
 
     def current_baselines(self, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
         """Not available: a surprise depends on the row, which this hook does not receive."""

@@ -297,14 +297,14 @@ def test_a_long_dry_run_block_is_refused_with_a_sentence() -> None:
         scorer.score_block(np.zeros((20, 1)), learn=False)
 
 
-def test_learn_block_without_a_walk_learns_row_by_row() -> None:
+def test_learn_block_learns_row_by_row() -> None:
     rows = np.array([[float(t % 7)] for t in range(300)])
     block, one = KNNSurprise(1, window=64, dims=[1, 4]), KNNSurprise(1, window=64, dims=[1, 4])
     block.learn_block(rows)
     for row in rows.tolist():
         one.learn_one(row)
     assert block.to_state() == one.to_state()
-    block.block_baselines(rows[:10])  # a walk that is not taken over is not reused
+    block.block_baselines(rows[:10])  # learns nothing
     block.learn_block(rows[:5])
     for row in rows[:5].tolist():
         one.learn_one(row)
