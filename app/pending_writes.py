@@ -15,8 +15,11 @@ run during that await, reads the rows as the stream left them: :meth:`flush` is 
 
 Faust sends changelog records through a buffer and, before it commits offsets, gives that buffer
 only 0.1 s to drain (``ProducerBuffer.flush_atmost``): on a busy machine it commits the offsets
-of messages whose rows are still in the buffer. :meth:`delivered` waits until the broker has
-every record the batch wrote; the agents await it before a batch's messages are acknowledged.
+of messages whose rows are still in the buffer. That is harmless, because each partition's
+position (``app.progress``) says what was applied, provided a position never reaches the broker
+ahead of the rows it counts: :meth:`delivered` waits until the broker has every record the batch
+wrote, and a telemetry agent awaits it for a batch before it writes the next batch's positions
+(``TelemetryHandler.handle_batch``); a REST score awaits it before it answers.
 """
 
 from __future__ import annotations

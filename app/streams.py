@@ -52,13 +52,22 @@ class TelemetryHandler:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.settings = engine.settings
+        # Each stream's last batch, whose changelog records may still be on their way.
+        self._in_flight: dict[str, PendingWrites] = {}
 
     async def handle_batch(self, batch: Sequence[EventT], stream: str) -> None:
         """Score a batch of messages of ``stream`` ("metrics", "logs" or "behavior") in order,
-        write the rows and counters they changed and the partitions' positions once, publish
-        their incident events, and wait for the broker to have the rows (only then are the
-        messages acknowledged). A partition whose records skip past its position is sought back
-        to it (see ``app.progress``)."""
+        write the rows and counters they changed and the partitions' positions once, and
+        publish their incident events. A partition whose records skip past its position is
+        sought back to it (see ``app.progress``).
+
+        The batch is acknowledged without waiting for the broker to have its rows: they travel
+        while the next batch is scored, and that batch waits for them before it writes its own
+        positions, so a position never reaches the broker ahead of a row it counts (a failed
+        send stops the agent there). An offset committed ahead of the rows is harmless: the
+        next owner starts from the partition's position. On a rebalance Faust waits for the
+        agents' batches and flushes its producer before the partitions go, so the rows land
+        before another worker recovers them."""
         engine = self.engine
         pending = PendingWrites(engine.entity_state, engine.model_stats)
         positions = engine.positions
@@ -94,9 +103,12 @@ class TelemetryHandler:
                 pending.set_row(
                     position_key(tp.topic, tp.partition), tp.partition, {"next": next_offset}
                 )
+        previous = self._in_flight.pop(stream, None)
+        if previous is not None:
+            await previous.delivered()  # its rows before this batch's positions
         pending.flush()
+        self._in_flight[stream] = pending
         await engine.publish_events(events)
-        await pending.delivered()  # the rows on the broker before the batch is acknowledged
         await self._seek_back(rewound)
 
     async def _seek_back(self, rewound: Iterable[TP]) -> None:

@@ -4,18 +4,22 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from faust.types import TP
 
 from app import progress
 from app.pending_writes import PendingWrites
 from app.progress import PartitionPositions, position_key, stored_position
+from app.streams import TelemetryHandler
 from incidents.telemetry import TelemetryError, event_ids, message_ids
 
 
 class SlowChangelog:
-    """A table whose changelog records reach the broker only when ``deliver`` is called."""
+    """A Faust table stand-in whose changelog records reach the broker only when the test
+    completes their futures."""
 
     def __init__(self) -> None:
         self.data: dict[str, Any] = {}
@@ -24,8 +28,7 @@ class SlowChangelog:
     def get(self, key: str) -> Any:
         return self.data.get(key)
 
-    def write(self, table: SlowChangelog, partition: int, key: str, value: Any) -> Any:
-        table.data[key] = value
+    def send_changelog(self, partition: int, key: str, value: Any) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.sent.append(future)
         return future
@@ -37,7 +40,7 @@ def test_delivered_waits_for_every_changelog_record_of_the_batch() -> None:
 
 async def _delivered_waits() -> None:
     rows, stats = SlowChangelog(), SlowChangelog()
-    pending = PendingWrites(rows, stats, write=rows.write)
+    pending = PendingWrites(rows, stats)
     pending.set_row("host-1", 0, {"n": 1})
     pending.add_stats("m|p0", 0, {"points": 1})
     pending.flush()
@@ -46,7 +49,7 @@ async def _delivered_waits() -> None:
     rows.sent[0].set_result("offset 7")
     await asyncio.sleep(0)
     assert not waiting.done()  # the counters' record is still on its way
-    rows.sent[1].set_result("offset 8")
+    stats.sent[0].set_result("offset 8")
     await asyncio.wait_for(waiting, 1)
 
 
@@ -56,7 +59,7 @@ def test_a_failed_changelog_record_fails_the_batch() -> None:
 
 async def _failed_record() -> None:
     rows = SlowChangelog()
-    pending = PendingWrites(rows, SlowChangelog(), write=rows.write)
+    pending = PendingWrites(rows, SlowChangelog())
     pending.set_row("host-1", 0, {"n": 1})
     pending.flush()
     rows.sent[0].set_exception(RuntimeError("broker gone"))
@@ -125,3 +128,76 @@ def test_position_rows_cannot_be_reached_by_an_entity_name() -> None:
         message_ids({"model_id": "m", "entity": key})
     with pytest.raises(TelemetryError, match="NUL"):
         event_ids({"entity": key})
+
+
+class RowPerMessage(TelemetryHandler):
+    """The real batch handling, with each message's scoring reduced to writing one row."""
+
+    async def handle(self, event: Any, stream: str, pending: PendingWrites) -> list[Any]:
+        pending.set_row(f"entity-{event.message.offset}", event.message.partition, {"n": 1})
+        return []
+
+
+def _batch_engine() -> Any:
+    async def nothing(*args: Any) -> None:
+        return None
+
+    consumer = SimpleNamespace(assignment=lambda: {TP("metrics", 0)}, seek_wait=nothing)
+    return SimpleNamespace(
+        entity_state=SlowChangelog(),
+        model_stats=SlowChangelog(),
+        positions=PartitionPositions(),
+        app=SimpleNamespace(consumer_generation_id=1, consumer=consumer),
+        publish_events=nothing,
+        settings=None,
+    )
+
+
+def _events(*offsets: int) -> list[Any]:
+    return [
+        SimpleNamespace(message=SimpleNamespace(tp=TP("metrics", 0), partition=0, offset=o))
+        for o in offsets
+    ]
+
+
+POSITION = position_key("metrics", 0)
+
+
+def test_a_batch_is_acknowledged_before_its_rows_arrive_but_the_next_waits_for_them() -> None:
+    asyncio.run(_next_batch_waits())
+
+
+async def _next_batch_waits() -> None:
+    engine = _batch_engine()
+    handler = RowPerMessage(engine)
+    rows = engine.entity_state
+    # The first batch returns (so is acknowledged) with its rows still on their way.
+    await asyncio.wait_for(handler.handle_batch(_events(0, 1), "metrics"), 1)
+    assert rows.data[POSITION] == {"next": 2} and not any(f.done() for f in rows.sent)
+    first_batch = list(rows.sent)
+    second = asyncio.ensure_future(handler.handle_batch(_events(2), "metrics"))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    # Scored, but its position waits for the first batch's rows to reach the broker.
+    assert not second.done() and rows.data[POSITION] == {"next": 2}
+    for future in first_batch:
+        future.set_result("stored")
+    await asyncio.wait_for(second, 1)
+    assert rows.data[POSITION] == {"next": 3} and "entity-2" in rows.data
+
+
+def test_a_lost_row_stops_the_stream_before_a_later_position_counts_it() -> None:
+    asyncio.run(_lost_row())
+
+
+async def _lost_row() -> None:
+    engine = _batch_engine()
+    handler = RowPerMessage(engine)
+    rows = engine.entity_state
+    await handler.handle_batch(_events(0), "metrics")
+    rows.sent[0].set_exception(RuntimeError("broker gone"))
+    rows.sent[1].set_result("stored")
+    with pytest.raises(RuntimeError, match="broker gone"):
+        await handler.handle_batch(_events(1), "metrics")
+    # The next owner re-reads offset 0 onwards: no position counts the lost row.
+    assert rows.data[POSITION] == {"next": 1} and len(rows.sent) == 2
