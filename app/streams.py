@@ -7,6 +7,7 @@ dead-letter topic with the reason, and the stream goes on.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -109,7 +110,19 @@ class TelemetryHandler:
         pending.flush()
         self._in_flight[stream] = pending
         await engine.publish_events(events)
+        await self._hand_over()
         await self._seek_back(rewound)
+
+    async def _hand_over(self) -> None:
+        """Move the batch's changelog records from Faust's producer buffer to the Kafka client
+        now, so that they travel while the next batch is scored: Faust drains its buffer in a
+        task that runs only while an agent awaits, and scoring a batch awaits nothing. Without
+        this the next batch found its predecessor's rows not even sent (20-45 ms of waiting
+        per batch on this machine)."""
+        buffer = self.engine.app.producer.buffer
+        if buffer.state == "running":  # not while the worker stops (it flushes on its own)
+            await buffer.flush()
+        await asyncio.sleep(0)  # one turn of the loop: the client's sender writes the requests
 
     async def _seek_back(self, rewound: Iterable[TP]) -> None:
         """Seek the partitions that showed a gap back to their position (and those whose

@@ -138,16 +138,29 @@ class RowPerMessage(TelemetryHandler):
         return []
 
 
+class ProducerBuffer:
+    """Faust's producer buffer stand-in: counts the flushes that hand records to the client."""
+
+    state = "running"
+
+    def __init__(self) -> None:
+        self.flushes = 0
+
+    async def flush(self) -> None:
+        self.flushes += 1
+
+
 def _batch_engine() -> Any:
     async def nothing(*args: Any) -> None:
         return None
 
     consumer = SimpleNamespace(assignment=lambda: {TP("metrics", 0)}, seek_wait=nothing)
+    producer = SimpleNamespace(buffer=ProducerBuffer())
     return SimpleNamespace(
         entity_state=SlowChangelog(),
         model_stats=SlowChangelog(),
         positions=PartitionPositions(),
-        app=SimpleNamespace(consumer_generation_id=1, consumer=consumer),
+        app=SimpleNamespace(consumer_generation_id=1, consumer=consumer, producer=producer),
         publish_events=nothing,
         settings=None,
     )
@@ -171,9 +184,11 @@ async def _next_batch_waits() -> None:
     engine = _batch_engine()
     handler = RowPerMessage(engine)
     rows = engine.entity_state
-    # The first batch returns (so is acknowledged) with its rows still on their way.
+    # The first batch returns (so is acknowledged) with its rows handed to the client and
+    # still on their way.
     await asyncio.wait_for(handler.handle_batch(_events(0, 1), "metrics"), 1)
     assert rows.data[POSITION] == {"next": 2} and not any(f.done() for f in rows.sent)
+    assert engine.app.producer.buffer.flushes == 1
     first_batch = list(rows.sent)
     second = asyncio.ensure_future(handler.handle_batch(_events(2), "metrics"))
     for _ in range(5):
