@@ -8,12 +8,14 @@ from collections.abc import Callable, Coroutine
 from types import UnionType
 from typing import Any, Union, get_args, get_origin
 
+import orjson
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from api.deps import Access
 from api.engine import InvalidInput
+from api.nogc import paused_gc
 
 NESTING_MESSAGE = (
     "arrays or objects are nested too deeply to parse; no field of this API needs more than a "
@@ -21,6 +23,30 @@ NESTING_MESSAGE = (
 )
 
 NOT_TEXT_MESSAGE = "it is not UTF-8 text"
+
+# orjson reads an integer past 64 bits as a float; the standard library keeps it exact. A run
+# of 19 digits is found by turning every digit into 0 (ten times faster than a regex).
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_NINETEEN_DIGITS = b"0" * 19
+
+
+def parse_json(body: bytes) -> Any:
+    """``body`` parsed as ``json.loads`` parses it, by orjson (5× faster) when orjson reads it
+    the same: it refuses what ``json.loads`` takes beyond standard JSON (NaN, 1e400, lone
+    surrogates, a byte-order mark, nesting past 1024 levels), which then gets ``json.loads``
+    and its own result or error, and so do bodies holding a 19-digit number.
+
+    Examples
+    --------
+    >>> parse_json(b'{"a": [1, 2.5, null]}'), parse_json(b"[NaN]"), parse_json(b"[10000000000000000001]")
+    ({'a': [1, 2.5, None]}, [nan], [10000000000000000001])
+    """
+    if body.translate(_DIGITS_TO_ZERO).find(_NINETEEN_DIGITS) < 0:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(body)
 
 
 class NestingGuardRequest(Request):
@@ -31,7 +57,8 @@ class NestingGuardRequest(Request):
         if not hasattr(self, "_json"):
             body = await self.body()
             try:
-                self._json = json.loads(body)
+                with paused_gc():
+                    self._json = parse_json(body)
             except RecursionError:
                 raise json.JSONDecodeError(NESTING_MESSAGE, "", 0) from None
             except UnicodeDecodeError:
