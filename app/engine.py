@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
@@ -23,6 +23,8 @@ from faust.types import EventT, StreamT
 
 from api import create_api
 from api.engine import EngineUnavailable, InvalidInput, ScoreCommand, UnknownModel
+from api.nogc import paused_gc
+from api.records import RecordColumns, columns_batch
 from app.dispatch import Dispatcher
 from app.entity_record import EntityRecord, source_key
 from app.logformat import log_context
@@ -42,7 +44,7 @@ from incidents.channels import ChannelSettings, build_channels
 from incidents.config import ModelConfig
 from incidents.incident import iso_time
 from incidents.live import LiveCache
-from incidents.pipeline import BatchOutcome, points_from_columns
+from incidents.pipeline import BatchOutcome
 from incidents.redact import Redactor
 from incidents.retry import RetryPolicy
 from incidents.scoring import score_batch
@@ -391,7 +393,7 @@ class Engine:
                 "message": f"model {model_id!r} scores {config.stream} events: send them on the "
                 f"{config.stream} topic; /anomaly/score takes metrics models",
             }
-        values = [[math.nan if v is None else v for v in row] for row in request["values"]]
+        values = np.asarray(request["values"], dtype=float)  # null (a gap) -> NaN
         entity = request["entity"]
         learn = not request["dry_run"]
 
@@ -400,7 +402,7 @@ class Engine:
                 config,
                 entity,
                 state,
-                request["ts"],
+                np.asarray(request["ts"], dtype=float),
                 values,
                 learn=learn,
                 source="rest",
@@ -412,9 +414,14 @@ class Engine:
 
         pending = PendingWrites(self.entity_state, self.model_stats)
         try:
-            outcomes, events = self.apply_message(
-                entity, source[1], source if learn else None, [(config, run)], pending
-            )
+            with paused_gc():  # no await inside
+                outcomes, events = self.apply_message(
+                    entity,
+                    source[1],
+                    source if learn else None,
+                    [(config, run)],
+                    pending,
+                )
         except (TelemetryError, DetectorError) as exc:
             return {"error": "invalid", "message": str(exc)}
         pending.flush()
@@ -423,10 +430,12 @@ class Engine:
         if not outcomes:  # a replayed request: its asker is gone
             return {"error": "invalid", "message": "this request was already applied"}
         [outcome] = outcomes
+        with paused_gc():
+            columns = outcome.columns()  # a third of one object per point: 100k points fit
         return {
             "model_version": config.model_version,
             "points_seen": outcome.points_seen,
-            "columns": outcome.columns(),  # a third of one object per point: 100k points fit
+            "columns": columns,
             "incidents": outcome.events,
             "insights": outcome.insights or None,
         }
@@ -437,19 +446,10 @@ class Engine:
             raise UnknownModel(
                 f"no configuration for model {command.model_id!r}; POST it to /anomaly/config"
             )
-        try:
-            batch = records_to_batch(command.records, config, command.entity)
-        except TelemetryError as exc:
-            raise InvalidInput(str(exc), field="records") from None
-        request = {
-            "model_id": command.model_id,
-            "entity": command.entity,
-            "ts": batch.ts,
-            "values": [[v if math.isfinite(v) else None for v in row] for row in batch.values],
-            "dry_run": command.dry_run,
-            "horizon": command.horizon,
-            "labels": command.labels,
-        }
+        with paused_gc():  # no await inside
+            request = self._score_request(command, config)
+            # rows of finite numbers and NaN for a gap, which JSON (orjson) writes as null
+            request.update(ts=request["ts"].tolist(), values=request["values"].tolist())
         reply = await self._ask_owner(command.entity, request)
         if reply.get("error") == "unknown_model":
             raise UnknownModel(reply["message"])
@@ -457,8 +457,28 @@ class Engine:
             raise RuntimeError(f"scoring failed on the owning worker: {reply['message']}")
         if reply.get("error"):
             raise InvalidInput(reply["message"], field="records")
-        columns = reply.pop("columns")
-        return {**reply, "points": points_from_columns(columns)}
+        return reply  # the points as columns: the API encodes its answer from them
+
+    @staticmethod
+    def _score_request(command: ScoreCommand, config: ModelConfig) -> dict[str, Any]:
+        """The request the owning worker scores: the records as arrays of times and rows."""
+        records = command.records
+        try:
+            if isinstance(records, RecordColumns):
+                batch = columns_batch(records, config, command.entity)
+            else:
+                batch = records_to_batch(records, config, command.entity)
+        except TelemetryError as exc:
+            raise InvalidInput(str(exc), field="records") from None
+        return {
+            "model_id": command.model_id,
+            "entity": command.entity,
+            "ts": np.asarray(batch.ts, dtype=float),
+            "values": np.asarray(batch.values, dtype=float),
+            "dry_run": command.dry_run,
+            "horizon": command.horizon,
+            "labels": command.labels,
+        }
 
     async def _ask_owner(self, entity: str, request: dict[str, Any]) -> dict[str, Any]:
         """``request``'s reply from the worker that owns ``entity`` (503 if none in time)."""
