@@ -19,7 +19,7 @@ import orjson
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 from faust.contrib.asgi import serve_asgi
-from faust.types import EventT, StreamT
+from faust.types import TP, EventT, StreamT
 
 from api import create_api
 from api.engine import EngineUnavailable, InvalidInput, ScoreCommand, UnknownModel
@@ -379,8 +379,10 @@ class Engine:
             yield reply
 
     async def _handle_score_request(
-        self, request: Mapping[str, Any], source: tuple[str, int, int]
+        self, request: Mapping[str, Any], source: tuple[str, int, int] | None
     ) -> dict[str, Any]:
+        """The reply to a score (or series) request; ``source`` is the request's message, None
+        for a dry run answered without the hop (:meth:`owns_recovered`)."""
         if request.get("kind") == "series":
             return series_reply(self, request)
         model_id = request["model_id"]
@@ -417,7 +419,7 @@ class Engine:
             with paused_gc():  # no await inside
                 outcomes, events = self.apply_message(
                     entity,
-                    source[1],
+                    source[1] if source else self.partition_of(entity),
                     source if learn else None,
                     [(config, run)],
                     pending,
@@ -448,9 +450,13 @@ class Engine:
             )
         with paused_gc():  # no await inside
             request = self._score_request(command, config)
-            # rows of finite numbers and NaN for a gap, which JSON (orjson) writes as null
-            request.update(ts=request["ts"].tolist(), values=request["values"].tolist())
-        reply = await self._ask_owner(command.entity, request)
+        if command.dry_run and self.owns_recovered(command.entity):
+            reply = await self._handle_score_request(request, None)  # read-only: no hop
+        else:
+            with paused_gc():
+                # rows of finite numbers and NaN for a gap, which JSON (orjson) writes as null
+                request.update(ts=request["ts"].tolist(), values=request["values"].tolist())
+            reply = await self._ask_owner(command.entity, request)
         if reply.get("error") == "unknown_model":
             raise UnknownModel(reply["message"])
         if reply.get("error") == "internal":
@@ -479,6 +485,20 @@ class Engine:
             "horizon": command.horizon,
             "labels": command.labels,
         }
+
+    def owns_recovered(self, entity: str) -> bool:
+        """This worker owns ``entity``'s partition and has recovered its tables, so a read-only
+        request (a dry run) is answered here from the same rows the owner's agent would read,
+        without the ``agent.ask`` round trip (the request and its reply each produced, fetched
+        and JSON-decoded once more). Writing requests still go through the agent, which orders
+        them per partition and records their offsets against replays."""
+        if self.app.rebalancing or not self.app.tables.recovery.completed.is_set():
+            return False
+        tp = TP(self.settings.score_requests_topic, self.partition_of(entity))
+        try:
+            return tp in self.app.consumer.assignment()
+        except Exception:  # no consumer or no assignment yet
+            return False
 
     async def _ask_owner(self, entity: str, request: dict[str, Any]) -> dict[str, Any]:
         """``request``'s reply from the worker that owns ``entity`` (503 if none in time)."""
