@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from typing import Any
 
 import orjson
@@ -21,6 +22,7 @@ from api.records import RecordColumns, columns_batch, record_columns
 from api.routing import parse_json
 from api.schemas import PointOut, RecordIn, ScoreOut
 from api.score_reply import score_reply
+from app.bench.score_api import server_timing_ms
 from incidents.config import ModelConfig
 from incidents.pipeline import points_from_columns
 from incidents.scoring import score_batch
@@ -233,3 +235,13 @@ def test_a_large_plain_request_scores_as_columns_with_its_labels(
     assert out["metrics"]["points"] == 2_000 and out["metrics"]["tp"] > 0
     assert out["incidents"][0]["event"] == "open"
     assert response.headers["content-type"] == "application/json"
+
+
+def test_the_answer_says_how_long_the_server_took(client: TestClient) -> None:
+    body = {"model_id": "metrics-v1", "entity": "host-1", "records": _spiky(1_000)}
+    started = time.perf_counter()
+    response = client.post("/anomaly/score", json=body)
+    elapsed_ms = 1000 * (time.perf_counter() - started)
+    assert response.status_code == 200
+    took = server_timing_ms(response.headers["server-timing"])
+    assert took is not None and 0 < took <= elapsed_ms
