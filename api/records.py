@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -128,7 +128,7 @@ def _values(flat: list[Any], rows: int) -> np.ndarray | None:
         return None
     finite = np.isfinite(values)
     if type(None) in kinds:
-        finite |= np.equal(np.array(flat, dtype=object), None)
+        finite |= np.array(flat, dtype=object) == None  # noqa: E711 (element-wise)
     if not bool(finite.all()):
         return None
     return values.reshape(rows, -1)
@@ -154,4 +154,5 @@ def columns_batch(columns: RecordColumns, config: ModelConfig, entity: str) -> B
         raise TelemetryError(
             f"records[0].values has {width} values but model {config.model_id!r} expects {expected}"
         )
-    return Batch(model_id=config.model_id, entity=entity, ts=columns.ts, values=columns.values)
+    ts, values = cast(Any, columns.ts), cast(Any, columns.values)  # arrays, as Batch allows
+    return Batch(model_id=config.model_id, entity=entity, ts=ts, values=values)
