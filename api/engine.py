@@ -5,6 +5,7 @@ Tests replace it with a fake to unit-test the routes without a broker.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,7 +30,9 @@ class EngineUnavailable(RuntimeError):
 class ScoreCommand:
     model_id: str
     entity: str
-    records: list[dict[str, Any]]
+    # ``{"ts", "values"}`` objects as the request sent them, or, when they were plain,
+    # ``api.records.RecordColumns`` (already checked; reads as those objects too)
+    records: Sequence[Mapping[str, Any]]
     dry_run: bool = False
     horizon: int | None = None
     labels: list[int] | None = None
@@ -51,8 +54,9 @@ class Engine(Protocol):
     async def score(self, command: ScoreCommand) -> dict[str, Any]:
         """Score records of one entity on the worker that owns it.
 
-        Returns ``{"model_version", "points": [...], "incidents": [...]}``; raises UnknownModel,
-        InvalidInput or EngineUnavailable.
+        Returns ``{"model_version", "columns": {...}, "incidents": [...]}``, the points as the
+        columns of ``incidents.pipeline.BatchOutcome.columns`` (or ``"points": [...]``, one
+        object per point); raises UnknownModel, InvalidInput or EngineUnavailable.
         """
 
     def query_alerts(

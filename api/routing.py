@@ -1,19 +1,23 @@
 """The route class of the protected routers: access first, then the query and the body, whose
-JSON is parsed with a guard against nesting and bytes that are not text."""
+JSON is parsed with a guard against nesting and bytes that are not text; answers carry the
+route's own time in a ``Server-Timing`` header."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Coroutine
 from types import UnionType
 from typing import Any, Union, get_args, get_origin
 
+import orjson
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from api.deps import Access
 from api.engine import InvalidInput
+from api.nogc import paused_gc
 
 NESTING_MESSAGE = (
     "arrays or objects are nested too deeply to parse; no field of this API needs more than a "
@@ -21,6 +25,30 @@ NESTING_MESSAGE = (
 )
 
 NOT_TEXT_MESSAGE = "it is not UTF-8 text"
+
+# orjson reads an integer past 64 bits as a float; the standard library keeps it exact. A run
+# of 19 digits is found by turning every digit into 0 (ten times faster than a regex).
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_NINETEEN_DIGITS = b"0" * 19
+
+
+def parse_json(body: bytes) -> Any:
+    """``body`` parsed as ``json.loads`` parses it, by orjson (5× faster) when orjson reads it
+    the same: it refuses what ``json.loads`` takes beyond standard JSON (NaN, 1e400, lone
+    surrogates, a byte-order mark, nesting past 1024 levels), which then gets ``json.loads``
+    and its own result or error, and so do bodies holding a 19-digit number.
+
+    Examples
+    --------
+    >>> parse_json(b'{"a": [1, 2.5, null]}'), parse_json(b"[NaN]"), parse_json(b"[10000000000000000001]")
+    ({'a': [1, 2.5, None]}, [nan], [10000000000000000001])
+    """
+    if body.translate(_DIGITS_TO_ZERO).find(_NINETEEN_DIGITS) < 0:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(body)
 
 
 class NestingGuardRequest(Request):
@@ -31,7 +59,8 @@ class NestingGuardRequest(Request):
         if not hasattr(self, "_json"):
             body = await self.body()
             try:
-                self._json = json.loads(body)
+                with paused_gc():
+                    self._json = parse_json(body)
             except RecursionError:
                 raise json.JSONDecodeError(NESTING_MESSAGE, "", 0) from None
             except UnicodeDecodeError:
@@ -53,6 +82,7 @@ class GuardedRoute(APIRoute):
         single = known - repeatable_query_names(self.dependant)
 
         async def guarded(request: Request) -> Response:
+            started = time.perf_counter()
             if access is not None:
                 access.admit(request)
             for name in request.query_params:
@@ -68,9 +98,23 @@ class GuardedRoute(APIRoute):
                         f"query parameter {name!r} is given more than once; give it once",
                         field=name,
                     )
-            return await handler(NestingGuardRequest(request.scope, request.receive))
+            response = await handler(NestingGuardRequest(request.scope, request.receive))
+            response.headers["Server-Timing"] = server_timing(time.perf_counter() - started)
+            return response
 
         return guarded
+
+
+def server_timing(seconds: float) -> str:
+    """A ``Server-Timing`` header value: the route's own time, from admission to its answer
+    (reading and parsing the body, validation, the engine, encoding; not sending the answer).
+
+    Examples
+    --------
+    >>> server_timing(0.01234)
+    'total;dur=12.3;desc="admission to answer"'
+    """
+    return f'total;dur={1000 * seconds:.1f};desc="admission to answer"'
 
 
 def find_access(dependant: Dependant) -> Access | None:

@@ -13,10 +13,12 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
 
+from api.records import RecordColumns, record_columns
 from detectors import THRESHOLD_STRATEGIES, DetectorError
 from incidents.config import ALERT_CHANNELS, ModelConfig
 from incidents.validation import known_detectors, validate
@@ -354,6 +356,19 @@ class ScoreIn(_In):
             ]
         },
     )
+
+    @field_validator("records", mode="wrap")
+    @classmethod
+    def _records_as_columns(
+        cls, records: Any, handler: ValidatorFunctionWrapHandler
+    ) -> list[RecordIn] | RecordColumns:
+        """Plain records become :class:`RecordColumns` in one pass; any other goes through
+        ``RecordIn`` one by one, whose errors name the record and field."""
+        columns = record_columns(records)
+        if columns is not None:
+            return columns
+        validated: list[RecordIn] = handler(records)
+        return validated
 
     @field_validator("labels", mode="before")
     @classmethod

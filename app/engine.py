@@ -8,21 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 from faust.contrib.asgi import serve_asgi
-from faust.types import EventT, StreamT
+from faust.types import TP, EventT, StreamT
 
 from api import create_api
 from api.engine import EngineUnavailable, InvalidInput, ScoreCommand, UnknownModel
+from api.nogc import paused_gc
+from api.records import RecordColumns, columns_batch
 from app.dispatch import Dispatcher
 from app.entity_record import EntityRecord, source_key
 from app.logformat import log_context
@@ -42,7 +44,7 @@ from incidents.channels import ChannelSettings, build_channels
 from incidents.config import ModelConfig
 from incidents.incident import iso_time
 from incidents.live import LiveCache
-from incidents.pipeline import BatchOutcome, points_from_columns
+from incidents.pipeline import BatchOutcome
 from incidents.redact import Redactor
 from incidents.retry import RetryPolicy
 from incidents.scoring import score_batch
@@ -377,8 +379,10 @@ class Engine:
             yield reply
 
     async def _handle_score_request(
-        self, request: Mapping[str, Any], source: tuple[str, int, int]
+        self, request: Mapping[str, Any], source: tuple[str, int, int] | None
     ) -> dict[str, Any]:
+        """The reply to a score (or series) request; ``source`` is the request's message, None
+        for a dry run answered without the hop (:meth:`owns_recovered`)."""
         if request.get("kind") == "series":
             return series_reply(self, request)
         model_id = request["model_id"]
@@ -391,7 +395,7 @@ class Engine:
                 "message": f"model {model_id!r} scores {config.stream} events: send them on the "
                 f"{config.stream} topic; /anomaly/score takes metrics models",
             }
-        values = [[math.nan if v is None else v for v in row] for row in request["values"]]
+        values = np.asarray(request["values"], dtype=float)  # null (a gap) -> NaN
         entity = request["entity"]
         learn = not request["dry_run"]
 
@@ -400,7 +404,7 @@ class Engine:
                 config,
                 entity,
                 state,
-                request["ts"],
+                np.asarray(request["ts"], dtype=float),
                 values,
                 learn=learn,
                 source="rest",
@@ -412,9 +416,14 @@ class Engine:
 
         pending = PendingWrites(self.entity_state, self.model_stats)
         try:
-            outcomes, events = self.apply_message(
-                entity, source[1], source if learn else None, [(config, run)], pending
-            )
+            with paused_gc():  # no await inside
+                outcomes, events = self.apply_message(
+                    entity,
+                    source[1] if source else self.partition_of(entity),
+                    source if learn else None,
+                    [(config, run)],
+                    pending,
+                )
         except (TelemetryError, DetectorError) as exc:
             return {"error": "invalid", "message": str(exc)}
         pending.flush()
@@ -423,10 +432,12 @@ class Engine:
         if not outcomes:  # a replayed request: its asker is gone
             return {"error": "invalid", "message": "this request was already applied"}
         [outcome] = outcomes
+        with paused_gc():
+            columns = outcome.columns()  # a third of one object per point: 100k points fit
         return {
             "model_version": config.model_version,
             "points_seen": outcome.points_seen,
-            "columns": outcome.columns(),  # a third of one object per point: 100k points fit
+            "columns": columns,
             "incidents": outcome.events,
             "insights": outcome.insights or None,
         }
@@ -437,28 +448,57 @@ class Engine:
             raise UnknownModel(
                 f"no configuration for model {command.model_id!r}; POST it to /anomaly/config"
             )
-        try:
-            batch = records_to_batch(command.records, config, command.entity)
-        except TelemetryError as exc:
-            raise InvalidInput(str(exc), field="records") from None
-        request = {
-            "model_id": command.model_id,
-            "entity": command.entity,
-            "ts": batch.ts,
-            "values": [[v if math.isfinite(v) else None for v in row] for row in batch.values],
-            "dry_run": command.dry_run,
-            "horizon": command.horizon,
-            "labels": command.labels,
-        }
-        reply = await self._ask_owner(command.entity, request)
+        with paused_gc():  # no await inside
+            request = self._score_request(command, config)
+        if command.dry_run and self.owns_recovered(command.entity):
+            reply = await self._handle_score_request(request, None)  # read-only: no hop
+        else:
+            with paused_gc():
+                # rows of finite numbers and NaN for a gap, which JSON (orjson) writes as null
+                request.update(ts=request["ts"].tolist(), values=request["values"].tolist())
+            reply = await self._ask_owner(command.entity, request)
         if reply.get("error") == "unknown_model":
             raise UnknownModel(reply["message"])
         if reply.get("error") == "internal":
             raise RuntimeError(f"scoring failed on the owning worker: {reply['message']}")
         if reply.get("error"):
             raise InvalidInput(reply["message"], field="records")
-        columns = reply.pop("columns")
-        return {**reply, "points": points_from_columns(columns)}
+        return reply  # the points as columns: the API encodes its answer from them
+
+    @staticmethod
+    def _score_request(command: ScoreCommand, config: ModelConfig) -> dict[str, Any]:
+        """The request the owning worker scores: the records as arrays of times and rows."""
+        records = command.records
+        try:
+            if isinstance(records, RecordColumns):
+                batch = columns_batch(records, config, command.entity)
+            else:
+                batch = records_to_batch(records, config, command.entity)
+        except TelemetryError as exc:
+            raise InvalidInput(str(exc), field="records") from None
+        return {
+            "model_id": command.model_id,
+            "entity": command.entity,
+            "ts": np.asarray(batch.ts, dtype=float),
+            "values": np.asarray(batch.values, dtype=float),
+            "dry_run": command.dry_run,
+            "horizon": command.horizon,
+            "labels": command.labels,
+        }
+
+    def owns_recovered(self, entity: str) -> bool:
+        """This worker owns ``entity``'s partition and has recovered its tables, so a read-only
+        request (a dry run) is answered here from the same rows the owner's agent would read,
+        without the ``agent.ask`` round trip (the request and its reply each produced, fetched
+        and JSON-decoded once more). Writing requests still go through the agent, which orders
+        them per partition and records their offsets against replays."""
+        if self.app.rebalancing or not self.app.tables.recovery.completed.is_set():
+            return False
+        tp = TP(self.settings.score_requests_topic, self.partition_of(entity))
+        try:
+            return tp in self.app.consumer.assignment()
+        except Exception:  # no consumer or no assignment yet
+            return False
 
     async def _ask_owner(self, entity: str, request: dict[str, Any]) -> dict[str, Any]:
         """``request``'s reply from the worker that owns ``entity`` (503 if none in time)."""

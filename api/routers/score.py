@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Response
 
 from api import examples, responses
 from api.deps import EngineDep, ScoreAccess
 from api.engine import InvalidInput, ScoreCommand
+from api.nogc import paused_gc
+from api.records import RecordColumns
 from api.routing import GuardedRoute
-from api.schemas import PointOut, QualityOut, ScoreIn, ScoreOut
-from detectors.evaluation import QualityCounters
+from api.schemas import ScoreIn, ScoreOut
+from api.score_reply import points_to_columns, quality, score_reply
 
 router = APIRouter(prefix="/anomaly", tags=["scoring"], route_class=GuardedRoute)
 
@@ -35,7 +38,7 @@ async def score(
     body: Annotated[ScoreIn, Body(openapi_examples=examples.SCORE_IN)],
     engine: EngineDep,
     _: ScoreAccess,
-) -> ScoreOut:
+) -> Response:
     """Score records of one entity with the model's detector, threshold and cooldown.
 
     The request runs on the worker that owns the entity, against the same per-entity state as the
@@ -56,7 +59,11 @@ async def score(
             "per request; split the batch",
             field="records",
         )
-    records: list[dict[str, Any]] = [r.model_dump() for r in body.records]
+    records: Sequence[Mapping[str, Any]] = (
+        body.records
+        if isinstance(body.records, RecordColumns)
+        else [r.model_dump() for r in body.records]
+    )
     outcome = await engine.score(
         ScoreCommand(
             model_id=body.model_id,
@@ -67,22 +74,22 @@ async def score(
             labels=list(body.labels) if body.labels is not None else None,
         )
     )
-    points = [PointOut(**p) for p in outcome["points"]]
-    metrics = None
-    if body.labels is not None:
-        counters = QualityCounters()
-        for point, label in zip(points, body.labels, strict=True):
-            counters.update(point.alert, label, point.ts)
-        metrics = QualityOut(**counters.snapshot())
-    return ScoreOut(
+    with paused_gc():  # no await inside
+        return _answer(body, outcome)
+
+
+def _answer(body: ScoreIn, outcome: Mapping[str, Any]) -> Response:
+    columns = outcome.get("columns") or points_to_columns(outcome["points"])
+    head = ScoreOut(
         model_id=body.model_id,
         model_version=outcome["model_version"],
         entity=body.entity,
         dry_run=body.dry_run,
         points_seen=outcome.get("points_seen", 0),
-        anomalies=sum(p.is_anomaly for p in points),
-        results=points,
+        anomalies=sum(columns["is_anomaly"]),
+        results=[],
         incidents=outcome["incidents"],
-        metrics=metrics,
+        metrics=quality(columns, body.labels) if body.labels is not None else None,
         forecast=outcome.get("insights"),
     )
+    return Response(score_reply(head, columns), media_type="application/json")

@@ -140,8 +140,9 @@ the bare Faust agent, detectors against river) rather than absolute numbers betw
 4. **`POST /anomaly/score`.** Dry-run requests of 1k, 10k and 100k records (epoch `ts`, 2 values)
    to the worker, pre-encoded, keep-alive; the client side is the round trip. The server side is
    the `total` duration of the API's `Server-Timing` header when it sends one; otherwise the
-   worker's scoring path timed in the bench's process: `ScoreIn` validation of the same body,
-   `records_to_batch` and `score_batch` with `learn=False` on a fresh key, which leaves out
+   worker's scoring path timed in the bench's process: the same body parsed and validated as
+   the API does (`ScoreIn`; plain records become columns), turned into a batch, and
+   `score_batch` with `learn=False` on a fresh key, which leaves out
    HTTP, the `agent.ask` hop over Kafka and the response (a lower bound). The row says which.
 5. **Memory per key.** In a fresh process, {templates:,} keys are warmed with 100 points each (10
    messages of 10, the README configuration, the engine's `score_batch` and `EntityRecord`); a

@@ -2,18 +2,19 @@
 
 Client side: the round trip of a pre-encoded request body (httpx, keep-alive), response read.
 Server side: the ``Server-Timing`` header's ``total`` (or its largest) duration when the API
-sends one; else the scoring path timed in this process, the way the owning worker runs it:
-``ScoreIn`` validation of the same body, ``records_to_batch`` and ``score_batch`` with
-``learn=False`` (dry run) on a fresh key. That leaves out HTTP, the ``agent.ask`` hop over Kafka
-and building the response, so it is a lower bound; the row says which was used.
+sends one; else the scoring path timed in this process, the way the API and the owning worker
+run it: the body parsed and validated as ``ScoreIn`` (plain records become columns), turned into
+a batch, and ``score_batch`` with ``learn=False`` (dry run) on a fresh key. That leaves out
+HTTP, the ``agent.ask`` hop over Kafka and building the response, so it is a lower bound; the
+row says which was used.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping
 
+import numpy as np
 import orjson
 
 from app.bench.cluster import BenchError, Worker
@@ -84,16 +85,25 @@ class InProcessScorer:
 
     def __call__(self, body: bytes) -> float:
         """Seconds to validate ``body`` and score it, as a dry run on a fresh key."""
+        from api.nogc import paused_gc
+        from api.records import RecordColumns, columns_batch
+        from api.routing import parse_json
         from api.schemas import ScoreIn
         from incidents.scoring import score_batch
         from incidents.telemetry import records_to_batch
 
         started = time.perf_counter()
-        request = ScoreIn.model_validate_json(body)
-        records = [r.model_dump() for r in request.records]
-        batch = records_to_batch(records, self.config, request.entity)
-        values = [[v if math.isfinite(v) else math.nan for v in row] for row in batch.values]
-        score_batch(self.config, request.entity, None, batch.ts, values, learn=False, source="rest")
+        with paused_gc():  # as the route parses
+            parsed = parse_json(body)
+        request = ScoreIn.model_validate(parsed)  # plain records become columns
+        with paused_gc():  # as the engine decodes and scores
+            if isinstance(request.records, RecordColumns):
+                batch = columns_batch(request.records, self.config, request.entity)
+            else:
+                records = [r.model_dump() for r in request.records]
+                batch = records_to_batch(records, self.config, request.entity)
+            ts, values = np.asarray(batch.ts, dtype=float), np.asarray(batch.values, dtype=float)
+            score_batch(self.config, request.entity, None, ts, values, learn=False, source="rest")
         return time.perf_counter() - started
 
 

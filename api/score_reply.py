@@ -1,0 +1,88 @@
+"""The body of a `POST /anomaly/score` answer, encoded with orjson from the worker's columns.
+
+A ``PointOut`` model per point, validated again as part of ``ScoreOut`` and then serialised,
+cost about 10 µs a point; the same JSON built as dicts from the columns costs under 1 µs. The
+small parts (ids, incidents, metrics, forecast) still go through ``ScoreOut``, so the answer
+keeps its documented shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from api.schemas import QualityOut, ScoreOut
+from detectors.evaluation import QualityCounters
+
+COLUMNS = ("ts", "score", "threshold", "is_anomaly", "warm", "alert")
+_EXTRA_FIELDS = ("suppressed_by", "incident_id", "root_cause", "correlated")
+
+
+def points_to_columns(points: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Point objects (``PointOut`` fields) as the columns a worker replies with.
+
+    Examples
+    --------
+    >>> points_to_columns([{"ts": 1.0, "score": 0.5, "threshold": 3.0, "is_anomaly": False,
+    ...                     "warm": True, "alert": False, "incident_id": "inc-1"}])["extra"]
+    [[0, {'incident_id': 'inc-1'}]]
+    """
+    columns: dict[str, Any] = {name: [p.get(name, False) for p in points] for name in COLUMNS}
+    columns["extra"] = [
+        [k, fields]
+        for k, p in enumerate(points)
+        if (fields := {name: p[name] for name in _EXTRA_FIELDS if p.get(name)})
+    ]
+    return columns
+
+
+def result_points(columns: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The ``results`` of a score answer from the columns, fields in ``PointOut``'s order, for
+    orjson to encode.
+
+    Examples
+    --------
+    >>> columns = {"ts": [0.0, 10.0], "score": [0.5, None], "threshold": [3.0, 3.0],
+    ...            "is_anomaly": [False, True], "warm": [True, True], "alert": [False, True],
+    ...            "extra": [[1, {"root_cause": "cpu 160"}]]}
+    >>> from api.schemas import PointOut
+    >>> points = orjson.loads(orjson.dumps(result_points(columns)))
+    >>> [PointOut(**p).model_dump() == p for p in points]
+    [True, True]
+    """
+    ts, score, threshold, flags, warm, alert = (columns[name] for name in COLUMNS)
+    points = [
+        {
+            "ts": t,
+            "score": s,
+            "threshold": h,
+            "is_anomaly": f,
+            "correlated": (),  # one shared empty array: no list to allocate per point
+            "warm": w,
+            "alert": a,
+            "suppressed_by": None,
+            "incident_id": None,
+            "root_cause": None,
+        }
+        for t, s, h, f, w, a in zip(ts, score, threshold, flags, warm, alert, strict=True)
+    ]
+    for k, fields in columns["extra"]:
+        points[k].update((name, fields[name]) for name in _EXTRA_FIELDS if name in fields)
+    return points
+
+
+def quality(columns: Mapping[str, Any], labels: Sequence[int]) -> QualityOut:
+    """How the alerts did against ``labels``, point by point and by event."""
+    counters = QualityCounters()
+    for alert, label, ts in zip(columns["alert"], labels, columns["ts"], strict=True):
+        counters.update(alert, label, ts)
+    return QualityOut(**counters.snapshot())
+
+
+def score_reply(head: ScoreOut, columns: Mapping[str, Any]) -> bytes:
+    """``head`` (a ``ScoreOut`` without results) with the points of ``columns``, as JSON."""
+    body = head.model_dump(mode="json")
+    body["results"] = result_points(columns)
+    return orjson.dumps(body)
