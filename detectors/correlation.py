@@ -127,6 +127,37 @@ class EWMoments:
         self.syy += dy * (y - self.mean_y)
         self.sxy += dx * (y - self.mean_y)
 
+    def update_many(self, xs: list[float], ys: list[float], decay: float) -> None:
+        """:meth:`update` on each finite pair of ``xs`` and ``ys`` in order (the same
+        arithmetic, on local variables).
+
+        Examples
+        --------
+        >>> one, many = EWMoments(), EWMoments()
+        >>> for x, y in [(1.0, 2.0), (2.0, 4.5), (3.0, 7.0)]:
+        ...     one.update(x, y, decay=0.9)
+        >>> many.update_many([1.0, 2.0, 3.0], [2.0, 4.5, 7.0], decay=0.9)
+        >>> one.to_list() == many.to_list()
+        True
+        """
+        n, weight, mean_x, mean_y = self.n, self.weight, self.mean_x, self.mean_y
+        sxx, syy, sxy = self.sxx, self.syy, self.sxy
+        for x, y in zip(xs, ys, strict=True):
+            n += 1
+            weight = decay * weight + 1.0
+            sxx *= decay
+            syy *= decay
+            sxy *= decay
+            dx = x - mean_x
+            dy = y - mean_y
+            mean_x += dx / weight
+            mean_y += dy / weight
+            sxx += dx * (x - mean_x)
+            syy += dy * (y - mean_y)
+            sxy += dx * (y - mean_y)
+        self.n, self.weight, self.mean_x, self.mean_y = n, weight, mean_x, mean_y
+        self.sxx, self.syy, self.sxy = sxx, syy, sxy
+
     def corr(self) -> float | None:
         """Weighted Pearson r in [-1, 1], or None if x or y has no spread.
 
@@ -251,6 +282,31 @@ class RollingCorrelation:
             for vj in values[i + 1 :]:
                 if not (math.isnan(vi) or math.isnan(vj)):
                     self._pairs[k].update(vi, vj, self._decay)
+                k += 1
+
+    def update_many(self, rows: np.ndarray) -> None:
+        """:meth:`update` on each row of a float array, in order.
+
+        Examples
+        --------
+        >>> rows = np.array([[1.0, 2.0, 5.0], [2.0, np.inf, 3.0], [3.0, 5.9, 4.0], [4.0, 8.0, 1.0]])
+        >>> one, many = RollingCorrelation(3), RollingCorrelation(3)
+        >>> for row in rows.tolist():
+        ...     one.update(row)
+        >>> many.update_many(rows)
+        >>> one.to_state() == many.to_state()
+        True
+        """
+        if rows.ndim != 2 or rows.shape[1] != self.n_features:
+            raise DetectorError(f"rows must have {self.n_features} values each, got {rows.shape}")
+        finite = np.isfinite(rows)
+        k = 0
+        for i in range(self.n_features):
+            for j in range(i + 1, self.n_features):
+                both = finite[:, i] & finite[:, j]
+                self._pairs[k].update_many(
+                    rows[both, i].tolist(), rows[both, j].tolist(), self._decay
+                )
                 k += 1
 
     def corr(self, i: int, j: int) -> float | None:
