@@ -512,20 +512,27 @@ class SignalCorrelator:
         newest = max(int(indices.max()), entry.last if entry is not None else -(2**62))
         recent = indices > newest - self.window  # the others would be dropped on the way
         indices, kept = indices[recent], kept[recent]
-        for index in np.unique(indices):
-            chosen = kept[indices == index]
-            if len(chosen) == 1:
-                self.add(signal, float(index) * self.bucket, float(chosen[0]))
+        if not len(indices):
+            return
+        if len(indices) > 1 and (indices[1:] < indices[:-1]).any():
+            order = np.argsort(indices, kind="stable")  # a bucket's values stay in order
+            indices, kept = indices[order], kept[order]
+        starts = [0, *(np.flatnonzero(indices[1:] != indices[:-1]) + 1).tolist()]
+        ends = [*starts[1:], len(indices)]
+        firsts = kept[starts].tolist()
+        for index, lo, hi, first in zip(
+            indices[starts].tolist(), starts, ends, firsts, strict=True
+        ):
+            self.add(signal, float(index) * self.bucket, first)
+            if hi - lo == 1:
                 continue
-            self.add(signal, float(index) * self.bucket, float(chosen[0]))
             entry = self._signals.get(signal)
-            if entry is None or int(index) not in entry.buckets:
+            if entry is None or index not in entry.buckets:
                 continue  # dropped as too old
-            mean, count = entry.buckets[int(index)]
-            rest = chosen[1:]
-            total = count + len(rest)
-            merged = mean + float(np.sum(rest - mean)) / total
-            entry.buckets[int(index)] = (_six_digits(merged), total)
+            mean, count = entry.buckets[index]
+            total = count + hi - lo - 1
+            merged = mean + float(np.sum(kept[lo + 1 : hi] - mean)) / total
+            entry.buckets[index] = (_six_digits(merged), total)
 
     def corr(self, a: str, b: str, min_buckets: int = 5) -> float | None:
         """Pearson r of the bucket means of ``a`` and ``b`` over the buckets both have.
