@@ -519,20 +519,33 @@ class SignalCorrelator:
             indices, kept = indices[order], kept[order]
         starts = [0, *(np.flatnonzero(indices[1:] != indices[:-1]) + 1).tolist()]
         ends = [*starts[1:], len(indices)]
-        firsts = kept[starts].tolist()
+        if not isinstance(signal, str) or not signal:
+            raise DetectorError(f"signal must be a non-empty string, got {signal!r}")
+        # What add does per value, once: move the signal to the most recent (a new one may
+        # evict the least recent), merge each bucket, then drop the buckets left behind (none
+        # of them is one of this call's, which are all within the window of the newest).
+        if entry is None:
+            entry = _Signal(newest)
+            if len(self._signals) >= self.max_signals:
+                del self._signals[next(iter(self._signals))]
+        else:
+            del self._signals[signal]
+        self._signals[signal] = entry
+        buckets = entry.buckets
         for index, lo, hi, first in zip(
-            indices[starts].tolist(), starts, ends, firsts, strict=True
+            indices[starts].tolist(), starts, ends, kept[starts].tolist(), strict=True
         ):
-            self.add(signal, float(index) * self.bucket, first)
-            if hi - lo == 1:
-                continue
-            entry = self._signals.get(signal)
-            if entry is None or index not in entry.buckets:
-                continue  # dropped as too old
-            mean, count = entry.buckets[index]
-            total = count + hi - lo - 1
-            merged = mean + float(np.sum(kept[lo + 1 : hi] - mean)) / total
-            entry.buckets[index] = (_six_digits(merged), total)
+            mean, count = buckets.get(index, (0.0, 0))
+            count += 1
+            mean = _six_digits(mean + (first - mean) / count)
+            if hi - lo > 1:
+                count += hi - lo - 1
+                mean = _six_digits(mean + float((kept[lo + 1 : hi] - mean).sum()) / count)
+            buckets[index] = (mean, count)
+        if newest > entry.last or len(buckets) > self.window:
+            entry.last = newest
+            for old in [k for k in buckets if k <= newest - self.window]:
+                del buckets[old]
 
     def corr(self, a: str, b: str, min_buckets: int = 5) -> float | None:
         """Pearson r of the bucket means of ``a`` and ``b`` over the buckets both have.
