@@ -280,6 +280,30 @@ def top_deviation(x: Sequence[float], result: PointResult) -> tuple[float, float
     return abs(x[best] - center), center
 
 
+def top_deviations(
+    rows: np.ndarray, feature_scores: np.ndarray, centers: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`top_deviation` of each row: (|value - center|, center) of its first feature of
+    largest finite |score|, NaN where no score is finite.
+
+    Examples
+    --------
+    >>> nan = float("nan")
+    >>> dev, center = top_deviations(np.array([[130.0, 9.0], [90.0, 5.0], [1.0, 2.0]]),
+    ...                              np.array([[6.0, -6.0], [-2.0, nan], [nan, nan]]),
+    ...                              np.array([[100.0, 5.0], [100.0, 5.0], [0.0, 0.0]]))
+    >>> dev.tolist(), center.tolist()
+    ([30.0, 10.0, nan], [100.0, 100.0, nan])
+    """
+    size = np.abs(feature_scores)
+    size = np.where(np.isfinite(size), size, -1.0)
+    best = np.argmax(size, axis=1)[:, None]
+    center = np.take_along_axis(centers, best, axis=1)[:, 0]
+    deviation = np.abs(np.take_along_axis(rows, best, axis=1)[:, 0] - center)
+    none = size.max(axis=1) < 0.0
+    return np.where(none, np.nan, deviation), np.where(none, np.nan, center)
+
+
 def explain(
     signals: Sequence[Signal],
     partners: Mapping[str, Sequence[tuple[str, float]]],
@@ -311,12 +335,14 @@ def explain(
 def _explain_row(
     names: Sequence[str],
     x: Sequence[float],
-    result: PointResult,
+    block: BlockResult,
+    k: int,
     partners: Mapping[str, Sequence[tuple[str, float]]],
     across: Mapping[str, Sequence[tuple[str, float]]],
     detail: str,
 ) -> tuple[str | None, Partners]:
-    """:func:`explain` of a block's flagged row, from what was known when it was scored."""
+    """:func:`explain` of row ``k`` of a block, from what was known when it was scored."""
+    result = block.point(k)
     signals = signals_for(names, x, result.feature_scores, result.baseline)
     return explain(signals, partners, across.__getitem__, detail)
 
@@ -483,9 +509,11 @@ class Pipeline:
         labels: Sequence[int | None] | None = None,
         quality: QualityCounters | None = None,
     ) -> None:
-        """The block form of :meth:`step` for a metrics block: vectorised for the rows that
-        neither were flagged nor fall while an incident is open (the common case), one by one
-        for the others; the result is what :meth:`step` gives on each row in order."""
+        """The block form of :meth:`step` for a metrics block: suppression decided for the
+        flagged rows at once, the lifecycle vectorised over the runs of rows that do not fire
+        (the common case, also while an incident is open), one by one for those that fire (for
+        every row when ``labels`` are given); the result is what :meth:`step` gives on each row
+        in order."""
         m = len(ts)
         for j, name in enumerate(series):
             column = rows[:, j]
@@ -515,11 +543,21 @@ class Pipeline:
 
         flagged = np.flatnonzero(flags)
         every_row = labels is not None
+        if every_row:
+            single = np.ones(m, dtype=bool)
+        else:  # only the rows that fire go one by one
+            single = np.zeros(m, dtype=bool)
+            if len(flagged):
+                fires = self._hold_back(
+                    flagged, ts, rows, block, names, counts, partners_once, details
+                )
+                single[flagged[fires]] = True
+        singles = np.flatnonzero(single)
         k = 0
         while k < m:
-            if not every_row and not flags[k]:
-                nxt = int(np.searchsorted(flagged, k))
-                stop = int(flagged[nxt]) if nxt < len(flagged) else m
+            if not single[k]:
+                nxt = int(np.searchsorted(singles, k))
+                stop = int(singles[nxt]) if nxt < len(singles) else m
                 used, events = self.life.quiet(  # an incident, if open, may resolve on the way
                     self.config.model_id,
                     ts[k:stop],
@@ -579,13 +617,78 @@ class Pipeline:
             detail=detail,
         )
         point = self._observe(draft, decision, warmup, counted=True, explained=fire)
-        if result.is_anomaly and not fire and self.table is not None:
-            if self._across_names is None:  # the correlations do not move within a block
-                self._across_names = {name: self._across_of(name) for name in names}
-            self.table.pending[k] = partial(
-                _explain_row, names, x, result, partners(), self._across_names, detail
-            )
+        if result.is_anomaly and not fire:
+            self._defer(k, names, x, block, partners, detail)
         return point
+
+    def _defer(
+        self,
+        k: int,
+        names: Sequence[str],
+        x: list[float],
+        block: BlockResult,
+        partners: Callable[[], Mapping[str, Sequence[tuple[str, float]]]],
+        detail: str,
+    ) -> None:
+        """Leave the root cause of row ``k`` pending in the block's table."""
+        assert self.table is not None
+        if self._across_names is None:  # the correlations do not move within a block
+            self._across_names = {name: self._across_of(name) for name in names}
+        self.table.pending[k] = partial(
+            _explain_row, names, x, block, k, partners(), self._across_names, detail
+        )
+
+    def _hold_back(
+        self,
+        flagged: np.ndarray,
+        ts: np.ndarray,
+        rows: np.ndarray,
+        block: BlockResult,
+        names: Sequence[str],
+        counts: np.ndarray,
+        partners: Callable[[], Mapping[str, Sequence[tuple[str, float]]]],
+        details: Sequence[str] | None,
+    ) -> np.ndarray:
+        """Suppression of the ``flagged`` rows at once; the outcomes of those that do not fire
+        (the lifecycle takes them as it takes rows that were not flagged: see
+        :meth:`EntityIncidents.quiet`). Returns which of them fire."""
+        assert self.table is not None
+        deviations, centers = top_deviations(
+            rows[flagged], block.feature_scores[flagged], block.centers[flagged]
+        )
+        fires = np.zeros(len(flagged), dtype=bool)
+        judge, counters = self.suppressor.judge, self.counters
+        columns = zip(
+            flagged.tolist(),
+            counts[flagged].tolist(),
+            block.score[flagged].tolist(),
+            block.threshold[flagged].tolist(),
+            deviations.tolist(),
+            centers.tolist(),
+            block.warm[flagged].tolist(),
+            ts[flagged].tolist(),
+            strict=True,
+        )
+        for j, (k, count, score, threshold, deviation, center, warm, t) in enumerate(columns):
+            decision = judge(count, score, threshold, deviation, center, warm)
+            if decision.fire:
+                fires[j] = True
+                continue
+            reason = decision.suppressed_by
+            if reason:
+                counters[f"suppressed.{reason}"] += 1
+            self.table.rows[k] = PointOutcome(
+                ts=t,
+                score=score,
+                threshold=threshold,
+                is_anomaly=True,
+                warm=warm,
+                suppressed_by=reason,
+            )
+            detail = details[k] if details else ""
+            self._defer(k, names, rows[k].tolist(), block, partners, detail)
+        counters["alerts"] += 0  # as one by one: the key exists once a flagged point is judged
+        return fires
 
     def add_quality(self, quality: QualityCounters, alert: bool, label: int, ts: float) -> None:
         """Judge an alert decision against its label; count what that closed."""
