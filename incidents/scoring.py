@@ -200,10 +200,12 @@ def score_batch(
         flags = block.is_anomaly
     result = point_of(len(rows) - 1)
     tail = slice(max(0, len(rows) - INSIGHTS_TAIL), len(rows))
-    if learn and config.forecast.predictive_horizon:  # a forecast after every point
-        for k in range(tail.start, tail.stop):
+    predictive = learn and config.forecast.predictive_horizon
+    if predictive or ((learn or horizon) and len(rows) <= SMALL_BATCH):
+        for k in range(tail.start, tail.stop):  # a forecast after every point, or a few points
             insights.update(float(times[k]), rows[k].tolist(), bool(flags[k]))
-            _predict(pipeline, insights, config, names, float(times[k]), point_of(k))
+            if predictive:
+                _predict(pipeline, insights, config, names, float(times[k]), point_of(k))
     elif learn or horizon:  # a dry run updates them only to show what learning would give
         insights.update_many(times[tail], rows[tail], flags[tail])
     report: dict[str, Any] = {}
