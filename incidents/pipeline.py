@@ -394,7 +394,6 @@ class Pipeline:
         self._correlated = False
         # Within a block, the correlations do not move after its values are added up front.
         self._across: dict[str, list[tuple[str, float]]] | None = None
-        self._across_names: dict[str, list[tuple[str, float]]] | None = None
         self.counters: Counter[str] = Counter()
         self.quality: dict[str, float] = defaultdict(float)
         self.points: list[PointOutcome] = []
@@ -577,7 +576,7 @@ class Pipeline:
             if label is not None and quality is not None:
                 self.add_quality(quality, point.alert, int(label), point.ts)
             k += 1
-        self._across = self._across_names = None
+        self._across = None
 
     def _block_row(
         self,
@@ -632,10 +631,15 @@ class Pipeline:
     ) -> None:
         """Leave the root cause of row ``k`` pending in the block's table."""
         assert self.table is not None
-        if self._across_names is None:  # the correlations do not move within a block
-            self._across_names = {name: self._across_of(name) for name in names}
+        # The partners across the entity's signals of its top feature (the one explain picks:
+        # the first of largest finite |score|, if not 0), as they are now: they move later.
+        top, size = -1, 0.0
+        for i, z in enumerate(block.feature_scores[k].tolist()):
+            if math.isfinite(z) and abs(z) > size:
+                top, size = i, abs(z)
+        across = {names[top]: self._across_of(names[top])} if top >= 0 else {}
         self.table.pending[k] = partial(
-            _explain_row, names, x, block, k, partners(), self._across_names, detail
+            _explain_row, names, x, block, k, partners(), across, detail
         )
 
     def _hold_back(
