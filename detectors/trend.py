@@ -18,7 +18,7 @@ from typing import Any, Self
 import numpy as np
 
 from detectors._checks import require_finite, require_int, state_field
-from detectors.base import DetectorError, floored
+from detectors.base import DetectorError
 from detectors.correlation import EWMoments, finite_or_nan, half_life_decay
 
 
@@ -196,12 +196,15 @@ class TrendTracker:
         """:meth:`update` with a finite timestamp and value."""
         changed = False
         learned = v
-        slope = self._line.slope()
-        if slope is not None:
-            predicted = self._line.mean_y + slope * (when - self._line.mean_x)
+        line = self._line
+        if line.sxx > 0.0:  # the line has a slope
+            slope = line.sxy / line.sxx
+            predicted = line.mean_y + slope * (when - line.mean_x)
             residual = v - predicted
-            if self._line.n >= self.min_points:
-                scale = floored(predicted, self._residual_scale())
+            if line.n >= self.min_points:
+                total, weight = self._error
+                rms = math.sqrt(total / weight) if weight > 0.0 else 0.0
+                scale = max(rms, 1e-9, abs(predicted) / 1e6)  # floored(predicted, rms)
                 limit = self.threshold / 2.0
                 z = max(-limit, min(limit, residual / scale))
                 residual = z * scale
