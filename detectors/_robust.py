@@ -7,9 +7,17 @@ deviation around the mean, use absolute deviation around the median").
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 MAD_SCALE = 1.4826
+
+
+def _middle(ordered: list[float]) -> float:
+    mid = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[mid]
+    return (ordered[mid - 1] + ordered[mid]) / 2.0
 
 
 def median(values: Iterable[float]) -> float:
@@ -25,20 +33,35 @@ def median(values: Iterable[float]) -> float:
     ordered = sorted(values)
     if not ordered:
         raise ValueError("median of an empty list is undefined")
-    mid = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[mid]
-    return (ordered[mid - 1] + ordered[mid]) / 2.0
+    return _middle(ordered)
 
 
 def median_and_scaled_mad(values: Iterable[float]) -> tuple[float, float]:
     """Return ``(median, 1.4826 * MAD)`` where MAD is the median of ``|v - median|``.
 
+    The deviations are taken from the sorted values: ``center - v`` below the middle (equal to
+    ``|v - center|``, as ``center`` is at least every value there) and ``v - center`` above,
+    two rising runs that ``sorted`` merges at once (the adaptive threshold computes this once
+    per 16 points).
+
     Examples
     --------
     >>> median_and_scaled_mad([1.0, 2.0, 3.0, 4.0, 100.0])
     (3.0, 1.4826)
+    >>> median_and_scaled_mad([1.0, 1e308, 1.5e308, 1.7e308])
+    (inf, inf)
+    >>> median_and_scaled_mad([])
+    Traceback (most recent call last):
+    ...
+    ValueError: median of an empty list is undefined
     """
-    items = list(values)
-    center = median(items)
-    return center, MAD_SCALE * median(abs(v - center) for v in items)
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("median of an empty list is undefined")
+    center = _middle(ordered)
+    if not math.isfinite(center):  # two huge middle values overflowed: no order to rely on
+        return center, MAD_SCALE * _middle(sorted([abs(v - center) for v in ordered]))
+    mid = len(ordered) // 2
+    deviations = [center - v for v in reversed(ordered[:mid])]
+    deviations += [v - center for v in ordered[mid:]]
+    return center, MAD_SCALE * _middle(sorted(deviations))

@@ -143,6 +143,12 @@ class Detector(ABC):
     #: path cannot reuse the baselines of the learned rows for a flagged one).
     baseline_sees_the_row: ClassVar[bool] = False
 
+    @property
+    def fixed_baseline(self) -> bool:
+        """Whether learning leaves the baseline alone (then the batch path scores a block
+        against it at once, whatever the flags)."""
+        return False
+
     def __init__(self, n_features: int) -> None:
         if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
             raise DetectorError(f"n_features must be an integer >= 1, got {n_features!r}")

@@ -127,6 +127,37 @@ class EWMoments:
         self.syy += dy * (y - self.mean_y)
         self.sxy += dx * (y - self.mean_y)
 
+    def update_many(self, xs: list[float], ys: list[float], decay: float) -> None:
+        """:meth:`update` on each finite pair of ``xs`` and ``ys`` in order (the same
+        arithmetic, on local variables).
+
+        Examples
+        --------
+        >>> one, many = EWMoments(), EWMoments()
+        >>> for x, y in [(1.0, 2.0), (2.0, 4.5), (3.0, 7.0)]:
+        ...     one.update(x, y, decay=0.9)
+        >>> many.update_many([1.0, 2.0, 3.0], [2.0, 4.5, 7.0], decay=0.9)
+        >>> one.to_list() == many.to_list()
+        True
+        """
+        n, weight, mean_x, mean_y = self.n, self.weight, self.mean_x, self.mean_y
+        sxx, syy, sxy = self.sxx, self.syy, self.sxy
+        for x, y in zip(xs, ys, strict=True):
+            n += 1
+            weight = decay * weight + 1.0
+            sxx *= decay
+            syy *= decay
+            sxy *= decay
+            dx = x - mean_x
+            dy = y - mean_y
+            mean_x += dx / weight
+            mean_y += dy / weight
+            sxx += dx * (x - mean_x)
+            syy += dy * (y - mean_y)
+            sxy += dx * (y - mean_y)
+        self.n, self.weight, self.mean_x, self.mean_y = n, weight, mean_x, mean_y
+        self.sxx, self.syy, self.sxy = sxx, syy, sxy
+
     def corr(self) -> float | None:
         """Weighted Pearson r in [-1, 1], or None if x or y has no spread.
 
@@ -251,6 +282,31 @@ class RollingCorrelation:
             for vj in values[i + 1 :]:
                 if not (math.isnan(vi) or math.isnan(vj)):
                     self._pairs[k].update(vi, vj, self._decay)
+                k += 1
+
+    def update_many(self, rows: np.ndarray) -> None:
+        """:meth:`update` on each row of a float array, in order.
+
+        Examples
+        --------
+        >>> rows = np.array([[1.0, 2.0, 5.0], [2.0, np.inf, 3.0], [3.0, 5.9, 4.0], [4.0, 8.0, 1.0]])
+        >>> one, many = RollingCorrelation(3), RollingCorrelation(3)
+        >>> for row in rows.tolist():
+        ...     one.update(row)
+        >>> many.update_many(rows)
+        >>> one.to_state() == many.to_state()
+        True
+        """
+        if rows.ndim != 2 or rows.shape[1] != self.n_features:
+            raise DetectorError(f"rows must have {self.n_features} values each, got {rows.shape}")
+        finite = np.isfinite(rows)
+        k = 0
+        for i in range(self.n_features):
+            for j in range(i + 1, self.n_features):
+                both = finite[:, i] & finite[:, j]
+                self._pairs[k].update_many(
+                    rows[both, i].tolist(), rows[both, j].tolist(), self._decay
+                )
                 k += 1
 
     def corr(self, i: int, j: int) -> float | None:
@@ -456,20 +512,40 @@ class SignalCorrelator:
         newest = max(int(indices.max()), entry.last if entry is not None else -(2**62))
         recent = indices > newest - self.window  # the others would be dropped on the way
         indices, kept = indices[recent], kept[recent]
-        for index in np.unique(indices):
-            chosen = kept[indices == index]
-            if len(chosen) == 1:
-                self.add(signal, float(index) * self.bucket, float(chosen[0]))
-                continue
-            self.add(signal, float(index) * self.bucket, float(chosen[0]))
-            entry = self._signals.get(signal)
-            if entry is None or int(index) not in entry.buckets:
-                continue  # dropped as too old
-            mean, count = entry.buckets[int(index)]
-            rest = chosen[1:]
-            total = count + len(rest)
-            merged = mean + float(np.sum(rest - mean)) / total
-            entry.buckets[int(index)] = (_six_digits(merged), total)
+        if not len(indices):
+            return
+        if len(indices) > 1 and (indices[1:] < indices[:-1]).any():
+            order = np.argsort(indices, kind="stable")  # a bucket's values stay in order
+            indices, kept = indices[order], kept[order]
+        starts = [0, *(np.flatnonzero(indices[1:] != indices[:-1]) + 1).tolist()]
+        ends = [*starts[1:], len(indices)]
+        if not isinstance(signal, str) or not signal:
+            raise DetectorError(f"signal must be a non-empty string, got {signal!r}")
+        # What add does per value, once: move the signal to the most recent (a new one may
+        # evict the least recent), merge each bucket, then drop the buckets left behind (none
+        # of them is one of this call's, which are all within the window of the newest).
+        if entry is None:
+            entry = _Signal(newest)
+            if len(self._signals) >= self.max_signals:
+                del self._signals[next(iter(self._signals))]
+        else:
+            del self._signals[signal]
+        self._signals[signal] = entry
+        buckets = entry.buckets
+        for index, lo, hi, first in zip(
+            indices[starts].tolist(), starts, ends, kept[starts].tolist(), strict=True
+        ):
+            mean, count = buckets.get(index, (0.0, 0))
+            count += 1
+            mean = _six_digits(mean + (first - mean) / count)
+            if hi - lo > 1:
+                count += hi - lo - 1
+                mean = _six_digits(mean + float((kept[lo + 1 : hi] - mean).sum()) / count)
+            buckets[index] = (mean, count)
+        if newest > entry.last or len(buckets) > self.window:
+            entry.last = newest
+            for old in [k for k in buckets if k <= newest - self.window]:
+                del buckets[old]
 
     def corr(self, a: str, b: str, min_buckets: int = 5) -> float | None:
         """Pearson r of the bucket means of ``a`` and ``b`` over the buckets both have.

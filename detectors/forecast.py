@@ -26,6 +26,8 @@ from collections.abc import Mapping, Sequence
 from statistics import NormalDist
 from typing import Any, NamedTuple, Self
 
+import numpy as np
+
 from detectors._checks import require_finite, require_int, state_field
 from detectors.base import DetectorError
 from detectors.correlation import finite_or_nan, half_life_decay
@@ -113,6 +115,26 @@ class _Smoother:
         total, weight = self._errors
         return total / weight if weight > 0.0 else 0.0
 
+    def _learn(self, value: float) -> None:
+        """Learn a finite value, or a gap (NaN)."""
+        raise NotImplementedError
+
+    def learn_many(self, values: np.ndarray) -> None:
+        """:meth:`learn_one` on each of the float ``values`` in order (NaN or inf: a gap).
+
+        Examples
+        --------
+        >>> one, many = Holt(), Holt()
+        >>> for y in [10.0, 12.0, float("nan"), 15.0, float("inf"), 16.0]:
+        ...     one.learn_one(y)
+        >>> many.learn_many(np.array([10.0, 12.0, np.nan, 15.0, np.inf, 16.0]))
+        >>> one.to_state() == many.to_state()
+        True
+        """
+        learn = self._learn
+        for value in np.where(np.isfinite(values), values, np.nan).tolist():
+            learn(value)
+
     def _learn_error(self, error: float) -> None:
         self._errors[0] = self._decay * self._errors[0] + error * error
         self._errors[1] = self._decay * self._errors[1] + 1.0
@@ -199,7 +221,9 @@ class Holt(_Smoother):
 
     def learn_one(self, y: float) -> None:
         """Learn the next value of the series (NaN or inf: a gap of one step)."""
-        value = finite_or_nan("y", y)
+        self._learn(finite_or_nan("y", y))
+
+    def _learn(self, value: float) -> None:
         if self._l is None:
             if math.isnan(value):
                 if self._first is not None:
@@ -385,7 +409,9 @@ class HoltWinters(_Smoother):
 
     def learn_one(self, y: float) -> None:
         """Learn the next value of the series (NaN or inf: a gap of one step)."""
-        value = finite_or_nan("y", y)
+        self._learn(finite_or_nan("y", y))
+
+    def _learn(self, value: float) -> None:
         gap = math.isnan(value)
         if self._l is None:
             if gap and not self._buffer:

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from detectors._batch import first_true
 from detectors._checks import require_int, require_positive, state_field
 from detectors.base import Detector, DetectorError, block_scores, combined_score
 from detectors.registry import DEFAULT_THRESHOLDS, detector_class, make_detector
@@ -352,33 +351,35 @@ class ModelScorer:
 
     def _settle_block(self, rows: np.ndarray, out: BlockResult) -> None:
         """:meth:`score_block` with learning, for detectors whose baseline of a row does not
-        depend on the row itself. It guesses which rows are flagged (none at first), scores a
-        span as if the others were learned, and keeps the rows up to the first one whose flag
-        differs from the guess: scoring is causal, so they are right. The flags it found are
-        the guess for the rest, and the next span starts after the kept rows; a span that was
-        all right grows, one that was not shrinks (so a long chain of corrections costs little
-        more than the old one-flag-per-span walk)."""
+        depend on the row itself. The threshold walks the scores of a span in order
+        (:meth:`AdaptiveThreshold.settle`), so its flags are exact given the scores. A detector
+        whose baseline learns needs the flags for the scores, so the span is scored with a
+        guess of the flags (none at first), and the walk stops at the first row whose flag
+        differs from the guess: scoring is causal, so the rows up to it are right. The rest is
+        guessed flagged when above the threshold reached, and the next span starts after the
+        kept rows; a span that was all right grows, one that was not shrinks. A fixed baseline
+        (a static z-score) needs no guess: one span, one walk."""
         m, n_features = rows.shape
         detector, threshold = self.detector, self.threshold
+        fixed = detector.fixed_baseline
         has_value = np.isfinite(rows).any(axis=1)
         guess = np.zeros(m, dtype=bool)
         start, span = 0, 4096
         while start < m:
-            stop = min(m, start + span)
+            stop = m if fixed else min(m, start + span)
             part, keep = rows[start:stop], ~guess[start:stop]
-            # baselines after 0 .. len(kept) kept rows; the last row is a placeholder
-            kept = np.concatenate([part[keep], np.zeros((1, n_features))])
-            all_centers, all_spreads = detector.block_baselines(kept)
-            before = np.cumsum(keep) - keep
-            centers, spreads = all_centers[before], all_spreads[before]
+            if fixed:
+                centers, spreads = detector.current_baselines(len(part))
+            else:  # baselines after 0 .. len(kept) kept rows; the last row is a placeholder
+                kept = np.concatenate([part[keep], np.zeros((1, n_features))])
+                all_centers, all_spreads = detector.block_baselines(kept)
+                before = np.cumsum(keep) - keep
+                centers, spreads = all_centers[before], all_spreads[before]
             feature_scores, score = block_scores(part, centers, spreads)
-            learned = has_value[start:stop] & keep
-            limits = threshold.block_values(score, learned)
-            warm = detector.n_learned + np.cumsum(learned) - learned >= self.warmup
-            with np.errstate(invalid="ignore"):
-                flagged = warm & np.isfinite(score) & (score > limits)
-            wrong = first_true(flagged != ~keep)
-            done = min(wrong + 1, len(part))  # right up to and including the first wrong guess
+            counted = has_value[start:stop]
+            # no row is flagged before the model is warm, so every row with a value is learned
+            warm = detector.n_learned + np.cumsum(counted) - counted >= self.warmup
+            limits, flagged, done = threshold.settle(score, warm, None if fixed else ~keep)
             out.fill(
                 start,
                 slice(0, done),
@@ -390,12 +391,12 @@ class ModelScorer:
                 centers,
                 spreads,
             )
-            clean = ~flagged[:done]
-            detector.learn_block(part[:done][clean])
-            threshold.learn_block(score[:done][clean & has_value[start : start + done]])
-            guess[start:stop] = flagged
+            detector.learn_block(part[:done][~flagged])
+            if done < len(part):
+                with np.errstate(invalid="ignore"):
+                    guess[start + done : stop] = warm[done:] & (score[done:] > threshold.get())
             start += done
-            span = min(4096, span * 2) if wrong >= len(part) - 1 else max(64, span // 2)
+            span = min(4096, span * 2) if done == len(part) else max(64, span // 2)
 
     def to_state(self) -> dict[str, Any]:
         """JSON-serialisable state (lists, str, int and finite float only).

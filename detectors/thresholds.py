@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from detectors._batch import rolling_median_mad
+from detectors._batch import first_true
 from detectors._checks import require_floats, require_int, require_positive, state_field
 from detectors._robust import median_and_scaled_mad
 from detectors.base import DetectorError
@@ -96,12 +96,25 @@ class StaticThreshold:
     def learn(self, score: float) -> None:
         """Do nothing: a static threshold does not learn."""
 
-    def block_values(self, scores: np.ndarray, learned: np.ndarray) -> np.ndarray:
-        """The threshold before each score: the fixed value."""
-        return np.full(len(scores), self.value)
+    def settle(
+        self, scores: np.ndarray, warm: np.ndarray, guess: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """:meth:`AdaptiveThreshold.settle` for the fixed value, in one vectorised pass.
 
-    def learn_block(self, scores: np.ndarray) -> None:
-        """Nothing to learn."""
+        Examples
+        --------
+        >>> limits, flags, done = StaticThreshold(3.0).settle(
+        ...     np.array([1.0, 4.0, 5.0, np.nan]), np.array([True, True, False, True]))
+        >>> limits.tolist(), flags.tolist(), done
+        ([3.0, 3.0, 3.0, 3.0], [False, True, False, False], 4)
+        >>> StaticThreshold(3.0).settle(np.array([1.0, 4.0, 5.0]), np.ones(3, dtype=bool),
+        ...                             guess=np.zeros(3, dtype=bool))[2]
+        2
+        """
+        with np.errstate(invalid="ignore"):
+            flags: np.ndarray = warm & np.isfinite(scores) & (scores > self.value)
+        done = len(scores) if guess is None else min(len(scores), first_true(flags != guess) + 1)
+        return np.full(done, self.value), flags[:done], done
 
     def to_state(self) -> dict[str, Any]:
         """An empty dict: there is nothing learned."""
@@ -189,56 +202,59 @@ class AdaptiveThreshold:
                 self._value = self._compute()
                 self._since = 0
 
-    def _recomputations(self, count: int) -> np.ndarray:
-        """Which of ``count`` further learned scores trigger a recomputation (see :meth:`learn`)."""
-        q = np.arange(count)
-        filling = len(self._history) + q < self.window  # the history was not full yet
-        if filling.any():
-            last = int(np.flatnonzero(filling)[-1])
-            periodic = (q > last) & ((q - last) % self.refresh == 0)
-        else:
-            periodic = (self._since + q + 1) % self.refresh == 0
-        due: np.ndarray = filling | periodic
-        return due
+    def settle(
+        self, scores: np.ndarray, warm: np.ndarray, guess: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """Walk ``scores`` in order as the scorer does one point at a time, learning as it goes:
+        a score is flagged when ``warm`` and finite and above the threshold before it, and the
+        finite scores not flagged are learned. Returns the threshold before each row walked, the
+        flags, and how many rows were walked: all of them, or (given ``guess``, the flags
+        expected) up to and including the first row whose flag differs from its guess.
 
-    def block_values(self, scores: np.ndarray, learned: np.ndarray) -> np.ndarray:
-        """The threshold before each score when the ``learned`` ones are learned in order."""
-        taken = learned & np.isfinite(scores)
-        new = round6(scores[taken])
-        values = np.full(len(new) + 1, self._value)  # after 0 .. len(new) learned scores
-        if len(new):
-            again = np.flatnonzero(self._recomputations(len(new)))
-            if len(again):
-                history = np.array(self._history, dtype=float)
-                medians, spreads = rolling_median_mad(
-                    history, new, self.window, self.min_history, ks=again + 1
-                )
-                computed = np.fmax(self.floor, medians + self.sensitivity * spreads)
-                marks = np.full(len(new) + 1, -1)
-                marks[again + 1] = np.arange(len(again))
-                latest = np.maximum.accumulate(marks)
-                values = np.where(latest >= 0, computed[np.maximum(latest, 0)], self._value)
-        before = np.cumsum(taken) - taken
-        per_row: np.ndarray = values[before]
-        return per_row
+        A Python loop over floats, with a median per ``refresh`` learned scores: the flags depend
+        on the threshold, which depends on the flags, so each row waits for the one before it.
 
-    def learn_block(self, scores: np.ndarray) -> None:
-        """Learn the finite ``scores`` in order."""
-        finite = scores[np.isfinite(scores)]
-        if not len(finite):
-            return
-        again = np.flatnonzero(self._recomputations(len(finite)))
-        new = round6(finite)
-        if len(again):
-            history = np.array(self._history, dtype=float)
-            medians, spreads = rolling_median_mad(
-                history, new, self.window, self.min_history, ks=again[-1:] + 1
-            )
-            self._value = float(np.fmax(self.floor, medians[0] + self.sensitivity * spreads[0]))
-            self._since = len(finite) - 1 - int(again[-1])
-        else:
-            self._since += len(finite)
-        self._history.extend(new.tolist())
+        Examples
+        --------
+        >>> threshold = AdaptiveThreshold(sensitivity=3.0, window=4, floor=2.0, min_history=2)
+        >>> limits, flags, done = threshold.settle(np.array([1.0, 1.5, 9.0, 1.0, np.nan]),
+        ...                                        np.ones(5, dtype=bool))
+        >>> limits.round(4).tolist(), flags.tolist(), done
+        ([2.0, 2.0, 2.362, 2.362, 2.0], [False, False, True, False, False], 5)
+        >>> threshold.to_state()["history"]
+        [1.0, 1.5, 1.0]
+        >>> threshold.settle(np.array([1.0, 9.0, 1.0]), np.ones(3, dtype=bool),
+        ...                  guess=np.zeros(3, dtype=bool))[1:]
+        (array([False,  True]), 2)
+        """
+        n = len(scores)
+        finite = np.isfinite(scores)
+        rounded = round6(np.where(finite, scores, 0.0)).tolist()
+        values = np.where(finite, scores, np.nan).tolist()
+        eligible = (warm & finite).tolist()
+        expected = guess.tolist() if guess is not None else None
+        limits = [0.0] * n
+        flags = [False] * n
+        history, window, refresh = self._history, self.window, self.refresh
+        value, since, done = self._value, self._since, n
+        for k in range(n):
+            limits[k] = value
+            score = values[k]
+            flag = eligible[k] and score > value
+            if flag:
+                flags[k] = True
+            elif score == score:  # finite (not NaN): learned
+                filling = len(history) < window
+                history.append(rounded[k])
+                since += 1
+                if filling or since >= refresh:
+                    value = self._compute()
+                    since = 0
+            if expected is not None and flag != expected[k]:
+                done = k + 1
+                break
+        self._value, self._since = value, since
+        return np.array(limits[:done]), np.array(flags[:done], dtype=bool), done
 
     def to_state(self) -> dict[str, Any]:
         """Recent scores (oldest first), the current threshold and the scores since it was

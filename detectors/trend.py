@@ -15,8 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
 
+import numpy as np
+
 from detectors._checks import require_finite, require_int, state_field
-from detectors.base import DetectorError, floored
+from detectors.base import DetectorError
 from detectors.correlation import EWMoments, finite_or_nan, half_life_decay
 
 
@@ -166,14 +168,43 @@ class TrendTracker:
         v = finite_or_nan("value", value)
         if math.isnan(v):
             return False
+        return self._step(when, v)
+
+    def update_many(self, ts: np.ndarray, values: np.ndarray) -> None:
+        """:meth:`update` on each ``(ts, value)`` pair of two float arrays, in order.
+
+        Examples
+        --------
+        >>> one, many = TrendTracker(min_points=3), TrendTracker(min_points=3)
+        >>> ts, values = np.arange(12.0), np.array([1.0, 2, 3, np.nan, 5, 6, 7, 40, 41, 42, 43, 44])
+        >>> for t, v in zip(ts.tolist(), values.tolist()):
+        ...     _ = one.update(t, v)
+        >>> many.update_many(ts, values)
+        >>> one.to_state() == many.to_state()
+        True
+        """
+        if not np.isfinite(ts).all():  # let update name the bad timestamp
+            for when, value in zip(ts.tolist(), values.tolist(), strict=True):
+                self.update(when, value)
+            return
+        step = self._step
+        finite = np.isfinite(values)
+        for when, v in zip(ts[finite].tolist(), values[finite].tolist(), strict=True):
+            step(when, v)
+
+    def _step(self, when: float, v: float) -> bool:
+        """:meth:`update` with a finite timestamp and value."""
         changed = False
         learned = v
-        slope = self._line.slope()
-        if slope is not None:
-            predicted = self._line.mean_y + slope * (when - self._line.mean_x)
+        line = self._line
+        if line.sxx > 0.0:  # the line has a slope
+            slope = line.sxy / line.sxx
+            predicted = line.mean_y + slope * (when - line.mean_x)
             residual = v - predicted
-            if self._line.n >= self.min_points:
-                scale = floored(predicted, self._residual_scale())
+            if line.n >= self.min_points:
+                total, weight = self._error
+                rms = math.sqrt(total / weight) if weight > 0.0 else 0.0
+                scale = max(rms, 1e-9, abs(predicted) / 1e6)  # floored(predicted, rms)
                 limit = self.threshold / 2.0
                 z = max(-limit, min(limit, residual / scale))
                 residual = z * scale

@@ -100,6 +100,11 @@ class ZScore(Detector):
         """True when mean and std come from the parameters."""
         return self._static is not None
 
+    @property
+    def fixed_baseline(self) -> bool:
+        """A static mean and std do not learn."""
+        return self._static is not None
+
     def _feature_baseline(self, i: int) -> tuple[float, float] | None:
         if self._static is not None:
             return self._static[i]

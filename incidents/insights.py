@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from detectors import DetectorError
 from detectors.correlation import RollingCorrelation
 from detectors.forecast import ForecastPoint, Holt, HoltWinters, steps_to_breach
@@ -135,6 +137,15 @@ class Insights:
             self.trends[i].update(ts, value)
             if not flagged:
                 self.forecasters[i].learn_one(value)
+
+    def update_many(self, ts: np.ndarray, rows: np.ndarray, flagged: np.ndarray) -> None:
+        """:meth:`update` on each row in order (``ts`` and ``flagged`` one per row)."""
+        if self.corr is not None:
+            self.corr.update_many(rows)
+        learned = rows[~flagged]
+        for i in range(self.n_features):
+            self.trends[i].update_many(ts, rows[:, i])
+            self.forecasters[i].learn_many(learned[:, i])
 
     def partners(self, names: Sequence[str]) -> dict[str, list[tuple[str, float]]]:
         """Per feature name, the model's other features that move with it, with r."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,8 @@ from incidents.config import ModelConfig
 from incidents.incident import Signal, signals_for
 from incidents.lifecycle import EntityIncidents, Observation
 from incidents.rootcause import describe
+
+Partners = tuple[tuple[str, float], ...]
 
 
 @dataclass(frozen=True)
@@ -96,12 +99,24 @@ class PointTable:
         self.block = block
         self.warmup = warmup  # rows suppressed because the model was still warming up
         self.rows: dict[int, PointOutcome] = {}
+        # Root causes of flagged rows that did not fire, written when first asked for: the
+        # stream never reads them (an alert's is written at once, for its incident).
+        self.pending: dict[int, Callable[[], tuple[str | None, Partners]]] = {}
 
     def __len__(self) -> int:
         return len(self.ts)
 
+    def looked_at(self) -> dict[int, PointOutcome]:
+        """The rows looked at one by one, their root causes written."""
+        for k, explain in self.pending.items():
+            root_cause, correlated = explain()
+            self.rows[k] = replace(self.rows[k], root_cause=root_cause, correlated=correlated)
+        self.pending.clear()
+        return self.rows
+
     def outcomes(self, start: int = 0) -> list[PointOutcome]:
         """The outcomes of rows ``start ..`` (all by default)."""
+        self.looked_at()
         block = self.block
         part = slice(start, None)
         ts = self.ts[part].tolist()
@@ -176,7 +191,7 @@ class BatchOutcome:
             threshold, flags = block.threshold.tolist(), block.is_anomaly.tolist()
             warm = block.warm.tolist()
             special = {int(k): None for k in np.flatnonzero(table.warmup)}
-            special.update(table.rows)
+            special.update(table.looked_at())
         alert = [False] * len(ts)
         extra: list[list[Any]] = []
         for k in sorted(special):
@@ -265,6 +280,73 @@ def top_deviation(x: Sequence[float], result: PointResult) -> tuple[float, float
     return abs(x[best] - center), center
 
 
+def top_deviations(
+    rows: np.ndarray, feature_scores: np.ndarray, centers: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`top_deviation` of each row: (|value - center|, center) of its first feature of
+    largest finite |score|, NaN where no score is finite.
+
+    Examples
+    --------
+    >>> nan = float("nan")
+    >>> dev, center = top_deviations(np.array([[130.0, 9.0], [90.0, 5.0], [1.0, 2.0]]),
+    ...                              np.array([[6.0, -6.0], [-2.0, nan], [nan, nan]]),
+    ...                              np.array([[100.0, 5.0], [100.0, 5.0], [0.0, 0.0]]))
+    >>> dev.tolist(), center.tolist()
+    ([30.0, 10.0, nan], [100.0, 100.0, nan])
+    """
+    size = np.abs(feature_scores)
+    size = np.where(np.isfinite(size), size, -1.0)
+    best = np.argmax(size, axis=1)[:, None]
+    center = np.take_along_axis(centers, best, axis=1)[:, 0]
+    deviation = np.abs(np.take_along_axis(rows, best, axis=1)[:, 0] - center)
+    none = size.max(axis=1) < 0.0
+    return np.where(none, np.nan, deviation), np.where(none, np.nan, center)
+
+
+def explain(
+    signals: Sequence[Signal],
+    partners: Mapping[str, Sequence[tuple[str, float]]],
+    across: Callable[[str], Sequence[tuple[str, float]]],
+    detail: str = "",
+) -> tuple[str | None, Partners]:
+    """The root cause of a flagged point and the partners of its top signal: ``partners`` per
+    feature within the model, plus ``across(feature)``, the entity's other signals that move
+    with the top one.
+
+    Examples
+    --------
+    >>> cpu = Signal("cpu", 98.0, 6.0, 50.0, 8.0)
+    >>> explain([cpu], {"cpu": [("load", 0.9)]}, lambda f: [("logs:m:errors", 0.8)], "new log")
+    ('cpu 6.0σ above baseline (98 vs 50±8), moving with load (r=0.90), logs:m:errors (r=0.80); new log', (('load', 0.9), ('logs:m:errors', 0.8)))
+    """
+    merged = {k: list(v) for k, v in partners.items()}
+    correlated: Partners = ()
+    top = next((s for s in signals if s.score), None)
+    if top is not None:
+        merged[top.feature] = merged.get(top.feature, []) + list(across(top.feature))
+        correlated = tuple(merged[top.feature][:5])
+    root_cause = describe(signals, merged)
+    if detail:
+        root_cause = f"{root_cause}; {detail}" if root_cause else detail
+    return root_cause, correlated
+
+
+def _explain_row(
+    names: Sequence[str],
+    x: Sequence[float],
+    block: BlockResult,
+    k: int,
+    partners: Mapping[str, Sequence[tuple[str, float]]],
+    across: Mapping[str, Sequence[tuple[str, float]]],
+    detail: str,
+) -> tuple[str | None, Partners]:
+    """:func:`explain` of row ``k`` of a block, from what was known when it was scored."""
+    result = block.point(k)
+    signals = signals_for(names, x, result.feature_scores, result.baseline)
+    return explain(signals, partners, across.__getitem__, detail)
+
+
 def signal_name(source: str, model_id: str, feature: str) -> str:
     """The name of a signal across the entity's streams, e.g. ``metrics:cpu-v1:latency_ms``."""
     stream = source.rsplit(".", 1)[-1] if source.startswith("telemetry.") else source
@@ -338,28 +420,25 @@ class Pipeline:
         return outcome
 
     def _observe(
-        self, draft: Draft, decision: Decision, warmup: bool, *, counted: bool
+        self,
+        draft: Draft,
+        decision: Decision,
+        warmup: bool,
+        *,
+        counted: bool,
+        explained: bool = True,
     ) -> PointOutcome:
         """Root cause, lifecycle and counters of a point whose suppression is decided.
-        ``counted``: its point, anomaly and warm-up counts were already added (a block)."""
+        ``counted``: its point, anomaly and warm-up counts were already added (a block).
+        ``explained=False``: leave the root cause to the caller (a flagged point that does not
+        fire: the lifecycle does not read it)."""
         config = self.config
         root_cause: str | None = None
-        correlated: tuple[tuple[str, float], ...] = ()
-        if draft.is_anomaly:
-            partners = {k: list(v) for k, v in draft.partners.items()}
-            top = next((s for s in draft.signals if s.score), None)
-            if top is not None:
-                own = signal_name(self.source, config.model_id, top.feature)
-                across = [
-                    (name, r)
-                    for name, r in self._partners_of(own)
-                    if not name.startswith(own.rsplit(":", 1)[0] + ":")
-                ]
-                partners[top.feature] = partners.get(top.feature, []) + across
-                correlated = tuple(partners[top.feature][:5])
-            root_cause = describe(draft.signals, partners)
-            if draft.detail:
-                root_cause = f"{root_cause}; {draft.detail}" if root_cause else draft.detail
+        correlated: Partners = ()
+        if draft.is_anomaly and explained:
+            root_cause, correlated = explain(
+                draft.signals, draft.partners, self._across_of, draft.detail
+            )
         suppressed_by = decision.suppressed_by
         if warmup:
             suppressed_by = "warmup"  # would have been flagged, had the model learned enough
@@ -411,6 +490,12 @@ class Pipeline:
             self._across[signal] = self.correlator.partners(signal)
         return self._across[signal]
 
+    def _across_of(self, feature: str) -> list[tuple[str, float]]:
+        """The entity's signals of other models and streams that move with ``feature``."""
+        own = signal_name(self.source, self.config.model_id, feature)
+        model = own.rsplit(":", 1)[0] + ":"
+        return [(name, r) for name, r in self._partners_of(own) if not name.startswith(model)]
+
     def run_block(
         self,
         ts: np.ndarray,
@@ -423,9 +508,11 @@ class Pipeline:
         labels: Sequence[int | None] | None = None,
         quality: QualityCounters | None = None,
     ) -> None:
-        """The block form of :meth:`step` for a metrics block: vectorised for the rows that
-        neither were flagged nor fall while an incident is open (the common case), one by one
-        for the others; the result is what :meth:`step` gives on each row in order."""
+        """The block form of :meth:`step` for a metrics block: suppression decided for the
+        flagged rows at once, the lifecycle vectorised over the runs of rows that do not fire
+        (the common case, also while an incident is open), one by one for those that fire (for
+        every row when ``labels`` are given); the result is what :meth:`step` gives on each row
+        in order."""
         m = len(ts)
         for j, name in enumerate(series):
             column = rows[:, j]
@@ -455,11 +542,21 @@ class Pipeline:
 
         flagged = np.flatnonzero(flags)
         every_row = labels is not None
+        if every_row:
+            single = np.ones(m, dtype=bool)
+        else:  # only the rows that fire go one by one
+            single = np.zeros(m, dtype=bool)
+            if len(flagged):
+                fires = self._hold_back(
+                    flagged, ts, rows, block, names, counts, partners_once, details
+                )
+                single[flagged[fires]] = True
+        singles = np.flatnonzero(single)
         k = 0
         while k < m:
-            if not every_row and not flags[k]:
-                nxt = int(np.searchsorted(flagged, k))
-                stop = int(flagged[nxt]) if nxt < len(flagged) else m
+            if not single[k]:
+                nxt = int(np.searchsorted(singles, k))
+                stop = int(singles[nxt]) if nxt < len(singles) else m
                 used, events = self.life.quiet(  # an incident, if open, may resolve on the way
                     self.config.model_id,
                     ts[k:stop],
@@ -493,14 +590,19 @@ class Pipeline:
         partners: Callable[[], Mapping[str, Sequence[tuple[str, float]]]],
         details: Sequence[str] | None,
     ) -> PointOutcome:
-        """One row of a block, as :meth:`step` handles a point (its series already added)."""
+        """One row of a block, as :meth:`step` handles a point (its series already added).
+        The root cause of a flagged row that does not fire is left pending in the table."""
         result = block.point(k)
         x = rows[k].tolist()
-        signals: list[Signal] = []
+        detail = details[k] if details else ""
         deviation, center = math.nan, math.nan
+        decision = Decision(False)
         if result.is_anomaly:
-            signals = signals_for(names, x, result.feature_scores, result.baseline)
             deviation, center = top_deviation(x, result)
+            decision = self.suppressor.judge(
+                int(counts[k]), result.score, result.threshold, deviation, center, result.warm
+            )
+        fire = decision.fire
         draft = Draft(
             ts=float(ts[k]),
             score=result.score,
@@ -509,17 +611,88 @@ class Pipeline:
             warm=result.warm,
             deviation=deviation,
             center=center,
-            signals=signals,
-            partners=partners() if result.is_anomaly else {},
-            detail=details[k] if details else "",
+            signals=signals_for(names, x, result.feature_scores, result.baseline) if fire else [],
+            partners=partners() if fire else {},
+            detail=detail,
         )
-        if result.is_anomaly:
-            decision = self.suppressor.judge(
-                int(counts[k]), draft.score, draft.threshold, deviation, center, draft.warm
+        point = self._observe(draft, decision, warmup, counted=True, explained=fire)
+        if result.is_anomaly and not fire:
+            self._defer(k, names, x, block, partners, detail)
+        return point
+
+    def _defer(
+        self,
+        k: int,
+        names: Sequence[str],
+        x: list[float],
+        block: BlockResult,
+        partners: Callable[[], Mapping[str, Sequence[tuple[str, float]]]],
+        detail: str,
+    ) -> None:
+        """Leave the root cause of row ``k`` pending in the block's table."""
+        assert self.table is not None
+        # The partners across the entity's signals of its top feature (the one explain picks:
+        # the first of largest finite |score|, if not 0), as they are now: they move later.
+        top, size = -1, 0.0
+        for i, z in enumerate(block.feature_scores[k].tolist()):
+            if math.isfinite(z) and abs(z) > size:
+                top, size = i, abs(z)
+        across = {names[top]: self._across_of(names[top])} if top >= 0 else {}
+        self.table.pending[k] = partial(
+            _explain_row, names, x, block, k, partners(), across, detail
+        )
+
+    def _hold_back(
+        self,
+        flagged: np.ndarray,
+        ts: np.ndarray,
+        rows: np.ndarray,
+        block: BlockResult,
+        names: Sequence[str],
+        counts: np.ndarray,
+        partners: Callable[[], Mapping[str, Sequence[tuple[str, float]]]],
+        details: Sequence[str] | None,
+    ) -> np.ndarray:
+        """Suppression of the ``flagged`` rows at once; the outcomes of those that do not fire
+        (the lifecycle takes them as it takes rows that were not flagged: see
+        :meth:`EntityIncidents.quiet`). Returns which of them fire."""
+        assert self.table is not None
+        deviations, centers = top_deviations(
+            rows[flagged], block.feature_scores[flagged], block.centers[flagged]
+        )
+        fires = np.zeros(len(flagged), dtype=bool)
+        judge, counters = self.suppressor.judge, self.counters
+        columns = zip(
+            flagged.tolist(),
+            counts[flagged].tolist(),
+            block.score[flagged].tolist(),
+            block.threshold[flagged].tolist(),
+            deviations.tolist(),
+            centers.tolist(),
+            block.warm[flagged].tolist(),
+            ts[flagged].tolist(),
+            strict=True,
+        )
+        for j, (k, count, score, threshold, deviation, center, warm, t) in enumerate(columns):
+            decision = judge(count, score, threshold, deviation, center, warm)
+            if decision.fire:
+                fires[j] = True
+                continue
+            reason = decision.suppressed_by
+            if reason:
+                counters[f"suppressed.{reason}"] += 1
+            self.table.rows[k] = PointOutcome(
+                ts=t,
+                score=score,
+                threshold=threshold,
+                is_anomaly=True,
+                warm=warm,
+                suppressed_by=reason,
             )
-        else:
-            decision = Decision(False)
-        return self._observe(draft, decision, warmup, counted=True)
+            detail = details[k] if details else ""
+            self._defer(k, names, rows[k].tolist(), block, partners, detail)
+        counters["alerts"] += 0  # as one by one: the key exists once a flagged point is judged
+        return fires
 
     def add_quality(self, quality: QualityCounters, alert: bool, label: int, ts: float) -> None:
         """Judge an alert decision against its label; count what that closed."""

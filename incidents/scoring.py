@@ -182,6 +182,7 @@ def score_batch(
                 if label is not None:
                     pipeline.add_quality(quality, point.alert, int(label), point.ts)
         point_of: Callable[[int], PointResult] = results.__getitem__
+        flags = np.array([r.is_anomaly for r in results], dtype=bool)
     else:
         block = scorer.score_block(rows, learn=learn)
         pipeline.run_block(
@@ -196,19 +197,19 @@ def score_batch(
             quality,
         )
         point_of = block.point
+        flags = block.is_anomaly
     result = point_of(len(rows) - 1)
-    tail = range(max(0, len(rows) - INSIGHTS_TAIL), len(rows))
-    if learn:
-        for k in tail:
-            flagged = point_of(k).is_anomaly
-            insights.update(float(times[k]), rows[k].tolist(), flagged)
-            if config.forecast.predictive_horizon:
+    tail = slice(max(0, len(rows) - INSIGHTS_TAIL), len(rows))
+    predictive = learn and config.forecast.predictive_horizon
+    if predictive or ((learn or horizon) and len(rows) <= SMALL_BATCH):
+        for k in range(tail.start, tail.stop):  # a forecast after every point, or a few points
+            insights.update(float(times[k]), rows[k].tolist(), bool(flags[k]))
+            if predictive:
                 _predict(pipeline, insights, config, names, float(times[k]), point_of(k))
+    elif learn or horizon:  # a dry run updates them only to show what learning would give
+        insights.update_many(times[tail], rows[tail], flags[tail])
     report: dict[str, Any] = {}
     if horizon:
-        if not learn:  # a dry run did not update the insights: show what learning would give
-            for k in tail:
-                insights.update(float(times[k]), rows[k].tolist(), point_of(k).is_anomaly)
         step = float(ts[-1] - ts[0]) / (len(ts) - 1) if len(ts) > 1 else None
         report = insights.report(
             names, horizon, scorer.detector.baseline(), result.threshold, step, float(ts[-1])

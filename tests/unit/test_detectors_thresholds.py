@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from detectors import AdaptiveThreshold, DetectorError, StaticThreshold, make_threshold
 
@@ -154,3 +156,48 @@ def test_make_threshold() -> None:
     assert restored.to_state()["history"] == [1.0]
     with pytest.raises(DetectorError, match="unknown threshold strategy 'median'; choose one of"):
         make_threshold("median", threshold=2.0, sensitivity=2.5, window=16)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n=st.integers(1, 120),
+    adaptive=st.booleans(),
+    warm_from=st.integers(0, 30),
+    wrong_at=st.one_of(st.none(), st.integers(0, 119)),
+)
+def test_settle_walks_the_scores_as_get_and_learn_one_by_one(
+    seed: int, n: int, adaptive: bool, warm_from: int, wrong_at: int | None
+) -> None:
+    """The batch walk flags and learns what ``get`` and ``learn`` do point by point, and with a
+    guess of the flags it stops right after the first row the guess got wrong."""
+    rng = np.random.default_rng(seed)
+    scores = np.abs(rng.standard_t(df=3, size=n))
+    scores[rng.random(n) < 0.05] = np.nan
+    warm = np.arange(n) >= warm_from
+    walker, one = (
+        (AdaptiveThreshold(2.0, 16, 1.0), AdaptiveThreshold(2.0, 16, 1.0))
+        if adaptive
+        else (StaticThreshold(2.0), StaticThreshold(2.0))
+    )
+    limits, flags = [], []
+    for score, is_warm in zip(scores.tolist(), warm.tolist(), strict=True):
+        limits.append(one.get())
+        flags.append(is_warm and math.isfinite(score) and score > one.get())
+        if not flags[-1]:
+            one.learn(score)
+    guess = None
+    stop = n
+    if wrong_at is not None and wrong_at < n:
+        guess = np.array(flags)
+        guess[wrong_at] = not guess[wrong_at]
+        stop = wrong_at + 1
+        one = AdaptiveThreshold(2.0, 16, 1.0) if adaptive else StaticThreshold(2.0)
+        for score, flag in zip(scores[:stop].tolist(), flags[:stop], strict=True):
+            if not flag:
+                one.learn(score)
+    got_limits, got_flags, done = walker.settle(scores, warm, guess)
+    assert done == stop
+    assert got_limits.tolist() == limits[:stop]
+    assert got_flags.tolist() == flags[:stop]
+    assert walker.to_state() == one.to_state()

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from detectors import DetectorError
 from detectors.suppression import SuppressionSpec
 from incidents.config import ModelConfig
+from incidents.live import LiveCache
 from incidents.scoring import BatchOutcome, score_batch
 
 # A static z-score: warm from the first point, 100±5, anomalous beyond 3σ (115); a spike of 8σ
@@ -670,3 +671,53 @@ def test_the_columnar_reply_gives_back_every_point(n: int, learn: bool) -> None:
     if n >= 60 and learn:  # spikes, suppression and an incident: the extra fields travel too
         assert any(p["incident_id"] for p in points) and any(p["root_cause"] for p in points)
         assert any(p["suppressed_by"] for p in points)
+
+
+def test_a_block_explains_its_flagged_points_as_of_its_own_scoring() -> None:
+    """Root causes of a block's flagged points (written when first read) name the partners
+    the points were scored with, even when the key and its entity have moved on since."""
+    cpu = ModelConfig(
+        "cpu", "1", "zscore", {"mean": [100.0, 50.0], "std": [5.0, 2.5], "threshold": 3.0}
+    )
+    logs = ModelConfig("errors", "1", "zscore", {"mean": [10.0], "std": [1.0], "threshold": 3.0})
+    rng = np.random.default_rng(4)
+    ts = [1795766400.0 + 10.0 * i for i in range(600)]
+    wave = 10.0 * np.sin(np.arange(600) / 40.0)  # what both streams follow
+    load = 100.0 + wave + rng.normal(0.0, 1.0, 600)
+    load[160::23] += 18.0  # single spikes: flagged, and held back by persistence alone
+    rows = np.column_stack([load, load / 2.0 + rng.normal(0.0, 0.2, 600)]).tolist()
+    errors = (10.0 + wave / 10.0 + rng.normal(0.0, 0.05, 600)).reshape(-1, 1).tolist()
+
+    def points_of_the_second_block(read_late: bool) -> list[dict[str, Any]]:
+        cache, cpu_key, logs_key = LiveCache(), Key(cpu), Key(logs)
+        logs_key.run(ts[:300], errors[:300], source="telemetry.logs")
+        cpu_key.entity_state = logs_key.entity_state
+        cpu_key.run(ts[:150], rows[:150])  # the model's features now correlate
+        out = score_batch(
+            cpu,
+            "h",
+            cpu_key.state,
+            ts[150:300],
+            rows[150:300],
+            entity_state=cpu_key.entity_state,
+            cache=cache,
+        )
+        if read_late:  # the same cached objects take the next block first
+            assert out.state is not None
+            score_batch(
+                cpu,
+                "h",
+                out.state,
+                ts[300:],
+                rows[300:],
+                entity_state=out.entity_state,
+                cache=cache,
+            )
+        return [p.to_dict() for p in out.points]
+
+    now, late = points_of_the_second_block(False), points_of_the_second_block(True)
+    assert late == now
+    held = [p for p in now if p["is_anomaly"] and not p["alert"]]
+    assert held and all(p["suppressed_by"] == "persistence" for p in held)
+    assert all("moving with feature_1" in p["root_cause"] for p in held)
+    assert all("logs:errors:feature_0" in p["root_cause"] for p in held)
