@@ -9,12 +9,18 @@ the incident events of the last few messages. Because all of it is one changelog
 - the events of such a message are published again from the row, so none is lost if the worker
   died between writing the row and publishing them (a duplicate carries the same incident id and
   seq, and delivery dedups it).
+
+The events are stored without what their other fields and the entity give
+(:func:`incidents.compact.pack_event`); rows written before that keep their full events, and
+both read back as the documents that were published.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from incidents.compact import pack_event, unpack_event
 
 RECENT_EVENTS = 8  # messages with events whose events are kept for replays (a commit interval)
 
@@ -35,7 +41,7 @@ class EntityRecord:
     >>> again = EntityRecord(new)
     >>> again.applied("t:0", 5), again.applied("t:0", 6), again.model_state("m")
     (True, False, {'points': 1})
-    >>> again.events_of("t:0", 5)
+    >>> again.events_of("t:0", 5, "host-1")
     [{'incident_id': 'i'}]
     """
 
@@ -47,11 +53,12 @@ class EntityRecord:
         last = self.row.get("offsets", {}).get(source)
         return last is not None and offset <= last
 
-    def events_of(self, source: str, offset: int) -> list[dict[str, Any]]:
-        """The events the message at ``offset`` of ``source`` produced, if they are still kept."""
+    def events_of(self, source: str, offset: int, entity: str) -> list[dict[str, Any]]:
+        """The events the message at ``offset`` of ``source`` produced for ``entity`` (the row's
+        key), if they are still kept."""
         for entry in self.row.get("recent", ()):
             if entry[0] == source and entry[1] == offset:
-                return list(entry[2])
+                return [unpack_event(event, entity) for event in entry[2]]
         return []
 
     def model_state(self, model_id: str) -> Mapping[str, Any] | None:
@@ -81,6 +88,6 @@ class EntityRecord:
         if source is not None and offset is not None:
             row["offsets"] = {**row.get("offsets", {}), source: offset}
             if events:
-                recent = [*row.get("recent", []), [source, offset, [dict(e) for e in events]]]
+                recent = [*row.get("recent", []), [source, offset, [pack_event(e) for e in events]]]
                 row["recent"] = recent[-RECENT_EVENTS:]
         return row
