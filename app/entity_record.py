@@ -11,8 +11,10 @@ the incident events of the last few messages. Because all of it is one changelog
   seq, and delivery dedups it).
 
 The events are stored without what their other fields and the entity give
-(:func:`incidents.compact.pack_event`); rows written before that keep their full events, and
-both read back as the documents that were published.
+(:func:`incidents.compact.pack_event`), and those of the open incident without what the row's
+incident holds (:func:`incidents.compact.refer`; whenever that incident changes, they are
+referred to it again). Rows written before that keep their full events, and both read back as
+the documents that were published.
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from incidents.compact import pack_event, unpack_event
+from incidents.compact import (
+    is_referred,
+    pack_event,
+    refer,
+    resolve,
+    unpack_event,
+    unpack_incident,
+)
 
 RECENT_EVENTS = 8  # messages with events whose events are kept for replays (a commit interval)
 
@@ -58,7 +67,10 @@ class EntityRecord:
         key), if they are still kept."""
         for entry in self.row.get("recent", ()):
             if entry[0] == source and entry[1] == offset:
-                return [unpack_event(event, entity) for event in entry[2]]
+                incident = _open_incident(self.row)
+                if incident is not None:
+                    incident = unpack_incident(incident)
+                return [unpack_event(resolve(e, incident), entity) for e in entry[2]]
         return []
 
     def model_state(self, model_id: str) -> Mapping[str, Any] | None:
@@ -85,9 +97,42 @@ class EntityRecord:
         row["models"] = {**row.get("models", {}), **models}
         if shared is not None:
             row["shared"] = shared  # the very dict the scoring step wrote (see incidents.live)
+        old_open, new_open = _open_incident(self.row), _open_incident(row)
+        recent = row.get("recent", [])
+        if recent and new_open != old_open:
+            recent = _referred_again(recent, old_open, new_open)
         if source is not None and offset is not None:
             row["offsets"] = {**row.get("offsets", {}), source: offset}
             if events:
-                recent = [*row.get("recent", []), [source, offset, [pack_event(e) for e in events]]]
-                row["recent"] = recent[-RECENT_EVENTS:]
+                incident = unpack_incident(new_open) if new_open is not None else None
+                stored = [refer(pack_event(e), incident) for e in events]
+                recent = [*recent, [source, offset, stored]][-RECENT_EVENTS:]
+        if recent:
+            row["recent"] = recent
         return row
+
+
+def _open_incident(row: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The row's open incident, as stored."""
+    shared = row.get("shared")
+    incident = shared.get("open") if isinstance(shared, Mapping) else None
+    return incident if isinstance(incident, Mapping) else None
+
+
+def _referred_again(
+    recent: list[Any], old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> list[Any]:
+    """``recent`` with its events that were referred to the ``old`` open incident referred to
+    the ``new`` one (None: no open incident) instead."""
+    if not any(is_referred(e) for entry in recent for e in entry[2]):
+        return recent
+    before = unpack_incident(old) if old is not None else None
+    after = unpack_incident(new) if new is not None else None
+    return [
+        [
+            source,
+            offset,
+            [refer(resolve(e, before), after) if is_referred(e) else e for e in events],
+        ]
+        for source, offset, events in recent
+    ]

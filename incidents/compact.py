@@ -193,8 +193,8 @@ def unpack_incident(packed: Mapping[str, Any]) -> dict[str, Any]:
 
 def pack_event(event: Mapping[str, Any]) -> dict[str, Any]:
     """``event`` (a document of the alerts topic) without what its other fields and its entity
-    give. A packed event has no ``schema``; one of another schema, or with fields this module
-    does not know, is kept whole under ``full``.
+    give. A packed event has no ``schema``; one of another schema, or without exactly the
+    fields this module knows, is kept whole under ``full``.
 
     Examples
     --------
@@ -212,7 +212,7 @@ def pack_event(event: Mapping[str, Any]) -> dict[str, Any]:
     >>> pack_event({"incident_id": "i"}), unpack_event(pack_event({"incident_id": "i"}), "h")
     ({'full': {'incident_id': 'i'}}, {'incident_id': 'i'})
     """
-    if event.get("schema") != SCHEMA or not set(event) <= set(EVENT_FIELDS):
+    if event.get("schema") != SCHEMA or set(event) != set(EVENT_FIELDS):
         return {_FULL: dict(event)}
     packed = dict(event)
     del packed["schema"]
@@ -269,3 +269,96 @@ def unpack_event(packed: Mapping[str, Any], entity: str) -> dict[str, Any]:
         unpack_signal(s, event["model_id"], event["source"], event["ts"]) for s in event["signals"]
     ]
     return _ordered(EVENT_FIELDS, event)
+
+
+def incident_summary(incident: Mapping[str, Any]) -> str:
+    """The root-cause text of an incident's events (after "<model> on <entity>: "): each
+    model's summary, those of other models than the opening one prefixed with their id.
+
+    Examples
+    --------
+    >>> incident_summary({"model_id": "m", "summaries": {"m": "cpu high", "logs": "errors"}})
+    'cpu high; logs: errors'
+    """
+    return "; ".join(
+        text if model == incident["model_id"] else f"{model}: {text}"
+        for model, text in incident["summaries"].items()
+        if text
+    )
+
+
+_FIXED = ("model_id", "model_version", "source", "ts", "threshold")  # never change once open
+_GROWING = ("models", "signals", "alert_channels")  # only ever appended to while open
+
+
+def _growing(incident: Mapping[str, Any], key: str) -> list[Any]:
+    """A copy of the incident's list ``key``, its signals packed as a packed event has them."""
+    if key == "signals":
+        signals: list[Any] = pack_incident(incident)["signals"]
+        return signals
+    return list(incident.get(key) or ())
+
+
+def refer(packed: Mapping[str, Any], incident: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A packed event of the open ``incident`` (unpacked) without what that incident holds:
+    its id, the fields fixed when it opened, the lists it only appends to (as how many of their
+    first items the event has) and the summary its summaries give. Other events (and a packed
+    one of another incident) come back as they are. :func:`resolve` with the same incident
+    undoes it; an entity's row keeps its events referred to its current open incident, and
+    refers them again whenever that incident changes.
+
+    Examples
+    --------
+    >>> from incidents.lifecycle import EntityIncidents, LifecycleSpec, Observation
+    >>> from incidents.incident import Signal
+    >>> life = EntityIncidents("host-1")
+    >>> obs = Observation("m", "1", "s", 60.0, 9.0, 3.0, True, [Signal("cpu", 9.0, 4.0, 5.0, 1.0)],
+    ...                   ["slack"], "cpu 4.0σ above baseline (9 vs 5±1)")
+    >>> [event] = life.observe(obs, LifecycleSpec()).events
+    >>> referred = refer(pack_event(event), life.open)
+    >>> referred
+    {'event': 'open', 'seq': 0, 'score': 9.0, 'severity': 'critical', 'signals': 1, 'alert_channels': 1}
+    >>> unpack_event(resolve(referred, life.open), "host-1") == event
+    True
+    """
+    if (
+        incident is None
+        or not isinstance(packed.get("incident_id"), str)
+        or packed["incident_id"] != incident.get("incident_id")
+    ):
+        return dict(packed)
+    referred = dict(packed)
+    del referred["incident_id"]
+    for key in _FIXED:
+        if key in referred and _same(referred[key], incident.get(key)):
+            del referred[key]
+    for key in _GROWING:
+        items, known = referred.get(key), _growing(incident, key)
+        if isinstance(items, list) and items == known[: len(items)]:
+            referred[key] = len(items)
+    about = referred.get(_TAIL)
+    if isinstance(about, str) and about and about == incident_summary(incident):
+        del referred[_TAIL]
+    return referred
+
+
+def is_referred(packed: Mapping[str, Any]) -> bool:
+    """Whether ``packed`` is an event :func:`refer` referred to an incident."""
+    return not ("incident_id" in packed or "schema" in packed or _FULL in packed)
+
+
+def resolve(referred: Mapping[str, Any], incident: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The packed event :func:`refer` was given (one it left as it was comes back as it is)."""
+    if not is_referred(referred):
+        return dict(referred)
+    if incident is None:
+        raise ValueError("an event referred to an open incident, but none is open")
+    packed = {"incident_id": incident["incident_id"], **referred}
+    for key in _FIXED:
+        packed.setdefault(key, incident[key])
+    for key in _GROWING:
+        if isinstance(packed.get(key), int):
+            packed[key] = _growing(incident, key)[: packed[key]]
+    if _TAIL not in packed and "summary" not in packed:
+        packed[_TAIL] = incident_summary(incident)
+    return packed

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from incidents.compact import pack_incident, unpack_incident
+from incidents.compact import incident_summary, pack_incident, unpack_incident
 from incidents.incident import SCHEMA, Signal, incident_id, iso_time, severity_for
 
 PEAK_GROWTH_FOR_UPDATE = 1.25
@@ -314,11 +314,7 @@ class EntityIncidents:
         incident = self.open
         assert incident is not None
         resolved = kind == "resolve"
-        summary = "; ".join(
-            text if model == incident["model_id"] else f"{model}: {text}"
-            for model, text in incident["summaries"].items()
-            if text
-        )
+        summary = incident_summary(incident)
         return {
             "schema": SCHEMA,
             "event": kind,

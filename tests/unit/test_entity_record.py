@@ -10,12 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from api.schemas import ModelConfigIn
 from app.bench.memory import warmed_row
 from app.bench.workload import MODEL_ID, README_CONFIG, START_TS, STEP_S, normal_values
 from app.entity_record import EntityRecord, source_key
 from incidents.config import ModelConfig
+from incidents.incident import Signal
+from incidents.lifecycle import EntityIncidents, LifecycleSpec, Observation
 from incidents.scoring import score_batch
 
 # Written by app.bench.memory.warmed_row at commit 2ce1a74, before rows were packed: an open
@@ -90,3 +94,43 @@ def test_an_old_row_scores_on_exactly_as_the_row_written_now() -> None:
         assert EntityRecord(old_after).events_of(SOURCE, offset, entity) == EntityRecord(
             new_after
         ).events_of(SOURCE, offset, entity)
+
+
+message = st.lists(
+    st.tuples(
+        st.sampled_from([("telemetry.metrics", "cpu"), ("telemetry.logs", "logs"), ("rest", "m")]),
+        st.integers(1, 200),
+        st.floats(0.0, 20.0),
+        st.booleans(),
+        st.sampled_from(["", "why", "a longer why"]),
+    ),
+    max_size=4,
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(message, max_size=25))
+def test_every_kept_event_replays_as_published_while_its_incident_moves_on(
+    messages: list[list[tuple[Any, ...]]],
+) -> None:
+    life = EntityIncidents("host-1")
+    spec = LifecycleSpec(cooldown=30.0, resolve_after=120.0)
+    row: dict[str, Any] | None = None
+    published: dict[int, bytes] = {}
+    ts = START_TS
+    for offset, observations in enumerate(messages):
+        events = []
+        for (source, model_id), step, score, alert, why in observations:
+            ts += step
+            signal = Signal(f"f{step % 3}", float(step), score, 1.0, 2.0)
+            obs = Observation(model_id, "1", source, ts, score, 3.0, alert, [signal], [source], why)
+            events += life.observe(obs, spec).events
+        shared = orjson.loads(orjson.dumps(life.to_state()))  # as the changelog returns it
+        row = orjson.loads(
+            orjson.dumps(EntityRecord(row).updated(SOURCE, offset, {}, shared, events))
+        )
+        if events:
+            published[offset] = orjson.dumps(events)
+        for _, kept, _ in row.get("recent", []):
+            replayed = EntityRecord(row).events_of(SOURCE, kept, "host-1")
+            assert orjson.dumps(replayed) == published[kept]
