@@ -12,9 +12,9 @@ the incident events of the last few messages. Because all of it is one changelog
 
 The events are stored without what their other fields and the entity give
 (:func:`incidents.compact.pack_event`), and those of the open incident without what the row's
-incident holds (:func:`incidents.compact.refer`; whenever that incident changes, they are
-referred to it again). Rows written before that keep their full events, and both read back as
-the documents that were published.
+incident holds (:func:`incidents.compact.refer`; whenever what they take from that incident
+changes, they are referred to it again). Rows written before that keep their full events, and
+both read back as the documents that were published.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from incidents.compact import (
     is_referred,
     pack_event,
     refer,
+    reference_of,
     resolve,
     unpack_event,
     unpack_incident,
@@ -99,7 +100,7 @@ class EntityRecord:
             row["shared"] = shared  # the very dict the scoring step wrote (see incidents.live)
         old_open, new_open = _open_incident(self.row), _open_incident(row)
         recent = row.get("recent", [])
-        if recent and new_open != old_open:
+        if recent and reference_of(new_open) != reference_of(old_open):
             recent = _referred_again(recent, old_open, new_open)
         if source is not None and offset is not None:
             row["offsets"] = {**row.get("offsets", {}), source: offset}

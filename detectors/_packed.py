@@ -8,11 +8,18 @@ base64, and they are the float itself, so a state packed this way restores bit f
 from __future__ import annotations
 
 import base64
+import binascii
+import functools
 import math
 import struct
 from collections.abc import Sequence
 
 from detectors.base import DetectorError
+
+
+@functools.cache
+def _layout(count: int) -> struct.Struct:
+    return struct.Struct(f"<{count}d")
 
 
 def pack_floats(values: Sequence[float | None]) -> str:
@@ -25,8 +32,12 @@ def pack_floats(values: Sequence[float | None]) -> str:
     >>> unpack_floats("state", pack_floats([0.1, 1 / 3, -0.0]), 3)
     [0.1, 0.3333333333333333, -0.0]
     """
-    numbers = [math.nan if v is None else float(v) for v in values]
-    return base64.b64encode(struct.pack(f"<{len(numbers)}d", *numbers)).decode("ascii")
+    layout = _layout(len(values))
+    try:
+        raw = layout.pack(*values)
+    except struct.error:  # a None among them
+        raw = layout.pack(*[math.nan if v is None else v for v in values])
+    return binascii.b2a_base64(raw, newline=False).decode("ascii")
 
 
 def unpack_floats(owner: str, text: object, count: int) -> list[float]:
@@ -45,7 +56,7 @@ def unpack_floats(owner: str, text: object, count: int) -> list[float]:
         raw = b""
     if len(raw) != 8 * count:
         raise DetectorError(f"{owner} must hold {count} packed floats, got {text!r}")
-    return list(struct.unpack(f"<{count}d", raw))
+    return list(_layout(count).unpack(raw))
 
 
 def optional(value: float) -> float | None:

@@ -562,8 +562,11 @@ class SignalCorrelator:
         """
         signals = []
         for name, entry in self._signals.items():
-            first = min(entry.buckets, default=entry.last)
-            kept = [entry.buckets.get(k, (None, 0)) for k in range(first, entry.last + 1)]
+            buckets: Mapping[int, tuple[float | None, int]] = entry.buckets
+            first = min(buckets, default=entry.last)
+            if len(buckets) != entry.last - first + 1:  # gaps: buckets without values
+                buckets = {k: buckets.get(k, (None, 0)) for k in range(first, entry.last + 1)}
+            kept = [buckets[k] for k in sorted(buckets)]
             signals.append(
                 {
                     "name": name,

@@ -342,6 +342,26 @@ def refer(packed: Mapping[str, Any], incident: Mapping[str, Any] | None) -> dict
     return referred
 
 
+def reference_of(incident: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
+    """What :func:`refer` takes from an incident (stored or not): events referred to two
+    incidents with the same reference read back the same. The rest (last seen, peak, ...)
+    changes with most points of an open incident, its reference only with a new signal, model
+    or summary.
+
+    Examples
+    --------
+    >>> incident = {"incident_id": "i", "model_id": "m", "summaries": {"m": "cpu"}, "seq": 0}
+    >>> reference_of(incident) == reference_of({**incident, "seq": 1, "last_seen": 9.0})
+    True
+    >>> reference_of(incident) == reference_of({**incident, "summaries": {"m": "cpu, mem"}})
+    False
+    """
+    if incident is None:
+        return None
+    keys = ("incident_id", *_FIXED, *_GROWING, "summaries")
+    return tuple(incident.get(key) for key in keys)
+
+
 def is_referred(packed: Mapping[str, Any]) -> bool:
     """Whether ``packed`` is an event :func:`refer` referred to an incident."""
     return not ("incident_id" in packed or "schema" in packed or _FULL in packed)
