@@ -27,6 +27,7 @@ from incidents.compact import (
     pack_event,
     refer,
     reference_of,
+    refers_to_ended,
     resolve,
     unpack_event,
     unpack_incident,
@@ -71,7 +72,8 @@ class EntityRecord:
                 incident = _open_incident(self.row)
                 if incident is not None:
                     incident = unpack_incident(incident)
-                return [unpack_event(resolve(e, incident), entity) for e in entry[2]]
+                ended = _unpacked(self.row.get("ended"))
+                return [unpack_event(resolve(e, incident, ended), entity) for e in entry[2]]
         return []
 
     def model_state(self, model_id: str) -> Mapping[str, Any] | None:
@@ -99,18 +101,36 @@ class EntityRecord:
         if shared is not None:
             row["shared"] = shared  # the very dict the scoring step wrote (see incidents.live)
         old_open, new_open = _open_incident(self.row), _open_incident(row)
+        ended = row.get("ended")
         recent = row.get("recent", [])
-        if recent and reference_of(new_open) != reference_of(old_open):
-            recent = _referred_again(recent, old_open, new_open)
+        if reference_of(new_open) != reference_of(old_open):
+            recent, ended = _referred_again(recent, old_open, new_open, ended)
         if source is not None and offset is not None:
             row["offsets"] = {**row.get("offsets", {}), source: offset}
             if events:
-                incident = unpack_incident(new_open) if new_open is not None else None
-                stored = [refer(pack_event(e), incident) for e in events]
+                incident, last_ended = _unpacked(new_open), _unpacked(ended)
+                stored = [refer(pack_event(e), incident, last_ended) for e in events]
                 recent = [*recent, [source, offset, stored]][-RECENT_EVENTS:]
+        referring = _count_ended(recent) if ended is not None else 0
+        if referring == 1:  # keeping the ended incident would take more than it saves
+            recent = _referred_again(recent, new_open, new_open, ended, keep_ended=False)[0]
+        if referring < 2:
+            ended = None
         if recent:
             row["recent"] = recent
+        if ended is not None:
+            row["ended"] = ended
+        else:
+            row.pop("ended", None)
         return row
+
+
+def _count_ended(recent: list[Any]) -> int:
+    return sum(refers_to_ended(e) for entry in recent for e in entry[2])
+
+
+def _unpacked(incident: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return unpack_incident(incident) if incident is not None else None
 
 
 def _open_incident(row: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -121,19 +141,34 @@ def _open_incident(row: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def _referred_again(
-    recent: list[Any], old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
-) -> list[Any]:
-    """``recent`` with its events that were referred to the ``old`` open incident referred to
-    the ``new`` one (None: no open incident) instead."""
+    recent: list[Any],
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any] | None,
+    ended: Mapping[str, Any] | None,
+    keep_ended: bool = True,
+) -> tuple[list[Any], Mapping[str, Any] | None]:
+    """``recent`` with its events referred to the ``new`` open incident (None: none is open)
+    instead of the ``old`` one, and the last ended incident: ``old`` if it ended (its events are
+    referred to it as such), else ``ended`` (with ``keep_ended`` False: none). Events of an
+    incident that is neither come back whole (packed)."""
+    was_ended = ended
+    if not keep_ended:
+        ended = None
+    elif old is not None and (new is None or new.get("incident_id") != old.get("incident_id")):
+        ended = old
     if not any(is_referred(e) for entry in recent for e in entry[2]):
-        return recent
-    before = unpack_incident(old) if old is not None else None
-    after = unpack_incident(new) if new is not None else None
-    return [
+        return recent, ended
+    before, after = _unpacked(old), _unpacked(new)
+    ended_before, ended_after = _unpacked(was_ended), _unpacked(ended)
+    again = [
         [
             source,
             offset,
-            [refer(resolve(e, before), after) if is_referred(e) else e for e in events],
+            [
+                refer(resolve(e, before, ended_before), after, ended_after) if is_referred(e) else e
+                for e in events
+            ],
         ]
         for source, offset, events in recent
     ]
+    return again, ended

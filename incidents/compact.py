@@ -76,6 +76,7 @@ EVENT_FIELDS = (
 )
 _TAIL = "about"  # an event's summary without its "<model> on <entity>: " prefix
 _FULL = "full"  # an event kept whole
+_ENDED = "ended"  # marks an event referred to an incident that ended
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -299,13 +300,18 @@ def _growing(incident: Mapping[str, Any], key: str) -> list[Any]:
     return list(incident.get(key) or ())
 
 
-def refer(packed: Mapping[str, Any], incident: Mapping[str, Any] | None) -> dict[str, Any]:
+def refer(
+    packed: Mapping[str, Any],
+    incident: Mapping[str, Any] | None,
+    ended: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """A packed event of the open ``incident`` (unpacked) without what that incident holds:
     its id, the fields fixed when it opened, the lists it only appends to (as how many of their
     first items the event has) and the summary its summaries give. Other events (and a packed
-    one of another incident) come back as they are. :func:`resolve` with the same incident
-    undoes it; an entity's row keeps its events referred to its current open incident, and
-    refers them again whenever that incident changes.
+    one of another incident) come back as they are; an event of the ``ended`` incident (one
+    that is not open any more) is referred to that one, and marked so. :func:`resolve` with the
+    same incidents undoes it. An entity's row keeps its events referred to its open incident and
+    to the last one that ended, and refers them again whenever those change.
 
     Examples
     --------
@@ -320,14 +326,17 @@ def refer(packed: Mapping[str, Any], incident: Mapping[str, Any] | None) -> dict
     {'event': 'open', 'seq': 0, 'score': 9.0, 'severity': 'critical', 'signals': 1, 'alert_channels': 1}
     >>> unpack_event(resolve(referred, life.open), "host-1") == event
     True
+    >>> referred = refer(pack_event(event), None, ended=life.open)  # once it has ended
+    >>> referred["ended"], unpack_event(resolve(referred, None, life.open), "host-1") == event
+    (1, True)
     """
-    if (
-        incident is None
-        or not isinstance(packed.get("incident_id"), str)
-        or packed["incident_id"] != incident.get("incident_id")
-    ):
-        return dict(packed)
-    referred = dict(packed)
+    ident, referred = packed.get("incident_id"), dict(packed)
+    if not isinstance(ident, str):
+        return referred
+    if incident is None or ident != incident.get("incident_id"):
+        if ended is None or ident != ended.get("incident_id"):
+            return referred
+        incident, referred[_ENDED] = ended, 1
     del referred["incident_id"]
     for key in _FIXED:
         if key in referred and _same(referred[key], incident.get(key)):
@@ -367,13 +376,25 @@ def is_referred(packed: Mapping[str, Any]) -> bool:
     return not ("incident_id" in packed or "schema" in packed or _FULL in packed)
 
 
-def resolve(referred: Mapping[str, Any], incident: Mapping[str, Any] | None) -> dict[str, Any]:
+def refers_to_ended(packed: Mapping[str, Any]) -> bool:
+    """Whether ``packed`` is an event :func:`refer` referred to an ended incident."""
+    return _ENDED in packed
+
+
+def resolve(
+    referred: Mapping[str, Any],
+    incident: Mapping[str, Any] | None,
+    ended: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The packed event :func:`refer` was given (one it left as it was comes back as it is)."""
     if not is_referred(referred):
         return dict(referred)
+    packed = dict(referred)
+    if packed.pop(_ENDED, None) is not None:
+        incident = ended
     if incident is None:
-        raise ValueError("an event referred to an open incident, but none is open")
-    packed = {"incident_id": incident["incident_id"], **referred}
+        raise ValueError("an event refers to an incident the row does not hold")
+    packed = {"incident_id": incident["incident_id"], **packed}
     for key in _FIXED:
         packed.setdefault(key, incident[key])
     for key in _GROWING:

@@ -134,3 +134,26 @@ def test_every_kept_event_replays_as_published_while_its_incident_moves_on(
         for _, kept, _ in row.get("recent", []):
             replayed = EntityRecord(row).events_of(SOURCE, kept, "host-1")
             assert orjson.dumps(replayed) == published[kept]
+
+
+def test_an_incident_that_ended_is_kept_for_its_events_only_when_that_saves_space() -> None:
+    life = EntityIncidents("host-1")
+    spec = LifecycleSpec(resolve_after=60.0)
+    cpu = [Signal("cpu", 90.0, 8.0, 50.0, 5.0)]
+    opened = life.observe(Observation("m", "1", "s", 0.0, 8.0, 3.0, True, cpu), spec).events
+    # a row of an earlier version: the open event kept whole
+    old = {"shared": life.to_state(), "offsets": {SOURCE: 0}, "recent": [[SOURCE, 0, opened]]}
+    resolved = life.observe(Observation("m", "1", "s", 90.0, 1.0, 3.0, False), spec).events
+    row = EntityRecord(old).updated(SOURCE, 1, {}, life.to_state(), resolved)
+    assert "ended" not in row  # one event of it to refer: packed whole is smaller
+    assert EntityRecord(row).events_of(SOURCE, 0, "host-1") == opened
+    assert EntityRecord(row).events_of(SOURCE, 1, "host-1") == resolved
+    # the same incident written by this version: both events refer to it once it has ended
+    life = EntityIncidents("host-1")
+    opened = life.observe(Observation("m", "1", "s", 0.0, 8.0, 3.0, True, cpu), spec).events
+    row = EntityRecord(None).updated(SOURCE, 0, {}, life.to_state(), opened)
+    resolved = life.observe(Observation("m", "1", "s", 90.0, 1.0, 3.0, False), spec).events
+    row = EntityRecord(row).updated(SOURCE, 1, {}, life.to_state(), resolved)
+    assert row["ended"]["incident_id"] == opened[0]["incident_id"]
+    assert EntityRecord(row).events_of(SOURCE, 0, "host-1") == opened
+    assert EntityRecord(row).events_of(SOURCE, 1, "host-1") == resolved
