@@ -281,7 +281,7 @@ class Engine:
         offset = source[2] if source else None
         if where is not None and offset is not None and record.applied(where, offset):
             log.info("%s@%d already applied to %s; not applied again", where, offset, entity)
-            return [], record.events_of(where, offset)
+            return [], record.events_of(where, offset, entity)
         shared, shared_changed = record.shared, False
         models: dict[str, dict[str, Any]] = {}
         outcomes = []

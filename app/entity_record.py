@@ -9,12 +9,29 @@ the incident events of the last few messages. Because all of it is one changelog
 - the events of such a message are published again from the row, so none is lost if the worker
   died between writing the row and publishing them (a duplicate carries the same incident id and
   seq, and delivery dedups it).
+
+The events are stored without what their other fields and the entity give
+(:func:`incidents.compact.pack_event`), and those of the open incident without what the row's
+incident holds (:func:`incidents.compact.refer`; whenever what they take from that incident
+changes, they are referred to it again). Rows written before that keep their full events, and
+both read back as the documents that were published.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from incidents.compact import (
+    is_referred,
+    pack_event,
+    refer,
+    reference_of,
+    refers_to_ended,
+    resolve,
+    unpack_event,
+    unpack_incident,
+)
 
 RECENT_EVENTS = 8  # messages with events whose events are kept for replays (a commit interval)
 
@@ -35,7 +52,7 @@ class EntityRecord:
     >>> again = EntityRecord(new)
     >>> again.applied("t:0", 5), again.applied("t:0", 6), again.model_state("m")
     (True, False, {'points': 1})
-    >>> again.events_of("t:0", 5)
+    >>> again.events_of("t:0", 5, "host-1")
     [{'incident_id': 'i'}]
     """
 
@@ -47,11 +64,16 @@ class EntityRecord:
         last = self.row.get("offsets", {}).get(source)
         return last is not None and offset <= last
 
-    def events_of(self, source: str, offset: int) -> list[dict[str, Any]]:
-        """The events the message at ``offset`` of ``source`` produced, if they are still kept."""
+    def events_of(self, source: str, offset: int, entity: str) -> list[dict[str, Any]]:
+        """The events the message at ``offset`` of ``source`` produced for ``entity`` (the row's
+        key), if they are still kept."""
         for entry in self.row.get("recent", ()):
             if entry[0] == source and entry[1] == offset:
-                return list(entry[2])
+                incident = _open_incident(self.row)
+                if incident is not None:
+                    incident = unpack_incident(incident)
+                ended = _unpacked(self.row.get("ended"))
+                return [unpack_event(resolve(e, incident, ended), entity) for e in entry[2]]
         return []
 
     def model_state(self, model_id: str) -> Mapping[str, Any] | None:
@@ -78,9 +100,75 @@ class EntityRecord:
         row["models"] = {**row.get("models", {}), **models}
         if shared is not None:
             row["shared"] = shared  # the very dict the scoring step wrote (see incidents.live)
+        old_open, new_open = _open_incident(self.row), _open_incident(row)
+        ended = row.get("ended")
+        recent = row.get("recent", [])
+        if reference_of(new_open) != reference_of(old_open):
+            recent, ended = _referred_again(recent, old_open, new_open, ended)
         if source is not None and offset is not None:
             row["offsets"] = {**row.get("offsets", {}), source: offset}
             if events:
-                recent = [*row.get("recent", []), [source, offset, [dict(e) for e in events]]]
-                row["recent"] = recent[-RECENT_EVENTS:]
+                incident, last_ended = _unpacked(new_open), _unpacked(ended)
+                stored = [refer(pack_event(e), incident, last_ended) for e in events]
+                recent = [*recent, [source, offset, stored]][-RECENT_EVENTS:]
+        referring = _count_ended(recent) if ended is not None else 0
+        if referring == 1:  # keeping the ended incident would take more than it saves
+            recent = _referred_again(recent, new_open, new_open, ended, keep_ended=False)[0]
+        if referring < 2:
+            ended = None
+        if recent:
+            row["recent"] = recent
+        if ended is not None:
+            row["ended"] = ended
+        else:
+            row.pop("ended", None)
         return row
+
+
+def _count_ended(recent: list[Any]) -> int:
+    return sum(refers_to_ended(e) for entry in recent for e in entry[2])
+
+
+def _unpacked(incident: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return unpack_incident(incident) if incident is not None else None
+
+
+def _open_incident(row: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The row's open incident, as stored."""
+    shared = row.get("shared")
+    incident = shared.get("open") if isinstance(shared, Mapping) else None
+    return incident if isinstance(incident, Mapping) else None
+
+
+def _referred_again(
+    recent: list[Any],
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any] | None,
+    ended: Mapping[str, Any] | None,
+    keep_ended: bool = True,
+) -> tuple[list[Any], Mapping[str, Any] | None]:
+    """``recent`` with its events referred to the ``new`` open incident (None: none is open)
+    instead of the ``old`` one, and the last ended incident: ``old`` if it ended (its events are
+    referred to it as such), else ``ended`` (with ``keep_ended`` False: none). Events of an
+    incident that is neither come back whole (packed)."""
+    was_ended = ended
+    if not keep_ended:
+        ended = None
+    elif old is not None and (new is None or new.get("incident_id") != old.get("incident_id")):
+        ended = old
+    if not any(is_referred(e) for entry in recent for e in entry[2]):
+        return recent, ended
+    before, after = _unpacked(old), _unpacked(new)
+    ended_before, ended_after = _unpacked(was_ended), _unpacked(ended)
+    again = [
+        [
+            source,
+            offset,
+            [
+                refer(resolve(e, before, ended_before), after, ended_after) if is_referred(e) else e
+                for e in events
+            ],
+        ]
+        for source, offset, events in recent
+    ]
+    return again, ended

@@ -22,6 +22,7 @@ from typing import Any, Self
 import numpy as np
 
 from detectors._checks import require_finite, require_int, require_number, state_field
+from detectors._packed import pack_floats, unpack_floats
 from detectors.base import DetectorError
 
 MAX_FEATURES = 32
@@ -187,9 +188,22 @@ class EWMoments:
         """``[n, weight, mean_x, mean_y, sxx, syy, sxy]``."""
         return [self.n, self.weight, self.mean_x, self.mean_y, self.sxx, self.syy, self.sxy]
 
+    def to_packed(self) -> list[int | str]:
+        """``[n, f]``, ``f`` packing the 6 floats of :meth:`to_list` exactly (see
+        :mod:`detectors._packed`): 70 bytes of JSON instead of about 120.
+
+        Examples
+        --------
+        >>> m = EWMoments()
+        >>> m.update(1.0, 2.0, decay=0.5)
+        >>> EWMoments.from_list("pair", m.to_packed()).to_list() == m.to_list()
+        True
+        """
+        return [self.n, pack_floats(self.to_list()[1:])]
+
     @classmethod
     def from_list(cls, name: str, values: object) -> EWMoments:
-        """Rebuild from :meth:`to_list`; ``name`` is used in error messages.
+        """Rebuild from :meth:`to_list` or :meth:`to_packed`; ``name`` is used in error messages.
 
         Examples
         --------
@@ -200,6 +214,8 @@ class EWMoments:
         ...
         detectors.base.DetectorError: pairs[0] must be a list of 7 numbers, got [2, 2.0]
         """
+        if isinstance(values, list) and len(values) == 2 and isinstance(values[1], str):
+            values = [values[0], *unpack_floats(name, values[1], 6)]
         if not isinstance(values, list) or len(values) != 7:
             raise DetectorError(f"{name} must be a list of 7 numbers, got {values!r}")
         moments = cls()
@@ -218,8 +234,8 @@ class RollingCorrelation:
     Each pair keeps its own EW moments over the points where both of its features are finite: a
     NaN or infinite feature is a gap, and the pairs that include it skip that point (the weights
     of a pair fade per point the pair sees, ``2 ** (-1 / half_life)`` each). The state holds
-    ``n_features * (n_features - 1) / 2`` pairs of 7 numbers, about 130 bytes of JSON per pair:
-    0.8 KB for 4 features, 3.6 KB for 8 and 15 KB for 16. Up to 16 features is the intended
+    ``n_features * (n_features - 1) / 2`` pairs of 7 numbers, about 75 bytes of JSON per pair:
+    0.45 KB for 4 features, 2.1 KB for 8 and 9 KB for 16. Up to 16 features is the intended
     use; more than 32 is refused.
 
     Parameters
@@ -333,21 +349,23 @@ class RollingCorrelation:
         return sorted(found, key=lambda item: (-abs(item[1]), item[0]))
 
     def to_state(self) -> dict[str, Any]:
-        """Per pair ``[n, weight, mean_i, mean_j, sii, sjj, sij]``, pairs (0, 1), (0, 2), ...
+        """Per pair (0, 1), (0, 2), ... ``[n, f]``, ``f`` packing ``weight, mean_i, mean_j,
+        sii, sjj, sij`` (see :meth:`EWMoments.to_packed`).
 
         Examples
         --------
         >>> rc = RollingCorrelation(2, half_life=math.inf)
         >>> rc.update([1.0, 2.0])
         >>> rc.update([3.0, 0.0])
-        >>> rc.to_state()
-        {'pairs': [[2, 2.0, 2.0, 1.0, 2.0, 2.0, -2.0]]}
+        >>> [[n, unpack_floats("f", f, 6)] for n, f in rc.to_state()["pairs"]]
+        [[2, [2.0, 2.0, 1.0, 2.0, 2.0, -2.0]]]
         """
-        return {"pairs": [pair.to_list() for pair in self._pairs]}
+        return {"pairs": [pair.to_packed() for pair in self._pairs]}
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any], **params: Any) -> Self:
-        """Rebuild from a :meth:`to_state` dict and the constructor parameters.
+        """Rebuild from a :meth:`to_state` dict (or one of earlier versions, with each pair
+        unpacked: ``[n, weight, mean_i, mean_j, sii, sjj, sij]``) and the constructor parameters.
 
         Examples
         --------
@@ -374,6 +392,33 @@ def _min_abs(value: object) -> float:
     if not 0.0 <= threshold <= 1.0:
         raise DetectorError(f"min_abs must be in [0, 1], got {threshold!r}")
     return threshold
+
+
+def _listed_buckets(state: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A :class:`SignalCorrelator` state with each signal's buckets as ``[age, mean, count]``
+    (the form of earlier versions), leaving out those without values."""
+    signals = state.get("signals")
+    if not isinstance(signals, list):
+        return state
+    listed = []
+    for item in signals:
+        if isinstance(item, Mapping) and "means" in item:
+            means, counts, age = item["means"], item.get("counts"), item.get("age")
+            if not (
+                isinstance(means, list)
+                and isinstance(counts, list)
+                and len(means) == len(counts)
+                and isinstance(age, int)
+            ):
+                raise DetectorError(f"signal correlator state has a bad signal {item!r}")
+            buckets = [
+                [age - i, mean, count]
+                for i, (mean, count) in enumerate(zip(means, counts, strict=True))
+                if count != 0
+            ]
+            item = {"name": item.get("name"), "last": item.get("last"), "buckets": buckets}
+        listed.append(item)
+    return {**state, "signals": listed}
 
 
 def _six_digits(value: float) -> float:
@@ -578,9 +623,9 @@ class SignalCorrelator:
         return sorted(found, key=lambda item: (-abs(item[1]), item[0]))
 
     def to_state(self) -> dict[str, Any]:
-        """Signals, least recently updated first, each with its newest bucket index and buckets.
-
-        A bucket is ``[age, mean, count]``, its age being the number of buckets before ``last``.
+        """Signals, least recently updated first, each with its newest bucket index (``last``)
+        and its buckets from the oldest one kept, ``age`` buckets before ``last``, on: their
+        ``means`` and ``counts`` (a bucket without values has mean None and count 0).
 
         Examples
         --------
@@ -589,25 +634,30 @@ class SignalCorrelator:
         >>> sc.add("a", 7.0, 2.0)
         >>> sc.add("a", 31.0, 4.0)
         >>> sc.to_state()
-        {'signals': [{'name': 'a', 'last': 3, 'buckets': [[3, 1.5, 2], [0, 4.0, 1]]}]}
+        {'signals': [{'name': 'a', 'last': 3, 'age': 3, 'means': [1.5, None, None, 4.0], 'counts': [2, 0, 0, 1]}]}
         """
-        return {
-            "signals": [
+        signals = []
+        for name, entry in self._signals.items():
+            buckets: Mapping[int, tuple[float | None, int]] = entry.buckets
+            first = min(buckets, default=entry.last)
+            if len(buckets) != entry.last - first + 1:  # gaps: buckets without values
+                buckets = {k: buckets.get(k, (None, 0)) for k in range(first, entry.last + 1)}
+            kept = [buckets[k] for k in sorted(buckets)]
+            signals.append(
                 {
                     "name": name,
                     "last": entry.last,
-                    "buckets": [
-                        [entry.last - k, mean, count]
-                        for k, (mean, count) in sorted(entry.buckets.items())
-                    ],
+                    "age": entry.last - first,
+                    "means": [mean for mean, _ in kept],
+                    "counts": [count for _, count in kept],
                 }
-                for name, entry in self._signals.items()
-            ]
-        }
+            )
+        return {"signals": signals}
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any], **params: Any) -> Self:
-        """Rebuild from a :meth:`to_state` dict and the constructor parameters.
+        """Rebuild from a :meth:`to_state` dict (or one of earlier versions, whose signals list
+        their buckets as ``[age, mean, count]``) and the constructor parameters.
 
         Buckets outside the window and the least recent signals beyond ``max_signals`` are
         dropped, so a state written with larger parameters loads.
@@ -616,8 +666,9 @@ class SignalCorrelator:
         --------
         >>> state = {"signals": [{"name": "a", "last": 3, "buckets": [[3, 1.5, 2], [0, 4.0, 1]]}]}
         >>> SignalCorrelator.from_state(state, bucket=10.0, window=2).to_state()
-        {'signals': [{'name': 'a', 'last': 3, 'buckets': [[0, 4.0, 1]]}]}
+        {'signals': [{'name': 'a', 'last': 3, 'age': 0, 'means': [4.0], 'counts': [1]}]}
         """
+        state = _listed_buckets(state)
         correlator = cls(**params)
         owner = "signal correlator"
         signals = state_field(state, "signals", owner)

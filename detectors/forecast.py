@@ -29,6 +29,7 @@ from typing import Any, NamedTuple, Self
 import numpy as np
 
 from detectors._checks import require_finite, require_int, state_field
+from detectors._packed import optional, pack_floats, unpack_floats
 from detectors.base import DetectorError
 from detectors.correlation import finite_or_nan, half_life_decay
 
@@ -199,8 +200,9 @@ class Holt(_Smoother):
     []
     >>> for y in [12.0, 15.0, 16.0]:
     ...     holt.learn_one(y)
-    >>> holt.to_state()
-    {'n': 4, 'level': 16.375, 'trend': 2.0625, 'first': None, 'steps': 0, 'errors': [1.5625, 2.0]}
+    >>> state = holt.to_state()  # level, trend, first (NaN: None) and the errors' sum and weight
+    >>> state["n"], state["steps"], unpack_floats("forecast state f", state["f"], 5)
+    (4, 0, [16.375, 2.0625, nan, 1.5625, 2.0])
     >>> [(p.step, p.mean, round(p.lower, 3), round(p.upper, 3)) for p in holt.forecast(2)]
     [(1, 18.4375, 16.705, 20.17), (2, 20.5, 18.335, 22.665)]
     """
@@ -254,20 +256,33 @@ class Holt(_Smoother):
         return self._l + step * self._b
 
     def to_state(self) -> dict[str, Any]:
-        """Finite values learned, level and trend (None during the warm-up), the warm-up's
-        first value and steps since it, and the EW sum of squared errors with its weight."""
+        """Finite values learned (``n``) and steps since the warm-up's first value (``steps``);
+        ``f`` packs (exactly, see :mod:`detectors._packed`) the level and trend (NaN during the
+        warm-up), the warm-up's first value (NaN when None) and the EW sum of squared errors
+        with its weight.
+
+        Examples
+        --------
+        >>> holt = Holt(0.5, 0.5)
+        >>> for y in [1.0, 2.0, 4.0]:
+        ...     holt.learn_one(y)
+        >>> state = holt.to_state()
+        >>> state["n"], state["steps"], len(state["f"])
+        (3, 0, 56)
+        >>> Holt.from_state(state, alpha=0.5, beta=0.5).forecast(1) == holt.forecast(1)
+        True
+        """
+        started = self._l is not None
         return {
             "n": self._n,
-            "level": self._l,
-            "trend": self._b if self._l is not None else None,
-            "first": self._first,
             "steps": self._steps,
-            "errors": list(self._errors),
+            "f": pack_floats([self._l, self._b if started else None, self._first, *self._errors]),
         }
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any], **params: Any) -> Self:
-        """Rebuild from a :meth:`to_state` dict and the constructor parameters.
+        """Rebuild from a :meth:`to_state` dict (or the unpacked one of earlier versions, with
+        ``level``, ``trend``, ``first`` and ``errors``) and the constructor parameters.
 
         Examples
         --------
@@ -276,6 +291,15 @@ class Holt(_Smoother):
         >>> Holt.from_state(state).forecast(1)
         [ForecastPoint(step=1, mean=18.0, lower=18.0, upper=18.0)]
         """
+        if "f" in state:
+            floats = unpack_floats("forecast state f", state["f"], 5)
+            state = {
+                **state,
+                "level": optional(floats[0]),
+                "trend": optional(floats[1]),
+                "first": optional(floats[2]),
+                "errors": floats[3:],
+            }
         holt = cls(**params)
         owner = cls._owner
         holt._n = require_int(f"{owner} state n", state_field(state, "n", owner), 0)

@@ -18,6 +18,7 @@ from typing import Any, Self
 import numpy as np
 
 from detectors._checks import require_finite, require_int, state_field
+from detectors._packed import optional, pack_floats, unpack_floats
 from detectors.base import DetectorError
 from detectors.correlation import EWMoments, finite_or_nan, half_life_decay
 
@@ -94,7 +95,7 @@ class TrendTracker:
     the standard deviation of the value itself would include the trend, and a steady ramp would
     then always look flat.
 
-    The state is about 300 bytes of JSON plus about 20 per kept change point.
+    The state is about 180 bytes of JSON plus about 20 per kept change point.
 
     Parameters
     ----------
@@ -252,9 +253,11 @@ class TrendTracker:
     def to_state(self) -> dict[str, Any]:
         """JSON-serialisable learned state.
 
-        ``line`` is ``[n, weight, mean_ts, mean_value, s_tt, s_vv, s_tv]``; ``interval`` and
-        ``error`` are an EW sum and its weight; ``cusum`` is ``[up, down]`` and ``since`` the
-        timestamps where they last left 0; ``changes`` the kept change points.
+        ``n`` is the number of points in the line and ``f`` packs (exactly, see
+        :mod:`detectors._packed`) the line's ``weight, mean_ts, mean_value, s_tt, s_vv, s_tv``,
+        then ``last_ts`` (NaN for None), the EW sum and weight of the intervals and of the
+        squared residuals, the CUSUM sums ``up, down`` and the timestamps where they last left 0;
+        ``changes``, the kept change points, is left out when there are none.
 
         Examples
         --------
@@ -263,22 +266,37 @@ class TrendTracker:
         False
         >>> tracker.update(10.0, 3.0)
         False
-        >>> tracker.to_state()
-        {'line': [2, 2.0, 5.0, 2.0, 50.0, 2.0, 10.0], 'last_ts': 10.0, 'interval': [10.0, 1.0], 'error': [0.0, 0.0], 'cusum': [0.0, 0.0], 'since': [0.0, 0.0], 'changes': []}
+        >>> state = tracker.to_state()
+        >>> state["n"], unpack_floats("f", state["f"], 15)
+        (2, [2.0, 5.0, 2.0, 50.0, 2.0, 10.0, 10.0, 10.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+        >>> TrendTracker.from_state(state, half_life=math.inf).to_state() == state
+        True
         """
-        return {
-            "line": self._line.to_list(),
-            "last_ts": self._last_ts,
-            "interval": list(self._interval),
-            "error": list(self._error),
-            "cusum": [self._up, self._down],
-            "since": [self._up_since, self._down_since],
-            "changes": list(self._changes),
+        line = self._line.to_list()
+        state: dict[str, Any] = {
+            "n": line[0],
+            "f": pack_floats(
+                [
+                    *line[1:],
+                    self._last_ts,
+                    *self._interval,
+                    *self._error,
+                    self._up,
+                    self._down,
+                    self._up_since,
+                    self._down_since,
+                ]
+            ),
         }
+        if self._changes:
+            state["changes"] = list(self._changes)
+        return state
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any], **params: Any) -> Self:
-        """Rebuild from a :meth:`to_state` dict and the constructor parameters.
+        """Rebuild from a :meth:`to_state` dict (or the unpacked one of earlier versions, with
+        ``line``, ``last_ts``, ``interval``, ``error``, ``cusum``, ``since`` and ``changes``)
+        and the constructor parameters.
 
         Examples
         --------
@@ -288,6 +306,7 @@ class TrendTracker:
         >>> TrendTracker.from_state(state, min_points=3).summary()
         TrendSummary(slope=0.2, direction='flat', change_points=[4.0], last_change=4.0)
         """
+        state = _unpacked(state)
         tracker = cls(**params)
         owner = "trend state"
         tracker._line = EWMoments.from_list(f"{owner} line", state_field(state, "line", "trend"))
@@ -304,6 +323,22 @@ class TrendTracker:
             require_finite(f"{owner} changes[{i}]", ts) for i, ts in enumerate(changes)
         )
         return tracker
+
+
+def _unpacked(state: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A packed state (``n`` and ``f``) in the unpacked form; an unpacked one as it is."""
+    if "f" not in state:
+        return state
+    f = unpack_floats("trend state f", state["f"], 15)
+    return {
+        "line": [state_field(state, "n", "trend"), *f[:6]],
+        "last_ts": optional(f[6]),
+        "interval": f[7:9],
+        "error": f[9:11],
+        "cusum": f[11:13],
+        "since": f[13:15],
+        "changes": state.get("changes", []),
+    }
 
 
 def _pair(state: Mapping[str, Any], key: str, non_negative: bool) -> list[float]:

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from incidents.compact import incident_summary, pack_incident, unpack_incident
 from incidents.incident import SCHEMA, Signal, incident_id, iso_time, severity_for
 
 PEAK_GROWTH_FOR_UPDATE = 1.25
@@ -156,14 +157,18 @@ class EntityIncidents:
         state = state or {}
         # A deep copy: joining mutates the incident's lists, and the caller's state must not move.
         self.open: dict[str, Any] | None = (
-            json_copy(dict(state["open"])) if state.get("open") is not None else None
+            unpack_incident(json_copy(dict(state["open"])))
+            if state.get("open") is not None
+            else None
         )
         self.last_opened: dict[str, float] = dict(state.get("last_opened", {}))
         self.changed = False
 
     def to_state(self) -> dict[str, Any]:
-        """A copy: the stored state must not move when this object goes on."""
-        return {"open": json_copy(self.open), "last_opened": dict(self.last_opened)}
+        """A copy: the stored state must not move when this object goes on. The open incident's
+        signals are stored without what the incident gives (see ``incidents.compact``)."""
+        incident = pack_incident(json_copy(self.open)) if self.open is not None else None
+        return {"open": incident, "last_opened": dict(self.last_opened)}
 
     def observe(self, obs: Observation, spec: LifecycleSpec) -> Step:
         """Advance the lifecycle with one observed point."""
@@ -309,11 +314,7 @@ class EntityIncidents:
         incident = self.open
         assert incident is not None
         resolved = kind == "resolve"
-        summary = "; ".join(
-            text if model == incident["model_id"] else f"{model}: {text}"
-            for model, text in incident["summaries"].items()
-            if text
-        )
+        summary = incident_summary(incident)
         return {
             "schema": SCHEMA,
             "event": kind,

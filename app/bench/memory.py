@@ -155,7 +155,8 @@ def measure(profile: Profile, notes: list[str] | None = None) -> list[Row]:
             "Memory: median JSON bytes of the parts of an entity_state row after 100 points: "
             + ", ".join(f"{name} {size:,.0f}" for name, size in parts.items())
             + " (models: the model's own state; shared: the open incident and signal "
-            "correlation; recent: the events of the last messages, kept for replays)."
+            "correlation; recent: the events of the last messages, kept for replays; ended: the "
+            "last incident that ended, in the rows whose kept events refer to it)."
         )
     keys = f"{profile.memory_keys:,} keys"
     target = Target("<=", STATE_TARGET_BYTES)

@@ -147,7 +147,9 @@ the bare Faust agent, detectors against river) rather than absolute numbers betw
 5. **Memory per key.** In a fresh process, {templates:,} keys are warmed with 100 points each (10
    messages of 10, the README configuration, the engine's `score_batch` and `EntityRecord`); a
    key's state is its `entity_state` row (model state, the entity's shared state: open incident,
-   signal correlation; offsets, recent events). JSON size: median and p99 over those keys. RSS:
+   signal correlation; offsets, recent events, the last ended incident they refer to; layout in
+   RELIABILITY.md). JSON size: median and p99 over those keys; a part's median is over the rows
+   that have it. RSS:
    `VmRSS` before and after building a dict of {keys:,} decoded rows (copies of the warmed
    ones), divided by {keys:,}.
 6. **Detectors.** One feature, {points:,} normal points, in the bench's process: each detector's

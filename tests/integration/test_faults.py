@@ -176,6 +176,11 @@ def test_a_worker_killed_three_times_mid_stream_loses_and_doubles_nothing(
     records = read_topic(bootstrap, names["alerts_topic"], lambda rs: opened(rs) >= expected, 60)
     opens = [r["value"]["incident_id"] for r in records if r["value"]["event"] == "open"]
     assert set(opens) == expected  # none lost, none made up; duplicates carry the same id
+    first: dict[tuple[str, int], dict[str, Any]] = {}
+    for record in records:  # a replay publishes again what was published, field for field
+        event = record["value"]
+        key = (event["incident_id"], event["seq"])
+        assert first.setdefault(key, event) == event, key
     print(
         f"\nkill test: {rounds * len(ENTITIES)} points produced, each applied once; "
         f"kills at rounds/restart seconds {kills}; {len(expected)} incidents expected, "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -169,7 +170,7 @@ def test_typical_state_size() -> None:
     for row in _correlated(2, 500):
         rc.update(row.tolist())
     size = len(json.dumps(rc.to_state()))
-    assert 600 < size < 1200
+    assert 300 < size < 600  # 6 pairs of [n, 6 packed floats]
 
 
 def test_bad_state() -> None:
@@ -255,14 +256,27 @@ def test_signals_at_different_times_against_numpy() -> None:
     assert sc.partners("behavior:rarity") == []
 
 
+def _buckets(sc: SignalCorrelator) -> list[list[float]]:
+    """The first signal's buckets as ``[age, mean, count]``."""
+    return _buckets_of(sc.to_state()["signals"][0])
+
+
+def _buckets_of(signal: dict[str, Any]) -> list[list[float]]:
+    return [
+        [signal["age"] - i, mean, count]
+        for i, (mean, count) in enumerate(zip(signal["means"], signal["counts"], strict=True))
+        if count
+    ]
+
+
 def test_window_keeps_the_newest_buckets_and_drops_late_values() -> None:
     sc = SignalCorrelator(bucket=10.0, window=3)
     for t in [0.0, 10.0, 20.0, 30.0]:
         sc.add("a", t, t)
-    assert sc.to_state()["signals"][0]["buckets"] == [[2, 10.0, 1], [1, 20.0, 1], [0, 30.0, 1]]
+    assert _buckets(sc) == [[2, 10.0, 1], [1, 20.0, 1], [0, 30.0, 1]]
     sc.add("a", 5.0, 99.0)  # bucket 0 is outside the window: dropped
     sc.add("a", 12.0, 30.0)  # bucket 1 is inside: merged
-    assert sc.to_state()["signals"][0]["buckets"] == [[2, 20.0, 2], [1, 20.0, 1], [0, 30.0, 1]]
+    assert _buckets(sc) == [[2, 20.0, 2], [1, 20.0, 1], [0, 30.0, 1]]
 
 
 def test_least_recently_updated_signal_is_evicted() -> None:
@@ -328,6 +342,12 @@ def test_bad_signal_state() -> None:
     state = {"signals": [{"name": "a", "last": 3, "buckets": [[0, 1.0, 0]]}]}
     with pytest.raises(DetectorError, match=r"buckets\[0\]\[2\] must be an integer >= 1, got 0"):
         SignalCorrelator.from_state(state)
+    state = {"signals": [{"name": "a", "last": 3, "age": 1, "means": [1.0], "counts": [1, 2]}]}
+    with pytest.raises(DetectorError, match="signal correlator state has a bad signal"):
+        SignalCorrelator.from_state(state)
+    state = {"signals": [{"name": "a", "last": 3, "age": 0, "means": [None], "counts": [1]}]}
+    with pytest.raises(DetectorError, match=r"buckets\[0\]\[1\] must be a number, got None"):
+        SignalCorrelator.from_state(state)
 
 
 events = st.lists(
@@ -350,12 +370,22 @@ def test_signal_state_round_trip_gives_identical_results(
     for event in before:
         original.add(*event)
     copy = SignalCorrelator.from_state(json.loads(json.dumps(original.to_state())), **params)
+    # the same state as earlier versions wrote it, each bucket as [age, mean, count]
+    signals = original.to_state()["signals"]
+    listed = {
+        "signals": [
+            {"name": s["name"], "last": s["last"], "buckets": _buckets_of(s)} for s in signals
+        ]
+    }
+    old = SignalCorrelator.from_state(json.loads(json.dumps(listed)), **params)
     for event in after:
         original.add(*event)
         copy.add(*event)
-    assert copy.to_state() == original.to_state()
+        old.add(*event)
+    assert copy.to_state() == original.to_state() == old.to_state()
     for name in original.signals:
         assert copy.partners(name, 0.0, 2) == original.partners(name, 0.0, 2)
+        assert old.partners(name, 0.0, 2) == original.partners(name, 0.0, 2)
 
 
 @settings(max_examples=80, deadline=None)
@@ -376,11 +406,12 @@ def test_add_many_keeps_the_buckets_of_add_one_by_one(
             one.add("s", t, v)
         many.add_many("s", ts, values)
     want, got = one.to_state()["signals"], many.to_state()["signals"]
-    assert [(s["last"], [b[0] for b in s["buckets"]]) for s in got] == [
-        (s["last"], [b[0] for b in s["buckets"]]) for s in want
+    assert [(s["last"], s["age"], s["counts"]) for s in got] == [
+        (s["last"], s["age"], s["counts"]) for s in want
     ]
-    mine = got[0]["buckets"] if got else []
-    theirs = want[0]["buckets"] if want else []
+    mine = got[0]["means"] if got else []
+    theirs = want[0]["means"] if want else []
     for have, expected in zip(mine, theirs, strict=True):
-        assert have[2] == expected[2]
-        assert math.isclose(have[1], expected[1], rel_tol=1e-4)  # add rounds every value
+        assert (have is None) == (expected is None)
+        if have is not None:
+            assert math.isclose(have, expected, rel_tol=1e-4)  # add rounds every value

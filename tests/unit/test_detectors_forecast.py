@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from river import time_series
 
+from detectors._packed import optional, unpack_floats
 from detectors.base import DetectorError
 from detectors.forecast import ForecastPoint, Holt, HoltWinters, steps_to_breach
 
@@ -43,7 +44,7 @@ def test_holt_matches_river_from_the_same_start(alpha: float, beta: float) -> No
         river.learn_one(y)
     # river starts the level at the mean of the first two values, Holt at the second one.
     river.level.clear()
-    river.level.append(holt.to_state()["level"])
+    river.level.append(_holt_fields(holt)["level"])
     for y in series[2:]:
         holt.learn_one(y)
         river.learn_one(y)
@@ -132,7 +133,7 @@ def test_holt_interval_is_the_ets_forecast_variance() -> None:
     holt = Holt(alpha=0.4, beta=0.3)
     for y in _series(3, 100):
         holt.learn_one(y)
-    errors = holt.to_state()["errors"]
+    errors = _holt_fields(holt)["errors"]
     sigma2 = errors[0] / errors[1]
     assert sigma2 > 1.0
     expected = _expected_half_widths(sigma2, 0.4, 0.3, 0.0, 10**9, 20)
@@ -208,7 +209,7 @@ def test_holt_gaps() -> None:
     holt.learn_one(math.inf)  # advances to 7 without learning
     holt.learn_one(9.0)
     assert _means(holt.forecast(1)) == [11.0]
-    assert holt.to_state()["errors"] == [0.0, 1.0]
+    assert _holt_fields(holt)["errors"] == [0.0, 1.0]
     assert holt.to_state()["n"] == 3
 
 
@@ -305,6 +306,26 @@ def test_bad_state() -> None:
         HoltWinters.from_state(state, alpha=0.3, beta=0.1, gamma=0.1, season_length=2)
 
 
+def test_an_unpacked_state_of_an_earlier_version_goes_on_as_it_would_have() -> None:
+    holt = Holt(alpha=0.5, beta=0.5)
+    for y in [10.0, 12.0, 15.0, 16.0]:
+        holt.learn_one(y)
+    unpacked = {"n": 4, "steps": 0, **_holt_fields(holt)}  # the form earlier versions wrote
+    assert set(unpacked) == {"n", "level", "trend", "first", "steps", "errors"}
+    restored = Holt.from_state(json.loads(json.dumps(unpacked)), alpha=0.5, beta=0.5)
+    assert restored.to_state() == holt.to_state()
+    for y in [18.0, math.nan, 17.0]:
+        holt.learn_one(y)
+        restored.learn_one(y)
+        assert restored.forecast(3) == holt.forecast(3)
+
+
+def test_a_packed_state_of_the_wrong_length_is_refused() -> None:
+    state = Holt().to_state()
+    with pytest.raises(DetectorError, match="forecast state f must hold 5 packed floats"):
+        Holt.from_state({**state, "f": state["f"][:-12]})
+
+
 def test_state_sizes() -> None:
     holt = Holt()
     hw = HoltWinters(0.3, 0.1, 0.1, season_length=24)
@@ -313,6 +334,17 @@ def test_state_sizes() -> None:
         hw.learn_one(y)
     assert len(json.dumps(holt.to_state())) < 200
     assert len(json.dumps(hw.to_state())) < 700
+
+
+def _holt_fields(holt: Holt) -> dict[str, object]:
+    """Level, trend, first and errors of ``holt``'s packed state."""
+    level, trend, first, *errors = unpack_floats("f", holt.to_state()["f"], 5)
+    return {
+        "level": optional(level),
+        "trend": optional(trend),
+        "first": optional(first),
+        "errors": errors,
+    }
 
 
 values = st.lists(st.one_of(st.floats(-1e4, 1e4), st.just(math.nan)), max_size=40)

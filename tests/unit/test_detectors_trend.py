@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from detectors._packed import pack_floats, unpack_floats
 from detectors.base import DetectorError
 from detectors.trend import TrendSummary, TrendTracker
 
@@ -185,15 +186,43 @@ def test_input_validation() -> None:
         tracker.update(0.0, "1")  # type: ignore[arg-type]
 
 
+UNPACKED = {  # the state as versions before the packed one wrote it
+    "line": [2, 2.0, 5.0, 2.0, 50.0, 2.0, 10.0],
+    "last_ts": 10.0,
+    "interval": [10.0, 1.0],
+    "error": [0.0, 0.0],
+    "cusum": [0.0, 0.0],
+    "since": [0.0, 0.0],
+    "changes": [],
+}
+
+
 def test_bad_state() -> None:
-    state = TrendTracker().to_state()
+    state = dict(UNPACKED)
     del state["cusum"]
     with pytest.raises(DetectorError, match="trend state has no field 'cusum'"):
         TrendTracker.from_state(state)
-    state = TrendTracker().to_state()
-    state["error"] = [-1.0, 1.0]
+    state = {**UNPACKED, "error": [-1.0, 1.0]}
     with pytest.raises(DetectorError, match=r"trend state error\[0\] must be >= 0, got -1.0"):
         TrendTracker.from_state(state)
+    packed = TrendTracker().to_state()
+    with pytest.raises(DetectorError, match="trend state f must hold 15 packed floats"):
+        TrendTracker.from_state({**packed, "f": packed["f"][:-12]})
+    floats = unpack_floats("f", packed["f"], 15)
+    floats[9] = -1.0
+    with pytest.raises(DetectorError, match=r"trend state error\[0\] must be >= 0, got -1.0"):
+        TrendTracker.from_state({**packed, "f": pack_floats(floats)})
+
+
+def test_an_unpacked_state_of_an_earlier_version_goes_on_as_it_would_have() -> None:
+    tracker = TrendTracker(half_life=math.inf)
+    tracker.update(0.0, 1.0)
+    tracker.update(10.0, 3.0)
+    restored = TrendTracker.from_state(UNPACKED, half_life=math.inf)
+    assert restored.to_state() == tracker.to_state()
+    for t, v in [(20.0, 5.5), (30.0, 6.0), (40.0, 9.0)]:
+        assert restored.update(t, v) == tracker.update(t, v)
+    assert restored.summary() == tracker.summary()
 
 
 def test_state_size() -> None:
