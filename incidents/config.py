@@ -58,6 +58,11 @@ class ModelConfig:
     group_window: float = 300.0
     forecast: ForecastSpec = field(default_factory=ForecastSpec)
     log_window: float = 60.0
+    # Specs built so far, by feature count: a spec checks itself by building a detector, which
+    # cost a single-point message about a tenth of its scoring.
+    _specs: dict[int, ModelSpec] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
@@ -117,7 +122,19 @@ class ModelConfig:
         return [f"feature_{i}" for i in range(n_features)]
 
     def spec(self, n_features: int) -> ModelSpec:
-        """The detector spec for points of ``n_features`` values (raises DetectorError)."""
+        """The detector spec for points of ``n_features`` values (raises DetectorError); built
+        once per feature count (a ModelSpec is immutable).
+
+        >>> config = ModelConfig("m", "1", "zscore", {"threshold": 3.0})
+        >>> config.spec(2) is config.spec(2), config.spec(2) is config.spec(3)
+        (True, False)
+        """
+        spec = self._specs.get(n_features)
+        if spec is None:
+            spec = self._specs[n_features] = self._build_spec(n_features)
+        return spec
+
+    def _build_spec(self, n_features: int) -> ModelSpec:
         expected = self.n_features
         if expected is not None and expected != n_features:
             raise DetectorError(
