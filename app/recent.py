@@ -20,6 +20,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from incidents.pipeline import BatchOutcome
 
 ANOMALY, ALERT = 1, 2
@@ -95,12 +97,12 @@ class RecentStore:
     def add(self, model_id: str, entity: str, outcome: BatchOutcome) -> None:
         """Append the points of a scored batch (only its last ``points`` are looked at)."""
         keep = self.points
-        points = outcome.last_points(keep)
-        if not points:
+        marks = outcome.last_marks(keep)
+        if not marks:
             return
         rows: Sequence[Sequence[float]] = outcome.values[-keep:] if len(outcome.values) else ()
         width = len(rows[0]) if len(rows) else 0
-        if len(rows) and len(rows) != len(points):  # not one row per point: keep scores only
+        if len(rows) and len(rows) != len(marks):  # not one row per point: keep scores only
             rows, width = (), 0
         key = (model_id, entity)
         series = self._series.get(key)
@@ -113,17 +115,22 @@ class RecentStore:
         baseline += [(math.nan, math.nan)] * (width - len(baseline))
         centers = [c for c, _ in baseline]
         spreads = [s for _, s in baseline]
-        for index, point in enumerate(points):
-            series.ts.append(point.ts)
-            series.score.append(point.score)
-            series.threshold.append(point.threshold)
-            series.flags.append(ANOMALY * point.is_anomaly + ALERT * point.alert)
-            if width:
-                series.values.extend(rows[index])
-                series.center.extend(centers)
-                series.spread.extend(spreads)
-            if point.incident_id:
-                series.incidents[point.ts] = point.incident_id
+        ts, score, threshold, is_anomaly, alert, incident_ids = zip(*marks, strict=True)
+        series.ts.extend(ts)
+        series.score.extend(score)
+        series.threshold.extend(threshold)
+        series.flags.extend(ANOMALY * a + ALERT * b for a, b in zip(is_anomaly, alert, strict=True))
+        if width:
+            if isinstance(rows, np.ndarray):  # a decoded message: copy its float64 rows whole
+                series.values.frombytes(np.ascontiguousarray(rows, dtype=np.float64).tobytes())
+            else:
+                for row in rows:
+                    series.values.extend(row)
+            series.center.extend(centers * len(marks))
+            series.spread.extend(spreads * len(marks))
+        for t, incident_id in zip(ts, incident_ids, strict=True):
+            if incident_id:
+                series.incidents[t] = incident_id
         excess = len(series.ts) - keep
         if excess >= self._slack:
             series.drop_oldest(excess, width)

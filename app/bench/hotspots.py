@@ -2,8 +2,8 @@
 
 For each message of a synthetic workload (the README configuration, ``--entities`` keys, random
 normal values): ``orjson`` decode and ``decode_batch``, ``score_batch`` with the worker's live
-cache, and ``EntityRecord.updated`` plus the row's JSON encoding (what the changelog sends). The
-first fifth of the messages warms the keys up and is not timed. Prints milliseconds per message
+cache, ``EntityRecord.updated`` plus the row's JSON encoding (what the changelog sends), and the
+recent-series view (``RecentStore.add``, the dashboard's chart). The first fifth of the messages warms the keys up and is not timed. Prints milliseconds per message
 by section, and with ``--profile`` the top functions of a cProfile run (slower; use it for where,
 the plain run for how much). This is how the hot spots in docs/PROFILING.md were found:
 
@@ -26,6 +26,7 @@ import orjson
 
 from app.bench.workload import MODEL_ID, README_CONFIG, START_TS, STEP_S
 from app.entity_record import EntityRecord
+from app.recent import RecentStore
 from incidents.config import ModelConfig
 from incidents.live import LiveCache
 from incidents.scoring import score_batch
@@ -66,6 +67,7 @@ def run(
     batch: Sequence[tuple[str, bytes]],
     table: dict[str, dict],
     cache: LiveCache,
+    recent: RecentStore,
     spent: Counter[str],
     first_offset: int = 0,
 ) -> None:
@@ -94,9 +96,12 @@ def run(
         table[entity] = row
         orjson.dumps(row)
         t3 = clock()
+        recent.add(MODEL_ID, entity, out)
+        t4 = clock()
         spent["decode"] += t1 - t0
         spent["score_batch"] += t2 - t1
         spent["row update + encode"] += t3 - t2
+        spent["recent-series view"] += t4 - t3
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -116,14 +121,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     profiler = cProfile.Profile() if args.profile else None
     for _ in range(1 if profiler else max(1, args.runs)):
         table: dict[str, dict] = {}
-        cache = LiveCache()
+        cache, recent = LiveCache(), RecentStore()
         spent: Counter[str] = Counter()
-        run(config, workload[:warm], table, cache, spent)
+        run(config, workload[:warm], table, cache, recent, spent)
         spent.clear()
         started = time.perf_counter()
         if profiler is not None:
             profiler.enable()
-        run(config, timed, table, cache, spent, first_offset=warm)
+        run(config, timed, table, cache, recent, spent, first_offset=warm)
         if profiler is not None:
             profiler.disable()
         rates.append(n / (time.perf_counter() - started))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import tracemalloc
 
+import numpy as np
 import pytest
 
 from app.recent import RecentStore
@@ -136,3 +137,50 @@ def test_memory_per_point_is_small() -> None:
         tracemalloc.stop()
     per_key = used / 100
     assert per_key * 2000 < 60e6, f"{per_key:.0f} bytes per key of 300 points"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_block_keeps_what_its_point_outcomes_say(seed: int) -> None:
+    """The view reads a block's columns without building its outcomes: the same ts, score,
+    threshold, flags and incident as the outcomes give, with incidents opening and resolving
+    (spikes and quiet stretches) and learned baselines (adaptive ewma)."""
+    rng = np.random.default_rng(seed)
+    adaptive = ModelConfig(
+        "metrics-v1",
+        "1",
+        "ewma",
+        {"threshold": 3.0},
+        threshold_strategy="adaptive",
+        resolve_after=30.0,
+        history_window=32,
+    )
+    state = None
+    seen: set[str] = set()
+    for message in range(4):
+        n = int(rng.integers(20, 1200))
+        ts = [10.0 * (message * 2000 + i) for i in range(n)]
+        values = rng.normal(100.0, 5.0, (n, 2))
+        values[rng.random(n) < 0.03] += 80.0  # spikes that open incidents
+        for config in (STATIC, adaptive):
+            out = score_batch(config, "host-1", state, ts, values.tolist())
+            marks = out.last_marks(300)
+            expected = [
+                (p.ts, p.score, p.threshold, p.is_anomaly, p.alert, p.incident_id)
+                for p in out.points[-300:]
+            ]
+            assert marks == expected
+            seen.update(m[5] for m in marks if m[5])
+        state = out.state
+    assert seen  # incidents opened within the kept points
+
+
+def test_rows_decoded_as_an_array_are_kept_like_rows_of_lists() -> None:
+    ts = [float(t) for t in range(400)]
+    rows = np.random.default_rng(3).normal(100.0, 9.0, (400, 2))
+    rows[7, 1] = math.nan  # a gap
+    as_lists, as_array = RecentStore(points=300), RecentStore(points=300)
+    as_lists.add("metrics-v1", "host-1", scored(ts, rows.tolist()))
+    as_array.add("metrics-v1", "host-1", score_batch(STATIC, "host-1", None, ts, rows))
+    assert as_array.series("metrics-v1", "host-1") == as_lists.series("metrics-v1", "host-1")
+    last = as_array.series("metrics-v1", "host-1")["points"][-1]  # type: ignore[index]
+    assert last["values"] == rows[-1].tolist()
