@@ -390,6 +390,7 @@ class Pipeline:
         self.source = source
         suppressor, entity_objects = live
         self.suppressor = suppressor or Suppressor(config.suppression, suppress_state)
+        self.lifecycle = config.lifecycle  # built anew by each read of the property
         if entity_objects is not None:
             self.life, self.correlator = entity_objects
             self.life.changed = False
@@ -468,7 +469,7 @@ class Pipeline:
                 alert_channels=config.alert_channels,
                 summary=root_cause or "",
             ),
-            config.lifecycle,
+            self.lifecycle,
         )
         suppressed_by = suppressed_by or step.suppressed_by
         opened = None
@@ -562,23 +563,23 @@ class Pipeline:
                 single[fires] = True
                 assert table.causes is not None
                 fired = dict(zip(fires.tolist(), table.causes.explain(fires), strict=True))
-        singles = np.flatnonzero(single)
-        k = 0
+        singles = [*np.flatnonzero(single).tolist(), m]
+        k, nxt = 0, 0
         while k < m:
-            if not single[k]:
-                nxt = int(np.searchsorted(singles, k))
-                stop = int(singles[nxt]) if nxt < len(singles) else m
+            if k < singles[nxt]:
+                stop = singles[nxt]
                 used, events = self.life.quiet(  # an incident, if open, may resolve on the way
                     self.config.model_id,
                     ts[k:stop],
                     block.score[k:stop],
                     block.threshold[k:stop],
-                    self.config.lifecycle,
+                    self.lifecycle,
                 )
                 if self.learn:
                     self.events += events
                 k += used
                 continue
+            nxt += 1
             label = labels[k] if labels is not None else None
             point = self._block_row(k, ts, rows, block, names, counts, bool(warmup[k]), fired)
             table.rows[k] = point
@@ -690,7 +691,7 @@ class Pipeline:
         """A predictive alert (a forecast expected to breach): it joins or opens an incident
         like any alert, through the lifecycle (and its cooldown)."""
         self.counters["predicted_breaches"] += 1
-        step = self.life.observe(obs, self.config.lifecycle)
+        step = self.life.observe(obs, self.lifecycle)
         if self.learn:
             self.events += step.events
 
