@@ -42,10 +42,6 @@ def top_features(feature_scores: np.ndarray) -> np.ndarray:
     return np.where(size.max(axis=1) > 0.0, np.argmax(size, axis=1), -1)
 
 
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
 class BlockCauses:
     """The root causes of rows of one scored block, as ``explain(signals_for(...))`` writes
     them row by row.
@@ -132,16 +128,22 @@ class BlockCauses:
             strict=True,
         )
         causes: list[Cause] = []
+        isfinite, moving_with = math.isfinite, self._moving_with
         for k, t, order, z, x, center, spread in columns:
             top = names[t] if t >= 0 else None
             clauses = []
             for i in order:
-                if z[i] == 0.0 or not math.isfinite(z[i]):
+                score, value, c, s = z[i], x[i], center[i], spread[i]
+                if score == 0.0 or not isfinite(score):
                     continue
                 clause = numeric_clause(
-                    names[i], _finite(x[i]), z[i], _finite(center[i]), _finite(spread[i])
+                    names[i],
+                    value if isfinite(value) else None,
+                    score,
+                    c if isfinite(c) else None,
+                    s if isfinite(s) else None,
                 )
-                clauses.append(clause + self._moving_with(names[i], top))
+                clauses.append(clause + moving_with(names[i], top))
             text = "; ".join(clauses)
             detail = details[k] if details else ""
             if detail:

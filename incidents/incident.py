@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 SCHEMA = "anomaly.incident/v1"
 
@@ -74,6 +75,12 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
+@lru_cache(maxsize=1024)
+def _against(center: float, spread: float) -> str:
+    """The baseline part of a clause (a block has few distinct baselines, so it is cached)."""
+    return f" vs {_fmt(center)}±{_fmt(spread)}"
+
+
 @dataclass(frozen=True)
 class Signal:
     """One feature's contribution to an anomaly.
@@ -134,7 +141,7 @@ def numeric_clause(
     sigmas = f"{size:.1f}" if size < 1e4 else f"{size:.2g}"
     text = f"{feature} {sigmas}σ {direction} baseline ({_fmt(value)}"
     if center is not None and spread is not None:
-        text += f" vs {_fmt(center)}±{_fmt(spread)}"
+        text += _against(center, spread)
         if center > 0 and value >= 2 * center:
             text += f", {value / center:.0f}x"
     return text + ")"

@@ -12,7 +12,7 @@ import math
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -105,30 +105,51 @@ class PointTable:
         self.block = block
         self.warmup = warmup  # rows suppressed because the model was still warming up
         self.rows: dict[int, PointOutcome] = {}
-        # Rows (in order) of flagged points that did not fire, their root causes written by
-        # ``causes`` when first asked for: the stream never reads them (an alert's is written
-        # at once, for its incident).
-        self.pending: list[int] = []
+        # Flagged rows that did not fire (in order), with why: an outcome without alert,
+        # incident or root cause until asked for, when ``causes`` writes their root causes
+        # (the stream never reads them; an alert's is written at once, for its incident).
+        self.held: dict[int, str | None] = {}
         self.causes: BlockCauses | None = None
 
     def __len__(self) -> int:
         return len(self.ts)
 
-    def pending_causes(self, start: int = 0) -> dict[int, Cause]:
-        """The root causes of the pending rows ``start ..``, by row."""
-        ks = self.pending[bisect_left(self.pending, start) :]
+    def held_causes(self, start: int = 0) -> dict[int, Cause]:
+        """The root causes of the held rows ``start ..``, by row."""
+        held = list(self.held)
+        ks = held[bisect_left(held, start) :]
         if not ks:
             return {}
         assert self.causes is not None
         return dict(zip(ks, self.causes.explain(ks), strict=True))
 
     def looked_at(self, start: int = 0) -> dict[int, PointOutcome]:
-        """The rows looked at one by one, the root causes of those from ``start`` written."""
-        written = self.pending_causes(start)
-        for k, (root_cause, correlated) in written.items():
-            self.rows[k] = replace(self.rows[k], root_cause=root_cause, correlated=correlated)
-        if written:
-            del self.pending[len(self.pending) - len(written) :]
+        """The rows looked at one by one, with the held ones from ``start`` as outcomes."""
+        causes = self.held_causes(start)
+        if not causes:
+            return self.rows
+        ks = list(causes)
+        block = self.block
+        columns = zip(
+            ks,
+            self.ts[ks].tolist(),
+            block.score[ks].tolist(),
+            block.threshold[ks].tolist(),
+            block.warm[ks].tolist(),
+            strict=True,
+        )
+        for k, t, score, threshold, warm in columns:
+            root_cause, correlated = causes[k]
+            self.rows[k] = PointOutcome(
+                ts=t,
+                score=score,
+                threshold=threshold,
+                is_anomaly=True,
+                warm=warm,
+                suppressed_by=self.held.pop(k),
+                root_cause=root_cause,
+                correlated=correlated,
+            )
         return self.rows
 
     def outcomes(self, start: int = 0) -> list[PointOutcome]:
@@ -201,6 +222,7 @@ class BatchOutcome:
             flags = [p.is_anomaly for p in points]
             warm = [p.warm for p in points]
             special: Mapping[int, PointOutcome] = dict(enumerate(points))
+            held: Mapping[int, str | None] = {}
             causes: Mapping[int, Cause] = {}
             warmup: list[int] = []
             finite = all(map(math.isfinite, score))
@@ -209,23 +231,26 @@ class BatchOutcome:
             ts, score = table.ts.tolist(), block.score.tolist()
             threshold, flags = block.threshold.tolist(), block.is_anomaly.tolist()
             warm = block.warm.tolist()
-            special, causes = table.rows, table.pending_causes()
+            special, held, causes = table.rows, table.held, table.held_causes()
             warmup = np.flatnonzero(table.warmup).tolist()
             finite = bool(np.isfinite(block.score).all())
         alert = [False] * len(ts)
         extra: list[list[Any]] = []
-        for k in sorted({*special, *warmup}):
+        for k in sorted({*special, *held, *warmup}):
             point = special.get(k)
-            if point is None:
-                extra.append([k, {"suppressed_by": "warmup"}])
-                continue
-            alert[k] = point.alert
-            root_cause, correlated = causes.get(k) or (point.root_cause, point.correlated)
             fields: dict[str, Any] = {}
-            if point.suppressed_by:
-                fields["suppressed_by"] = point.suppressed_by
-            if point.incident_id:
-                fields["incident_id"] = point.incident_id
+            if point is None:
+                reason = held.get(k, "warmup")
+                if reason:
+                    fields["suppressed_by"] = reason
+                root_cause, correlated = causes.get(k) or (None, ())
+            else:
+                alert[k] = point.alert
+                root_cause, correlated = point.root_cause, point.correlated
+                if point.suppressed_by:
+                    fields["suppressed_by"] = point.suppressed_by
+                if point.incident_id:
+                    fields["incident_id"] = point.incident_id
             if root_cause:
                 fields["root_cause"] = root_cause
             if correlated:
@@ -559,7 +584,7 @@ class Pipeline:
         else:  # only the rows that fire go one by one
             single = np.zeros(m, dtype=bool)
             if len(flagged):
-                fires = flagged[self._hold_back(flagged, ts, rows, block, counts)]
+                fires = flagged[self._hold_back(flagged, rows, block, counts)]
                 single[fires] = True
                 assert table.causes is not None
                 fired = dict(zip(fires.tolist(), table.causes.explain(fires), strict=True))
@@ -582,7 +607,6 @@ class Pipeline:
             nxt += 1
             label = labels[k] if labels is not None else None
             point = self._block_row(k, ts, rows, block, names, counts, bool(warmup[k]), fired)
-            table.rows[k] = point
             if label is not None and quality is not None:
                 self.add_quality(quality, point.alert, int(label), point.ts)
             k += 1
@@ -600,8 +624,8 @@ class Pipeline:
         fired: Mapping[int, Cause],
     ) -> PointOutcome:
         """One row of a block, as :meth:`step` handles a point (its series already added).
-        ``fired``: the root causes of the rows known to fire. The root cause of a flagged row
-        that does not fire is left pending in the table."""
+        ``fired``: the root causes of the rows known to fire. A flagged row that does not fire
+        is held in the table, its root cause written when read."""
         assert self.table is not None
         result = block.point(k)
         x = rows[k].tolist()
@@ -627,27 +651,28 @@ class Pipeline:
         )
         point = self._observe(draft, decision, warmup, counted=True, cause=cause)
         if result.is_anomaly and not fire:
-            self.table.pending.append(k)
+            self.table.held[k] = point.suppressed_by  # all else of it is in the block
+        else:
+            self.table.rows[k] = point
         return point
 
     def _hold_back(
         self,
         flagged: np.ndarray,
-        ts: np.ndarray,
         rows: np.ndarray,
         block: BlockResult,
         counts: np.ndarray,
     ) -> np.ndarray:
         """Suppression of the ``flagged`` rows at once; the outcomes of those that do not fire
         (the lifecycle takes them as it takes rows that were not flagged: see
-        :meth:`EntityIncidents.quiet`), their root causes pending. Returns which of them fire."""
+        :meth:`EntityIncidents.quiet`) are held in the table. Returns which of them fire."""
         assert self.table is not None
         deviations, centers = top_deviations(
             rows[flagged], block.feature_scores[flagged], block.centers[flagged]
         )
         fires = np.zeros(len(flagged), dtype=bool)
         judge, counters = self.suppressor.judge, self.counters
-        table_rows, pending = self.table.rows, self.table.pending
+        held = self.table.held
         columns = zip(
             flagged.tolist(),
             counts[flagged].tolist(),
@@ -656,10 +681,9 @@ class Pipeline:
             deviations.tolist(),
             centers.tolist(),
             block.warm[flagged].tolist(),
-            ts[flagged].tolist(),
             strict=True,
         )
-        for j, (k, count, score, threshold, deviation, center, warm, t) in enumerate(columns):
+        for j, (k, count, score, threshold, deviation, center, warm) in enumerate(columns):
             decision = judge(count, score, threshold, deviation, center, warm)
             if decision.fire:
                 fires[j] = True
@@ -667,15 +691,7 @@ class Pipeline:
             reason = decision.suppressed_by
             if reason:
                 counters[f"suppressed.{reason}"] += 1
-            table_rows[k] = PointOutcome(
-                ts=t,
-                score=score,
-                threshold=threshold,
-                is_anomaly=True,
-                warm=warm,
-                suppressed_by=reason,
-            )
-            pending.append(k)
+            held[k] = reason
         counters["alerts"] += 0  # as one by one: the key exists once a flagged point is judged
         return fires
 
