@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 SCHEMA = "anomaly.incident/v1"
 
@@ -74,6 +75,12 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
+@lru_cache(maxsize=1024)
+def _against(center: float, spread: float) -> str:
+    """The baseline part of a clause (a block has few distinct baselines, so it is cached)."""
+    return f" vs {_fmt(center)}±{_fmt(spread)}"
+
+
 @dataclass(frozen=True)
 class Signal:
     """One feature's contribution to an anomaly.
@@ -104,21 +111,40 @@ class Signal:
         """
         if self.detail:
             return self.detail if self.score is None else f"{self.detail}, {self.score:.1f} bits"
-        if self.score is None or self.value is None:
-            return f"{self.feature} missing"
-        direction = "above" if self.score >= 0 else "below"
-        center, spread = self.center, self.spread
-        if center is not None and spread is not None and spread <= 1e-6 * max(1.0, abs(center)):
-            # A flat baseline: a σ count would be a meaningless huge number.
-            return f"{self.feature} {direction} its flat baseline ({_fmt(self.value)} vs {_fmt(center)})"
-        size = abs(self.score)
-        sigmas = f"{size:.1f}" if size < 1e4 else f"{size:.2g}"
-        text = f"{self.feature} {sigmas}σ {direction} baseline ({_fmt(self.value)}"
-        if center is not None and spread is not None:
-            text += f" vs {_fmt(center)}±{_fmt(spread)}"
-            if center > 0 and self.value >= 2 * center:
-                text += f", {self.value / center:.0f}x"
-        return text + ")"
+        return numeric_clause(self.feature, self.value, self.score, self.center, self.spread)
+
+
+def numeric_clause(
+    feature: str,
+    value: float | None,
+    score: float | None,
+    center: float | None,
+    spread: float | None,
+) -> str:
+    """How a numeric feature deviates (:meth:`Signal.describe` without a ``detail``), from its
+    numbers, non-finite ones given as None.
+
+    Examples
+    --------
+    >>> numeric_clause("latency_ms", 148.0, 9.6, 100.0, 5.0)
+    'latency_ms 9.6σ above baseline (148 vs 100±5)'
+    >>> numeric_clause("cpu", None, 4.0, 50.0, 8.0)
+    'cpu missing'
+    """
+    if score is None or value is None:
+        return f"{feature} missing"
+    direction = "above" if score >= 0 else "below"
+    if center is not None and spread is not None and spread <= 1e-6 * max(1.0, abs(center)):
+        # A flat baseline: a σ count would be a meaningless huge number.
+        return f"{feature} {direction} its flat baseline ({_fmt(value)} vs {_fmt(center)})"
+    size = abs(score)
+    sigmas = f"{size:.1f}" if size < 1e4 else f"{size:.2g}"
+    text = f"{feature} {sigmas}σ {direction} baseline ({_fmt(value)}"
+    if center is not None and spread is not None:
+        text += _against(center, spread)
+        if center > 0 and value >= 2 * center:
+            text += f", {value / center:.0f}x"
+    return text + ")"
 
 
 def finite_or_none(value: float) -> float | None:

@@ -228,7 +228,16 @@ class EntityIncidents:
         with np.errstate(invalid="ignore"):
             finite = np.isfinite(score)
             elevated = finite & (score >= spec.recover_ratio * threshold)
-        keeps = elevated if model_id in incident["models"] else np.zeros(len(ts), dtype=bool)
+        ours = model_id in incident["models"]
+        if float(ts.max()) - incident["last_elevated"] < spec.resolve_after:
+            # No point is past the keep-firing period (the common case: a short run between
+            # alerts), so none ends the incident; its elevated points only move it.
+            if ours and elevated.any():
+                latest = float(ts[elevated].max())
+                incident["last_elevated"] = float(max(incident["last_elevated"], latest))
+                self.changed = True
+            return len(ts), []
+        keeps = elevated if ours else np.zeros(len(ts), dtype=bool)
         kept = np.maximum.accumulate(np.where(keeps, ts, -np.inf))
         last = np.maximum(incident["last_elevated"], np.concatenate([[-np.inf], kept[:-1]]))
         ends = (ts - last >= spec.resolve_after) & finite

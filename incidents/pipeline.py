@@ -9,10 +9,10 @@ threshold, whether the detector flagged it, and the signals that explain it) and
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from functools import partial
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,8 +21,9 @@ from detectors.correlation import SignalCorrelator
 from detectors.evaluation import QualityCounters
 from detectors.model import BlockResult, PointResult
 from detectors.suppression import Decision, Suppressor
+from incidents.causes import BlockCauses, Cause, top_features
 from incidents.config import ModelConfig
-from incidents.incident import Signal, signals_for
+from incidents.incident import Signal, finite_or_none, signals_for
 from incidents.lifecycle import EntityIncidents, Observation
 from incidents.rootcause import describe
 
@@ -62,8 +63,13 @@ class PointOutcome:
             "suppressed_by": self.suppressed_by,
             "incident_id": self.incident_id,
             "root_cause": self.root_cause,
-            "correlated": [{"signal": name, "r": round(r, 3)} for name, r in self.correlated],
+            "correlated": correlated_json(self.correlated),
         }
+
+
+def correlated_json(correlated: Partners) -> list[dict[str, Any]]:
+    """A point's partners as its JSON field ``correlated``."""
+    return [{"signal": name, "r": round(r, 3)} for name, r in correlated]
 
 
 @dataclass(frozen=True)
@@ -114,19 +120,51 @@ class PointTable:
         self.block = block
         self.warmup = warmup  # rows suppressed because the model was still warming up
         self.rows: dict[int, PointOutcome] = {}
-        # Root causes of flagged rows that did not fire, written when first asked for: the
-        # stream never reads them (an alert's is written at once, for its incident).
-        self.pending: dict[int, Callable[[], tuple[str | None, Partners]]] = {}
+        # Flagged rows that did not fire (in order), with why: an outcome without alert,
+        # incident or root cause until asked for, when ``causes`` writes their root causes
+        # (the stream never reads them; an alert's is written at once, for its incident).
+        self.held: dict[int, str | None] = {}
+        self.causes: BlockCauses | None = None
 
     def __len__(self) -> int:
         return len(self.ts)
 
-    def looked_at(self) -> dict[int, PointOutcome]:
-        """The rows looked at one by one, their root causes written."""
-        for k, explain in self.pending.items():
-            root_cause, correlated = explain()
-            self.rows[k] = replace(self.rows[k], root_cause=root_cause, correlated=correlated)
-        self.pending.clear()
+    def held_causes(self, start: int = 0) -> dict[int, Cause]:
+        """The root causes of the held rows ``start ..``, by row."""
+        held = list(self.held)
+        ks = held[bisect_left(held, start) :]
+        if not ks:
+            return {}
+        assert self.causes is not None
+        return dict(zip(ks, self.causes.explain(ks), strict=True))
+
+    def looked_at(self, start: int = 0) -> dict[int, PointOutcome]:
+        """The rows looked at one by one, with the held ones from ``start`` as outcomes."""
+        causes = self.held_causes(start)
+        if not causes:
+            return self.rows
+        ks = list(causes)
+        block = self.block
+        columns = zip(
+            ks,
+            self.ts[ks].tolist(),
+            block.score[ks].tolist(),
+            block.threshold[ks].tolist(),
+            block.warm[ks].tolist(),
+            strict=True,
+        )
+        for k, t, score, threshold, warm in columns:
+            root_cause, correlated = causes[k]
+            self.rows[k] = PointOutcome(
+                ts=t,
+                score=score,
+                threshold=threshold,
+                is_anomaly=True,
+                warm=warm,
+                suppressed_by=self.held.pop(k),
+                root_cause=root_cause,
+                correlated=correlated,
+            )
         return self.rows
 
     def marks(self, start: int) -> list[PointMark]:
@@ -148,7 +186,7 @@ class PointTable:
 
     def outcomes(self, start: int = 0) -> list[PointOutcome]:
         """The outcomes of rows ``start ..`` (all by default)."""
-        self.looked_at()
+        self.looked_at(start)
         block = self.block
         part = slice(start, None)
         ts = self.ts[part].tolist()
@@ -208,7 +246,6 @@ class BatchOutcome:
         True
         """
         table = self.table
-        special: dict[int, PointOutcome | None]
         if table is None:
             points = self.point_list
             ts = [p.ts for p in points]
@@ -216,32 +253,45 @@ class BatchOutcome:
             threshold = [p.threshold for p in points]
             flags = [p.is_anomaly for p in points]
             warm = [p.warm for p in points]
-            special = dict(enumerate(points))
+            special: Mapping[int, PointOutcome] = dict(enumerate(points))
+            held: Mapping[int, str | None] = {}
+            causes: Mapping[int, Cause] = {}
+            warmup: list[int] = []
+            finite = all(map(math.isfinite, score))
         else:
             block = table.block
             ts, score = table.ts.tolist(), block.score.tolist()
             threshold, flags = block.threshold.tolist(), block.is_anomaly.tolist()
             warm = block.warm.tolist()
-            special = {int(k): None for k in np.flatnonzero(table.warmup)}
-            special.update(table.looked_at())
+            special, held, causes = table.rows, table.held, table.held_causes()
+            warmup = np.flatnonzero(table.warmup).tolist()
+            finite = bool(np.isfinite(block.score).all())
         alert = [False] * len(ts)
         extra: list[list[Any]] = []
-        for k in sorted(special):
-            point = special[k]
+        for k in sorted({*special, *held, *warmup}):
+            point = special.get(k)
+            fields: dict[str, Any] = {}
             if point is None:
-                extra.append([k, {"suppressed_by": "warmup"}])
-                continue
-            alert[k] = point.alert
-            fields = {
-                name: value
-                for name, value in point.to_dict().items()
-                if name in ("suppressed_by", "incident_id", "root_cause", "correlated") and value
-            }
+                reason = held.get(k, "warmup")
+                if reason:
+                    fields["suppressed_by"] = reason
+                root_cause, correlated = causes.get(k) or (None, ())
+            else:
+                alert[k] = point.alert
+                root_cause, correlated = point.root_cause, point.correlated
+                if point.suppressed_by:
+                    fields["suppressed_by"] = point.suppressed_by
+                if point.incident_id:
+                    fields["incident_id"] = point.incident_id
+            if root_cause:
+                fields["root_cause"] = root_cause
+            if correlated:
+                fields["correlated"] = correlated_json(correlated)
             if fields:
                 extra.append([k, fields])
         return {
             "ts": ts,
-            "score": [x if math.isfinite(x) else None for x in score],
+            "score": score if finite else [finite_or_none(x) for x in score],
             "threshold": threshold,
             "is_anomaly": flags,
             "warm": warm,
@@ -365,21 +415,6 @@ def explain(
     return root_cause, correlated
 
 
-def _explain_row(
-    names: Sequence[str],
-    x: Sequence[float],
-    block: BlockResult,
-    k: int,
-    partners: Mapping[str, Sequence[tuple[str, float]]],
-    across: Mapping[str, Sequence[tuple[str, float]]],
-    detail: str,
-) -> tuple[str | None, Partners]:
-    """:func:`explain` of row ``k`` of a block, from what was known when it was scored."""
-    result = block.point(k)
-    signals = signals_for(names, x, result.feature_scores, result.baseline)
-    return explain(signals, partners, across.__getitem__, detail)
-
-
 def signal_name(source: str, model_id: str, feature: str) -> str:
     """The name of a signal across the entity's streams, e.g. ``metrics:cpu-v1:latency_ms``."""
     stream = source.rsplit(".", 1)[-1] if source.startswith("telemetry.") else source
@@ -413,6 +448,7 @@ class Pipeline:
         self.source = source
         suppressor, entity_objects = live
         self.suppressor = suppressor or Suppressor(config.suppression, suppress_state)
+        self.lifecycle = config.lifecycle  # built anew by each read of the property
         if entity_objects is not None:
             self.life, self.correlator = entity_objects
             self.life.changed = False
@@ -459,16 +495,19 @@ class Pipeline:
         warmup: bool,
         *,
         counted: bool,
-        explained: bool = True,
+        cause: Cause | None = None,
     ) -> PointOutcome:
         """Root cause, lifecycle and counters of a point whose suppression is decided.
         ``counted``: its point, anomaly and warm-up counts were already added (a block).
-        ``explained=False``: leave the root cause to the caller (a flagged point that does not
-        fire: the lifecycle does not read it)."""
+        ``cause``: the root cause of a row of a block that fires, written by its
+        :class:`BlockCauses` (the root cause of a row that does not fire is left to the caller:
+        the lifecycle does not read it)."""
         config = self.config
         root_cause: str | None = None
         correlated: Partners = ()
-        if draft.is_anomaly and explained:
+        if cause is not None:
+            root_cause, correlated = cause
+        elif draft.is_anomaly and not counted:
             root_cause, correlated = explain(
                 draft.signals, draft.partners, self._across_of, draft.detail
             )
@@ -488,7 +527,7 @@ class Pipeline:
                 alert_channels=config.alert_channels,
                 summary=root_cause or "",
             ),
-            config.lifecycle,
+            self.lifecycle,
         )
         suppressed_by = suppressed_by or step.suppressed_by
         opened = None
@@ -566,46 +605,41 @@ class Pipeline:
         table = PointTable(ts, block, warmup)
         self.table = table
         self._across = {}
-        own: list[Mapping[str, Sequence[tuple[str, float]]]] = []
-
-        def partners_once() -> Mapping[str, Sequence[tuple[str, float]]]:
-            if not own:
-                own.append(partners())
-            return own[0]
-
         flagged = np.flatnonzero(flags)
+        if len(flagged):  # the partners, as they are while the block is scored
+            tops = top_features(block.feature_scores[flagged])
+            across = {names[t]: self._across_of(names[t]) for t in np.unique(tops[tops >= 0])}
+            table.causes = BlockCauses(names, rows.copy(), block, partners(), across, details)
+        fired: dict[int, Cause] = {}
         every_row = labels is not None
         if every_row:
             single = np.ones(m, dtype=bool)
         else:  # only the rows that fire go one by one
             single = np.zeros(m, dtype=bool)
             if len(flagged):
-                fires = self._hold_back(
-                    flagged, ts, rows, block, names, counts, partners_once, details
-                )
-                single[flagged[fires]] = True
-        singles = np.flatnonzero(single)
-        k = 0
+                fires = flagged[self._hold_back(flagged, rows, block, counts)]
+                single[fires] = True
+                assert table.causes is not None
+                fired = dict(zip(fires.tolist(), table.causes.explain(fires), strict=True))
+        singles = [*np.flatnonzero(single).tolist(), m]
+        k, nxt = 0, 0
         while k < m:
-            if not single[k]:
-                nxt = int(np.searchsorted(singles, k))
-                stop = int(singles[nxt]) if nxt < len(singles) else m
+            if k < singles[nxt]:
+                stop = singles[nxt]
                 used, events = self.life.quiet(  # an incident, if open, may resolve on the way
                     self.config.model_id,
                     ts[k:stop],
                     block.score[k:stop],
                     block.threshold[k:stop],
-                    self.config.lifecycle,
+                    self.lifecycle,
                 )
                 if self.learn:
                     self.events += events
                 k += used
                 continue
+            nxt += 1
             label = labels[k] if labels is not None else None
-            point = self._block_row(
-                k, ts, rows, block, names, counts, bool(warmup[k]), partners_once, details
-            )
-            table.rows[k] = point
+            point = self._block_row(k, ts, rows, block, names, counts, bool(warmup[k]), fired)
             if label is not None and quality is not None:
                 self.add_quality(quality, point.alert, int(label), point.ts)
             k += 1
@@ -620,81 +654,58 @@ class Pipeline:
         names: Sequence[str],
         counts: np.ndarray,
         warmup: bool,
-        partners: Callable[[], Mapping[str, Sequence[tuple[str, float]]]],
-        details: Sequence[str] | None,
+        fired: Mapping[int, Cause],
     ) -> PointOutcome:
         """One row of a block, as :meth:`step` handles a point (its series already added).
-        The root cause of a flagged row that does not fire is left pending in the table."""
+        ``fired``: the root causes of the rows known to fire. A flagged row that does not fire
+        is held in the table, its root cause written when read."""
+        assert self.table is not None
         result = block.point(k)
         x = rows[k].tolist()
-        detail = details[k] if details else ""
-        deviation, center = math.nan, math.nan
-        decision = Decision(False)
-        if result.is_anomaly:
+        cause = fired.get(k)
+        decision = Decision(cause is not None)
+        if result.is_anomaly and cause is None:
             deviation, center = top_deviation(x, result)
             decision = self.suppressor.judge(
                 int(counts[k]), result.score, result.threshold, deviation, center, result.warm
             )
         fire = decision.fire
+        causes = self.table.causes
+        if fire and cause is None:
+            assert causes is not None
+            cause = causes.explain([k])[0]
         draft = Draft(
             ts=float(ts[k]),
             score=result.score,
             threshold=result.threshold,
             is_anomaly=result.is_anomaly,
             warm=result.warm,
-            deviation=deviation,
-            center=center,
             signals=signals_for(names, x, result.feature_scores, result.baseline) if fire else [],
-            partners=partners() if fire else {},
-            detail=detail,
         )
-        point = self._observe(draft, decision, warmup, counted=True, explained=fire)
+        point = self._observe(draft, decision, warmup, counted=True, cause=cause)
         if result.is_anomaly and not fire:
-            self._defer(k, names, x, block, partners, detail)
+            self.table.held[k] = point.suppressed_by  # all else of it is in the block
+        else:
+            self.table.rows[k] = point
         return point
-
-    def _defer(
-        self,
-        k: int,
-        names: Sequence[str],
-        x: list[float],
-        block: BlockResult,
-        partners: Callable[[], Mapping[str, Sequence[tuple[str, float]]]],
-        detail: str,
-    ) -> None:
-        """Leave the root cause of row ``k`` pending in the block's table."""
-        assert self.table is not None
-        # The partners across the entity's signals of its top feature (the one explain picks:
-        # the first of largest finite |score|, if not 0), as they are now: they move later.
-        top, size = -1, 0.0
-        for i, z in enumerate(block.feature_scores[k].tolist()):
-            if math.isfinite(z) and abs(z) > size:
-                top, size = i, abs(z)
-        across = {names[top]: self._across_of(names[top])} if top >= 0 else {}
-        self.table.pending[k] = partial(
-            _explain_row, names, x, block, k, partners(), across, detail
-        )
 
     def _hold_back(
         self,
         flagged: np.ndarray,
-        ts: np.ndarray,
         rows: np.ndarray,
         block: BlockResult,
-        names: Sequence[str],
         counts: np.ndarray,
-        partners: Callable[[], Mapping[str, Sequence[tuple[str, float]]]],
-        details: Sequence[str] | None,
     ) -> np.ndarray:
         """Suppression of the ``flagged`` rows at once; the outcomes of those that do not fire
         (the lifecycle takes them as it takes rows that were not flagged: see
-        :meth:`EntityIncidents.quiet`). Returns which of them fire."""
+        :meth:`EntityIncidents.quiet`) are held in the table. Returns which of them fire."""
         assert self.table is not None
         deviations, centers = top_deviations(
             rows[flagged], block.feature_scores[flagged], block.centers[flagged]
         )
         fires = np.zeros(len(flagged), dtype=bool)
         judge, counters = self.suppressor.judge, self.counters
+        held = self.table.held
         columns = zip(
             flagged.tolist(),
             counts[flagged].tolist(),
@@ -703,10 +714,9 @@ class Pipeline:
             deviations.tolist(),
             centers.tolist(),
             block.warm[flagged].tolist(),
-            ts[flagged].tolist(),
             strict=True,
         )
-        for j, (k, count, score, threshold, deviation, center, warm, t) in enumerate(columns):
+        for j, (k, count, score, threshold, deviation, center, warm) in enumerate(columns):
             decision = judge(count, score, threshold, deviation, center, warm)
             if decision.fire:
                 fires[j] = True
@@ -714,16 +724,7 @@ class Pipeline:
             reason = decision.suppressed_by
             if reason:
                 counters[f"suppressed.{reason}"] += 1
-            self.table.rows[k] = PointOutcome(
-                ts=t,
-                score=score,
-                threshold=threshold,
-                is_anomaly=True,
-                warm=warm,
-                suppressed_by=reason,
-            )
-            detail = details[k] if details else ""
-            self._defer(k, names, rows[k].tolist(), block, partners, detail)
+            held[k] = reason
         counters["alerts"] += 0  # as one by one: the key exists once a flagged point is judged
         return fires
 
@@ -739,7 +740,7 @@ class Pipeline:
         """A predictive alert (a forecast expected to breach): it joins or opens an incident
         like any alert, through the lifecycle (and its cooldown)."""
         self.counters["predicted_breaches"] += 1
-        step = self.life.observe(obs, self.config.lifecycle)
+        step = self.life.observe(obs, self.lifecycle)
         if self.learn:
             self.events += step.events
 
