@@ -288,7 +288,8 @@ def incident_summary(incident: Mapping[str, Any]) -> str:
     )
 
 
-_FIXED = ("model_id", "model_version", "source", "ts", "threshold")  # never change once open
+# never change once open (an event's opened_severity, when pack_event kept it, is its incident's)
+_FIXED = ("model_id", "model_version", "source", "ts", "threshold", "score", "opened_severity")
 _GROWING = ("models", "signals", "alert_channels")  # only ever appended to while open
 
 
@@ -323,7 +324,7 @@ def refer(
     >>> [event] = life.observe(obs, LifecycleSpec()).events
     >>> referred = refer(pack_event(event), life.open)
     >>> referred
-    {'event': 'open', 'seq': 0, 'score': 9.0, 'severity': 'critical', 'signals': 1, 'alert_channels': 1}
+    {'event': 'open', 'seq': 0, 'severity': 'critical', 'signals': 1, 'alert_channels': 1}
     >>> unpack_event(resolve(referred, life.open), "host-1") == event
     True
     >>> referred = refer(pack_event(event), None, ended=life.open)  # once it has ended
