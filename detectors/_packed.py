@@ -92,6 +92,8 @@ def pack_decimals(values: Sequence[float]) -> str | None:
     [1.8376, 0.396, 2.0]
     >>> pack_decimals([0.1 + 0.2]), pack_decimals([-0.0]), pack_decimals([math.inf])
     (None, None, None)
+    >>> pack_decimals([0.00781274, 91000000.0]) is None  # 9.1e15 units of 1e-8: not floats
+    True
     """
     floats = np.fromiter(values, np.float64, len(values))
     if not floats.size:
@@ -117,6 +119,8 @@ def pack_decimals(values: Sequence[float]) -> str | None:
             ints //= 10**drop
             digits -= drop
             largest //= 10**drop
+    if largest >= _WIDTHS[-1][1]:  # beyond 2**53 an integer is not always a float
+        return None
     code = next(code for code, limit in _WIDTHS if largest < limit)
     raw = ints.astype(f"<{code}").tobytes()
     return f"{digits}{code}" + binascii.b2a_base64(raw, newline=False).decode("ascii")

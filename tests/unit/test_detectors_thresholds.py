@@ -146,6 +146,13 @@ def test_a_history_of_short_decimals_is_stored_in_a_third_of_its_json() -> None:
     assert old.to_state() == threshold.to_state()
 
 
+def test_a_history_of_tiny_and_huge_scores_is_stored_as_floats() -> None:
+    threshold = AdaptiveThreshold(sensitivity=2.0, window=8, floor=1.0)
+    for score in [0.0, 0.00781274, 91000000.0]:  # 9.1e15 units of 1e-8 would not be exact
+        threshold.learn(score)
+    assert threshold.to_state()["history"] == [0.0, 0.00781274, 91000000.0]
+
+
 def test_a_history_that_is_not_packed_decimals_is_refused() -> None:
     with pytest.raises(DetectorError, match="threshold state history is not packed decimals"):
         AdaptiveThreshold.from_state({"history": "4zAAA"}, sensitivity=2.0, window=8, floor=1.0)
