@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import functools
 import math
 import struct
@@ -74,7 +75,7 @@ def optional(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
-_WIDTHS = (("b", 1 << 7), ("h", 1 << 15), ("i", 1 << 31), ("q", 1 << 53))
+_CODES, _LIMITS = "bhiq", (1 << 7, 1 << 15, 1 << 31, 1 << 53)  # struct codes, the ints they hold
 
 
 def pack_decimals(values: Sequence[float]) -> str | None:
@@ -105,7 +106,7 @@ def pack_decimals(values: Sequence[float]) -> str | None:
     for digits in (6, 7, 8, 9):
         scale = 10.0**digits
         ints = np.rint(floats * scale).astype(np.int64)
-        if np.array_equal((ints / scale).view(np.int64), bits):  # -0.0 comes back 0.0: refused
+        if ((ints / scale).view(np.int64) == bits).all():  # -0.0 comes back 0.0: refused
             break
     else:
         return None
@@ -119,9 +120,10 @@ def pack_decimals(values: Sequence[float]) -> str | None:
             ints //= 10**drop
             digits -= drop
             largest //= 10**drop
-    if largest >= _WIDTHS[-1][1]:  # beyond 2**53 an integer is not always a float
+    width = bisect.bisect_right(_LIMITS, largest)
+    if width == len(_LIMITS):  # beyond 2**53 an integer is not always a float
         return None
-    code = next(code for code, limit in _WIDTHS if largest < limit)
+    code = _CODES[width]
     raw = ints.astype(f"<{code}").tobytes()
     return f"{digits}{code}" + binascii.b2a_base64(raw, newline=False).decode("ascii")
 
@@ -135,14 +137,20 @@ def unpack_decimals(owner: str, text: str) -> list[float]:
     Traceback (most recent call last):
     ...
     detectors.base.DetectorError: threshold history is not packed decimals: '4x'
+    >>> unpack_decimals("threshold history", "4")
+    Traceback (most recent call last):
+    ...
+    detectors.base.DetectorError: threshold history is not packed decimals: '4'
     """
     digits, code, body = text[:1], text[1:2], text[2:]
-    try:
-        raw = base64.b64decode(body, validate=True)
-        ints = struct.unpack(f"<{len(raw) // struct.calcsize(code)}{code}", raw)
-    except (ValueError, struct.error):
-        ints = None
-    if ints is None or not digits.isdigit() or code not in "bhiq":
+    ints = None
+    if digits in "0123456789" and digits and code and code in _CODES:
+        try:
+            raw = base64.b64decode(body, validate=True)
+            ints = struct.unpack(f"<{len(raw) // struct.calcsize(code)}{code}", raw)
+        except (ValueError, struct.error):
+            pass
+    if ints is None:
         raise DetectorError(f"{owner} is not packed decimals: {text!r}")
     scale = 10 ** int(digits)
     return [k / scale for k in ints]

@@ -399,9 +399,12 @@ def _runs(counts: list[int]) -> list[int]:
 
     Examples
     --------
-    >>> _runs([6, 6, 6, 4]), _runs([])
-    ([6, 3, 4, 1], [])
+    >>> _runs([6, 6, 6, 4]), _runs([5]), _runs([]), _runs([1, 2, 2, 0])
+    ([6, 3, 4, 1], [5, 1], [], [1, 1, 2, 2, 0, 1])
     """
+    n = len(counts)
+    if n and counts[: n - 1] == [counts[0]] * (n - 1):  # the usual: steady, the newest filling
+        return [counts[0], n] if counts[-1] == counts[0] else [counts[0], n - 1, counts[-1], 1]
     runs: list[int] = []
     for count in counts:
         if runs and runs[-2] == count:

@@ -153,9 +153,10 @@ def test_a_history_of_tiny_and_huge_scores_is_stored_as_floats() -> None:
     assert threshold.to_state()["history"] == [0.0, 0.00781274, 91000000.0]
 
 
-def test_a_history_that_is_not_packed_decimals_is_refused() -> None:
+@pytest.mark.parametrize("text", ["4zAAA", "4", "", "h4AAA=", "4hA", "4hAAAA"])
+def test_a_history_that_is_not_packed_decimals_is_refused(text: str) -> None:
     with pytest.raises(DetectorError, match="threshold state history is not packed decimals"):
-        AdaptiveThreshold.from_state({"history": "4zAAA"}, sensitivity=2.0, window=8, floor=1.0)
+        AdaptiveThreshold.from_state({"history": text}, sensitivity=2.0, window=8, floor=1.0)
 
 
 def test_static_threshold() -> None:
