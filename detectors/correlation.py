@@ -394,9 +394,71 @@ def _min_abs(value: object) -> float:
     return threshold
 
 
+def _runs(counts: list[int]) -> list[int]:
+    """``counts`` as ``[count, times, ...]``.
+
+    Examples
+    --------
+    >>> _runs([6, 6, 6, 4]), _runs([5]), _runs([]), _runs([1, 2, 2, 0])
+    ([6, 3, 4, 1], [5, 1], [], [1, 1, 2, 2, 0, 1])
+    """
+    n = len(counts)
+    if n and counts[: n - 1] == [counts[0]] * (n - 1):  # the usual: steady, the newest filling
+        return [counts[0], n] if counts[-1] == counts[0] else [counts[0], n - 1, counts[-1], 1]
+    runs: list[int] = []
+    for count in counts:
+        if runs and runs[-2] == count:
+            runs[-1] += 1
+        else:
+            runs += (count, 1)
+    return runs
+
+
+def expanded(state: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A :meth:`SignalCorrelator.to_state` dict with ``last``, ``age`` and ``counts`` on every
+    signal (the form written before 2026-11-27 20:00, which it leaves as it is).
+
+    Examples
+    --------
+    >>> expanded({"signals": [{"name": "a", "means": [1.0], "runs": [1, 1]}]})
+    Traceback (most recent call last):
+    ...
+    detectors.base.DetectorError: signal correlator state has a bad signal {'name': 'a', 'means': [1.0], 'runs': [1, 1]}
+    """
+    signals = state.get("signals")
+    if not isinstance(signals, list):
+        return state
+    full, shared = [], None
+    for item in signals:
+        if isinstance(item, Mapping) and "means" in item:
+            if "last" in item:
+                shared = {"last": item["last"], "age": item.get("age")}
+            runs = item.get("runs")
+            if shared is None or not (runs is None or _valid_runs(runs)):
+                raise DetectorError(f"signal correlator state has a bad signal {item!r}")
+            item = {"name": item.get("name"), **shared, **item}
+            if runs is not None:
+                del item["runs"]
+                item["counts"] = [
+                    runs[k] for k in range(0, len(runs), 2) for _ in range(runs[k + 1])
+                ]
+        full.append(item)
+    return {**state, "signals": full}
+
+
+def _valid_runs(runs: object) -> bool:
+    return (
+        isinstance(runs, list)
+        and len(runs) % 2 == 0
+        and all(type(n) is int and n >= 0 for n in runs)
+        and all(runs[k] > 0 for k in range(1, len(runs), 2))
+    )
+
+
 def _listed_buckets(state: Mapping[str, Any]) -> Mapping[str, Any]:
     """A :class:`SignalCorrelator` state with each signal's buckets as ``[age, mean, count]``
     (the form of earlier versions), leaving out those without values."""
+    state = expanded(state)
     signals = state.get("signals")
     if not isinstance(signals, list):
         return state
@@ -625,7 +687,10 @@ class SignalCorrelator:
     def to_state(self) -> dict[str, Any]:
         """Signals, least recently updated first, each with its newest bucket index (``last``)
         and its buckets from the oldest one kept, ``age`` buckets before ``last``, on: their
-        ``means`` and ``counts`` (a bucket without values has mean None and count 0).
+        ``means`` and ``counts`` (a bucket without values has mean None and count 0). A signal
+        with the same ``last`` and ``age`` as the one before it leaves them out; counts that
+        repeat are stored as ``runs``, ``[count, times, ...]``, when that is shorter
+        (:func:`expanded` gives the state with every field).
 
         Examples
         --------
@@ -635,23 +700,33 @@ class SignalCorrelator:
         >>> sc.add("a", 31.0, 4.0)
         >>> sc.to_state()
         {'signals': [{'name': 'a', 'last': 3, 'age': 3, 'means': [1.5, None, None, 4.0], 'counts': [2, 0, 0, 1]}]}
+        >>> for t in range(0, 40, 5):
+        ...     sc.add("b", float(t), 1.0)
+        >>> sc.to_state()["signals"][1]
+        {'name': 'b', 'means': [1.0, 1.0, 1.0, 1.0], 'runs': [2, 4]}
+        >>> expanded(sc.to_state())["signals"][1]
+        {'name': 'b', 'last': 3, 'age': 3, 'means': [1.0, 1.0, 1.0, 1.0], 'counts': [2, 2, 2, 2]}
         """
         signals = []
+        shared = None
         for name, entry in self._signals.items():
             buckets: Mapping[int, tuple[float | None, int]] = entry.buckets
             first = min(buckets, default=entry.last)
             if len(buckets) != entry.last - first + 1:  # gaps: buckets without values
                 buckets = {k: buckets.get(k, (None, 0)) for k in range(first, entry.last + 1)}
             kept = [buckets[k] for k in sorted(buckets)]
-            signals.append(
-                {
-                    "name": name,
-                    "last": entry.last,
-                    "age": entry.last - first,
-                    "means": [mean for mean, _ in kept],
-                    "counts": [count for _, count in kept],
-                }
-            )
+            item: dict[str, Any] = {"name": name}
+            if shared != (entry.last, first):
+                shared = (entry.last, first)
+                item["last"], item["age"] = entry.last, entry.last - first
+            item["means"] = [mean for mean, _ in kept]
+            counts = [count for _, count in kept]
+            runs = _runs(counts)
+            if len(runs) < len(counts):
+                item["runs"] = runs
+            else:
+                item["counts"] = counts
+            signals.append(item)
         return {"signals": signals}
 
     @classmethod

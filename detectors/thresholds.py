@@ -16,6 +16,7 @@ import numpy as np
 
 from detectors._batch import first_true
 from detectors._checks import require_floats, require_int, require_positive, state_field
+from detectors._packed import pack_decimals, unpack_decimals
 from detectors._robust import median_and_scaled_mad
 from detectors.base import DetectorError
 
@@ -159,7 +160,7 @@ class AdaptiveThreshold:
     >>> for score in [1.5, 1.0, 0.123456789]:
     ...     threshold.learn(score)
     >>> state = threshold.to_state()
-    >>> state["history"], round(state["value"], 4), state["since"]
+    >>> threshold.history, round(state["value"], 4), state["since"]
     ([1.0, 0.5, 1.5, 1.0, 0.123457], 3.2239, 0)
     >>> round(threshold.get(), 4)
     3.2239
@@ -221,7 +222,7 @@ class AdaptiveThreshold:
         ...                                        np.ones(5, dtype=bool))
         >>> limits.round(4).tolist(), flags.tolist(), done
         ([2.0, 2.0, 2.362, 2.362, 2.0], [False, False, True, False, False], 5)
-        >>> threshold.to_state()["history"]
+        >>> threshold.history
         [1.0, 1.5, 1.0]
         >>> threshold.settle(np.array([1.0, 9.0, 1.0]), np.ones(3, dtype=bool),
         ...                  guess=np.zeros(3, dtype=bool))[1:]
@@ -257,9 +258,32 @@ class AdaptiveThreshold:
         return np.array(limits[:done]), np.array(flags[:done], dtype=bool), done
 
     def to_state(self) -> dict[str, Any]:
-        """Recent scores (oldest first), the current threshold and the scores since it was
-        computed."""
-        return {"history": list(self._history), "value": self._value, "since": self._since}
+        """Recent scores (oldest first; packed as :func:`detectors._packed.pack_decimals` does
+        when that is exact, which the 6-digit rounding makes the rule), the current threshold
+        and the scores since it was computed.
+
+        Examples
+        --------
+        >>> threshold = AdaptiveThreshold(sensitivity=3.0, window=4, floor=2.0, min_history=2)
+        >>> for score in [1.25, 0.5, 1.125]:
+        ...     threshold.learn(score)
+        >>> threshold.to_state()
+        {'history': '3h4gT0AWUE', 'value': 2.0, 'since': 0}
+        >>> AdaptiveThreshold.from_state(threshold.to_state(), sensitivity=3.0, window=4,
+        ...                              floor=2.0, min_history=2).history
+        [1.25, 0.5, 1.125]
+        """
+        history = pack_decimals(self._history)
+        return {
+            "history": list(self._history) if history is None else history,
+            "value": self._value,
+            "since": self._since,
+        }
+
+    @property
+    def history(self) -> list[float]:
+        """The recent learned scores, oldest first."""
+        return list(self._history)
 
     @classmethod
     def from_state(
@@ -279,13 +303,14 @@ class AdaptiveThreshold:
         >>> state = {"history": [1.0, 2.0, 3.0]}
         >>> t = AdaptiveThreshold.from_state(state, sensitivity=1, window=2, floor=1,
         ...                                  min_history=2)
-        >>> t.to_state()
-        {'history': [2.0, 3.0], 'value': 3.2413, 'since': 0}
+        >>> t.history, t.get()
+        ([2.0, 3.0], 3.2413)
         """
         threshold = cls(sensitivity, window, floor, min_history, refresh)
-        history = require_floats(
-            "threshold state history", state_field(state, "history", "threshold")
-        )
+        history = state_field(state, "history", "threshold")
+        if isinstance(history, str):  # packed (rows written before 2026-11-27 20:00 hold a list)
+            history = unpack_decimals("threshold state history", history)
+        history = require_floats("threshold state history", history)
         threshold._history.extend(history)
         if "value" in state:
             threshold._value = max(threshold.floor, float(state["value"]))

@@ -272,25 +272,57 @@ class TrendTracker:
         >>> TrendTracker.from_state(state, half_life=math.inf).to_state() == state
         True
         """
-        line = self._line.to_list()
-        state: dict[str, Any] = {
-            "n": line[0],
-            "f": pack_floats(
-                [
-                    *line[1:],
-                    self._last_ts,
-                    *self._interval,
-                    *self._error,
-                    self._up,
-                    self._down,
-                    self._up_since,
-                    self._down_since,
-                ]
-            ),
-        }
+        state: dict[str, Any] = {"n": self._line.n, "f": pack_floats(self._floats())}
         if self._changes:
             state["changes"] = list(self._changes)
         return state
+
+    def _floats(self) -> list[float | None]:
+        line = self._line.to_list()
+        return [
+            *line[1:],
+            self._last_ts,
+            *self._interval,
+            *self._error,
+            self._up,
+            self._down,
+            self._up_since,
+            self._down_since,
+        ]
+
+    def state_like(self, first: TrendTracker) -> str | None:
+        """This tracker's state without what it shares with ``first``, a tracker of another
+        feature of the same points: the number of points, the time fields of the line (weight,
+        mean time, its spread), the last time and the intervals. None unless all of those are
+        the same floats (bit for bit) and neither has change points. :meth:`from_state_like`
+        with the same ``first`` undoes it.
+
+        Examples
+        --------
+        >>> cpu, mem = TrendTracker(), TrendTracker()
+        >>> for ts in (0.0, 10.0, 20.0):
+        ...     _ = cpu.update(ts, ts / 10)
+        ...     _ = mem.update(ts, 5.0)
+        >>> packed = mem.state_like(cpu)
+        >>> len(packed) < len(mem.to_state()["f"])
+        True
+        >>> TrendTracker.from_state_like(packed, cpu).to_state() == mem.to_state()
+        True
+        """
+        if self._changes or first._changes or self._line.n != first._line.n:
+            return None
+        mine, theirs = self._floats(), first._floats()
+        if pack_floats([mine[k] for k in _SHARED]) != pack_floats([theirs[k] for k in _SHARED]):
+            return None
+        return pack_floats([v for k, v in enumerate(mine) if k not in _SHARED])
+
+    @classmethod
+    def from_state_like(cls, text: object, first: TrendTracker, **params: Any) -> Self:
+        """Rebuild from a :meth:`state_like` string, given the same ``first`` tracker."""
+        own = iter(unpack_floats("trend state", text, 15 - len(_SHARED)))
+        theirs = first._floats()
+        floats = [theirs[k] if k in _SHARED else next(own) for k in range(15)]
+        return cls.from_state({"n": first._line.n, "f": pack_floats(floats)}, **params)
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any], **params: Any) -> Self:
@@ -323,6 +355,11 @@ class TrendTracker:
             require_finite(f"{owner} changes[{i}]", ts) for i, ts in enumerate(changes)
         )
         return tracker
+
+
+# in the floats of the packed state: the line's weight, mean time and time spread, the last time
+# and the EW sum and weight of the intervals (the same for every feature of a model's points)
+_SHARED = frozenset((0, 1, 3, 6, 7, 8))
 
 
 def _unpacked(state: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from incidents.incident import SCHEMA, iso_time
+from incidents.stored_incident import restored
 
 SIGNAL_FIELDS = (
     "signal",
@@ -180,14 +181,15 @@ def pack_incident(incident: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def unpack_incident(packed: Mapping[str, Any]) -> dict[str, Any]:
-    """The incident :func:`pack_incident` was given (a full one comes back as it is)."""
-    incident = dict(packed)
+    """The incident :func:`pack_incident` was given (a full one comes back as it is), also
+    from the form a row stores (:mod:`incidents.stored_incident`)."""
+    incident = restored(packed)
     for key in ("peak_score", "published_ratio", "last_seen", "last_elevated", "models"):
         if key not in incident:  # in this order: last_elevated defaults to last_seen
             incident[key] = _incident_defaults(incident)[key]
     incident["signals"] = [
         unpack_signal(s, incident["model_id"], incident["source"], incident["ts"])
-        for s in packed["signals"]
+        for s in incident["signals"]
     ]
     return _ordered(INCIDENT_FIELDS, incident)
 
@@ -288,7 +290,8 @@ def incident_summary(incident: Mapping[str, Any]) -> str:
     )
 
 
-_FIXED = ("model_id", "model_version", "source", "ts", "threshold")  # never change once open
+# never change once open (an event's opened_severity, when pack_event kept it, is its incident's)
+_FIXED = ("model_id", "model_version", "source", "ts", "threshold", "score", "opened_severity")
 _GROWING = ("models", "signals", "alert_channels")  # only ever appended to while open
 
 
@@ -323,7 +326,7 @@ def refer(
     >>> [event] = life.observe(obs, LifecycleSpec()).events
     >>> referred = refer(pack_event(event), life.open)
     >>> referred
-    {'event': 'open', 'seq': 0, 'score': 9.0, 'severity': 'critical', 'signals': 1, 'alert_channels': 1}
+    {'event': 'open', 'seq': 0, 'severity': 'critical', 'signals': 1, 'alert_channels': 1}
     >>> unpack_event(resolve(referred, life.open), "host-1") == event
     True
     >>> referred = refer(pack_event(event), None, ended=life.open)  # once it has ended

@@ -127,7 +127,12 @@ class Insights:
         self.streak = int(state.get("streak", 0))
         trends = state.get("trend") or [None] * n_features
         forecasts = state.get("forecast") or [None] * n_features
-        self.trends = [TrendTracker.from_state(t) if t else TrendTracker() for t in trends]
+        self.trends: list[TrendTracker] = []
+        for t in trends:  # a string: the state of a feature whose times are the first one's
+            if isinstance(t, str) and self.trends:
+                self.trends.append(TrendTracker.from_state_like(t, self.trends[0]))
+            else:
+                self.trends.append(TrendTracker.from_state(t) if t else TrendTracker())
         self.forecasters = [spec.forecaster(f) if f else spec.forecaster() for f in forecasts]
 
     def update(self, ts: float, x: Sequence[float], flagged: bool) -> None:
@@ -234,7 +239,10 @@ class Insights:
 
     def to_state(self) -> dict[str, Any]:
         state: dict[str, Any] = {
-            "trend": [t.to_state() for t in self.trends],
+            "trend": [
+                t.state_like(self.trends[0]) or t.to_state() if i else t.to_state()
+                for i, t in enumerate(self.trends)
+            ],
             "forecast": [f.to_state() for f in self.forecasters],
         }
         if self.corr is not None:

@@ -35,6 +35,7 @@ import numpy as np
 
 from incidents.compact import incident_summary, pack_incident, unpack_incident
 from incidents.incident import SCHEMA, Signal, incident_id, iso_time, severity_for
+from incidents.stored_incident import store
 
 PEAK_GROWTH_FOR_UPDATE = 1.25
 MAX_SIGNALS = 16
@@ -167,7 +168,10 @@ class EntityIncidents:
     def to_state(self) -> dict[str, Any]:
         """A copy: the stored state must not move when this object goes on. The open incident's
         signals are stored without what the incident gives (see ``incidents.compact``)."""
-        incident = pack_incident(json_copy(self.open)) if self.open is not None else None
+        incident = None
+        if self.open is not None:
+            copied = json_copy(self.open)
+            incident = store(pack_incident(copied), copied)
         return {"open": incident, "last_opened": dict(self.last_opened)}
 
     def observe(self, obs: Observation, spec: LifecycleSpec) -> Step:

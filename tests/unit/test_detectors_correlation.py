@@ -14,7 +14,12 @@ from hypothesis import strategies as st
 from river import stats
 
 from detectors.base import DetectorError
-from detectors.correlation import RollingCorrelation, SignalCorrelator, half_life_decay
+from detectors.correlation import (
+    RollingCorrelation,
+    SignalCorrelator,
+    expanded,
+    half_life_decay,
+)
 
 
 def _pairs(n: int) -> list[tuple[int, int]]:
@@ -258,7 +263,7 @@ def test_signals_at_different_times_against_numpy() -> None:
 
 def _buckets(sc: SignalCorrelator) -> list[list[float]]:
     """The first signal's buckets as ``[age, mean, count]``."""
-    return _buckets_of(sc.to_state()["signals"][0])
+    return _buckets_of(expanded(sc.to_state())["signals"][0])
 
 
 def _buckets_of(signal: dict[str, Any]) -> list[list[float]]:
@@ -371,21 +376,36 @@ def test_signal_state_round_trip_gives_identical_results(
         original.add(*event)
     copy = SignalCorrelator.from_state(json.loads(json.dumps(original.to_state())), **params)
     # the same state as earlier versions wrote it, each bucket as [age, mean, count]
-    signals = original.to_state()["signals"]
+    signals = expanded(original.to_state())["signals"]
     listed = {
         "signals": [
             {"name": s["name"], "last": s["last"], "buckets": _buckets_of(s)} for s in signals
         ]
     }
     old = SignalCorrelator.from_state(json.loads(json.dumps(listed)), **params)
+    # ... and as 0b08944 wrote it, last, age and counts on every signal
+    full = SignalCorrelator.from_state(json.loads(json.dumps({"signals": signals})), **params)
     for event in after:
-        original.add(*event)
-        copy.add(*event)
-        old.add(*event)
-    assert copy.to_state() == original.to_state() == old.to_state()
+        for correlator in (original, copy, old, full):
+            correlator.add(*event)
+    assert copy.to_state() == original.to_state() == old.to_state() == full.to_state()
     for name in original.signals:
         assert copy.partners(name, 0.0, 2) == original.partners(name, 0.0, 2)
         assert old.partners(name, 0.0, 2) == original.partners(name, 0.0, 2)
+        assert full.partners(name, 0.0, 2) == original.partners(name, 0.0, 2)
+
+
+def test_signals_on_one_grid_store_their_window_once_and_steady_counts_as_runs() -> None:
+    sc = SignalCorrelator()
+    for k in range(100):
+        sc.add("metrics:m:cpu", 10.0 * k, float(k % 7))
+        sc.add("metrics:m:mem", 10.0 * k, float(k % 5))
+    first, second = sc.to_state()["signals"]
+    assert (first["last"], first["age"]) == (16, 16) and "last" not in second
+    assert first["runs"] == second["runs"] == [6, 16, 4, 1]
+    assert expanded(sc.to_state())["signals"][1]["counts"] == [6] * 16 + [4]
+    with pytest.raises(DetectorError, match="signal correlator state has a bad signal"):
+        SignalCorrelator.from_state({"signals": [{**first, "runs": [6, 0]}]})
 
 
 @settings(max_examples=80, deadline=None)
@@ -405,7 +425,7 @@ def test_add_many_keeps_the_buckets_of_add_one_by_one(
         for t, v in zip(ts.tolist(), values.tolist(), strict=True):
             one.add("s", t, v)
         many.add_many("s", ts, values)
-    want, got = one.to_state()["signals"], many.to_state()["signals"]
+    want, got = expanded(one.to_state())["signals"], expanded(many.to_state())["signals"]
     assert [(s["last"], s["age"], s["counts"]) for s in got] == [
         (s["last"], s["age"], s["counts"]) for s in want
     ]

@@ -173,7 +173,7 @@ def test_adaptive_threshold_learns_unflagged_scores() -> None:
     mad = float(np.median(np.abs(np.array(history) - median)))
     expected = max(1.5, median + 3.0 * 1.4826 * mad)
     assert scorer.score_one([0.0], learn=False).threshold == pytest.approx(expected)
-    assert scorer.to_state()["threshold_state"]["history"] == [abs(v) for v in values]
+    assert scorer.threshold.history == [abs(v) for v in values]
 
 
 def test_all_missing_point_scores_nan_and_is_not_learned() -> None:
@@ -244,7 +244,7 @@ def test_zscore_adaptive_state_is_small() -> None:
     scorer = ModelScorer(spec)
     rng = np.random.default_rng(0)
     scorer.score_many(np.column_stack([rng.normal(100, 5, 200), rng.normal(5, 1, 200)]).tolist())
-    assert len(scorer.to_state()["threshold_state"]["history"]) == 64
+    assert len(scorer.threshold.history) == 64
     assert len(json.dumps(scorer.to_state())) < 2048
 
 

@@ -66,14 +66,14 @@ def test_non_finite_scores_are_ignored() -> None:
     threshold = AdaptiveThreshold(sensitivity=3.0, window=8, floor=1.0)
     for score in [math.nan, math.inf, -math.inf]:
         threshold.learn(score)
-    assert threshold.to_state() == {"history": [], "value": 1.0, "since": 0}
+    assert threshold.history == [] and threshold.get() == 1.0
 
 
 def test_scores_rounded_to_six_significant_digits() -> None:
     threshold = AdaptiveThreshold(sensitivity=3.0, window=8, floor=1.0)
     for score in [1.23456789, 123456.789, 0.000123456789, 1e-300]:
         threshold.learn(score)
-    assert threshold.to_state()["history"] == [1.23457, 123457.0, 0.000123457, 1e-300]
+    assert threshold.history == [1.23457, 123457.0, 0.000123457, 1e-300]
 
 
 def test_window_keeps_only_recent_scores() -> None:
@@ -111,6 +111,52 @@ def test_adaptive_state_round_trips_through_json() -> None:
         copy.learn(score)
         threshold.learn(score)
     assert copy.to_state() == threshold.to_state()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(allow_nan=False, allow_infinity=False),
+            st.floats(-50, 50).map(lambda x: round(x, 4)),
+            st.floats(1e-12, 1e12),
+        ),
+        max_size=70,
+    )
+)
+def test_a_restored_history_holds_the_very_floats_learned(scores: list[float]) -> None:
+    threshold = AdaptiveThreshold(sensitivity=2.0, window=64, floor=1.0)
+    for score in scores:
+        threshold.learn(score)
+    state = json.loads(json.dumps(threshold.to_state()))
+    copy = AdaptiveThreshold.from_state(state, sensitivity=2.0, window=64, floor=1.0)
+    assert [x.hex() for x in copy.history] == [x.hex() for x in threshold.history]
+    assert copy.get() == threshold.get()
+
+
+def test_a_history_of_short_decimals_is_stored_in_a_third_of_its_json() -> None:
+    threshold = AdaptiveThreshold(sensitivity=2.0, window=64, floor=1.0)
+    rng = np.random.default_rng(3)
+    for score in np.round(rng.uniform(0.0, 3.0, 64), 4).tolist():
+        threshold.learn(score)
+    packed = threshold.to_state()["history"]
+    assert len(json.dumps(packed)) < len(json.dumps(threshold.history)) / 2.5
+    rows_written_before = {"history": threshold.history, "value": threshold.get(), "since": 0}
+    old = AdaptiveThreshold.from_state(rows_written_before, sensitivity=2.0, window=64, floor=1.0)
+    assert old.to_state() == threshold.to_state()
+
+
+def test_a_history_of_tiny_and_huge_scores_is_stored_as_floats() -> None:
+    threshold = AdaptiveThreshold(sensitivity=2.0, window=8, floor=1.0)
+    for score in [0.0, 0.00781274, 91000000.0]:  # 9.1e15 units of 1e-8 would not be exact
+        threshold.learn(score)
+    assert threshold.to_state()["history"] == [0.0, 0.00781274, 91000000.0]
+
+
+@pytest.mark.parametrize("text", ["4zAAA", "4", "", "h4AAA=", "4hA", "4hAAAA"])
+def test_a_history_that_is_not_packed_decimals_is_refused(text: str) -> None:
+    with pytest.raises(DetectorError, match="threshold state history is not packed decimals"):
+        AdaptiveThreshold.from_state({"history": text}, sensitivity=2.0, window=8, floor=1.0)
 
 
 def test_static_threshold() -> None:
@@ -153,7 +199,7 @@ def test_make_threshold() -> None:
     restored = make_threshold(
         "adaptive", threshold=2.0, sensitivity=2.5, window=16, state={"history": [1.0]}
     )
-    assert restored.to_state()["history"] == [1.0]
+    assert restored.history == [1.0]
     with pytest.raises(DetectorError, match="unknown threshold strategy 'median'; choose one of"):
         make_threshold("median", threshold=2.0, sensitivity=2.5, window=16)
 
