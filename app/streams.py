@@ -99,14 +99,18 @@ class TelemetryHandler:
                 continue
             events += await self.handle(event, stream, pending)
             nexts[tp] = max(nexts.get(tp, stored[tp]) or 0, offset + 1)
-        for tp, next_offset in nexts.items():  # after the rows, in their changelog partitions
+        # The rows go to the tables before the first await (the REST agent may run during it
+        # and must read them), the positions only once the previous batch's rows are on the
+        # broker, after this batch's rows in their changelog partitions.
+        pending.flush()
+        previous = self._in_flight.pop(stream, None)
+        if previous is not None:
+            await previous.delivered()
+        for tp, next_offset in nexts.items():
             if next_offset != stored[tp]:
                 pending.set_row(
                     position_key(tp.topic, tp.partition), tp.partition, {"next": next_offset}
                 )
-        previous = self._in_flight.pop(stream, None)
-        if previous is not None:
-            await previous.delivered()  # its rows before this batch's positions
         pending.flush()
         self._in_flight[stream] = pending
         await engine.publish_events(events)
