@@ -143,6 +143,14 @@ class Detector(ABC):
     #: path cannot reuse the baselines of the learned rows for a flagged one).
     baseline_sees_the_row: ClassVar[bool] = False
 
+    #: Whether :meth:`rebaseline` can move the baseline (detectors with a center and a spread).
+    can_rebaseline: ClassVar[bool] = False
+
+    def rebaseline(self, i: int, center: float, spread: float) -> None:
+        """Move feature ``i``'s baseline to ``(center, spread)`` (a change point), keeping what
+        the detector knows of the data's shape; a feature without a baseline is left alone."""
+        raise NotImplementedError(f"{self.name} cannot be re-baselined")
+
     @property
     def fixed_baseline(self) -> bool:
         """Whether learning leaves the baseline alone (then the batch path scores a block

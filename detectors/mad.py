@@ -68,6 +68,31 @@ class RollingMAD(Detector):
             self._cache[i] = cached
         return cached
 
+    can_rebaseline: ClassVar[bool] = True
+
+    def rebaseline(self, i: int, center: float, spread: float) -> None:
+        """The window moves and stretches so that its median is ``center`` and its scaled MAD
+        ``spread``; its shape is kept.
+
+        Examples
+        --------
+        >>> det = RollingMAD(1, window=5)
+        >>> for v in [10.0, 11.0, 9.0, 10.0, 12.0]:
+        ...     det.learn_one([v])
+        >>> det.rebaseline(0, 50.0, 2.9652)
+        >>> det.to_state()["window"], det.baseline()
+        ([[50.0, 52.0, 48.0, 50.0, 54.0]], [(50.0, 2.9652)])
+        """
+        values = self._values_seen[i]
+        if len(values) < 3:
+            return
+        old_center, old_spread = median_and_scaled_mad(values)
+        stretch = spread / old_spread if old_spread > 0 else 1.0
+        moved = [center + (v - old_center) * stretch for v in values]
+        values.clear()
+        values.extend(moved)
+        self._cache[i] = None
+
     def _learn_value(self, i: int, v: float) -> None:
         self._values_seen[i].append(v)
         self._cache[i] = None

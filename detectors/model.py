@@ -1,13 +1,29 @@
 """The per-key scoring step shared by the stream, the REST API and the offline backtest.
 
-A :class:`ModelScorer` pairs a detector with a threshold. A point it flags trains neither of
-them (river's ``protect_anomaly_detector`` idea), so a burst of anomalies does not become the
-new normal nor raise its own threshold.
+A :class:`ModelScorer` pairs a detector with a threshold, and keeps the baseline honest:
+
+- **bounded learning**: a flagged point still teaches the detector, winsorised to one spread
+  from the center (``center +- spread``, Huber's idea for a location estimate), so a spike moves
+  the baseline by no more than an ordinary point, and a change that persists is followed in its
+  direction without inflating the spread (clipped at the threshold instead, each flagged point
+  would add ``threshold**2`` times the variance, and a run of them would blow the spread up); the
+  threshold learns unflagged scores only, so anomalies do not raise it;
+- **change points**: a persistent run of flags re-baselines the detector on the run's own points
+  (:mod:`detectors.changepoint`), and the point says so (``PointResult.change``), so a level
+  shift alerts for its first points and then stops; a return to the old level soon after goes
+  back to the old baseline;
+- **resolution floor**: no spread is below the data's own granularity or 1 % of its range
+  (:mod:`detectors.resolution`), so ties and integer counts never give a zero spread.
+
+These apply to the detectors with a center and a spread that learn (``zscore`` without a static
+mean/std, ``ewma``, ``mad``). A static ``zscore`` keeps the baseline it was given; ``knn`` keeps
+its own calibration and learns only the points it does not flag.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +32,10 @@ import numpy as np
 
 from detectors._checks import require_int, require_positive, state_field
 from detectors.base import Detector, DetectorError, block_scores, combined_score
+from detectors.changepoint import ChangePoint
 from detectors.registry import DEFAULT_THRESHOLDS, detector_class, make_detector
+from detectors.resolution import ResolutionFloor
+from detectors.results import BlockResult, Change, PointResult
 from detectors.thresholds import (
     THRESHOLD_STRATEGIES,
     AdaptiveThreshold,
@@ -115,94 +134,20 @@ class ModelSpec:
         return min(30, self.history_window)
 
 
-@dataclass
-class BlockResult:
-    """Per-row arrays of :meth:`ModelScorer.score_block` (the fields of :class:`PointResult`)."""
-
-    score: np.ndarray
-    threshold: np.ndarray
-    is_anomaly: np.ndarray
-    warm: np.ndarray
-    feature_scores: np.ndarray
-    centers: np.ndarray
-    spreads: np.ndarray
-
-    @classmethod
-    def empty(cls, m: int, n_features: int) -> BlockResult:
-        return cls(
-            score=np.empty(m),
-            threshold=np.empty(m),
-            is_anomaly=np.zeros(m, dtype=bool),
-            warm=np.zeros(m, dtype=bool),
-            feature_scores=np.empty((m, n_features)),
-            centers=np.empty((m, n_features)),
-            spreads=np.empty((m, n_features)),
-        )
-
-    def fill(
-        self,
-        start: int,
-        rows: slice,
-        feature_scores: np.ndarray,
-        score: np.ndarray,
-        threshold: np.ndarray,
-        flagged: np.ndarray,
-        warm: np.ndarray,
-        centers: np.ndarray,
-        spreads: np.ndarray,
-    ) -> None:
-        n = rows.stop - rows.start
-        target = slice(start, start + n)
-        self.feature_scores[target] = feature_scores[rows]
-        self.score[target] = score[rows]
-        self.threshold[target] = threshold[rows]
-        self.is_anomaly[target] = flagged[rows]
-        self.warm[target] = warm[rows]
-        self.centers[target] = centers[rows]
-        self.spreads[target] = spreads[rows]
-
-    def point(self, k: int) -> PointResult:
-        """Row ``k`` as a :class:`PointResult`."""
-        return PointResult(
-            score=float(self.score[k]),
-            threshold=float(self.threshold[k]),
-            is_anomaly=bool(self.is_anomaly[k]),
-            feature_scores=self.feature_scores[k].tolist(),
-            baseline=list(zip(self.centers[k].tolist(), self.spreads[k].tolist(), strict=True)),
-            warm=bool(self.warm[k]),
-        )
-
-
-@dataclass
-class PointResult:
-    """The outcome of scoring one point.
-
-    ``baseline`` is the per-feature ``(center, spread)`` the point was scored against
-    (``(nan, nan)`` for a feature without a baseline yet).
-
-    Examples
-    --------
-    >>> result = PointResult(score=4.0, threshold=3.0, is_anomaly=True,
-    ...                      feature_scores=[4.0], baseline=[(100.0, 5.0)], warm=True)
-    >>> result.is_anomaly
-    True
-    """
-
-    score: float
-    threshold: float
-    is_anomaly: bool
-    feature_scores: list[float]
-    baseline: list[tuple[float, float]]
-    warm: bool
+#: A flagged point is learned as if it were this many spreads from the center.
+LEARN_CLIP = 1.0
 
 
 class ModelScorer:
-    """Scores points of one key and learns the ones it does not flag.
+    """Scores points of one key; learns every point, flagged ones with bounded weight.
 
-    For each point: ``s = detector.score_one(x)``, ``thr = threshold.get()``,
+    For each point, against the baseline before it: ``z_i = (x_i - center_i) / spread_i`` (the
+    spread raised to the resolution floor), ``s = max |z_i|``, ``thr = threshold.get()``,
     ``warm = detector.n_learned >= warmup`` and ``is_anomaly = warm and finite(s) and s > thr``.
-    Then, only if ``learn`` and not ``is_anomaly`` and ``s`` is not NaN, the detector learns
-    ``x`` and the threshold learns ``s``. With ``learn=False`` nothing changes (dry run).
+    Then, with ``learn`` and ``s`` not NaN: the detector learns ``x``, winsorised to
+    ``center_i +- spread_i`` when flagged; the threshold learns ``s`` when not flagged;
+    the change-point watch counts the flag and may re-baseline (see the module's docstring).
+    With ``learn=False`` nothing changes (dry run).
 
     Parameters
     ----------
@@ -222,24 +167,27 @@ class ModelScorer:
     >>> scorer.detector.baseline()
     [(10.0, 1.0)]
 
-    A flagged point does not move the learned baseline:
+    A flagged point moves the baseline only as far as a point one spread away would (11):
 
     >>> result = scorer.score_one([20.0])
     >>> result.score, result.is_anomaly, result.baseline
     (10.0, True, [(10.0, 1.0)])
-    >>> scorer.detector.baseline(), scorer.detector.n_learned
-    ([(10.0, 1.0)], 5)
+    >>> [(round(c, 4), round(s, 4)) for c, s in scorer.detector.baseline()]
+    [(10.1667, 0.9832)]
 
-    A normal point is learned, unless it is a dry run:
+    A level that moved for good is re-baselined after a run of flags, and the point says so:
 
-    >>> scorer.score_one([12.0], learn=False).is_anomaly
-    False
-    >>> scorer.detector.n_learned
-    5
-    >>> scorer.score_one([12.0]).is_anomaly
-    False
-    >>> scorer.detector.n_learned
-    6
+    >>> shifted = scorer.score_many([[50.0 + (k % 3)] for k in range(12)])
+    >>> [k for k, r in enumerate(shifted) if r.change], shifted[8].change
+    ([8], ((0, 10.0, 51.0),))
+    >>> [r.is_anomaly for r in shifted[7:]]
+    [True, True, False, False, False]
+
+    A dry run changes nothing:
+
+    >>> before = scorer.to_state()
+    >>> scorer.score_one([500.0], learn=False).is_anomaly, scorer.to_state() == before
+    (True, True)
     """
 
     def __init__(self, spec: ModelSpec, state: Mapping[str, Any] | None = None) -> None:
@@ -269,9 +217,140 @@ class ModelScorer:
             state=threshold_state,
         )
         self.warmup = spec.effective_warmup
+        #: Whether the baseline adapts (bounded learning, change points, resolution floor).
+        self.adapts = self.detector.can_rebaseline and not self.detector.fixed_baseline
+        state = state or {}
+        self.floor = ResolutionFloor.from_state(spec.n_features, state.get("floor"))
+        self.change = ChangePoint.from_state(spec.n_features, state.get("change"))
+
+    # ------------------------------------------------------------------ one point
 
     def score_one(self, x: Sequence[float], learn: bool = True) -> PointResult:
-        """Score ``x`` and, if ``learn`` and it is not flagged, learn it."""
+        """Score ``x`` and, with ``learn``, learn it (see the class docstring)."""
+        if not self.adapts:
+            return self._score_kept(x, learn)
+        values = self.detector._values(x)
+        result, centers, spreads = self._score_values(values)
+        if learn and result.is_anomaly and self.change.previous is not None:
+            back = self._return(values, result.threshold)
+            if back is not None:
+                result, centers, spreads = back
+        if learn and not math.isnan(result.score):
+            self._learn_row(values, result, centers, spreads)
+        return result
+
+    def _score_values(self, values: list[float]) -> tuple[PointResult, list[float], list[float]]:
+        """The point's result against the current baseline (floored), learning nothing."""
+        detector, floor = self.detector, self.floor
+        scores: list[float] = []
+        centers: list[float] = []
+        spreads: list[float] = []
+        for i, v in enumerate(values):
+            base = detector._feature_baseline(i)
+            if base is None:
+                centers.append(math.nan)
+                spreads.append(math.nan)
+                scores.append(math.nan if math.isnan(v) else 0.0)
+                continue
+            center, spread = base
+            least = floor.floor(i)
+            if spread < least:
+                spread = least
+            centers.append(center)
+            spreads.append(spread)
+            if math.isnan(v):
+                scores.append(math.nan)
+                continue
+            z = (v - center) / spread
+            if math.isinf(z):
+                z = math.copysign(sys.float_info.max, z)
+            scores.append(z)
+        score = combined_score(scores)
+        threshold = self.threshold.get()
+        warm = detector.n_learned >= self.warmup
+        result = PointResult(
+            score=score,
+            threshold=threshold,
+            is_anomaly=warm and math.isfinite(score) and score > threshold,
+            feature_scores=scores,
+            baseline=list(zip(centers, spreads, strict=True)),
+            warm=warm,
+        )
+        return result, centers, spreads
+
+    def _return(
+        self, values: list[float], threshold: float
+    ) -> tuple[PointResult, list[float], list[float]] | None:
+        """Soon after a change point, a point the baseline before the change would not flag
+        takes the model back to that baseline; None when it would flag it too."""
+        previous = self.change.previous
+        assert previous is not None
+        for i, (center, spread) in enumerate(previous):
+            v = values[i]
+            if math.isnan(v) or math.isnan(center):
+                continue
+            if abs(v - center) > threshold * max(spread, self.floor.floor(i)):
+                return None
+        now = self.detector.baseline()
+        for i, (center, spread) in enumerate(previous):
+            if math.isfinite(center):
+                self.detector.rebaseline(i, center, spread)
+        self.change.reverted()
+        result, centers, spreads = self._score_values(values)
+        result.change = tuple(
+            (i, now[i][0], previous[i][0])
+            for i in range(len(previous))
+            if math.isfinite(previous[i][0]) and math.isfinite(now[i][0])
+        )
+        return result, centers, spreads
+
+    def _learn_row(
+        self,
+        values: list[float],
+        result: PointResult,
+        centers: list[float],
+        spreads: list[float],
+    ) -> None:
+        """Learn one scored point (with a value): winsorised if flagged, then the change-point
+        watch, which may re-baseline (``result.change`` then says how)."""
+        flagged = result.is_anomaly
+        learned = values
+        if flagged:
+            learned = [
+                _winsorised(v, z, c, s, LEARN_CLIP)
+                for v, z, c, s in zip(values, result.feature_scores, centers, spreads, strict=True)
+            ]
+        else:
+            self.threshold.learn(result.score)
+        self.detector.learn_one(learned)
+        for i, v in enumerate(learned):
+            if not math.isnan(v):
+                self.floor.learn_value(i, v)
+        self.change.learned(np.array(values), flagged, list(zip(centers, spreads, strict=True)))
+        if flagged and self.change.triggered():
+            result.change = self._rebaseline(list(zip(centers, spreads, strict=True)))
+
+    def _rebaseline(self, scored_against: list[tuple[float, float]]) -> Change:
+        """A change point: every feature with enough values in the run gets the run's
+        baseline; the change says which moved, from the run's origin to where."""
+        change = self.change
+        origin = change.origin or scored_against
+        new = change.new_baseline(origin)
+        run = np.array(change.run, dtype=float).reshape(len(change.run), self.spec.n_features)
+        moved = []
+        for i, ((before, _), (center, spread)) in enumerate(zip(origin, new, strict=True)):
+            values = run[np.isfinite(run[:, i]), i]
+            if not math.isfinite(before) or len(values) < 3:
+                continue
+            self.detector.rebaseline(i, center, spread)
+            self.floor.reset_range(i, float(values.min()), float(values.max()))
+            moved.append((i, before, center))
+        change.changed(origin)
+        return tuple(moved)
+
+    def _score_kept(self, x: Sequence[float], learn: bool) -> PointResult:
+        """A detector that keeps its own baseline (static zscore, knn): a flagged point is
+        not learned."""
         feature_scores = self.detector.feature_scores(x)
         score = combined_score(feature_scores)
         baseline = self.detector.baseline()
@@ -293,6 +372,8 @@ class ModelScorer:
     def score_many(self, xs: Iterable[Sequence[float]], learn: bool = True) -> list[PointResult]:
         """:meth:`score_one` on each point in order."""
         return [self.score_one(x, learn) for x in xs]
+
+    # ------------------------------------------------------------------ a block
 
     def score_block(self, rows: np.ndarray, learn: bool = True) -> BlockResult:
         """The batch path: what :meth:`score_one` gives on each row in order, vectorised.
@@ -320,27 +401,21 @@ class ModelScorer:
                 f"x must have {self.spec.n_features} values (n_features), got {n_features}"
             )
         out = BlockResult.empty(m, n_features)
-        if learn and not self.detector.baseline_sees_the_row:
+        if learn and self.adapts:
             self._settle_block(rows, out)
+            return out
+        if learn and self.detector.fixed_baseline:
+            self._settle_fixed(rows, out)
             return out
         if learn:  # its batch walk is per row anyway: no copy of the detector, no re-walks
             for k, row in enumerate(rows.tolist()):
-                result = self.score_one(row)
-                base = np.array(result.baseline, dtype=float).reshape(n_features, 2)
-                out.fill(
-                    k,
-                    slice(0, 1),
-                    np.array([result.feature_scores], dtype=float),
-                    np.array([result.score]),
-                    np.array([result.threshold]),
-                    np.array([result.is_anomaly]),
-                    np.array([result.warm]),
-                    base[None, :, 0],
-                    base[None, :, 1],
-                )
+                out.put(k, self.score_one(row))
             return out
         # A dry run learns nothing: every row is scored against the current state at once.
         centers, spreads = self.detector.current_baselines(m)
+        if self.adapts:
+            floors = self.floor.floors()[None, :]
+            spreads = np.where(spreads < floors, floors, spreads)
         feature_scores, score = block_scores(rows, centers, spreads)
         threshold = np.full(m, self.threshold.get())
         warm = np.full(m, self.detector.n_learned >= self.warmup)
@@ -349,37 +424,46 @@ class ModelScorer:
         out.fill(0, slice(0, m), feature_scores, score, threshold, flagged, warm, centers, spreads)
         return out
 
-    def _settle_block(self, rows: np.ndarray, out: BlockResult) -> None:
-        """:meth:`score_block` with learning, for detectors whose baseline of a row does not
-        depend on the row itself. The threshold walks the scores of a span in order
-        (:meth:`AdaptiveThreshold.settle`), so its flags are exact given the scores. A detector
-        whose baseline learns needs the flags for the scores, so the span is scored with a
-        guess of the flags (none at first), and the walk stops at the first row whose flag
-        differs from the guess: scoring is causal, so the rows up to it are right. The rest is
-        guessed flagged when above the threshold reached, and the next span starts after the
-        kept rows; a span that was all right grows, one that was not shrinks. A fixed baseline
-        (a static z-score) needs no guess: one span, one walk."""
-        m, n_features = rows.shape
+    def _settle_fixed(self, rows: np.ndarray, out: BlockResult) -> None:
+        """A fixed baseline (a static z-score): one walk of the threshold over the block."""
+        m = len(rows)
         detector, threshold = self.detector, self.threshold
-        fixed = detector.fixed_baseline
         has_value = np.isfinite(rows).any(axis=1)
-        guess = np.zeros(m, dtype=bool)
-        start, span = 0, 4096
+        centers, spreads = detector.current_baselines(m)
+        feature_scores, score = block_scores(rows, centers, spreads)
+        warm = detector.n_learned + np.cumsum(has_value) - has_value >= self.warmup
+        limits, flagged, _ = threshold.settle(score, warm)
+        out.fill(0, slice(0, m), feature_scores, score, limits, flagged, warm, centers, spreads)
+        detector.learn_block(rows[~flagged])
+
+    def _settle_block(self, rows: np.ndarray, out: BlockResult) -> None:
+        """:meth:`score_block` with learning, for the detectors that adapt. A span of rows is
+        scored against the baselines they would have if none were flagged (the detector's and
+        the floor's block scans), and the threshold walks its scores in order
+        (:meth:`AdaptiveThreshold.settle`) up to the first flagged row: the rows before it are
+        right, as scoring is causal. They are learned at once; the flagged row is learned
+        winsorised through the one-point step, which also runs the change-point watch, and
+        the next span starts after it. A span that ends unflagged grows, one that does not
+        shrinks. Soon after a change point (when a return to the old baseline is possible)
+        rows go one by one."""
+        m, _ = rows.shape
+        detector, threshold, floor, change = self.detector, self.threshold, self.floor, self.change
+        has_value = np.isfinite(rows).any(axis=1)
+        start, span = 0, 256
         while start < m:
-            stop = m if fixed else min(m, start + span)
-            part, keep = rows[start:stop], ~guess[start:stop]
-            if fixed:
-                centers, spreads = detector.current_baselines(len(part))
-            else:  # baselines after 0 .. len(kept) kept rows; the last row is a placeholder
-                kept = np.concatenate([part[keep], np.zeros((1, n_features))])
-                all_centers, all_spreads = detector.block_baselines(kept)
-                before = np.cumsum(keep) - keep
-                centers, spreads = all_centers[before], all_spreads[before]
+            if change.previous is not None:
+                out.put(start, self.score_one(rows[start].tolist()))
+                start += 1
+                continue
+            stop = min(m, start + span)
+            part = rows[start:stop]
+            centers, spreads = detector.block_baselines(part)
+            floors = floor.block_floors(part)
+            spreads = np.where(spreads < floors, floors, spreads)
             feature_scores, score = block_scores(part, centers, spreads)
             counted = has_value[start:stop]
-            # no row is flagged before the model is warm, so every row with a value is learned
             warm = detector.n_learned + np.cumsum(counted) - counted >= self.warmup
-            limits, flagged, done = threshold.settle(score, warm, None if fixed else ~keep)
+            limits, flagged, done = threshold.settle(score, warm, np.zeros(len(part), dtype=bool))
             out.fill(
                 start,
                 slice(0, done),
@@ -391,15 +475,26 @@ class ModelScorer:
                 centers,
                 spreads,
             )
-            detector.learn_block(part[:done][~flagged])
-            if done < len(part):
-                with np.errstate(invalid="ignore"):
-                    guess[start + done : stop] = warm[done:] & (score[done:] > threshold.get())
+            last = done - 1
+            normal = part[:last] if flagged[last] else part[:done]
+            detector.learn_block(normal)
+            floor.learn(normal)
+            change.quiet(normal[has_value[start : start + len(normal)]])
+            if flagged[last]:
+                k = start + last
+                result = out.point(k)
+                self._learn_row(
+                    part[last].tolist(), result, centers[last].tolist(), spreads[last].tolist()
+                )
+                if result.change:
+                    out.changes[k] = result.change
             start += done
             span = min(4096, span * 2) if done == len(part) else max(64, span // 2)
 
+    # ------------------------------------------------------------------ state
+
     def to_state(self) -> dict[str, Any]:
-        """JSON-serialisable state (lists, str, int and finite float only).
+        """JSON-serialisable state (lists, str, int, None and finite float only).
 
         Examples
         --------
@@ -409,14 +504,31 @@ class ModelScorer:
         >>> state = json.loads(json.dumps(scorer.to_state()))
         >>> state["detector"], state["threshold"], state["threshold_state"]
         ('ewma', 'static', {})
-        >>> state["detector_state"]
-        {'n': 2, 'count': [2], 'mean': [2.0], 'var': [1.0]}
+        >>> state["detector_state"], state["floor"]["step"]
+        ({'n': 2, 'count': [2], 'mean': [2.0], 'var': [0.19]}, [2.0])
         >>> ModelScorer(scorer.spec, state).score_one([5.0]) == scorer.score_one([5.0])
         True
         """
-        return {
+        state: dict[str, Any] = {
             "detector": self.spec.detector,
             "threshold": self.spec.threshold_strategy,
             "detector_state": self.detector.to_state(),
             "threshold_state": self.threshold.to_state(),
         }
+        if self.adapts:
+            state["floor"] = self.floor.to_state()
+            change = self.change.to_state()
+            if change is not None:
+                state["change"] = change
+        return state
+
+
+def _winsorised(value: float, z: float, center: float, spread: float, limit: float) -> float:
+    """``value`` pulled in to ``center +- limit * spread`` (as it is learned when flagged).
+
+    >>> _winsorised(20.0, 10.0, 10.0, 1.0, 3.0), _winsorised(9.0, -1.0, 10.0, 1.0, 3.0)
+    (13.0, 9.0)
+    """
+    if math.isnan(value) or math.isnan(center) or abs(z) <= limit:
+        return value
+    return center + math.copysign(limit, z) * spread

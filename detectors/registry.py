@@ -49,7 +49,7 @@ def check_params(name: str, params: Mapping[str, Any]) -> None:
     >>> check_params("ewma", {"alpa": 0.2})
     Traceback (most recent call last):
     ...
-    detectors.base.DetectorError: unknown parameter 'alpa' for detector 'ewma'; choose from: alpha
+    detectors.base.DetectorError: unknown parameter 'alpa' for detector 'ewma'; choose from: alpha, var_alpha
     """
     cls = detector_class(name)
     for key in params:

@@ -21,6 +21,9 @@ from detectors._checks import (
 )
 from detectors.base import Detector, DetectorError, floored, floored_array
 
+#: Points a learned baseline weighs as after a re-baseline.
+REBASE_COUNT = 32
+
 
 class ZScore(Detector):
     """Per-feature z-score ``(x - mean) / std``.
@@ -113,6 +116,29 @@ class ZScore(Detector):
             return None
         center = self._mean[i]
         return center, floored(center, math.sqrt(self._m2[i] / (n - 1)))
+
+    can_rebaseline: ClassVar[bool] = True
+
+    def rebaseline(self, i: int, center: float, spread: float) -> None:
+        """A learned baseline moves to ``(center, spread)`` and weighs as ``REBASE_COUNT``
+        points (at most), so it keeps following the new level; a static one stays as given.
+
+        Examples
+        --------
+        >>> det = ZScore(1)
+        >>> for v in range(100):
+        ...     det.learn_one([float(v % 3)])
+        >>> det.rebaseline(0, 50.0, 2.0)
+        >>> det.baseline(), det.to_state()["count"]
+        ([(50.0, 2.0)], [32])
+        """
+        n = self._count[i]
+        if self._static is not None or n < 2:
+            return
+        n = min(n, REBASE_COUNT)
+        self._count[i] = n
+        self._mean[i] = center
+        self._m2[i] = spread * spread * (n - 1)
 
     def _learn_value(self, i: int, v: float) -> None:
         if self._static is not None:

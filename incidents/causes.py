@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from detectors.model import BlockResult
+from detectors.results import BlockResult
 from incidents.incident import numeric_clause
 from incidents.rootcause import MIN_PARTNER_R
 

@@ -68,7 +68,7 @@ def score_log_events(
     ...     print(part)
     event_rate above its flat baseline (0.5 vs 0.1667)
     template_rarity 37.6σ above baseline (6.669 vs 0.09637±0.1749, 69x)
-    error_ratio 18.0σ above baseline (1 vs 0.05±0.0527, 20x)
+    error_ratio 9.5σ above baseline (1 vs 0.05±0.1, 20x)
     new log template 'timeout after <num> ms calling <ip>' in the window
     """
     previous: Mapping[str, Any] = state or {}

@@ -19,7 +19,7 @@ import numpy as np
 
 from detectors.correlation import SignalCorrelator
 from detectors.evaluation import QualityCounters
-from detectors.model import BlockResult, PointResult
+from detectors.results import BlockResult, PointResult
 from detectors.suppression import Decision, Suppressor
 from incidents.causes import BlockCauses, Cause, top_features
 from incidents.config import ModelConfig

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detectors.model import BlockResult
+from detectors.results import BlockResult
 from incidents.causes import BlockCauses
 from incidents.incident import signals_for
 from incidents.pipeline import explain

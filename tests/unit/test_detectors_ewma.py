@@ -1,4 +1,5 @@
-"""EWMA: statistics against river.stats.EWMean / EWVar with fading_factor = alpha."""
+"""EWMA: statistics against river.stats.EWMean / EWVar (fading factors alpha and var_alpha),
+and the bias correction of the spread."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ RIVER_DOC_VARS += [2.198974609375, 3.56536865234375]
 
 
 def test_river_doctest_values_with_alpha_half() -> None:
-    det = EWMA(1, alpha=0.5)
+    det = EWMA(1, alpha=0.5, var_alpha=0.5)
     for v, mean, var in zip(RIVER_DOC_SERIES, RIVER_DOC_MEANS, RIVER_DOC_VARS, strict=True):
         det.learn_one([float(v)])
         state = det.to_state()
@@ -34,7 +35,7 @@ def test_mean_and_var_match_river(alpha: float, seed: int) -> None:
     rng = np.random.default_rng(seed)
     series = rng.normal(loc=rng.uniform(-20, 20), scale=rng.uniform(1, 10), size=(200, 2))
     series[rng.random(200) < 0.15, 0] = np.nan
-    det = EWMA(2, alpha=alpha)
+    det = EWMA(2, alpha=alpha, var_alpha=alpha)
     oracles = [(stats.EWMean(fading_factor=alpha), stats.EWVar(fading_factor=alpha)) for _ in "ab"]
     seen = [0, 0]
     for row in series:
@@ -52,7 +53,8 @@ def test_mean_and_var_match_river(alpha: float, seed: int) -> None:
             if seen[i] >= 2 and var.get() > 1e-6:
                 center, spread = det.baseline()[i]
                 assert math.isclose(center, mean.get(), rel_tol=1e-9)
-                assert math.isclose(spread, math.sqrt(var.get()), rel_tol=1e-9)
+                share = (1 - alpha) * (1 - (1 - alpha) ** (seen[i] - 1))
+                assert math.isclose(spread, math.sqrt(var.get() / share), rel_tol=1e-9)
     assert state["count"] == seen
 
 
@@ -68,11 +70,11 @@ def test_stays_accurate_far_from_zero() -> None:
 
 
 def test_score_uses_statistics_before_the_point() -> None:
-    det = EWMA(1, alpha=0.5)
+    det = EWMA(1, alpha=0.5, var_alpha=0.5)
     for v in [1.0, 3.0]:
         det.learn_one([v])
-    # mean 2, var 1 before the point: (10 - 2) / 1
-    assert det.score_one([10.0]) == 8.0
+    # mean 2, var 1 before the point, unbiased by 0.5 * (1 - 0.5): spread 2, (10 - 2) / 2
+    assert det.score_one([10.0]) == 4.0
     det.learn_one([10.0])
     assert det.baseline()[0][0] == 6.0
 
@@ -85,7 +87,24 @@ def test_first_value_sets_mean_and_second_gives_baseline() -> None:
     det.learn_one([60.0])
     center, spread = det.baseline()[0]
     assert center == pytest.approx(51.0)
-    assert spread == pytest.approx(math.sqrt(0.9 * 0.1 * 100))
+    # var = 0.95 * 0.05 * 100 after one update with the default var_alpha = min(0.1, 0.05),
+    # unbiased by 0.95 * (1 - 0.95): the squared prediction error itself
+    assert spread == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize("alpha", [0.1, 0.3])
+def test_normal_noise_crosses_three_sigma_about_as_often_as_it_should(alpha: float) -> None:
+    # river's variance with fading_factor = alpha makes z's variance 1 / (1 - alpha): at 0.3
+    # about 4 % of normal points scored beyond 3 sigma; 0.27 % is the normal distribution's share.
+    rng = np.random.default_rng(5)
+    det = EWMA(1, alpha=alpha)
+    scores = []
+    for v in rng.normal(100.0, 5.0, size=50_000).tolist():
+        scores.append(det.score_one([v]))
+        det.learn_one([v])
+    z = np.array(scores[200:])
+    assert 0.001 < float(np.mean(z > 3.0)) < 0.006
+    assert 0.95 < float(np.sqrt(np.mean(z**2))) < 1.1  # unit RMS
 
 
 def test_default_alpha() -> None:

@@ -120,24 +120,57 @@ def test_threshold_is_strict_greater_than() -> None:
 
 @pytest.mark.parametrize("detector", ["zscore", "ewma", "mad"])
 @pytest.mark.parametrize("strategy", ["static", "adaptive"])
-def test_flagged_points_train_neither_detector_nor_threshold(detector: str, strategy: str) -> None:
+def test_a_spike_is_learned_as_a_point_one_spread_away(detector: str, strategy: str) -> None:
     spec = ModelSpec(detector, {}, 2, threshold_strategy=strategy, history_window=16)
-    scorer = ModelScorer(spec)
-    scorer.score_many(_normal(2, 40))
-    before = scorer.to_state()
-    baseline = scorer.detector.baseline()
-    for i in range(30):
-        result = scorer.score_one([200.0 + i, 100.0])
-        assert result.is_anomaly
-        assert result.baseline == baseline
-    assert scorer.to_state() == before
+    spiked, ordinary = ModelScorer(spec), ModelScorer(spec)
+    spiked.score_many(_normal(2, 40))
+    ordinary.score_many(_normal(2, 40))
+    (center, spread), (center_1, _) = spiked.detector.baseline()
+    result = spiked.score_one([1e6, center_1])
+    assert result.is_anomaly
+    ordinary.detector.learn_one([center + spread, center_1])
+    assert spiked.detector.to_state() == ordinary.detector.to_state()
+    # the threshold did not learn the spike's score
+    assert spiked.threshold.to_state() == ordinary.threshold.to_state()
+
+
+@pytest.mark.parametrize("detector", ["zscore", "ewma", "mad"])
+@pytest.mark.parametrize("strategy", ["static", "adaptive"])
+def test_a_level_that_moved_for_good_is_rebaselined(detector: str, strategy: str) -> None:
+    rng = np.random.default_rng(8)
+    points = rng.normal(100.0, 5.0, size=(700, 1))
+    points[300:] += 50.0
+    scorer = ModelScorer(ModelSpec(detector, {}, 1, threshold_strategy=strategy))
+    results = scorer.score_many(points.tolist())
+    flagged = [k for k, r in enumerate(results) if r.is_anomaly]
+    changes = [(k, r.change) for k, r in enumerate(results) if r.change]
+    assert [k for k in flagged if k >= 300][:3] == [300, 301, 302]  # the shift alerts at once
+    assert len(changes) == 1 and 300 < changes[0][0] <= 315
+    ((feature, before, after),) = changes[0][1]
+    assert feature == 0 and abs(before - 100) < 3 and abs(after - 150) < 5
+    # and stops: what is left is 3-sigma noise (~0.3 % of 340 points)
+    assert len([k for k in flagged if k > 360]) <= 3
+    spike = scorer.score_one([150.0 + 10 * 5.0])
+    assert spike.is_anomaly  # a spike on the new level is still seen
+
+
+def test_a_burst_that_ends_goes_back_to_the_old_baseline() -> None:
+    rng = np.random.default_rng(9)
+    points = rng.normal(100.0, 5.0, size=(400, 1))
+    points[300:315] += 60.0
+    scorer = ModelScorer(ModelSpec("ewma", {}, 1))
+    results = scorer.score_many(points.tolist())
+    changes = [k for k, r in enumerate(results) if r.change]
+    assert len(changes) == 2 and changes[1] == 315  # re-baselined, then back at the first point
+    assert abs(results[315].change[0][2] - 100.0) < 3
+    assert not [k for k, r in enumerate(results) if r.is_anomaly and k >= 315]
 
 
 def test_scored_baseline_is_the_one_before_learning() -> None:
-    scorer = ModelScorer(ModelSpec("ewma", {"alpha": 0.5}, 1, warmup=0))
+    scorer = ModelScorer(ModelSpec("ewma", {"alpha": 0.5, "var_alpha": 0.5}, 1, warmup=0))
     scorer.score_many([[1.0], [3.0]])
     result = scorer.score_one([4.0])
-    assert result.baseline == [(2.0, 1.0)] and result.score == 2.0
+    assert result.baseline == [(2.0, 2.0)] and result.score == 1.0
     assert scorer.detector.baseline()[0][0] == 3.0
 
 
@@ -219,7 +252,7 @@ def test_state_is_plain_json() -> None:
             for v in value:
                 check(v)
         else:
-            assert type(value) in (str, int, float), type(value)
+            assert value is None or type(value) in (str, int, float), type(value)
 
     check(state)
     assert json.loads(text) == state
