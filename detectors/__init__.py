@@ -17,7 +17,6 @@ from detectors.ewma import EWMA
 from detectors.knn import KNNSurprise
 from detectors.mad import RollingMAD
 from detectors.model import ModelScorer, ModelSpec
-from detectors.results import PointResult
 from detectors.registry import (
     DEFAULT_THRESHOLDS,
     DETECTORS,
@@ -25,6 +24,7 @@ from detectors.registry import (
     detector_class,
     make_detector,
 )
+from detectors.results import PointResult
 from detectors.thresholds import (
     THRESHOLD_STRATEGIES,
     AdaptiveThreshold,

@@ -65,6 +65,7 @@ class Observation:
     signals: Sequence[Signal] = ()
     alert_channels: Sequence[str] = ()
     summary: str = ""  # root-cause sentence for this observation's signals
+    change: str = ""  # set where the model re-baselined: "latency level shift: 100 → 150"
 
     def elevated(self, recover_ratio: float) -> bool:
         """At or above the recovery bar (a lower bar than firing): keeps an incident going."""
@@ -188,14 +189,15 @@ class EntityIncidents:
             elif math.isfinite(obs.score):
                 return Step(events=[self._resolve(incident, obs.ts)])
         if incident is not None:
+            noted = self._note_change(incident, obs)
             if obs.alert:
                 if obs.ts >= incident["ts"] - spec.group_window:
-                    return Step(events=self._join(incident, obs))
-                return Step(suppressed_by="late")
+                    return Step(events=self._join(incident, obs, noted))
+                return Step(events=self._update() if noted else [], suppressed_by="late")
             if obs.model_id in incident["models"] and obs.elevated(spec.recover_ratio):
                 incident["last_elevated"] = max(incident["last_elevated"], obs.ts)
                 self.changed = True
-            return Step()
+            return Step(events=self._update() if noted else [])
         if not obs.alert:
             return Step(events=events)
         last = self.last_opened.get(_model_key(obs))
@@ -274,7 +276,7 @@ class EntityIncidents:
             "last_elevated": obs.ts,
             "signals": [_signal_entry(obs, s) for s in _top_signals(obs)],
             "models": [obs.model_id],
-            "summaries": {obs.model_id: obs.summary},
+            "summaries": {obs.model_id: obs.change or obs.summary},
             "alert_channels": list(obs.alert_channels),
             "seq": 0,
         }
@@ -282,7 +284,26 @@ class EntityIncidents:
         self.changed = True
         return self._event("open")
 
-    def _join(self, incident: dict[str, Any], obs: Observation) -> list[dict[str, Any]]:
+    def _note_change(self, incident: dict[str, Any], obs: Observation) -> bool:
+        """A change point of one of the incident's models becomes its summary ("level shift:
+        100 → 150"): the incident goes on until the new level is learned and the points are
+        back below the recovery bar. Returns whether there was one."""
+        if not obs.change or obs.model_id not in incident["models"]:
+            return False
+        incident["summaries"][obs.model_id] = obs.change
+        self.changed = True
+        return True
+
+    def _update(self) -> list[dict[str, Any]]:
+        """An update of the open incident, published as is."""
+        assert self.open is not None
+        self.open["seq"] += 1
+        return [self._event("update")]
+
+    def _join(
+        self, incident: dict[str, Any], obs: Observation, noted: bool = False
+    ) -> list[dict[str, Any]]:
+        """``noted``: a change point was noted in the incident: an update is due."""
         self.changed = True
         incident["last_seen"] = max(incident["last_seen"], obs.ts)
         incident["last_elevated"] = max(incident["last_elevated"], obs.ts)
@@ -307,9 +328,9 @@ class EntityIncidents:
             for channel in obs.alert_channels:
                 if channel not in incident["alert_channels"]:
                     incident["alert_channels"].append(channel)
-        if not added and not grew:
+        if not added and not grew and not noted:
             return []
-        if grew:
+        if grew and not noted:
             incident["summaries"][obs.model_id] = obs.summary
             incident["published_ratio"] = incident["peak_ratio"]
         incident["seq"] += 1

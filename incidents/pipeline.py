@@ -19,7 +19,7 @@ import numpy as np
 
 from detectors.correlation import SignalCorrelator
 from detectors.evaluation import QualityCounters
-from detectors.results import BlockResult, PointResult
+from detectors.results import BlockResult, PointResult, describe_change
 from detectors.suppression import Decision, Suppressor
 from incidents.causes import BlockCauses, Cause, top_features
 from incidents.config import ModelConfig
@@ -93,6 +93,7 @@ class Draft:
     partners: Mapping[str, Sequence[tuple[str, float]]] = field(default_factory=dict)
     series: Mapping[str, float] = field(default_factory=dict)
     detail: str = ""  # extra root-cause text (e.g. the log template that was new)
+    change: str = ""  # where the model re-baselined: "latency level shift: 100 → 150"
 
 
 # What the recent-series view keeps of a point: ts, score, threshold, is_anomaly, alert, incident_id.
@@ -526,6 +527,7 @@ class Pipeline:
                 signals=draft.signals,
                 alert_channels=config.alert_channels,
                 summary=root_cause or "",
+                change=draft.change,
             ),
             self.lifecycle,
         )
@@ -621,6 +623,8 @@ class Pipeline:
                 single[fires] = True
                 assert table.causes is not None
                 fired = dict(zip(fires.tolist(), table.causes.explain(fires), strict=True))
+        if block.changes:  # a change point is news to an open incident
+            single[list(block.changes)] = True
         singles = [*np.flatnonzero(single).tolist(), m]
         k, nxt = 0, 0
         while k < m:
@@ -681,6 +685,7 @@ class Pipeline:
             is_anomaly=result.is_anomaly,
             warm=result.warm,
             signals=signals_for(names, x, result.feature_scores, result.baseline) if fire else [],
+            change=describe_change(result.change, list(names)) if result.change else "",
         )
         point = self._observe(draft, decision, warmup, counted=True, cause=cause)
         if result.is_anomaly and not fire:

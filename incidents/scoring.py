@@ -17,6 +17,7 @@ import numpy as np
 
 from detectors import DetectorError, ModelScorer, PointResult
 from detectors.evaluation import QualityCounters
+from detectors.results import describe_change
 from detectors.suppression import Suppressor
 from incidents.config import ModelConfig
 from incidents.incident import Signal, signals_for
@@ -320,6 +321,7 @@ def _score_point(
             partners=insights.partners(names) if result.is_anomaly else {},
             series=dict(zip(series, x, strict=True)),
             detail=details[k] if details else "",
+            change=describe_change(result.change, list(names)) if result.change else "",
         )
     )
     return result
