@@ -12,9 +12,7 @@ from incidents.config import ModelConfig
 from incidents.scoring import score_batch
 
 
-def _run(
-    detector: str, values: np.ndarray, batch: int
-) -> tuple[list[int], list[dict[str, Any]]]:
+def _run(detector: str, values: np.ndarray, batch: int) -> tuple[list[int], list[dict[str, Any]]]:
     config = ModelConfig.from_dict({"model_id": "m", "detector": detector})
     ts = np.arange(len(values)) * 60.0
     state = entity_state = None
@@ -38,7 +36,9 @@ def _run(
 
 @pytest.mark.parametrize("detector", ["zscore", "ewma", "mad"])
 @pytest.mark.parametrize("batch", [1, 7, 500])  # the one-point path and the block path
-def test_a_level_shift_is_one_incident_that_names_it_and_resolves(detector: str, batch: int) -> None:
+def test_a_level_shift_is_one_incident_that_names_it_and_resolves(
+    detector: str, batch: int
+) -> None:
     rng = np.random.default_rng(3)
     values = rng.normal(100.0, 5.0, 2000)
     values[1440:] += 50.0
@@ -48,7 +48,7 @@ def test_a_level_shift_is_one_incident_that_names_it_and_resolves(detector: str,
     kinds = [e["event"] for e in events]
     assert kinds[0] == "open" and kinds[-1] == "resolve" and set(kinds[1:-1]) == {"update"}
     assert len({e["incident_id"] for e in events}) == 1
-    opened, resolved = events[0], events[-1]
+    resolved = events[-1]
     shifts = [e for e in events if "level shift" in e["summary"]]
     assert shifts and shifts[0]["event"] == "update"
     before, after = shifts[0]["summary"].split("level shift: ")[1].split(" → ")
