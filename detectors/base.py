@@ -210,7 +210,10 @@ class Detector(ABC):
 
     def learn_one(self, x: Sequence[float]) -> None:
         """Update the statistics with ``x``; missing features are skipped one by one."""
-        values = self._values(x)
+        self.learn_values(self._values(x))
+
+    def learn_values(self, values: Sequence[float]) -> None:
+        """:meth:`learn_one` of values already checked (floats, NaN where missing)."""
         learned = False
         for i, v in enumerate(values):
             if not math.isnan(v):

@@ -20,12 +20,12 @@ would then keep alerting for a long time. :class:`ChangePoint` watches the flags
 Examples
 --------
 >>> cp = ChangePoint(1, runs=3, memory=10)
->>> cp.learned(np.array([10.0]), flagged=False, origin=None)
+>>> cp.learned([10.0], flagged=False, centers=[10.0], spreads=[1.0])
 >>> for v in [50.0, 51.0, 49.0]:   # the count: 1, 1.9, 2.71
-...     cp.learned(np.array([v]), flagged=True, origin=[(10.0, 1.0)])
+...     cp.learned([v], flagged=True, centers=[10.0], spreads=[1.0])
 >>> cp.triggered(), len(cp.run)
 (False, 3)
->>> cp.learned(np.array([50.0]), flagged=True, origin=[(10.0, 1.0)])
+>>> cp.learned([50.0], flagged=True, centers=[10.0], spreads=[1.0])
 >>> round(cp.count, 3), cp.triggered()
 (3.439, True)
 >>> cp.new_baseline([(30.0, 1.0)])   # median of the run; its MAD (0.74) is below the spread
@@ -82,17 +82,21 @@ class ChangePoint:
 
     def learned(
         self,
-        row: np.ndarray,
+        row: Sequence[float],
         flagged: bool,
-        origin: Sequence[tuple[float, float]] | None,
+        centers: Sequence[float],
+        spreads: Sequence[float],
     ) -> None:
-        """Count one learned row (its values before any winsorising); ``origin`` is the baseline
-        the row was scored against, kept when the row starts a run."""
+        """Count one learned row (its values before any winsorising); ``centers`` and
+        ``spreads`` are the baseline it was scored against, the run's origin if it starts one."""
+        if not flagged and self.count == 0.0:
+            self._tick(1)
+            return
         self.count = self.count * self.decay + (1.0 if flagged else 0.0)
         self._tick(1)
         if self.count >= RUN_FLOOR:
-            if not self.run and origin is not None:
-                self.origin = [(float(c), float(s)) for c, s in origin]
+            if not self.run:
+                self.origin = [(float(c), float(s)) for c, s in zip(centers, spreads, strict=True)]
             self.run.append([float(v) for v in row])
             del self.run[: -self.keep]
         else:
@@ -188,7 +192,7 @@ class ChangePoint:
         Examples
         --------
         >>> cp = ChangePoint(1, runs=3)
-        >>> cp.learned(np.array([5.0]), flagged=True, origin=[(1.0, 1.0)])
+        >>> cp.learned([5.0], flagged=True, centers=[1.0], spreads=[1.0])
         >>> ChangePoint.from_state(1, cp.to_state(), runs=3).to_state() == cp.to_state()
         True
         """

@@ -322,11 +322,12 @@ class ModelScorer:
             ]
         else:
             self.threshold.learn(result.score)
-        self.detector.learn_one(learned)
+        self.detector.learn_values(learned)
+        floor = self.floor
         for i, v in enumerate(learned):
-            if not math.isnan(v):
-                self.floor.learn_value(i, v)
-        self.change.learned(np.array(values), flagged, list(zip(centers, spreads, strict=True)))
+            if v == v:  # not NaN
+                floor.learn_value(i, v)
+        self.change.learned(values, flagged, centers, spreads)
         if flagged and self.change.triggered():
             result.change = self._rebaseline(list(zip(centers, spreads, strict=True)))
 
