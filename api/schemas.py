@@ -21,6 +21,7 @@ from pydantic import (
 from api.records import RecordColumns, record_columns
 from detectors import THRESHOLD_STRATEGIES, DetectorError
 from incidents.config import ALERT_CHANNELS, ModelConfig
+from incidents.recommended import with_recommended
 from incidents.validation import known_detectors, validate
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@-]*$"
@@ -112,8 +113,11 @@ class ModelConfigIn(_In):
         max_length=100,
         description="A new version resets the model's per-entity state; the same version keeps it.",
     )
-    detector: str = Field(
-        description="One of: " + ", ".join(known_detectors()),
+    detector: str | None = Field(
+        default=None,
+        description="One of: "
+        + ", ".join(known_detectors())
+        + ". Leave it out for the engine's recommended model (README, Configuration).",
         json_schema_extra={"enum": list(known_detectors())},
     )
     params: dict[str, Any] = Field(
@@ -177,6 +181,14 @@ class ModelConfigIn(_In):
         default=60.0, gt=0, le=86400, description="logs models: seconds per window of features"
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _recommended_model(cls, data: Any) -> Any:
+        """Without ``detector``, the recommended model's fields (``params`` merged)."""
+        if isinstance(data, dict):
+            return with_recommended(data)
+        return data
+
     @field_validator("model_version", mode="before")
     @classmethod
     def _version_text(cls, value: Any) -> Any:
@@ -186,7 +198,7 @@ class ModelConfigIn(_In):
 
     @field_validator("detector")
     @classmethod
-    def _known_detector(cls, value: str) -> str:
+    def _known_detector(cls, value: str | None) -> str | None:
         if value not in known_detectors():
             raise ValueError(
                 f"unknown detector {value!r}; choose one of: {', '.join(known_detectors())}"

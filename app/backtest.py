@@ -222,18 +222,23 @@ def read_labels(path: Path, keys: Iterable[str]) -> dict[str, list[tuple[float, 
     return windows
 
 
-def load_config(path: Path) -> ModelConfig:
+def load_config(path: Path | None) -> ModelConfig:
     """The configuration in ``path``: one object as ``POST /anomaly/config`` takes it
-    (``model_id`` optional, default ``backtest``), or ``{"configs": [one]}``.
+    (``model_id`` optional, default ``backtest``), or ``{"configs": [one]}``; None: the
+    recommended model.
 
     It is validated like the REST API validates it, and errors name the field.
+
+    >>> from incidents.recommended import RECOMMENDED
+    >>> load_config(None).detector == RECOMMENDED["detector"]
+    True
     """
     from pydantic import ValidationError
 
     from api.errors import validation_items
     from api.schemas import ModelConfigIn
 
-    data = _read_json(path, "config file")
+    data = {} if path is None else _read_json(path, "config file")
     if isinstance(data, dict) and "configs" in data:
         configs = data["configs"]
         if not isinstance(configs, list) or len(configs) != 1 or len(data) != 1:
@@ -495,7 +500,7 @@ def check_name(name: str) -> str:
 
 def run_backtest(
     data_dir: Path,
-    config_path: Path,
+    config_path: Path | None,
     out_dir: Path,
     name: str,
     labels_path: Path | None = None,

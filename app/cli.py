@@ -68,11 +68,15 @@ register_operator_commands(cli)
 @cli.command()
 def backtest(
     data: Annotated[Path, typer.Option(help="Folder of <category>/<file>.csv (timestamp,value)")],
-    config: Annotated[
-        Path, typer.Option(help="One configuration as POST /anomaly/config takes (JSON)")
-    ],
     out: Annotated[Path, typer.Option(help="Results folder: <category>/<NAME>_<file>.csv")],
     name: Annotated[str, typer.Option(help="Detector name in the result files (no '_')")],
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="One configuration as POST /anomaly/config takes (JSON); "
+            "default: the recommended model"
+        ),
+    ] = None,
     labels: Annotated[
         Path | None, typer.Option(help="JSON map of <category>/<file>.csv to start/end windows")
     ] = None,

@@ -14,6 +14,7 @@ from detectors import DetectorError, ModelSpec
 from detectors.suppression import SuppressionSpec
 from incidents.insights import ForecastSpec
 from incidents.lifecycle import LifecycleSpec
+from incidents.recommended import with_recommended
 
 ALERT_CHANNELS = ("pagerduty", "slack", "webhook", "alertmanager")
 STREAMS = ("metrics", "logs", "behavior")
@@ -66,7 +67,9 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
-        """Build from the stored JSON (already validated by the API)."""
+        """Build from the stored JSON (already validated by the API); without ``detector``, the
+        recommended model (:mod:`incidents.recommended`)."""
+        data = with_recommended(data)
         features = data.get("features")
         return cls(
             model_id=str(data["model_id"]),

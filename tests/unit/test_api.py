@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from api import create_api
 from api.engine import EngineUnavailable, InvalidInput, ScoreCommand, UnknownModel
+from incidents.recommended import RECOMMENDED
 
 README_PAYLOAD: dict[str, Any] = {
     "configs": [
@@ -334,9 +335,9 @@ INVALID_CONFIGS: list[tuple[str, str, str, str]] = [
     ),
     ("bad model_id", json.dumps(_variant(model_id="has space")), "configs[0].model_id", "pattern"),
     (
-        "missing detector",
-        _raw('"detector": "zscore", ', ""),
-        "configs[0].detector",
+        "missing model_id",
+        json.dumps({"configs": [{"detector": "zscore"}]}),
+        "configs[0].model_id",
         "this field is required",
     ),
     ("no configs", '{"configs": []}', "configs", "at least 1"),
@@ -412,6 +413,17 @@ def test_get_configs(client: TestClient) -> None:
     one = client.get("/anomaly/config/metrics-v1")
     assert one.status_code == 200 and one.json()["detector"] == "zscore"
     assert one.json()["params"] == README_PAYLOAD["configs"][0]["params"]
+
+
+def test_a_config_without_detector_runs_the_recommended_model(client: TestClient) -> None:
+    posted = client.post("/anomaly/config", json={"configs": [{"model_id": "cpu"}]})
+    assert posted.status_code in (200, 201), posted.text
+    stored = client.get("/anomaly/config/cpu").json()
+    assert stored["detector"] == RECOMMENDED["detector"]
+    for field, value in RECOMMENDED.items():
+        if field != "params":
+            assert stored[field] == value, field
+    assert stored["params"] == RECOMMENDED["params"]
 
 
 def test_get_unknown_config_is_404_with_a_sentence(client: TestClient) -> None:

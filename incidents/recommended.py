@@ -1,0 +1,40 @@
+"""The engine's recommended model: what a configuration without ``detector`` runs.
+
+One configuration for every metric, tuned on half of the NAB dev corpus and reported on the
+other half (docs/QUALITY.md). Fields the configuration gives win; ``params`` are merged.
+A behaviour configuration (``"stream": "behavior"``) without ``detector`` gets ``graph_rarity``,
+the one detector for behaviour events.
+
+Examples
+--------
+>>> config = with_recommended({"model_id": "cpu", "params": {"threshold": 5.0}})
+>>> config["detector"] == RECOMMENDED["detector"], config["params"]["threshold"]
+(True, 5.0)
+>>> with_recommended({"model_id": "m", "detector": "zscore"})
+{'model_id': 'm', 'detector': 'zscore'}
+>>> with_recommended({"model_id": "b", "stream": "behavior"})["detector"]
+'graph_rarity'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+#: The recommended model's configuration (every field but ``model_id``).
+RECOMMENDED: dict[str, Any] = {
+    "detector": "ewma",
+    "params": {},
+}
+
+
+def with_recommended(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` with the recommended model filled in when it names no detector."""
+    config = dict(data)
+    if config.get("detector") is not None:
+        return config
+    if config.get("stream") == "behavior":
+        config["detector"] = "graph_rarity"
+        return config
+    params = {**RECOMMENDED.get("params", {}), **(config.get("params") or {})}
+    return {**RECOMMENDED, **{k: v for k, v in config.items() if v is not None}, "params": params}
