@@ -240,6 +240,10 @@ def scenario(name: str, seed: int) -> Scenario:
 # ---------------------------------------------------------------------------------- judge
 
 
+def _points(count: int) -> str:
+    return f"{count} false alert point{'' if count == 1 else 's'}"
+
+
 def judge(scenario: Scenario, alerts: Sequence[bool]) -> Verdict:
     """Whether ``alerts`` (one per point, True where the point alerted) meet the rules.
 
@@ -300,21 +304,18 @@ def judge(scenario: Scenario, alerts: Sequence[bool]) -> Verdict:
             problems.append(f"missed the window at {first} ({seen})")
     if len(false_at) > MAX_FALSE:
         problems.append(
-            f"{len(false_at)} false alert points after the first day (at most {MAX_FALSE}; "
+            f"{_points(len(false_at))} after the first day (at most {MAX_FALSE}; "
             f"first at {false_at[0]})"
         )
     if len(tail):
-        problems.append(
-            f"{len(tail)} false alert points in the last {QUIET_TAIL} (first at {tail[0]})"
-        )
+        problems.append(f"{_points(len(tail))} in the last {QUIET_TAIL} (first at {tail[0]})")
     detected = sum(d is not None for d in delays)
     if problems:
         reason = "; ".join(problems)
     else:
         shown = ", ".join(str(d) for d in delays)
-        plural = "" if len(false_at) == 1 else "s"
         found = f"{detected}/{len(delays)} windows detected (delays {shown}), " if delays else ""
-        reason = f"pass: {found}{len(false_at)} false alert point{plural}"
+        reason = f"pass: {found}{_points(len(false_at))}"
     return Verdict(
         name=scenario.name,
         seed=scenario.seed,

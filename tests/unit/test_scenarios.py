@@ -178,7 +178,7 @@ def test_one_false_alert_in_the_last_500_points_fails() -> None:
     assert judge(SPIKE, _alerts(2000, N - 501)).passed
     v = judge(SPIKE, _alerts(2000, N - 500))
     assert not v.passed and v.false_alerts == 1 and v.false_in_tail == 1
-    assert v.reason == f"1 false alert points in the last 500 (first at {N - 500})"
+    assert v.reason == f"1 false alert point in the last 500 (first at {N - 500})"
 
 
 def test_alerts_in_the_hour_after_a_persistent_change_are_not_false() -> None:
