@@ -423,13 +423,17 @@ class QualityOut(BaseModel):
     precision: float
     recall: float
     f1: float
-    accuracy: float
+    accuracy: float = Field(description="Points whose alert matched their label")
     tp: int
     fp: int
     fn: int
     tn: int
-    event_precision: float = Field(description="Alarms (runs of alerts) that hit a label window")
-    event_recall: float = Field(description="Label windows with at least one alert")
+    event_precision: float = Field(
+        description="Alarms (runs of alerts, each counted once) that overlap a label window"
+    )
+    event_recall: float = Field(
+        description="Label windows detected; an alarm detects one window at most"
+    )
     event_f1: float
     windows: int
     detected: int

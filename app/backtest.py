@@ -14,8 +14,9 @@ Each file gives ``OUT/<category>/<NAME>_<file>.csv`` with ``timestamp,value,anom
   cooldown and the incident lifecycle), else 0 (:func:`decision_score`).
 
 Metrics judge the engine's alerts (a point alerts when it is flagged and passes suppression)
-against the labels: point-wise precision/recall/F1 (a point is labelled 1 inside a window) and
-event-wise (a window is detected when a point inside it alerts; delay to the first one).
+against the labels: point-wise precision/recall/F1/accuracy (a point is labelled 1 inside a
+window) and event-wise, each alarm (a run of alerting points) counted once: it is false if it
+touches no window, and detects at most one window (see :mod:`detectors.evaluation`).
 """
 
 from __future__ import annotations
@@ -377,8 +378,10 @@ def overall_metrics(results: Sequence[FileResult]) -> dict[str, Any]:
     ...     "event": {"windows": 1, "detected": 1, "alarms": 2, "false_alarms": 1,
     ...               "delays_points": [3], "delays_seconds": [30.0]}})
     >>> m = overall_metrics([a, a])
-    >>> m["point"]["precision"], m["event"]["recall"], m["event"]["mean_delay_points"]
-    (0.5, 1.0, 3.0)
+    >>> m["point"]["precision"], m["point"]["accuracy"], m["event"]["recall"]
+    (0.5, 0.5, 1.0)
+    >>> m["event"]["mean_delay_points"]
+    3.0
     """
     point = {name: 0 for name in ("tp", "fp", "fn", "tn")}
     event = {name: 0 for name in ("windows", "detected", "alarms", "false_alarms")}
@@ -404,10 +407,17 @@ def overall_metrics(results: Sequence[FileResult]) -> dict[str, Any]:
 
     precision = ratio(point["tp"], point["tp"] + point["fp"])
     recall = ratio(point["tp"], point["tp"] + point["fn"])
+    accuracy = ratio(point["tp"] + point["tn"], sum(point.values()))
     e_precision = ratio(event["alarms"] - event["false_alarms"], event["alarms"])
     e_recall = ratio(event["detected"], event["windows"])
     return {
-        "point": {**point, "precision": precision, "recall": recall, "f1": f1(precision, recall)},
+        "point": {
+            **point,
+            "precision": precision,
+            "recall": recall,
+            "f1": f1(precision, recall),
+            "accuracy": accuracy,
+        },
         "event": {
             **event,
             "precision": e_precision,
@@ -575,7 +585,7 @@ def print_report(report: Report, stream: TextIO = sys.stdout) -> None:
         print(f"scored {len(report.files)} files in {report.seconds:.1f} s", file=stream)
         return
     header = (
-        f"{'file':58s} {'P':>5s} {'R':>5s} {'F1':>5s}  {'windows':>7s} {'alarms':>6s} "
+        f"{'file':52s} {'P':>5s} {'R':>5s} {'F1':>5s} {'acc':>5s}  {'windows':>7s} {'alarms':>6s} "
         f"{'false':>5s}  delay"
     )
     print(header, file=stream)
@@ -584,8 +594,9 @@ def print_report(report: Report, stream: TextIO = sys.stdout) -> None:
         m = result.metrics or {}
         point, event = m.get("point", {}), m.get("event", {})
         print(
-            f"{result.key[:58]:58s} {point.get('precision', 0):5.2f} {point.get('recall', 0):5.2f} "
-            f"{point.get('f1', 0):5.2f}  {event.get('detected', 0):>3d}/{event.get('windows', 0):<3d} "
+            f"{result.key[:52]:52s} {point.get('precision', 0):5.2f} {point.get('recall', 0):5.2f} "
+            f"{point.get('f1', 0):5.2f} {point.get('accuracy', 0):5.3f}  "
+            f"{event.get('detected', 0):>3d}/{event.get('windows', 0):<3d} "
             f"{event.get('alarms', 0):6d} {event.get('false_alarms', 0):5d}  "
             f"{_fmt_delay(event.get('mean_delay_points'), event.get('mean_delay_seconds'))}",
             file=stream,
@@ -593,7 +604,7 @@ def print_report(report: Report, stream: TextIO = sys.stdout) -> None:
     point, event = report.overall["point"], report.overall["event"]
     print(
         f"overall point-wise: precision {point['precision']:.3f} recall {point['recall']:.3f} "
-        f"F1 {point['f1']:.3f} (tp {point['tp']}, fp {point['fp']}, fn {point['fn']}, "
+        f"F1 {point['f1']:.3f} accuracy {point['accuracy']:.4f} (tp {point['tp']}, fp {point['fp']}, fn {point['fn']}, "
         f"tn {point['tn']})",
         file=stream,
     )

@@ -1,13 +1,20 @@
 """Detection quality against labelled points: pointwise, event-wise, and as running counters.
 
-Pointwise metrics count every point once. Event-wise metrics treat each maximal run of
-labelled points as one anomaly window and each maximal run of flagged points as one alarm, as
-an operator sees them: a window is detected if any point inside it is flagged (after a delay),
-an alarm is true if it overlaps a window. :class:`QualityCounters` keeps both for a stream of
-labelled points, with a small fixed-size state.
+Pointwise metrics count every point once. Event-wise metrics count what an operator sees: each
+maximal run of labelled points is one anomaly *window* and each maximal run of flagged points
+is one *alarm*, and each alarm counts once:
 
-A ratio whose denominator is 0 is 0.0 throughout.
-"""
+- an alarm is *true* if it overlaps a window, else it is one *false alarm*, however long;
+- an alarm *detects* at most one window: the earliest one it overlaps that no earlier alarm
+  detected, so one alarm across two windows detects the first, and the second is missed
+  unless another alarm reaches it; two alarms in one window are two true alarms and one
+  detection;
+- a window's delay runs from its first point to the first point of the alarm that detected it.
+
+:class:`QualityCounters` keeps both for a stream of labelled points, with a small fixed-size
+state.
+
+A ratio whose denominator is 0 is 0.0 throughout."""
 
 from __future__ import annotations
 
@@ -129,6 +136,35 @@ def _runs(flags: Sequence[Any]) -> list[tuple[int, int]]:
     return runs
 
 
+def _match(
+    windows: Sequence[tuple[int, int]], alarms: Sequence[tuple[int, int]]
+) -> list[int | None]:
+    """Per window, the index where the alarm that detected it first touches it (None: missed).
+
+    Alarms in order each detect the earliest window they overlap that no earlier alarm
+    detected, at most one each. Both lists are ``(first, last)`` runs in order.
+
+    Examples
+    --------
+    >>> _match([(1, 2), (4, 5)], [(0, 4)])
+    [1, None]
+    >>> _match([(1, 2), (4, 5)], [(1, 1), (2, 4)])
+    [1, 4]
+    """
+    found: list[int | None] = [None] * len(windows)
+    w = 0
+    for a_start, a_end in alarms:
+        while w < len(windows) and windows[w][1] < a_start:
+            w += 1
+        j = w
+        while j < len(windows) and windows[j][0] <= a_end:
+            if found[j] is None:
+                found[j] = max(a_start, windows[j][0])
+                break
+            j += 1
+    return found
+
+
 def _events(
     windows: int,
     detected: int,
@@ -161,10 +197,11 @@ def eventwise_metrics(
 ) -> dict[str, Any]:
     """Event-wise precision, recall, F1 and detection delay of flagged points against labels.
 
-    A *window* is a maximal run of points labelled 1; it is *detected* if any point inside it
-    is flagged, and its delay is the number of points (and, with ``ts``, the seconds) from its
-    first point to its first flagged point. An *alarm* is a maximal run of flagged points; it
-    is true if it overlaps a window, else a false alarm.
+    A *window* is a maximal run of points labelled 1 and an *alarm* a maximal run of flagged
+    points. Each alarm counts once: it is true if it overlaps a window, else one false alarm
+    whatever its length, and it *detects* at most one window, the earliest it overlaps that no
+    earlier alarm detected. A window's delay is the number of points (and, with ``ts``, the
+    seconds) from its first point to the first point of the alarm that detected it inside it.
 
     - ``precision`` = true alarms / alarms, ``recall`` = detected windows / windows, ``f1``
       their harmonic mean (0/0 is 0.0);
@@ -196,6 +233,12 @@ def eventwise_metrics(
     ([2, None], [20.0, None], 20.0)
     >>> eventwise_metrics([False], [1])["mean_delay_points"] is None
     True
+
+    One alarm across two windows detects only the first; a long false alarm counts once:
+
+    >>> m = eventwise_metrics([True, True, True, False, True, True, True], [1, 0, 1, 0, 0, 0, 0])
+    >>> m["windows"], m["detected"], m["alarms"], m["false_alarms"], m["delays_points"]
+    (2, 1, 2, 1, [0, None])
     """
     _check(predicted, labels)
     times: list[float] | None = None
@@ -208,13 +251,13 @@ def eventwise_metrics(
         times = [require_finite(f"ts[{i}]", t) for i, t in enumerate(ts)]
     windows = _runs(labels)
     alarms = _runs(predicted)
+    first_alerts = _match(windows, alarms)
     delays_points: list[int | None] = []
     delays_seconds: list[float | None] = []
     detected = 0
     total_points = 0
     total_seconds = 0.0
-    for start, end in windows:
-        first = next((i for i in range(start, end + 1) if predicted[i]), None)
+    for (start, _), first in zip(windows, first_alerts, strict=True):
         if first is None:
             delays_points.append(None)
             delays_seconds.append(None)
@@ -305,6 +348,7 @@ class QualityCounters:
         self._delay_seconds = 0.0
         self._window: dict[str, Any] | None = None  # open label window
         self._alarm: bool | None = None  # open alarm: whether it overlaps a window
+        self._alarm_detected = False  # whether the open alarm has detected a window
 
     def update(self, predicted: bool, label: int | bool, ts: float) -> None:
         """Count one point: whether it was flagged, its 0/1 label and its event time."""
@@ -316,21 +360,24 @@ class QualityCounters:
         counts = self._counts
         key = ("tp" if label else "fp") if predicted else ("fn" if label else "tn")
         counts[key] += 1
-        if label:
-            if self._window is None:
-                self._window = {"start": when, "points": 0, "delay": None}
-            window = self._window
-            if predicted and window["delay"] is None:
-                window["delay"] = [window["points"], when - window["start"]]
-            window["points"] += 1
-        elif self._window is not None:
-            self._close_window(self._window)
-            self._window = None
         if predicted:
+            if self._alarm is None:
+                self._alarm_detected = False
             self._alarm = bool(self._alarm) or bool(label)
         elif self._alarm is not None:
             self._close_alarm(self._alarm)
             self._alarm = None
+        if label:
+            if self._window is None:
+                self._window = {"start": when, "points": 0, "delay": None}
+            window = self._window
+            if predicted and window["delay"] is None and not self._alarm_detected:
+                window["delay"] = [window["points"], when - window["start"]]
+                self._alarm_detected = True  # an alarm detects one window at most
+            window["points"] += 1
+        elif self._window is not None:
+            self._close_window(self._window)
+            self._window = None
 
     def _close_window(self, window: Mapping[str, Any]) -> None:
         self._counts["windows"] += 1
@@ -365,7 +412,8 @@ class QualityCounters:
         }
 
     def to_state(self) -> dict[str, Any]:
-        """Counters, delay sums, the open window (start, points, delay) and the open alarm.
+        """Counters, delay sums, the open window (start, points, delay), the open alarm
+        (whether it overlaps a window, null if none) and whether it detected one.
 
         Examples
         --------
@@ -373,7 +421,7 @@ class QualityCounters:
         >>> counters.update(False, 1, 5.0)
         >>> counters.update(True, 1, 7.5)
         >>> counters.to_state()
-        {'tp': 1, 'fp': 0, 'fn': 1, 'tn': 0, 'windows': 0, 'detected': 0, 'alarms': 0, 'false_alarms': 0, 'delay_points': 0, 'delay_seconds': 0.0, 'window': {'start': 5.0, 'points': 2, 'delay': [1, 2.5]}, 'alarm': True}
+        {'tp': 1, 'fp': 0, 'fn': 1, 'tn': 0, 'windows': 0, 'detected': 0, 'alarms': 0, 'false_alarms': 0, 'delay_points': 0, 'delay_seconds': 0.0, 'window': {'start': 5.0, 'points': 2, 'delay': [1, 2.5]}, 'alarm': True, 'alarm_detected': True}
         """
         state: dict[str, Any] = dict(self._counts)
         state["delay_points"] = self._delay_points
@@ -384,6 +432,7 @@ class QualityCounters:
             delay = None if window["delay"] is None else list(window["delay"])
             state["window"] = {"start": window["start"], "points": window["points"], "delay": delay}
         state["alarm"] = self._alarm
+        state["alarm_detected"] = self._alarm_detected
         return state
 
     @classmethod
@@ -431,4 +480,12 @@ class QualityCounters:
         if alarm is not None and not isinstance(alarm, bool):
             raise DetectorError(f"{owner} state alarm must be true, false or null, got {alarm!r}")
         counters._alarm = alarm
+        # A state from before ``alarm_detected``: an open alarm that overlaps a window is taken
+        # to have detected it.
+        detected = state.get("alarm_detected", bool(alarm))
+        if not isinstance(detected, bool):
+            raise DetectorError(
+                f"{owner} state alarm_detected must be true or false, got {detected!r}"
+            )
+        counters._alarm_detected = detected
         return counters

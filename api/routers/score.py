@@ -45,8 +45,9 @@ async def score(
     telemetry stream, so the answer is the same whichever worker receives it. Unless `dry_run`,
     the records train the state and anomalies open incidents like streamed points do. With
     `labels` (1 = anomaly per record), the alerts are judged point by point (precision, recall,
-    F1, accuracy) and by event (a labelled window counts once; detection delay); unless
-    `dry_run`, the labels also feed the model's running quality counters (GET /anomaly/stats).
+    F1, accuracy) and by event (a labelled window counts once, and so does an alarm, a run of
+    alerts, which detects one window at most; detection delay); unless `dry_run`, the labels
+    also feed the model's running quality counters (GET /anomaly/stats).
     With `horizon`, each feature's trend (slope, direction, change points) and a forecast of that
     many steps with 95 % prediction intervals are returned, and when the forecast is expected to
     leave the alert band.

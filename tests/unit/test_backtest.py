@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from app.backtest import (
     continuous_score,
     find_series,
     load_config,
+    print_report,
     read_labels,
     read_series,
     run_backtest,
@@ -94,6 +96,8 @@ def test_known_precision_and_recall(tmp_path: Path) -> None:
     assert overall["point"]["precision"] == pytest.approx(3 / 4)
     assert overall["point"]["recall"] == pytest.approx(3 / 11)
     assert overall["point"]["f1"] == pytest.approx(2 * 0.75 * (3 / 11) / (0.75 + 3 / 11))
+    # 100 points, 3 + 88 of them right (tp 3, fp 1, fn 8, tn 88)
+    assert overall["point"]["tn"] == 88 and overall["point"]["accuracy"] == pytest.approx(0.91)
     event = overall["event"]
     assert (event["windows"], event["detected"], event["alarms"], event["false_alarms"]) == (
         3,
@@ -103,6 +107,9 @@ def test_known_precision_and_recall(tmp_path: Path) -> None:
     )
     assert event["recall"] == pytest.approx(2 / 3) and event["precision"] == pytest.approx(2 / 3)
     assert event["mean_delay_points"] == pytest.approx(1.5)
+    out = io.StringIO()
+    print_report(report, out)
+    assert "accuracy 0.9100" in out.getvalue()
 
 
 def test_result_files_have_one_row_per_input_row_in_order(tmp_path: Path) -> None:

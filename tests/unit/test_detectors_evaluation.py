@@ -61,16 +61,88 @@ def test_eventwise_windows_alarms_and_delays() -> None:
     labels = [0, 0, 1, 1, 1, 0, 1, 1, 0, 1, 1, 0, 0]
     ts = [0.0, 5.0, 10.0, 12.0, 20.0, 25.0, 30.0, 31.0, 40.0, 50.0, 55.0, 60.0, 70.0]
     m = eventwise_metrics([bool(p) for p in predicted], labels, ts)
-    # windows [2-4] (found at 4), [6-7] (found at 6), [9-10] (missed);
-    # alarms [1] false, [4-7] true (spans two windows, counts once), [12] false
-    assert (m["windows"], m["detected"], m["alarms"], m["false_alarms"]) == (3, 2, 3, 2)
+    # windows [2-4] (found at 4), [6-7] and [9-10] (missed);
+    # alarms [1] false, [4-7] true (spans two windows, detects only the first), [12] false
+    assert (m["windows"], m["detected"], m["alarms"], m["false_alarms"]) == (3, 1, 3, 2)
     assert m["precision"] == pytest.approx(1 / 3)
-    assert m["recall"] == pytest.approx(2 / 3)
-    assert m["f1"] == pytest.approx(2 * (1 / 3) * (2 / 3) / (1 / 3 + 2 / 3))
-    assert m["delays_points"] == [2, 0, None]
-    assert m["delays_seconds"] == [10.0, 0.0, None]
-    assert m["mean_delay_points"] == 1.0
-    assert m["mean_delay_seconds"] == 5.0
+    assert m["recall"] == pytest.approx(1 / 3)
+    assert m["f1"] == pytest.approx(1 / 3)
+    assert m["delays_points"] == [2, None, None]
+    assert m["delays_seconds"] == [10.0, None, None]
+    assert m["mean_delay_points"] == 2.0
+    assert m["mean_delay_seconds"] == 10.0
+
+
+def _streamed(predicted: list[int], labels: list[int]) -> dict[str, object]:
+    counters = QualityCounters()
+    for i, (flag, label) in enumerate(zip(predicted, labels, strict=True)):
+        counters.update(bool(flag), label, 60.0 * i)
+    return counters.snapshot()
+
+
+def test_one_alarm_spanning_two_windows_is_one_detection() -> None:
+    #            0  1  2  3  4  5  6  7  8  9
+    predicted = [0, 0, 1, 1, 1, 1, 1, 0, 0, 0]
+    labels = [0, 1, 1, 0, 0, 1, 1, 0, 0, 0]
+    m = eventwise_metrics([bool(p) for p in predicted], labels)
+    # one alarm [2-6] overlaps windows [1-2] and [5-6]: it detects [1-2] (delay 1), not [5-6]
+    assert (m["windows"], m["detected"], m["alarms"], m["false_alarms"]) == (2, 1, 1, 0)
+    assert (m["precision"], m["recall"]) == (1.0, 0.5)
+    assert m["f1"] == pytest.approx(2 / 3)
+    assert m["delays_points"] == [1, None]
+    snap = _streamed(predicted, labels)
+    assert (snap["windows"], snap["detected"], snap["alarms"]) == (2, 1, 1)
+    assert snap["event_recall"] == 0.5 and snap["mean_delay_seconds"] == 60.0
+
+
+def test_a_second_alarm_detects_the_window_the_first_only_crossed() -> None:
+    #            0  1  2  3  4  5  6  7
+    predicted = [1, 1, 1, 1, 0, 0, 1, 0]
+    labels = [0, 1, 0, 1, 1, 1, 1, 0]
+    m = eventwise_metrics([bool(p) for p in predicted], labels)
+    # alarm [0-3] detects window [1] and crosses [3-6]; alarm [6] then detects [3-6] at 6
+    assert (m["windows"], m["detected"], m["alarms"], m["false_alarms"]) == (2, 2, 2, 0)
+    assert m["delays_points"] == [0, 3]
+    assert _streamed(predicted, labels)["mean_delay_points"] == 1.5
+
+
+def test_two_alarms_in_one_window_are_two_true_alarms_and_one_detection() -> None:
+    #            0  1  2  3  4  5  6  7
+    predicted = [0, 0, 1, 0, 1, 1, 0, 0]
+    labels = [0, 1, 1, 1, 1, 1, 1, 0]
+    m = eventwise_metrics([bool(p) for p in predicted], labels)
+    assert (m["windows"], m["detected"], m["alarms"], m["false_alarms"]) == (1, 1, 2, 0)
+    assert (m["precision"], m["recall"], m["f1"]) == (1.0, 1.0, 1.0)
+    assert m["delays_points"] == [1]  # from the window's start to the first alarm
+    point = pointwise_metrics([bool(p) for p in predicted], labels)
+    assert (point["tp"], point["fn"], point["accuracy"]) == (3, 3, 5 / 8)
+    snap = _streamed(predicted, labels)
+    assert (snap["windows"], snap["detected"], snap["alarms"], snap["false_alarms"]) == (1, 1, 2, 0)
+
+
+def test_a_long_false_alarm_is_one_false_alarm() -> None:
+    predicted = [False] * 5 + [True] * 40 + [False] * 5 + [True] + [False] * 9
+    labels = [0] * 50 + [1] + [0] * 9
+    m = eventwise_metrics(predicted, labels)
+    assert (m["windows"], m["detected"], m["alarms"], m["false_alarms"]) == (1, 1, 2, 1)
+    assert (m["precision"], m["recall"]) == (0.5, 1.0)
+    point = pointwise_metrics(predicted, labels)  # point-wise, the same alarm is 40 false points
+    assert (point["tp"], point["fp"], point["tn"]) == (1, 40, 19)
+    assert point["precision"] == pytest.approx(1 / 41)
+    assert point["accuracy"] == pytest.approx(20 / 60)
+    assert _streamed([int(p) for p in predicted], labels)["false_alarms"] == 1
+
+
+def test_counters_read_a_state_from_before_alarm_detected() -> None:
+    counters = QualityCounters()
+    counters.update(True, 1, 0.0)
+    state = counters.to_state()
+    del state["alarm_detected"]
+    old = QualityCounters.from_state(state)  # the open alarm is taken to have detected
+    old.update(False, 0, 60.0)
+    assert (old.snapshot()["windows"], old.snapshot()["detected"]) == (1, 1)
+    with pytest.raises(DetectorError, match="alarm_detected must be true or false, got 1"):
+        QualityCounters.from_state({**counters.to_state(), "alarm_detected": 1})
 
 
 def test_eventwise_differs_from_pointwise() -> None:
