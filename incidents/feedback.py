@@ -135,12 +135,14 @@ def dismissal(
     ...           {"m": result.state}.get)
     Traceback (most recent call last):
     ...
-    incidents.feedback.FeedbackRefused: incident ... of host-1 is not open (it has resolved)
+    incidents.feedback.FeedbackRefused: incident ... is not open on host-1 (it has resolved, ...)
     """
     incident = EntityIncidents(entity, shared).open
     if incident is None or incident["incident_id"] != incident_id:
         raise FeedbackRefused(
-            "not_open", f"incident {incident_id} of {entity} is not open (it has resolved)"
+            "not_open",
+            f"incident {incident_id} is not open on {entity} (it has resolved, or it is not "
+            "an incident of this entity)",
         )
     learned: dict[str, int] = {}
     steps: list[tuple[ModelConfig, Step]] = []
