@@ -22,6 +22,14 @@ class UnknownModel(LookupError):
     """No configuration exists for the model id."""
 
 
+class UnknownIncident(LookupError):
+    """No incident with that id is known (or still kept)."""
+
+
+class IncidentNotOpen(RuntimeError):
+    """The incident is not open (it resolved), so feedback cannot act on it."""
+
+
 class EngineUnavailable(RuntimeError):
     """The engine cannot answer now (broker unreachable, worker still starting, timeout)."""
 
@@ -83,6 +91,13 @@ class Engine(Protocol):
 
     async def delete_silence(self, silence_id: str, actor: str | None = None) -> bool:
         """False when there is no such silence. ``actor`` as for configs."""
+
+    async def feedback(
+        self, incident_id: str, verdict: str, actor: str | None = None
+    ) -> dict[str, Any]:
+        """Apply ``verdict`` ("false_positive") on an open incident, on the worker that owns its
+        entity: the fields of ``api.schemas.FeedbackOut``. Raises UnknownIncident,
+        IncidentNotOpen or EngineUnavailable. ``actor`` as for configs."""
 
     def model_stats_report(self) -> dict[str, dict[str, Any]]:
         """Counters per model id, summed over every worker's partitions."""

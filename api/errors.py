@@ -13,7 +13,13 @@ from starlette.applications import Starlette
 from starlette.routing import Match
 from starlette.types import Scope
 
-from api.engine import EngineUnavailable, InvalidInput, UnknownModel
+from api.engine import (
+    EngineUnavailable,
+    IncidentNotOpen,
+    InvalidInput,
+    UnknownIncident,
+    UnknownModel,
+)
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +133,14 @@ def install_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(UnknownModel)
     async def _unknown(_: Request, exc: UnknownModel) -> JSONResponse:
         return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+    @api.exception_handler(UnknownIncident)
+    async def _unknown_incident(_: Request, exc: UnknownIncident) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+    @api.exception_handler(IncidentNotOpen)
+    async def _not_open(_: Request, exc: IncidentNotOpen) -> JSONResponse:
+        return JSONResponse(status_code=409, content={"detail": str(exc)})
 
     @api.exception_handler(EngineUnavailable)
     async def _unavailable(_: Request, exc: EngineUnavailable) -> JSONResponse:

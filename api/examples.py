@@ -231,6 +231,26 @@ ALERTS_OUT = {
     "count": 1,
 }
 
+FEEDBACK_IN = {
+    "false_positive": example(
+        {"verdict": "false_positive"},
+        "The incident's points were normal: learn them, resolve it",
+    )
+}
+FEEDBACK_OUT = {
+    "incident_id": INCIDENT["incident_id"],
+    "entity": "host-1",
+    "model_id": "metrics-v1",
+    "verdict": "false_positive",
+    "status": "resolved",
+    "resolved_at": "2026-11-27T08:00:40.000Z",
+    "learned": {"metrics-v1": 1},
+}
+NOT_OPEN = {
+    "detail": f"incident {INCIDENT['incident_id']} resolved at 2026-11-27T08:05:50.000Z; "
+    "feedback applies to open incidents"
+}
+
 # ------------------------------------------------------------------------------------- silences
 
 WEEKLY_SILENCE = WEEKLY_SILENCE_EXAMPLE

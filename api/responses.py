@@ -83,6 +83,14 @@ def not_found(detail: str, description: str = "No such item") -> Responses:
 
 NOT_FOUND: Responses = not_found("no configuration for model 'metrics-v9'")
 
+CONFLICT: Responses = {
+    409: {
+        "model": ErrorOut,
+        "description": "The incident is not open any more",
+        **examples.json_content(examples.NOT_OPEN),
+    }
+}
+
 READ: Responses = {**UNAUTHORIZED, **INVALID}
 """Every read endpoint: 401 when keys are configured and none (or an unknown one) is sent."""
 WRITE: Responses = {**UNAUTHORIZED, **FORBIDDEN, **INVALID, **UNAVAILABLE}

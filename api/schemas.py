@@ -466,6 +466,26 @@ class AlertsOut(BaseModel):
     count: int
 
 
+class FeedbackIn(_In):
+    verdict: Literal["false_positive"] = Field(
+        description="`false_positive`: the incident's points were normal. The model learns them "
+        "as normal points and the incident resolves with this resolution. (A verdict that an "
+        "alert was right teaches nothing and is not taken; labels judge alerts.)"
+    )
+
+
+class FeedbackOut(BaseModel):
+    incident_id: str
+    entity: str
+    model_id: str = Field(description="The incident's model, whose false positives it counts")
+    verdict: str
+    status: Literal["resolved", "open"]
+    resolved_at: str | None = Field(description="Event time: the incident's last elevated point")
+    learned: dict[str, int] = Field(
+        description="Points learned as normal, per metrics model of the incident"
+    )
+
+
 class HealthOut(BaseModel):
     status: Literal["ok", "starting"]
     broker: str
@@ -486,6 +506,10 @@ class ModelStatsOut(BaseModel):
     alerts: int
     incidents_opened: int
     incidents_resolved: int
+    false_positives: int = Field(
+        default=0,
+        description="Verdicts that alerts were false positives (feedback; never from labels)",
+    )
     predicted_breaches: int = 0
     suppressed: dict[str, int] = Field(description="Flagged points that did not alert, by reason")
     quality: QualityOut | None = Field(

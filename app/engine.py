@@ -22,7 +22,14 @@ from faust.contrib.asgi import serve_asgi
 from faust.types import TP, EventT, StreamT
 
 from api import create_api
-from api.engine import EngineUnavailable, InvalidInput, ScoreCommand, UnknownModel
+from api.engine import (
+    EngineUnavailable,
+    IncidentNotOpen,
+    InvalidInput,
+    ScoreCommand,
+    UnknownIncident,
+    UnknownModel,
+)
 from api.nogc import paused_gc
 from api.records import RecordColumns, columns_batch
 from app.dispatch import Dispatcher
@@ -42,6 +49,7 @@ from app.views import AlertStore, ConfigStore, DeliveryStore, SilenceStore, Topi
 from detectors import DetectorError
 from incidents.channels import ChannelSettings, build_channels
 from incidents.config import ModelConfig
+from incidents.feedback import Dismissal, FeedbackRefused, dismissal
 from incidents.incident import iso_time
 from incidents.live import LiveCache
 from incidents.pipeline import BatchOutcome
@@ -68,6 +76,7 @@ def partition_for(entity: str, partitions: int) -> int:
 
 
 Run = Callable[[Mapping[str, Any] | None, Mapping[str, Any] | None], BatchOutcome]
+Steps = Sequence[tuple[ModelConfig, Run]]
 
 
 class Engine:
@@ -264,11 +273,13 @@ class Engine:
         entity: str,
         partition: int,
         source: tuple[str, int, int] | None,
-        steps: Sequence[tuple[ModelConfig, Run]],
+        steps: Steps | Callable[[EntityRecord], Steps],
         pending: PendingWrites,
     ) -> tuple[list[BatchOutcome], list[dict[str, Any]]]:
         """Run each model's scoring step on the entity's row and write the row back once, with
-        no await in between (nothing else in the worker's event loop interleaves).
+        no await in between (nothing else in the worker's event loop interleaves). ``steps`` may
+        be a function of the row (feedback on the row's incident), called once the message is
+        known not to be a replay.
 
         ``source`` is the message's (topic, partition, offset): a message already applied (a
         replay after a crash) is not applied again, and the events it produced are returned to
@@ -282,6 +293,8 @@ class Engine:
         if where is not None and offset is not None and record.applied(where, offset):
             log.info("%s@%d already applied to %s; not applied again", where, offset, entity)
             return [], record.events_of(where, offset, entity)
+        if callable(steps):
+            steps = steps(record)
         shared, shared_changed = record.shared, False
         models: dict[str, dict[str, Any]] = {}
         outcomes = []
@@ -381,10 +394,12 @@ class Engine:
     async def _handle_score_request(
         self, request: Mapping[str, Any], source: tuple[str, int, int] | None
     ) -> dict[str, Any]:
-        """The reply to a score (or series) request; ``source`` is the request's message, None
-        for a dry run answered without the hop (:meth:`owns_recovered`)."""
+        """The reply to a score (or series, or feedback) request; ``source`` is the request's
+        message, None for a dry run answered without the hop (:meth:`owns_recovered`)."""
         if request.get("kind") == "series":
             return series_reply(self, request)
+        if request.get("kind") == "feedback":
+            return await self._handle_feedback(request, source)
         model_id = request["model_id"]
         config = self.model_config(model_id)
         if config is None:
@@ -513,6 +528,93 @@ class Engine:
                 f"{self.settings.request_timeout_s:.0f} s"
             ) from None
         return reply
+
+    # ---------------------------------------------------------------- feedback
+
+    def dismissal_of(
+        self, entity: str, incident_id: str, verdict: str
+    ) -> tuple[Callable[[EntityRecord], Steps], list[Dismissal]]:
+        """The steps of ``verdict`` on the open incident ``incident_id`` of ``entity``, as a
+        function of the entity's row for :meth:`apply_message` (which raises FeedbackRefused
+        when that incident is not open there), and the list it appends what it planned to."""
+        planned: list[Dismissal] = []
+
+        def steps(record: EntityRecord) -> Steps:
+            plan = dismissal(
+                entity, record.shared, incident_id, verdict, self.model_config, record.model_state
+            )
+            planned.append(plan)
+            return plan.steps
+
+        return steps, planned
+
+    async def feedback(
+        self, incident_id: str, verdict: str, actor: str | None = None
+    ) -> dict[str, Any]:
+        """Apply ``verdict`` on an open incident, on the worker that owns its entity (the same
+        steps as a feedback message on the metrics topic); returns what was done."""
+        alert = self.alerts.get(incident_id)
+        if alert is None:
+            raise UnknownIncident(
+                f"no incident {incident_id!r} (GET /anomaly/alerts lists the incidents kept)"
+            )
+        if alert.get("status") == "resolved":
+            raise IncidentNotOpen(
+                f"incident {incident_id} resolved at {alert.get('resolved_at')}"
+                + (f" ({alert['resolution']})" if alert.get("resolution") else "")
+                + "; feedback applies to open incidents"
+            )
+        entity = str(alert["entity"])
+        request = {
+            "kind": "feedback",
+            "entity": entity,
+            "incident_id": incident_id,
+            "verdict": verdict,
+        }
+        reply = await self._ask_owner(entity, request)
+        if reply.get("error") in ("not_open", "unknown_model"):
+            raise IncidentNotOpen(reply["message"])
+        if reply.get("error"):
+            raise RuntimeError(f"the owning worker failed to apply it: {reply.get('message')}")
+        await self._audit(
+            "incident.feedback",
+            actor,
+            model_id=reply["model_id"],
+            incident_id=incident_id,
+            verdict=verdict,
+        )
+        return reply
+
+    async def _handle_feedback(
+        self, request: Mapping[str, Any], source: tuple[str, int, int] | None
+    ) -> dict[str, Any]:
+        """On the owner: the verdict applied to the entity's row, like a message of its own."""
+        entity, incident_id = request["entity"], request["incident_id"]
+        steps, planned = self.dismissal_of(entity, incident_id, request["verdict"])
+        pending = PendingWrites(self.entity_state, self.model_stats)
+        partition = source[1] if source else self.partition_of(entity)
+        try:
+            outcomes, events = self.apply_message(entity, partition, source, steps, pending)
+        except FeedbackRefused as exc:
+            return {"error": exc.reason, "message": str(exc)}
+        except (TelemetryError, DetectorError) as exc:
+            return {"error": "invalid", "message": str(exc)}
+        pending.flush()
+        await self.publish_events(events)
+        await pending.delivered()
+        if not outcomes:  # a replayed request: its asker is gone
+            return {"error": "invalid", "message": "this request was already applied"}
+        [plan] = planned
+        resolved = [e for e in events if e["event"] == "resolve"]
+        return {
+            "incident_id": incident_id,
+            "entity": entity,
+            "model_id": plan.incident["model_id"],
+            "verdict": request["verdict"],
+            "status": "resolved" if resolved else "open",
+            "resolved_at": resolved[0]["resolved_at"] if resolved else None,
+            "learned": dict(plan.learned),
+        }
 
     async def series(self, model_id: str, entity: str, limit: int, horizon: int) -> dict[str, Any]:
         """The key's recent points and forecast, from the worker that owns the entity."""

@@ -70,6 +70,7 @@ _MODEL_COUNTERS = {
     "alerts": "alerts",
     "opened": "incidents_opened",
     "resolved": "incidents_resolved",
+    "false_positives": "false_positives",
 }
 
 
@@ -120,6 +121,14 @@ class EngineMetrics:
         )
         self.incidents_resolved = Counter(
             "anomaly_incidents_resolved", "Incidents resolved, by model", ["model_id"], registry=r
+        )
+        self.false_positives = Counter(
+            "anomaly_false_positives",
+            "Verdicts that alerts were false positives, by model: one per incident dismissed "
+            "(POST /anomaly/alerts/{incident_id}/feedback, or a feedback message), one per point "
+            'marked "feedback": "false_positive"',
+            ["model_id"],
+            registry=r,
         )
         self.events_published = Counter(
             "anomaly_incident_events_published",

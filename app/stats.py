@@ -86,6 +86,7 @@ class StatsStore:
                 "alerts": plain.get("alerts", 0),
                 "incidents_opened": plain.get("opened", 0),
                 "incidents_resolved": plain.get("resolved", 0),
+                "false_positives": plain.get("false_positives", 0),
                 "predicted_breaches": plain.get("predicted_breaches", 0),
                 "suppressed": suppressed,
                 "quality": quality_report(quality) if quality else None,

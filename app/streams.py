@@ -21,20 +21,22 @@ from app.progress import position_key, stored_position
 from detectors import DetectorError
 from incidents.behavior import score_behavior_events
 from incidents.config import ModelConfig
+from incidents.feedback import FeedbackRefused, score_with_feedback
 from incidents.logs import score_log_events
 from incidents.pipeline import BatchOutcome
-from incidents.scoring import score_batch
 from incidents.telemetry import (
     TelemetryError,
     decode_batch,
     decode_behavior_events,
     decode_log_events,
     event_ids,
+    incident_feedback,
     message_ids,
 )
 
 if TYPE_CHECKING:
-    from app.engine import Engine
+    from app.engine import Engine, Steps
+    from app.entity_record import EntityRecord
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +166,7 @@ class TelemetryHandler:
                 _, events = self.engine.apply_message(
                     entity, message.partition, source, steps, pending
                 )
-            except (TelemetryError, DetectorError) as exc:
+            except (TelemetryError, DetectorError, FeedbackRefused) as exc:
                 raise Rejected(str(exc)) from None
         except Rejected as exc:
             reason = str(exc)
@@ -202,8 +204,28 @@ class TelemetryHandler:
             return entity, owner
         return payload  # type: ignore[no-any-return]
 
-    def _metrics(self, event: EventT, payload: dict[str, Any]) -> tuple[str, list[ModelStep]]:
+    def _metrics(
+        self, event: EventT, payload: dict[str, Any]
+    ) -> tuple[str, list[ModelStep] | Callable[[EntityRecord], Steps]]:
         model_id, entity = message_ids(payload)
+        try:
+            verdict_on = incident_feedback(payload)
+        except TelemetryError as exc:
+            raise Rejected(str(exc)) from None
+        if verdict_on is not None:  # feedback on an incident: the steps depend on the row
+            incident_id, verdict = verdict_on
+            steps, planned = self.engine.dismissal_of(entity, incident_id, verdict)
+
+            def checked(record: EntityRecord) -> Steps:
+                planned_steps = steps(record)
+                if model_id not in planned[-1].incident["models"]:
+                    raise FeedbackRefused(
+                        "other_model",
+                        f"incident {incident_id} is not an incident of model {model_id!r}",
+                    )
+                return planned_steps
+
+            return entity, checked
         config = self._config(model_id, "metrics")
         topic = event.message.topic
         try:
@@ -213,12 +235,13 @@ class TelemetryHandler:
         self.engine.metrics.decoded(topic, len(batch.ts))
 
         def run(state: State, shared: State) -> BatchOutcome:
-            return score_batch(
+            return score_with_feedback(
                 config,
                 entity,
                 state,
                 batch.ts,
                 batch.values,
+                batch.feedback,
                 source=topic,
                 entity_state=shared,
                 labels=batch.labels,

@@ -218,6 +218,10 @@ class AlertStore:
             self._by_age = [self._order(a) for a in self._alerts.values()]
             heapq.heapify(self._by_age)
 
+    def get(self, incident_id: str) -> dict[str, Any] | None:
+        """The latest document of an incident, if it is still kept."""
+        return self._alerts.get(incident_id)
+
     def query(
         self,
         *,

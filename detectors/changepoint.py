@@ -172,9 +172,9 @@ class ChangePoint:
         if self.run:
             state["run"] = [[_plain(v) for v in row] for row in self.run]
         if self.origin is not None:
-            state["origin"] = [list(pair) for pair in self.origin]
+            state["origin"] = [[_plain(c), _plain(s)] for c, s in self.origin]
         if self.previous is not None:
-            state["previous"] = [list(pair) for pair in self.previous]
+            state["previous"] = [[_plain(c), _plain(s)] for c, s in self.previous]
             state["since"] = self.since
         return state
 
@@ -207,9 +207,9 @@ class ChangePoint:
             if any(len(row) != n_features for row in cp.run):
                 raise ValueError
             if state.get("origin") is not None:
-                cp.origin = [(float(c), float(s)) for c, s in state["origin"]]
+                cp.origin = [(_float(c), _float(s)) for c, s in state["origin"]]
             if state.get("previous") is not None:
-                cp.previous = [(float(c), float(s)) for c, s in state["previous"]]
+                cp.previous = [(_float(c), _float(s)) for c, s in state["previous"]]
                 cp.since = int(state.get("since", 0))
         except (KeyError, TypeError, ValueError):
             raise DetectorError(f"change point state is malformed: {dict(state)!r}") from None
@@ -218,3 +218,7 @@ class ChangePoint:
 
 def _plain(value: float) -> float | None:
     return value if math.isfinite(value) else None
+
+
+def _float(value: float | None) -> float:
+    return math.nan if value is None else float(value)

@@ -523,6 +523,34 @@ class ModelScorer:
                 state["change"] = change
         return state
 
+    def learn_normal(self, rows: np.ndarray) -> None:
+        """Learn ``rows`` as normal points, flagged or not (feedback said they were false
+        positives): the threshold learns each row's score, against the baseline before that
+        row, and the detector learns the rows in order, each with the weight of one point.
+
+        Examples
+        --------
+        >>> spec = ModelSpec("zscore", {"threshold": 3.0}, n_features=1, warmup=5)
+        >>> scorer = ModelScorer(spec)
+        >>> _ = scorer.score_many([[9.0], [11.0], [9.0], [11.0], [10.0]])
+        >>> scorer.score_one([20.0], learn=False).is_anomaly
+        True
+        >>> scorer.learn_normal(np.array([[20.0]]))
+        >>> scorer.detector.n_learned, scorer.score_one([20.0], learn=False).is_anomaly
+        (6, False)
+        """
+        rows = np.asarray(rows, dtype=float).reshape(-1, self.spec.n_features)
+        centers, spreads = self.detector.block_baselines(rows)
+        if self.adapts:
+            floors = self.floor.block_floors(rows)
+            spreads = np.where(spreads < floors, floors, spreads)
+        _, scores = block_scores(rows, centers, spreads)
+        self.detector.learn_block(rows)
+        if self.adapts:
+            self.floor.learn(rows)
+        for score in scores.tolist():
+            self.threshold.learn(score)
+
 
 def _winsorised(value: float, z: float, center: float, spread: float, limit: float) -> float:
     """``value`` pulled in to ``center +- limit * spread`` (as it is learned when flagged).

@@ -256,6 +256,29 @@ class EntityIncidents:
         at = float(last[j] + spec.resolve_after) if elevated[j] else float(ts[j])
         return j + 1, [self._resolve(incident, at)]
 
+    def dismiss(self, incident_id: str, resolution: str) -> dict[str, Any] | None:
+        """Resolve the open incident ``incident_id`` because of a verdict (feedback that it was
+        a false positive, say): its ``resolve`` event carries ``resolution``, and it resolves as
+        of its last elevated point. None when that incident is not the open one.
+
+        Examples
+        --------
+        >>> spec = LifecycleSpec()
+        >>> life = EntityIncidents("host-1")
+        >>> opened = life.observe(Observation("m", "1", "s", 60.0, 9.0, 3.0, True), spec).opened
+        >>> _ = life.observe(Observation("m", "1", "s", 70.0, 2.5, 3.0, False), spec)
+        >>> life.dismiss("inc-other", "false_positive") is None
+        True
+        >>> event = life.dismiss(opened, "false_positive")
+        >>> event["event"], event["resolved_at"], event["resolution"], life.open
+        ('resolve', '1970-01-01T00:01:10.000Z', 'false_positive', None)
+        """
+        incident = self.open
+        if incident is None or incident["incident_id"] != incident_id:
+            return None
+        incident["resolution"] = resolution
+        return self._resolve(incident, max(incident["last_seen"], incident["last_elevated"]))
+
     # -------------------------------------------------------------- transitions
 
     def _open(self, obs: Observation) -> dict[str, Any]:
@@ -373,6 +396,7 @@ class EntityIncidents:
             "summary": f"{incident['model_id']} on {self.entity}: {summary}" if summary else "",
             "signals": [dict(s) for s in incident["signals"]],
             "alert_channels": list(incident["alert_channels"]),
+            **({"resolution": incident["resolution"]} if "resolution" in incident else {}),
         }
 
 

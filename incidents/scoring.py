@@ -38,6 +38,7 @@ __all__ = [
     "BatchOutcome",
     "PointOutcome",
     "forecast_report",
+    "learn_as_normal",
     "point_length",
     "score_batch",
 ]
@@ -242,6 +243,65 @@ def score_batch(
         if shared is not None:
             cache.put(entity, shared, (pipeline.life, pipeline.correlator))
     return batch
+
+
+def learn_as_normal(
+    config: ModelConfig,
+    state: Mapping[str, Any] | None,
+    rows: np.ndarray,
+    *,
+    count: bool,
+    forget_flags: bool = False,
+) -> tuple[dict[str, Any], bool]:
+    """The key's state after its detector and threshold learned ``rows`` (one per point, NaN
+    for a gap) as normal points, with :meth:`ModelScorer.learn_normal`, and whether the stored
+    state was dropped (another model version, or an incompatible one: learning starts afresh,
+    as :func:`score_batch` would). Nothing else moves: suppression, quality counters and
+    insights (the trend and forecast follow the stream) are kept as they are, except that
+    ``forget_flags`` empties the persistence window of suppression (after a false-positive
+    verdict on an incident: the flags it remembers are those of the incident's points).
+    ``count`` adds the rows to the key's points (points that arrived, rather than points seen
+    before).
+
+    Examples
+    --------
+    >>> cfg = ModelConfig("m", "1", "zscore", {"threshold": 3.0}, warmup=5)
+    >>> out = score_batch(cfg, "host-1", None, [0, 1, 2, 3, 4], [[9.0], [11.0], [9.0], [11.0], [10.0]])
+    >>> score_batch(cfg, "host-1", out.state, [5.0], [[20.0]], learn=False).points[0].is_anomaly
+    True
+    >>> state, reset = learn_as_normal(cfg, out.state, np.array([[20.0]]), count=False)
+    >>> score_batch(cfg, "host-1", state, [5.0], [[20.0]], learn=False).points[0].is_anomaly, reset
+    (False, False)
+    >>> state["points"], state["insights"] == out.state["insights"]
+    (5, True)
+    """
+    rows = np.asarray(rows, dtype=float)
+    n_features = int(rows.shape[1])
+    spec = config.spec(n_features)
+    previous: Mapping[str, Any] = {}
+    scorer: ModelScorer | None = None
+    if _compatible(config, state, n_features):
+        assert state is not None
+        try:
+            scorer = ModelScorer(spec, state.get("model"))
+            previous = state
+        except DetectorError:  # same version, but the parameters changed its state's shape
+            scorer = None
+    if scorer is None:
+        scorer = ModelScorer(spec)
+        previous = {"insights": Insights(config.forecast, n_features).to_state()}
+    scorer.learn_normal(rows)
+    learned = {
+        **previous,
+        "format": STATE_FORMAT,
+        "version": config.model_version,
+        "n_features": n_features,
+        "model": scorer.to_state(),
+        "points": int(previous.get("points", 0)) + (len(rows) if count else 0),
+    }
+    if forget_flags:
+        learned.pop("suppress", None)
+    return learned, state is not None and previous is not state
 
 
 def forecast_report(

@@ -9,6 +9,12 @@ A metrics message holds one point, a list of points, or columns::
 ``values`` is a list in the configuration's feature order, or an object by feature name when the
 configuration names its ``features`` (a feature left out, or null, is a gap). ``ts`` is ISO-8601
 (UTC when it has no offset) or epoch seconds.
+
+Feedback, kept apart from ``label`` (ground truth for the quality counters, never learned): a point
+with ``"feedback": "false_positive"`` (``feedback`` in the columnar form: one per timestamp, or
+null) is a normal point, learned as such; a message ``{"model_id", "entity", "feedback":
+{"incident_id", "verdict"}}`` without points says an incident was a false positive (see
+``incidents.feedback``).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import numpy as np
 
 from incidents.behavior import BehaviorEvent
 from incidents.config import ModelConfig
+from incidents.feedback import VERDICTS
 from incidents.logs import LogEvent
 
 # Epoch seconds past this (year 5138) are almost surely milliseconds.
@@ -132,13 +139,15 @@ def point_values(values: object, config: ModelConfig, where: str = "values") -> 
 
 @dataclass(frozen=True)
 class Batch:
-    """Decoded points of one entity for one model; ``labels`` when any point carried one."""
+    """Decoded points of one entity for one model; ``labels`` when any point carried one, and
+    ``feedback`` (a verdict or None per point) when any point carried one."""
 
     model_id: str
     entity: str
     ts: list[float]  # or a numpy array, from a columnar message of plain numbers
     values: list[list[float]]  # or a numpy array, one row per point
     labels: list[int | None] | None = None
+    feedback: list[str | None] | None = None
 
 
 def _label(value: object, where: str) -> int | None:
@@ -152,6 +161,61 @@ def _label(value: object, where: str) -> int | None:
 def _labels(raw: list[object], where: str) -> list[int | None] | None:
     labels = [_label(v, f"{where}[{i}]") for i, v in enumerate(raw)]
     return labels if any(label is not None for label in labels) else None
+
+
+_ALLOWED_VERDICTS = " or ".join(f'"{v}"' for v in VERDICTS)
+
+
+def _verdict(value: object, where: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value in VERDICTS:
+        return value
+    raise TelemetryError(f"{where} must be {_ALLOWED_VERDICTS} or null, got {value!r}")
+
+
+def _feedback(raw: list[object], where: str) -> list[str | None] | None:
+    """One verdict or None per point (``where`` names point ``i`` once formatted), or None when
+    no point carries one."""
+    verdicts = [_verdict(v, where.format(i)) for i, v in enumerate(raw)]
+    return verdicts if any(v is not None for v in verdicts) else None
+
+
+def incident_feedback(payload: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(incident id, verdict) of a message that gives feedback on an incident, None for a
+    message of points.
+
+    Examples
+    --------
+    >>> incident_feedback({"model_id": "m", "entity": "host-1",
+    ...                    "feedback": {"incident_id": "inc-1", "verdict": "false_positive"}})
+    ('inc-1', 'false_positive')
+    >>> incident_feedback({"model_id": "m", "entity": "host-1", "ts": 0, "values": [1.0],
+    ...                    "feedback": "false_positive"}) is None
+    True
+    >>> incident_feedback({"model_id": "m", "entity": "host-1", "feedback": {"incident_id": "i"}})
+    Traceback (most recent call last):
+    ...
+    incidents.telemetry.TelemetryError: feedback.verdict must be "false_positive", got None
+    """
+    feedback = payload.get("feedback")
+    if not isinstance(feedback, Mapping):
+        return None
+    for name in ("ts", "values", "points"):
+        if name in payload:
+            raise TelemetryError(
+                f"a message with feedback on an incident carries no points, but it has {name}; "
+                'mark a point as normal with "feedback": "false_positive" on the point instead'
+            )
+    unknown = sorted(set(feedback) - {"incident_id", "verdict"})
+    if unknown:
+        raise TelemetryError(
+            f"feedback has unknown field {unknown[0]!r}; it takes incident_id, verdict"
+        )
+    verdict = feedback.get("verdict")
+    if not isinstance(verdict, str) or verdict not in VERDICTS:
+        raise TelemetryError(f"feedback.verdict must be {_ALLOWED_VERDICTS}, got {verdict!r}")
+    return _text(feedback, "incident_id"), verdict
 
 
 def _text(payload: Mapping[str, Any], name: str) -> str:
@@ -194,6 +258,7 @@ def decode_batch(payload: Mapping[str, Any], config: ModelConfig, max_points: in
     ts: list[float] = []
     values: list[list[float]] = []
     labels: list[int | None] | None = None
+    feedback: list[str | None] | None = None
     if "points" in payload:
         points = payload["points"]
         if not isinstance(points, list):
@@ -205,6 +270,7 @@ def decode_batch(payload: Mapping[str, Any], config: ModelConfig, max_points: in
             ts.append(parse_ts(point.get("ts"), f"points[{i}].ts"))
             values.append(point_values(point.get("values"), config, f"points[{i}].values"))
         labels = _labels([p.get("label") for p in points], "points[].label")
+        feedback = _feedback([p.get("feedback") for p in points], "points[{}].feedback")
     elif isinstance(payload.get("ts"), list):
         ts_list = payload["ts"]
         columns = payload.get("values")
@@ -239,15 +305,25 @@ def decode_batch(payload: Mapping[str, Any], config: ModelConfig, max_points: in
             if not isinstance(raw_labels, list) or len(raw_labels) != len(ts_list):
                 raise TelemetryError("labels must be a list with one 0/1/null per timestamp")
             labels = _labels(raw_labels, "labels")
+        raw_feedback = payload.get("feedback")
+        if raw_feedback is not None:
+            if not isinstance(raw_feedback, list) or len(raw_feedback) != len(ts_list):
+                raise TelemetryError(
+                    "feedback must be a list with one verdict or null per timestamp"
+                )
+            feedback = _feedback(raw_feedback, "feedback[{}]")
     else:
         if "ts" not in payload or "values" not in payload:
             raise TelemetryError("a metrics message needs ts and values, or points")
         ts = [parse_ts(payload["ts"])]
         values = [point_values(payload["values"], config)]
         labels = _labels([payload.get("label")], "label")
+        feedback = _feedback([payload.get("feedback")], "feedback")
     if isinstance(values, list) and values and len({len(v) for v in values}) > 1:
         raise TelemetryError("every point of a message must have the same number of values")
-    return Batch(model_id=model_id, entity=entity, ts=ts, values=values, labels=labels)
+    return Batch(
+        model_id=model_id, entity=entity, ts=ts, values=values, labels=labels, feedback=feedback
+    )
 
 
 _PLAIN = frozenset({int, float})

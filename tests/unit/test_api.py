@@ -10,8 +10,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api import create_api
-from api.engine import EngineUnavailable, InvalidInput, ScoreCommand, UnknownModel
+from api import create_api, examples
+from api.engine import (
+    EngineUnavailable,
+    IncidentNotOpen,
+    InvalidInput,
+    ScoreCommand,
+    UnknownIncident,
+    UnknownModel,
+)
 from incidents.recommended import RECOMMENDED
 
 README_PAYLOAD: dict[str, Any] = {
@@ -56,6 +63,8 @@ class FakeEngine:
         self.silences: dict[str, dict[str, Any]] = {}
         self.stats: dict[str, dict[str, Any]] = {}
         self.actors: list[str | None] = []
+        # incident id -> "resolved" or "unknown"; any other id is an open incident of host-1
+        self.incident_status: dict[str, str] = {}
 
     async def apply_configs(
         self, configs: list[dict[str, Any]], actor: str | None = None
@@ -139,6 +148,18 @@ class FakeEngine:
 
     def model_stats_report(self) -> dict[str, dict[str, Any]]:
         return self.stats
+
+    async def feedback(
+        self, incident_id: str, verdict: str, actor: str | None = None
+    ) -> dict[str, Any]:
+        self.calls.append(("feedback", (incident_id, verdict)))
+        self.actors.append(actor)
+        status = self.incident_status.get(incident_id, "open")
+        if status == "unknown":
+            raise UnknownIncident(f"no incident {incident_id!r}")
+        if status == "resolved":
+            raise IncidentNotOpen(f"incident {incident_id} resolved at 2026-11-27T08:05:50.000Z")
+        return {**examples.FEEDBACK_OUT, "incident_id": incident_id, "verdict": verdict}
 
     async def series(self, model_id: str, entity: str, limit: int, horizon: int) -> dict[str, Any]:
         self.calls.append(("series", (model_id, entity, limit, horizon)))
@@ -685,3 +706,55 @@ def test_openapi_shows_the_readme_example(client: TestClient) -> None:
     assert {"/anomaly/config", "/anomaly/score", "/anomaly/alerts", "/health"} <= set(
         schema["paths"]
     )
+
+
+# ------------------------------------------------------------------------------------ feedback
+
+
+def test_feedback_is_passed_to_the_engine_and_its_answer_returned(
+    client: TestClient, engine: FakeEngine
+) -> None:
+    response = client.post("/anomaly/alerts/inc-7/feedback", json={"verdict": "false_positive"})
+    assert response.status_code == 200, response.text
+    assert response.json() == {**examples.FEEDBACK_OUT, "incident_id": "inc-7"}
+    assert engine.calls == [("feedback", ("inc-7", "false_positive"))]
+    assert engine.actors == ["loopback"]
+
+
+def test_feedback_on_an_unknown_incident_is_404(client: TestClient, engine: FakeEngine) -> None:
+    engine.incident_status["inc-9"] = "unknown"
+    response = client.post("/anomaly/alerts/inc-9/feedback", json={"verdict": "false_positive"})
+    assert response.status_code == 404
+    assert response.json() == {"detail": "no incident 'inc-9'"}
+
+
+def test_feedback_on_a_resolved_incident_is_409(client: TestClient, engine: FakeEngine) -> None:
+    engine.incident_status["inc-3"] = "resolved"
+    response = client.post("/anomaly/alerts/inc-3/feedback", json={"verdict": "false_positive"})
+    assert response.status_code == 409
+    assert "resolved at 2026-11-27T08:05:50.000Z" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"verdict": "true_positive"}, "verdict"),
+        ({}, "verdict"),
+        ({"verdict": "false_positive", "comment": "x"}, "comment"),
+        ([], "body"),
+    ],
+)
+def test_bad_feedback_is_422_naming_the_field_and_never_reaches_the_engine(
+    client: TestClient, engine: FakeEngine, body: Any, field: str
+) -> None:
+    response = client.post("/anomaly/alerts/inc-7/feedback", json=copy.deepcopy(body))
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["field"] == field
+    assert engine.calls == []
+
+
+def test_feedback_from_another_machine_without_a_key_is_403(engine: FakeEngine) -> None:
+    with TestClient(create_api(engine), client=("203.0.113.7", 40000)) as remote:
+        response = remote.post("/anomaly/alerts/inc-7/feedback", json={"verdict": "false_positive"})
+    assert response.status_code == 403
+    assert engine.calls == []

@@ -67,6 +67,7 @@ ROUTES = [
     Route("POST", "/anomaly/config", README_PAYLOAD, "admin", 200),
     Route("POST", "/anomaly/silences", SILENCE, "admin", 201),
     Route("DELETE", "/anomaly/silences/sil-1", None, "admin", 204),
+    Route("POST", "/anomaly/alerts/inc-1/feedback", {"verdict": "false_positive"}, "admin", 200),
 ]
 OPEN_PATHS = ["/health", "/docs", "/openapi.json"]
 
@@ -202,7 +203,7 @@ def test_writes_record_the_admin_key_id_never_the_key(
     for route in ROUTES:
         for headers in ({}, bearer(READ_KEY), bearer(ADMIN_KEY), bearer(WRONG_KEY)):
             route.call(client, headers)
-    assert engine.actors == [ADMIN_ID, ADMIN_ID, ADMIN_ID]  # config, silence, delete
+    assert engine.actors == [ADMIN_ID] * 4  # config, silence, delete, feedback
     for key in (ADMIN_KEY, SECOND_ADMIN_KEY, READ_KEY, WRONG_KEY):
         assert key not in caplog.text
 
@@ -310,7 +311,11 @@ def test_openapi_declares_bearer_security_and_the_refusals() -> None:
         "description": schema["components"]["securitySchemes"]["bearer"]["description"],
     }
     for route in ROUTES:
-        path = route.path.replace("metrics-v1", "{model_id}").replace("sil-1", "{silence_id}")
+        path = (
+            route.path.replace("metrics-v1", "{model_id}")
+            .replace("sil-1", "{silence_id}")
+            .replace("inc-1", "{incident_id}")
+        )
         operation = schema["paths"][path][route.method.lower()]
         assert operation["security"] == [{"bearer": []}], route
         assert "401" in operation["responses"], route
