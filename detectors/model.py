@@ -324,9 +324,9 @@ class ModelScorer:
             self.threshold.learn(result.score)
         self.detector.learn_values(learned)
         floor = self.floor
-        for i, v in enumerate(learned):
+        for i, (v, kept) in enumerate(zip(values, learned, strict=True)):
             if v == v:  # not NaN
-                floor.learn_value(i, v)
+                floor.learn_value(i, v, kept)
         self.change.learned(values, flagged, centers, spreads)
         if flagged and self.change.triggered():
             result.change = self._rebaseline(list(zip(centers, spreads, strict=True)))

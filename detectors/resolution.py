@@ -80,14 +80,18 @@ class ResolutionFloor:
         """:meth:`floor` of every feature."""
         return np.array([self.floor(i) for i in range(self.n_features)])
 
-    def learn_value(self, i: int, v: float) -> None:
-        """Learn the finite value ``v`` of feature ``i``."""
+    def learn_value(self, i: int, v: float, learned: float | None = None) -> None:
+        """Learn the finite value ``v`` of feature ``i``; ``learned``, if given, is what the
+        model learned of it (a flagged value winsorised): the range takes that, the
+        granularity the value as it came."""
         last = self._last[i]
         if last == last:  # not NaN
             step = abs(v - last)
             if 0.0 < step < self._step[i]:
                 self._step[i] = step
         self._last[i] = v
+        if learned is not None:
+            v = learned
         if v < self._lo[i]:
             self._lo[i] = v
         if v > self._hi[i]:
