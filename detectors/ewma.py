@@ -37,7 +37,7 @@ class EWMA(Detector):
     so ``d / spread`` has unit variance (with ``beta = alpha``, river's variance makes the score's
     variance ``1 / (1 - alpha)``: 1.43 at 0.3, flagging ~1 % of normal points at 3 sigma instead
     of 0.27 %). The variance fades slower than the mean by default (``beta = min(alpha,
-    0.05)``): a variance estimated from few points gives the score heavy tails (Student's t with
+    0.02)``): a variance estimated from few points gives the score heavy tails (Student's t with
     about ``2 / beta`` degrees of freedom). With ``beta = 1`` the variance is always 0 (the
     spread is then the floor). A feature has a baseline from its 2nd value; the spread is
     floored by :func:`detectors.base.spread_floor`.
@@ -51,7 +51,7 @@ class EWMA(Detector):
         it adapts.
     var_alpha
         Weight of the newest squared error in the variance, ``0 < var_alpha <= 1``; default
-        ``min(alpha, 0.05)``.
+        ``min(alpha, 0.02)``.
 
     Examples
     --------
@@ -81,7 +81,7 @@ class EWMA(Detector):
             raise DetectorError(f"alpha must be in (0, 1], got {alpha!r}")
         self.alpha = value
         if var_alpha is None:
-            beta = min(value, 0.05)
+            beta = min(value, 0.02)
         else:
             beta = require_finite("var_alpha", var_alpha)
             if not 0.0 < beta <= 1.0:

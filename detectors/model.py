@@ -506,7 +506,7 @@ class ModelScorer:
         >>> state["detector"], state["threshold"], state["threshold_state"]
         ('ewma', 'static', {})
         >>> state["detector_state"], state["floor"]["step"]
-        ({'n': 2, 'count': [2], 'mean': [2.0], 'var': [0.19]}, [2.0])
+        ({'n': 2, 'count': [2], 'mean': [2.0], 'var': [0.0784]}, [2.0])
         >>> ModelScorer(scorer.spec, state).score_one([5.0]) == scorer.score_one([5.0])
         True
         """

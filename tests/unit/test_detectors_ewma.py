@@ -87,8 +87,8 @@ def test_first_value_sets_mean_and_second_gives_baseline() -> None:
     det.learn_one([60.0])
     center, spread = det.baseline()[0]
     assert center == pytest.approx(51.0)
-    # var = 0.95 * 0.05 * 100 after one update with the default var_alpha = min(0.1, 0.05),
-    # unbiased by 0.95 * (1 - 0.95): the squared prediction error itself
+    # var = 0.98 * 0.02 * 100 after one update with the default var_alpha = min(0.1, 0.02),
+    # unbiased by 0.98 * (1 - 0.98): the squared prediction error itself
     assert spread == pytest.approx(10.0)
 
 
