@@ -74,7 +74,8 @@ def test_backtest_writes_results_and_prints_metrics(labelled_set: dict[str, Path
     assert "[2/2] web/a.csv (50 points, 2 incidents)" in run.stderr
     assert "points/s" in run.stderr
     assert (
-        "overall point-wise: precision 0.750 recall 0.273 F1 0.400 (tp 3, fp 1, fn 8, tn 88)"
+        "overall point-wise: precision 0.750 recall 0.273 F1 0.400 accuracy 0.9100 "
+        "(tp 3, fp 1, fn 8, tn 88)"
         in run.stdout
     )
     assert "overall event-wise: 2/3 windows detected, 3 alarms (1 false)" in run.stdout
