@@ -17,6 +17,7 @@ import numpy as np
 from detectors._checks import require_int, require_positive, state_field
 from detectors.base import Detector, DetectorError, block_scores, combined_score
 from detectors.registry import DEFAULT_THRESHOLDS, detector_class, make_detector
+from detectors.seasonality import SeasonalProfile, seasonality_params
 from detectors.thresholds import (
     THRESHOLD_STRATEGIES,
     AdaptiveThreshold,
@@ -51,6 +52,10 @@ class ModelSpec:
     warmup
         Points to learn before alerting; None means 0 for a zscore with static mean/std and
         ``min(30, history_window)`` otherwise.
+    seasonality
+        None, or the seasonal profile's parameters, kept in the normal form of
+        :func:`detectors.seasonality.seasonality_params` (``{"period": "auto"}`` or
+        ``{"period": seconds, "bins": n}``; ``"auto"`` is accepted).
 
     Examples
     --------
@@ -72,6 +77,7 @@ class ModelSpec:
     adaptive_sensitivity: float = 3.0
     history_window: int = 64
     warmup: int | None = None
+    seasonality: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         detector_class(self.detector)
@@ -90,6 +96,10 @@ class ModelSpec:
             require_int("warmup", self.warmup, 0)
         require_positive("threshold", self.params.get("threshold", 1.0))
         make_detector(self.detector, self.n_features, self.detector_params)
+        if self.seasonality is not None:
+            seasonality = seasonality_params(self.seasonality)
+            object.__setattr__(self, "seasonality", seasonality)
+            SeasonalProfile(self.n_features, **(seasonality or {}))
 
     @property
     def threshold(self) -> float:
