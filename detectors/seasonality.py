@@ -378,11 +378,9 @@ class SeasonalProfile:
                 break
         if all(got is None for got in found):
             return np.zeros((m, self.n_features))
+        flat: Sides = [(0.0, 0.0, 0.0, 0.0)] * self.n_features
         widths = np.array([1.0 if got is None else got[0] for got in found])
-        coef = np.zeros((len(found), self.n_features, 4))
-        for i, got in enumerate(found):
-            if got is not None:
-                coef[i] = got[1]
+        coef = np.array([flat if got is None else got[1] for got in found])
         segment = np.repeat(np.arange(len(found)), np.diff(np.append(starts, m)))
         u = times / widths[segment]
         frac = u - np.floor(u) - 0.5
