@@ -15,11 +15,13 @@ from pydantic import (
     ValidationInfo,
     ValidatorFunctionWrapHandler,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
 from api.records import RecordColumns, record_columns
 from detectors import THRESHOLD_STRATEGIES, DetectorError
+from detectors.seasonality import check_bins, check_period, seasonality_params
 from incidents.config import ALERT_CHANNELS, ModelConfig
 from incidents.recommended import with_recommended
 from incidents.validation import known_detectors, validate
@@ -103,6 +105,47 @@ class SuppressionIn(_In):
     )
 
 
+class SeasonalityIn(_In):
+    """A seasonal profile to score against (``detectors.seasonality``); stored in one form:
+    ``{"period": "auto"}`` or ``{"period": seconds, "bins": n}``."""
+
+    period: float | Literal["auto"] = Field(
+        description='Seconds in a season, at most 4 weeks (86400: a day), or "auto": find a '
+        "daily or weekly cycle per entity"
+    )
+    bins: int | None = Field(
+        default=None,
+        description="Bins of a declared period (default 48, or 168 from a week on); "
+        "a bin spans at least 1 second",
+    )
+
+    @field_validator("period", mode="before")
+    @classmethod
+    def _period(cls, value: Any) -> Any:
+        try:
+            return check_period(value)
+        except DetectorError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("bins")
+    @classmethod
+    def _bins(cls, value: int | None, info: ValidationInfo) -> int | None:
+        period = info.data.get("period")
+        if period is None:  # the period was refused: that is the error to show
+            return value
+        try:
+            checked = seasonality_params({"period": period, "bins": value})
+        except DetectorError as exc:
+            raise ValueError(str(exc)) from None
+        return None if checked is None else checked.get("bins")
+
+    @model_serializer
+    def _normal_form(self) -> dict[str, Any]:
+        if self.period == "auto":
+            return {"period": "auto"}
+        return {"period": self.period, "bins": check_bins(self.bins, self.period)}
+
+
 class ModelConfigIn(_In):
     """One detector configuration."""
 
@@ -180,6 +223,22 @@ class ModelConfigIn(_In):
     log_window: float = Field(
         default=60.0, gt=0, le=86400, description="logs models: seconds per window of features"
     )
+    seasonality: SeasonalityIn | None = Field(
+        default=None,
+        description='Score against a seasonal profile: "auto", {"period": "auto"} or '
+        '{"period": 86400, "bins": 48}; none by default',
+    )
+
+    @field_validator("seasonality", mode="before")
+    @classmethod
+    def _seasonality_auto(cls, value: Any) -> Any:
+        if value == "auto":
+            return {"period": "auto"}
+        if value is not None and not isinstance(value, dict):
+            raise ValueError(
+                f'seasonality must be "auto" or an object with a period, got {value!r}'
+            )
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -298,6 +357,7 @@ class ModelConfigOut(BaseModel):
     group_window: float = 300.0
     forecast: dict[str, Any] = Field(default_factory=dict)
     log_window: float = 60.0
+    seasonality: dict[str, Any] | None = None
     updated_at: str | None = None
 
 

@@ -9,11 +9,13 @@ would then keep alerting for a long time. :class:`ChangePoint` watches the flags
   allowance: a rate of flags above about ``runs / memory`` accumulates, isolated ones fade);
 - while a run is on (``count >= 0.5``) the learned rows are kept, the last ``keep`` of them, with
   the baseline the run started from (``origin``);
-- when the count reaches ``runs`` at a flagged point, the run is a change point: each feature's new
-  baseline is the median of the run's values, its spread the larger of the old spread and the
-  run's scaled MAD (a variance that rose is taken up at once; one that fell is learned by the
-  detector as usual). The model re-baselines its detector on it and the incident says
-  "level shift: 100 → 150";
+- when the count reaches ``runs`` at a flagged point, the run is a change point. A feature whose
+  flagged values lie mostly on one side of the origin moved: its new baseline is the median of
+  its flagged values, and the spread the larger of the old one and their scaled MAD (the run may
+  have started with points of the old level). Otherwise its spread rose: the median and scaled
+  MAD of all the run's values, the spread never below the old one (a variance that fell is
+  learned by the detector as usual). The model re-baselines its detector on it and the incident
+  says "level shift: 100 → 150";
 - for ``memory * 2`` points after a change point, a point the new baseline flags but the run's
   origin would not (a burst that ended, a deploy rolled back) returns the model to the origin.
 
@@ -74,6 +76,7 @@ class ChangePoint:
         self.decay = 1.0 - 1.0 / self.memory
         self.count = 0.0
         self.run: list[list[float]] = []
+        self.flags: list[bool] = []  # per row of the run, whether it was flagged
         self.origin: list[tuple[float, float]] | None = None
         self.previous: list[tuple[float, float]] | None = None  # baseline before the last change
         self.since = 0  # learned points since the last change
@@ -98,7 +101,9 @@ class ChangePoint:
             if not self.run:
                 self.origin = [(float(c), float(s)) for c, s in zip(centers, spreads, strict=True)]
             self.run.append([float(v) for v in row])
+            self.flags.append(flagged)
             del self.run[: -self.keep]
+            del self.flags[: -self.keep]
         else:
             self.count = 0.0
             self._end_run()
@@ -112,7 +117,9 @@ class ChangePoint:
             self.count *= self.decay
             if self.count >= RUN_FLOOR:
                 self.run.append(rows[k].tolist())
+                self.flags.append(False)
                 del self.run[: -self.keep]
+                del self.flags[: -self.keep]
             else:
                 self.count = 0.0
                 self._end_run()
@@ -126,6 +133,7 @@ class ChangePoint:
 
     def _end_run(self) -> None:
         self.run = []
+        self.flags = []
         self.origin = None
 
     # ------------------------------------------------------------------ change points
@@ -135,15 +143,20 @@ class ChangePoint:
         return self.count >= self.runs and len(self.run) >= MIN_RUN_VALUES
 
     def new_baseline(self, current: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
-        """Per feature ``(center, spread)`` from the run (``current`` where it has too few
-        values): the median, and the larger of the current spread and the scaled MAD."""
+        """Per feature ``(center, spread)`` from the run (``current``, the run's origin, where
+        it has too few values): see the module's docstring."""
         rows = np.array(self.run, dtype=float).reshape(len(self.run), self.n_features)
+        flagged = np.array(self.flags, dtype=bool)
         out = []
         for i, (center, spread) in enumerate(current):
-            values = rows[np.isfinite(rows[:, i]), i]
+            finite = np.isfinite(rows[:, i])
+            values = rows[finite, i]
             if len(values) < MIN_RUN_VALUES or not math.isfinite(center):
                 out.append((center, spread))
                 continue
+            moved = rows[finite & flagged, i]
+            if len(moved) >= MIN_RUN_VALUES and abs(np.sign(moved - center).mean()) >= 0.5:
+                values = moved
             median, mad = median_and_scaled_mad(values.tolist())
             out.append((median, max(spread, mad)))
         return out
@@ -171,6 +184,7 @@ class ChangePoint:
         state: dict[str, Any] = {"count": self.count}
         if self.run:
             state["run"] = [[_plain(v) for v in row] for row in self.run]
+            state["flags"] = "".join("1" if f else "0" for f in self.flags)
         if self.origin is not None:
             state["origin"] = [[_plain(c), _plain(s)] for c, s in self.origin]
         if self.previous is not None:
@@ -204,7 +218,8 @@ class ChangePoint:
             cp.run = [
                 [math.nan if v is None else float(v) for v in row] for row in state.get("run", [])
             ]
-            if any(len(row) != n_features for row in cp.run):
+            cp.flags = [c == "1" for c in state.get("flags", "1" * len(cp.run))]
+            if any(len(row) != n_features for row in cp.run) or len(cp.flags) != len(cp.run):
                 raise ValueError
             if state.get("origin") is not None:
                 cp.origin = [(_float(c), _float(s)) for c, s in state["origin"]]

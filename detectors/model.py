@@ -36,6 +36,7 @@ from detectors.changepoint import ChangePoint
 from detectors.registry import DEFAULT_THRESHOLDS, detector_class, make_detector
 from detectors.resolution import ResolutionFloor
 from detectors.results import BlockResult, Change, PointResult
+from detectors.seasonality import SeasonalProfile, seasonality_params
 from detectors.thresholds import (
     THRESHOLD_STRATEGIES,
     AdaptiveThreshold,
@@ -70,6 +71,10 @@ class ModelSpec:
     warmup
         Points to learn before alerting; None means 0 for a zscore with static mean/std and
         ``min(30, history_window)`` otherwise.
+    seasonality
+        None, or the seasonal profile's parameters, kept in the normal form of
+        :func:`detectors.seasonality.seasonality_params` (``{"period": "auto"}`` or
+        ``{"period": seconds, "bins": n}``; ``"auto"`` is accepted).
 
     Examples
     --------
@@ -91,6 +96,7 @@ class ModelSpec:
     adaptive_sensitivity: float = 3.0
     history_window: int = 64
     warmup: int | None = None
+    seasonality: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         detector_class(self.detector)
@@ -109,6 +115,10 @@ class ModelSpec:
             require_int("warmup", self.warmup, 0)
         require_positive("threshold", self.params.get("threshold", 1.0))
         make_detector(self.detector, self.n_features, self.detector_params)
+        if self.seasonality is not None:
+            seasonality = seasonality_params(self.seasonality)
+            object.__setattr__(self, "seasonality", seasonality)
+            SeasonalProfile(self.n_features, **(seasonality or {}))
 
     @property
     def threshold(self) -> float:
@@ -222,25 +232,46 @@ class ModelScorer:
         state = state or {}
         self.floor = ResolutionFloor.from_state(spec.n_features, state.get("floor"))
         self.change = ChangePoint.from_state(spec.n_features, state.get("change"))
+        #: The seasonal profile the points are scored against (configured seasonality only).
+        self.profile: SeasonalProfile | None = None
+        if spec.seasonality is not None and self.adapts:
+            season = state.get("season")
+            self.profile = (
+                SeasonalProfile.from_state(spec.n_features, spec.seasonality, season)
+                if season is not None
+                else SeasonalProfile(spec.n_features, **spec.seasonality)
+            )
 
     # ------------------------------------------------------------------ one point
 
-    def score_one(self, x: Sequence[float], learn: bool = True) -> PointResult:
-        """Score ``x`` and, with ``learn``, learn it (see the class docstring)."""
+    def score_one(
+        self, x: Sequence[float], learn: bool = True, ts: float | None = None
+    ) -> PointResult:
+        """Score ``x`` (at event time ``ts``, which a seasonal profile needs) and, with
+        ``learn``, learn it (see the class docstring)."""
         if not self.adapts:
             return self._score_kept(x, learn)
         values = self.detector._values(x)
-        result, centers, spreads = self._score_values(values)
+        offsets = None
+        residuals = values
+        if self.profile is not None and ts is not None:
+            offsets = self.profile.offsets(float(ts), values)[0].tolist()
+            residuals = [v - o for v, o in zip(values, offsets, strict=True)]
+        result, centers, spreads = self._score_values(residuals, offsets)
         if learn and result.is_anomaly and self.change.previous is not None:
-            back = self._return(values, result.threshold)
+            back = self._return(residuals, offsets, result.threshold)
             if back is not None:
                 result, centers, spreads = back
         if learn and not math.isnan(result.score):
-            self._learn_row(values, result, centers, spreads)
+            self._learn_row(values, residuals, offsets, ts, result, centers, spreads)
         return result
 
-    def _score_values(self, values: list[float]) -> tuple[PointResult, list[float], list[float]]:
-        """The point's result against the current baseline (floored), learning nothing."""
+    def _score_values(
+        self, values: list[float], offsets: list[float] | None = None
+    ) -> tuple[PointResult, list[float], list[float]]:
+        """The point's result against the current baseline (floored), learning nothing.
+        ``values`` are the residuals from the seasonal ``offsets`` (if any); the result's
+        baseline adds them back, the centers returned do not."""
         detector, floor = self.detector, self.floor
         scores: list[float] = []
         centers: list[float] = []
@@ -268,18 +299,21 @@ class ModelScorer:
         score = combined_score(scores)
         threshold = self.threshold.get()
         warm = detector.n_learned >= self.warmup
+        shown = (
+            centers if offsets is None else [c + o for c, o in zip(centers, offsets, strict=True)]
+        )
         result = PointResult(
             score=score,
             threshold=threshold,
             is_anomaly=warm and math.isfinite(score) and score > threshold,
             feature_scores=scores,
-            baseline=list(zip(centers, spreads, strict=True)),
+            baseline=list(zip(shown, spreads, strict=True)),
             warm=warm,
         )
         return result, centers, spreads
 
     def _return(
-        self, values: list[float], threshold: float
+        self, values: list[float], offsets: list[float] | None, threshold: float
     ) -> tuple[PointResult, list[float], list[float]] | None:
         """Soon after a change point, a point the baseline before the change would not flag
         takes the model back to that baseline; None when it would flag it too."""
@@ -296,7 +330,7 @@ class ModelScorer:
             if math.isfinite(center):
                 self.detector.rebaseline(i, center, spread)
         self.change.reverted()
-        result, centers, spreads = self._score_values(values)
+        result, centers, spreads = self._score_values(values, offsets)
         result.change = tuple(
             (i, now[i][0], previous[i][0])
             for i in range(len(previous))
@@ -307,27 +341,39 @@ class ModelScorer:
     def _learn_row(
         self,
         values: list[float],
+        residuals: list[float],
+        offsets: list[float] | None,
+        ts: float | None,
         result: PointResult,
         centers: list[float],
         spreads: list[float],
     ) -> None:
         """Learn one scored point (with a value): winsorised if flagged, then the change-point
-        watch, which may re-baseline (``result.change`` then says how)."""
+        watch, which may re-baseline (``result.change`` then says how). ``residuals`` are
+        ``values`` less the seasonal ``offsets`` (the same list without a profile); the
+        ``centers`` are theirs."""
         flagged = result.is_anomaly
-        learned = values
+        learned = residuals
         if flagged:
             learned = [
                 _winsorised(v, z, c, s, LEARN_CLIP)
-                for v, z, c, s in zip(values, result.feature_scores, centers, spreads, strict=True)
+                for v, z, c, s in zip(
+                    residuals, result.feature_scores, centers, spreads, strict=True
+                )
             ]
         else:
             self.threshold.learn(result.score)
         self.detector.learn_values(learned)
+        kept = learned
+        if offsets is not None:
+            kept = [v + o for v, o in zip(learned, offsets, strict=True)]
+        if self.profile is not None and ts is not None:
+            self.profile.learn(float(ts), kept)
         floor = self.floor
-        for i, (v, kept) in enumerate(zip(values, learned, strict=True)):
+        for i, (v, k) in enumerate(zip(values, kept, strict=True)):
             if v == v:  # not NaN
-                floor.learn_value(i, v, kept)
-        self.change.learned(values, flagged, centers, spreads)
+                floor.learn_value(i, v, k)
+        self.change.learned(residuals, flagged, centers, spreads)
         if flagged and self.change.triggered():
             result.change = self._rebaseline(list(zip(centers, spreads, strict=True)))
 
@@ -376,7 +422,9 @@ class ModelScorer:
 
     # ------------------------------------------------------------------ a block
 
-    def score_block(self, rows: np.ndarray, learn: bool = True) -> BlockResult:
+    def score_block(
+        self, rows: np.ndarray, learn: bool = True, ts: np.ndarray | None = None
+    ) -> BlockResult:
         """The batch path: what :meth:`score_one` gives on each row in order, vectorised.
 
         With learning, :meth:`_settle_block` (numpy, for detectors whose baseline of a row
@@ -402,8 +450,11 @@ class ModelScorer:
                 f"x must have {self.spec.n_features} values (n_features), got {n_features}"
             )
         out = BlockResult.empty(m, n_features)
+        times = None
+        if self.profile is not None and ts is not None:
+            times = np.asarray(ts, dtype=float)
         if learn and self.adapts:
-            self._settle_block(rows, out)
+            self._settle_block(rows, out, times)
             return out
         if learn and self.detector.fixed_baseline:
             self._settle_fixed(rows, out)
@@ -417,6 +468,9 @@ class ModelScorer:
         if self.adapts:
             floors = self.floor.floors()[None, :]
             spreads = np.where(spreads < floors, floors, spreads)
+        if self.profile is not None and times is not None:
+            offsets = self.profile.offsets(times, np.full(rows.shape, np.nan))
+            centers = centers + offsets
         feature_scores, score = block_scores(rows, centers, spreads)
         threshold = np.full(m, self.threshold.get())
         warm = np.full(m, self.detector.n_learned >= self.warmup)
@@ -437,7 +491,7 @@ class ModelScorer:
         out.fill(0, slice(0, m), feature_scores, score, limits, flagged, warm, centers, spreads)
         detector.learn_block(rows[~flagged])
 
-    def _settle_block(self, rows: np.ndarray, out: BlockResult) -> None:
+    def _settle_block(self, rows: np.ndarray, out: BlockResult, ts: np.ndarray | None) -> None:
         """:meth:`score_block` with learning, for the detectors that adapt. A span of rows is
         scored against the baselines they would have if none were flagged (the detector's and
         the floor's block scans), and the threshold walks its scores in order
@@ -449,43 +503,53 @@ class ModelScorer:
         rows go one by one."""
         m, _ = rows.shape
         detector, threshold, floor, change = self.detector, self.threshold, self.floor, self.change
+        profile = self.profile if ts is not None else None
         has_value = np.isfinite(rows).any(axis=1)
         start, span = 0, 256
         while start < m:
             if change.previous is not None:
-                out.put(start, self.score_one(rows[start].tolist()))
+                t = None if ts is None else float(ts[start])
+                out.put(start, self.score_one(rows[start].tolist(), ts=t))
                 start += 1
                 continue
             stop = min(m, start + span)
             part = rows[start:stop]
-            centers, spreads = detector.block_baselines(part)
+            offsets = None
+            residuals = part
+            if profile is not None:
+                assert ts is not None
+                offsets = profile.offsets(ts[start:stop], part)
+                residuals = part - offsets
+            centers, spreads = detector.block_baselines(residuals)
             floors = floor.block_floors(part)
             spreads = np.where(spreads < floors, floors, spreads)
-            feature_scores, score = block_scores(part, centers, spreads)
+            feature_scores, score = block_scores(residuals, centers, spreads)
             counted = has_value[start:stop]
             warm = detector.n_learned + np.cumsum(counted) - counted >= self.warmup
             limits, flagged, done = threshold.settle(score, warm, np.zeros(len(part), dtype=bool))
+            shown = centers if offsets is None else centers + offsets
             out.fill(
-                start,
-                slice(0, done),
-                feature_scores,
-                score,
-                limits,
-                flagged,
-                warm,
-                centers,
-                spreads,
+                start, slice(0, done), feature_scores, score, limits, flagged, warm, shown, spreads
             )
             last = done - 1
-            normal = part[:last] if flagged[last] else part[:done]
-            detector.learn_block(normal)
-            floor.learn(normal)
-            change.quiet(normal[has_value[start : start + len(normal)]])
+            n_normal = last if flagged[last] else done
+            detector.learn_block(residuals[:n_normal])
+            floor.learn(part[:n_normal])
+            if profile is not None:
+                assert ts is not None
+                profile.learn(ts[start : start + n_normal], part[:n_normal])
+            change.quiet(residuals[:n_normal][has_value[start : start + n_normal]])
             if flagged[last]:
                 k = start + last
                 result = out.point(k)
                 self._learn_row(
-                    part[last].tolist(), result, centers[last].tolist(), spreads[last].tolist()
+                    part[last].tolist(),
+                    residuals[last].tolist(),
+                    None if offsets is None else offsets[last].tolist(),
+                    None if ts is None else float(ts[k]),
+                    result,
+                    centers[last].tolist(),
+                    spreads[last].tolist(),
                 )
                 if result.change:
                     out.changes[k] = result.change
@@ -521,6 +585,8 @@ class ModelScorer:
             change = self.change.to_state()
             if change is not None:
                 state["change"] = change
+        if self.profile is not None:
+            state["season"] = self.profile.to_state()
         return state
 
     def learn_normal(self, rows: np.ndarray) -> None:

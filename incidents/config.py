@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detectors import DetectorError, ModelSpec
+from detectors.seasonality import seasonality_params
 from detectors.suppression import SuppressionSpec
 from incidents.insights import ForecastSpec
 from incidents.lifecycle import LifecycleSpec
@@ -28,8 +29,10 @@ class ModelConfig:
     second one opens for that pair until a point at least ``cooldown`` seconds later (by its
     ``ts``) alerts. ``resolve_after``, ``recover_ratio`` and ``group_window`` drive the lifecycle
     (see ``incidents.lifecycle``), ``suppression`` which flagged points alert (see
-    ``detectors.suppression``). A new ``model_version`` resets every entity's state for the
-    model; the same version keeps it.
+    ``detectors.suppression``). ``seasonality`` (None, ``{"period": "auto"}`` or ``{"period":
+    seconds, "bins": n}``, see ``detectors.seasonality``) is what each entity's values are
+    scored against a seasonal profile of. A new ``model_version`` resets every entity's state
+    for the model; the same version keeps it.
 
     Examples
     --------
@@ -39,6 +42,8 @@ class ModelConfig:
     (2, ['feature_0', 'feature_1'])
     >>> cfg.spec(2).detector
     'zscore'
+    >>> ModelConfig.from_dict({"model_id": "m", "detector": "ewma", "seasonality": "auto"}).seasonality
+    {'period': 'auto'}
     """
 
     model_id: str
@@ -59,6 +64,7 @@ class ModelConfig:
     group_window: float = 300.0
     forecast: ForecastSpec = field(default_factory=ForecastSpec)
     log_window: float = 60.0
+    seasonality: Mapping[str, Any] | None = None
     # Specs built so far, by feature count: a spec checks itself by building a detector, which
     # cost a single-point message about a tenth of its scoring.
     _specs: dict[int, ModelSpec] = field(
@@ -90,6 +96,7 @@ class ModelConfig:
             group_window=float(data.get("group_window", 300.0)),
             forecast=ForecastSpec.from_dict(data.get("forecast")),
             log_window=float(data.get("log_window", 60.0)),
+            seasonality=seasonality_params(data.get("seasonality")),
         )
 
     @property
@@ -151,4 +158,5 @@ class ModelConfig:
             adaptive_sensitivity=self.adaptive_sensitivity,
             history_window=self.history_window,
             warmup=self.warmup,
+            seasonality=None if self.seasonality is None else dict(self.seasonality),
         )

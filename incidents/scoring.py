@@ -186,7 +186,7 @@ def score_batch(
         point_of: Callable[[int], PointResult] = results.__getitem__
         flags = np.array([r.is_anomaly for r in results], dtype=bool)
     else:
-        block = scorer.score_block(rows, learn=learn)
+        block = scorer.score_block(rows, learn=learn, ts=times)
         pipeline.run_block(
             times,
             rows,
@@ -362,7 +362,7 @@ def _score_point(
     details: Sequence[str] | None,
 ) -> PointResult:
     """One point through the scorer and the pipeline (the small-batch path)."""
-    result = scorer.score_one(x, learn=learn)
+    result = scorer.score_one(x, learn=learn, ts=t)
     signals: list[Signal] = []
     deviation, center = math.nan, math.nan
     if result.is_anomaly:

@@ -75,8 +75,7 @@ def test_backtest_writes_results_and_prints_metrics(labelled_set: dict[str, Path
     assert "points/s" in run.stderr
     assert (
         "overall point-wise: precision 0.750 recall 0.273 F1 0.400 accuracy 0.9100 "
-        "(tp 3, fp 1, fn 8, tn 88)"
-        in run.stdout
+        "(tp 3, fp 1, fn 8, tn 88)" in run.stdout
     )
     assert "overall event-wise: 2/3 windows detected, 3 alarms (1 false)" in run.stdout
     assert "mean delay 1.5 pts (8 min)" in run.stdout

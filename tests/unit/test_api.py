@@ -19,6 +19,7 @@ from api.engine import (
     UnknownIncident,
     UnknownModel,
 )
+from incidents.config import ModelConfig
 from incidents.recommended import RECOMMENDED
 
 README_PAYLOAD: dict[str, Any] = {
@@ -757,4 +758,66 @@ def test_feedback_from_another_machine_without_a_key_is_403(engine: FakeEngine) 
     with TestClient(create_api(engine), client=("203.0.113.7", 40000)) as remote:
         response = remote.post("/anomaly/alerts/inc-7/feedback", json={"verdict": "false_positive"})
     assert response.status_code == 403
+
+
+# ------------------------------------------------------------------------ seasonality
+
+
+def _seasonal_config(seasonality: Any) -> dict[str, Any]:
+    return {"configs": [{**README_PAYLOAD["configs"][0], "seasonality": seasonality}]}
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("auto", {"period": "auto"}),
+        ({"period": "auto"}, {"period": "auto"}),
+        ({"period": 86400}, {"period": 86400.0, "bins": 48}),
+        ({"period": 604800}, {"period": 604800.0, "bins": 168}),
+        ({"period": 3600, "bins": 12}, {"period": 3600.0, "bins": 12}),
+        (None, None),
+    ],
+)
+def test_a_seasonality_is_stored_and_echoed_in_one_form(
+    client: TestClient, engine: FakeEngine, given: Any, stored: Any
+) -> None:
+    response = client.post("/anomaly/config", json=_seasonal_config(given))
+    assert response.status_code == 200, response.json()
+    assert response.json()["configs"][0]["seasonality"] == stored
+    sent = engine.calls[0][1][0]
+    assert sent["seasonality"] == stored
+    assert ModelConfig.from_dict(sent).spec(2).seasonality == stored  # what the workers run
+    listed = client.get("/anomaly/config/metrics-v1").json()
+    assert listed["seasonality"] == stored
+
+
+def test_a_configuration_without_seasonality_echoes_none(client: TestClient) -> None:
+    response = client.post("/anomaly/config", json=README_PAYLOAD)
+    assert response.json()["configs"][0]["seasonality"] is None
+
+
+@pytest.mark.parametrize(
+    ("given", "field", "fragment"),
+    [
+        ({"period": -86400}, "seasonality.period", "must be a positive number of seconds"),
+        ({"period": 0}, "seasonality.period", "must be a positive number of seconds"),
+        ({"period": "daily"}, "seasonality.period", "or 'auto', got 'daily'"),
+        ({"period": 35 * 86400}, "seasonality.period", "must be at most 2419200 seconds"),
+        ({"period": 60, "bins": 120}, "seasonality.bins", "a period of 60 s holds at most 60"),
+        ({"period": 86400, "bins": 1}, "seasonality.bins", "integer from 2 to 336"),
+        ({"period": "auto", "bins": 48}, "seasonality.bins", "applies to a declared period"),
+        ({"bins": 48}, "seasonality.period", "this field is required"),
+        ({"period": 86400, "step": 60}, "seasonality.step", "unknown field"),
+        ("weekly", "seasonality", 'must be "auto" or an object with a period'),
+        (86400, "seasonality", 'must be "auto" or an object with a period'),
+    ],
+)
+def test_a_bad_seasonality_is_a_422_naming_the_field(
+    client: TestClient, engine: FakeEngine, given: Any, field: str, fragment: str
+) -> None:
+    response = client.post("/anomaly/config", json=_seasonal_config(given))
+    body = response.json()
+    assert response.status_code == 422, body
+    assert body["detail"][0]["field"] == f"configs[0].{field}"
+    assert fragment in body["detail"][0]["message"]
     assert engine.calls == []

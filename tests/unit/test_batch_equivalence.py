@@ -98,3 +98,42 @@ def test_a_dry_run_block_changes_nothing_and_scores_against_the_current_state() 
     one = ModelScorer(spec, json.loads(before))
     assert [one.score_one([v], learn=False).score for v in (3.0, 50.0, 3.0)] == dry.score.tolist()
     assert dry.is_anomaly.tolist() == [False, True, False]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    detector=st.sampled_from(["zscore", "ewma", "mad"]),
+    seed=st.integers(0, 2**31 - 1),
+    cuts=st.lists(st.integers(1, 1199), max_size=6),
+    level_shift=st.booleans(),
+)
+def test_seasonal_block_scoring_equals_one_by_one(
+    detector: str, seed: int, cuts: list[int], level_shift: bool
+) -> None:
+    """With a seasonal profile, change points and the resolution floor at work."""
+    rng = np.random.default_rng(seed)
+    n = 1200
+    ts = np.arange(n) * 60.0
+    rows = (100 + 20 * np.sin(2 * np.pi * ts / 7200) + rng.normal(0, 2, n))[:, None]
+    rows[rng.random(n) < 0.01, 0] += 40.0
+    if level_shift:
+        rows[700:, 0] += 60.0
+    spec = ModelSpec(detector, {}, 1, seasonality={"period": 7200, "bins": 12})
+    one, block = ModelScorer(spec), ModelScorer(spec)
+    expected = [one.score_one(row.tolist(), ts=t) for row, t in zip(rows, ts.tolist(), strict=True)]
+    got = []
+    for part in _chunks(n, sorted(set(cuts))):
+        block = ModelScorer(spec, json.loads(json.dumps(block.to_state())))
+        result = block.score_block(rows[part], ts=ts[part])
+        got += [result.point(k) for k in range(len(rows[part]))]
+    for want, have in zip(expected, got, strict=True):
+        assert math.isclose(have.score, want.score, rel_tol=RTOL, abs_tol=1e-9)
+        if abs(want.score - want.threshold) <= 1e-7 * max(1.0, want.threshold):
+            return
+        assert have.is_anomaly == want.is_anomaly and bool(have.change) == bool(want.change)
+        for w, h in zip(want.change or (), have.change or (), strict=True):
+            assert w[0] == h[0] and np.allclose(w[1:], h[1:], rtol=RTOL)
+        (wc, _), (hc, _) = want.baseline[0], have.baseline[0]
+        assert (math.isnan(wc) and math.isnan(hc)) or math.isclose(
+            hc, wc, rel_tol=RTOL, abs_tol=1e-9
+        )
