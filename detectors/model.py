@@ -16,6 +16,7 @@ import numpy as np
 
 from detectors._checks import require_int, require_positive, state_field
 from detectors.base import Detector, DetectorError, block_scores, combined_score
+from detectors.budget import BudgetThreshold
 from detectors.registry import DEFAULT_THRESHOLDS, detector_class, make_detector
 from detectors.thresholds import (
     THRESHOLD_STRATEGIES,
@@ -43,7 +44,7 @@ class ModelSpec:
     n_features
         Number of features of each point.
     threshold_strategy
-        "static" or "adaptive".
+        "static", "adaptive" or "budget".
     adaptive_sensitivity
         Robust standard deviations above the median recent score (adaptive only).
     history_window
@@ -51,6 +52,8 @@ class ModelSpec:
     warmup
         Points to learn before alerting; None means 0 for a zscore with static mean/std and
         ``min(30, history_window)`` otherwise.
+    alerts_per_day
+        Target rate of alerts per key and day of event time (budget only), positive.
 
     Examples
     --------
@@ -72,6 +75,7 @@ class ModelSpec:
     adaptive_sensitivity: float = 3.0
     history_window: int = 64
     warmup: int | None = None
+    alerts_per_day: float = 1.0
 
     def __post_init__(self) -> None:
         detector_class(self.detector)
@@ -86,6 +90,7 @@ class ModelSpec:
             )
         require_positive("adaptive_sensitivity", self.adaptive_sensitivity)
         require_int("history_window", self.history_window, 8)
+        require_positive("alerts_per_day", self.alerts_per_day)
         if self.warmup is not None:
             require_int("warmup", self.warmup, 0)
         require_positive("threshold", self.params.get("threshold", 1.0))
@@ -261,12 +266,13 @@ class ModelScorer:
         self.detector: Detector = make_detector(
             spec.detector, spec.n_features, spec.detector_params, detector_state
         )
-        self.threshold: StaticThreshold | AdaptiveThreshold = make_threshold(
+        self.threshold: StaticThreshold | AdaptiveThreshold | BudgetThreshold = make_threshold(
             spec.threshold_strategy,
             threshold=spec.threshold,
             sensitivity=spec.adaptive_sensitivity,
             window=spec.history_window,
             state=threshold_state,
+            alerts_per_day=spec.alerts_per_day,
         )
         self.warmup = spec.effective_warmup
 
