@@ -36,9 +36,11 @@ What differs from SPOT, and why:
   rather than a geometric one or a median, which take irregular (Poisson) arrivals for 1.8 and
   1.4 times as many points. Until a time is known: 1,440 a day (one a minute).
 
-Excesses, their truncation points and the block's largest scores are kept rounded to 1 % of
-the floor's leading digit (0.01 for a floor of 3), packed by
-:func:`detectors._packed.pack_decimals`: 64 excesses take about 450 bytes of JSON state.
+Excesses, their truncation points and the block's largest scores are kept rounded to a
+hundredth of the floor's order of magnitude (0.01 for a floor of 3, 0.001 for 0.5), packed by
+:func:`detectors._packed.pack_decimals`: with 64 excesses (and 3 awaiting the next fit) the
+state is about 460 bytes of JSON. A learned score costs about 9 us (a fit of the tail, every 4
+excesses, about 0.9 ms), against 45 us for the adaptive threshold's, on the same machine.
 """
 
 from __future__ import annotations
