@@ -174,12 +174,19 @@ class ModelConfigIn(_In):
     )
     threshold_strategy: str = Field(
         default="static",
-        description="static or adaptive",
+        description="static, adaptive or budget",
         json_schema_extra={"enum": list(THRESHOLD_STRATEGIES)},
     )
     adaptive_sensitivity: float = Field(default=3.0, gt=0, le=100)
     history_window: int = Field(default=64, ge=8, le=100_000)
     warmup: int | None = Field(default=None, ge=0, le=1_000_000)
+    alerts_per_day: float = Field(
+        default=1.0,
+        gt=0,
+        le=86400,
+        description="budget: target alerts per entity and day of event time (the threshold "
+        "is set from the tail of the scores, never below `threshold`)",
+    )
     cooldown: float = Field(
         default=0.0,
         ge=0,
@@ -348,6 +355,7 @@ class ModelConfigOut(BaseModel):
     adaptive_sensitivity: float
     history_window: int
     warmup: int | None = None
+    alerts_per_day: float = 1.0
     cooldown: float
     alert_channels: list[str]
     stream: str = "metrics"

@@ -47,6 +47,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from detectors._checks import require_finite, require_floats, require_int, state_field
+from detectors._gpd import SHAPE_EPS, gpd_log_survival
 from detectors._robust import median_and_scaled_mad
 from detectors.base import Detector, DetectorError, floored
 
@@ -272,10 +273,10 @@ class KNNSurprise(Detector):
         shape = 0.0
         if var > 0 and self.max_shape > 0:
             shape = min(max(0.5 * (1 - mean * mean / var), 0.0), self.max_shape)
-        if shape > 1e-6:
+        if shape > SHAPE_EPS:
             scale = max(0.5 * mean * (1 + mean * mean / var), BETA_FLOOR * u, 1e-300)
-            return math.log1p(shape * (a - u) / scale) / shape
-        return (a - u) / max(mean, BETA_FLOOR * u, 1e-300)
+            return gpd_log_survival(a - u, shape, scale)
+        return gpd_log_survival(a - u, 0.0, max(mean, BETA_FLOOR * u, 1e-300))
 
     def _measure(self, i: int, v: float) -> tuple[list[float] | None, float]:
         """(nonconformities, surprise) of ``v`` for feature ``i``, cached until the next learn."""

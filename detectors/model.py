@@ -32,6 +32,7 @@ import numpy as np
 
 from detectors._checks import require_int, require_positive, state_field
 from detectors.base import Detector, DetectorError, block_scores, combined_score
+from detectors.budget import BudgetThreshold
 from detectors.changepoint import ChangePoint
 from detectors.registry import DEFAULT_THRESHOLDS, detector_class, make_detector
 from detectors.resolution import ResolutionFloor
@@ -63,7 +64,7 @@ class ModelSpec:
     n_features
         Number of features of each point.
     threshold_strategy
-        "static" or "adaptive".
+        "static", "adaptive" or "budget".
     adaptive_sensitivity
         Robust standard deviations above the median recent score (adaptive only).
     history_window
@@ -75,6 +76,8 @@ class ModelSpec:
         None, or the seasonal profile's parameters, kept in the normal form of
         :func:`detectors.seasonality.seasonality_params` (``{"period": "auto"}`` or
         ``{"period": seconds, "bins": n}``; ``"auto"`` is accepted).
+    alerts_per_day
+        Target rate of alerts per key and day of event time (budget only), positive.
 
     Examples
     --------
@@ -97,6 +100,7 @@ class ModelSpec:
     history_window: int = 64
     warmup: int | None = None
     seasonality: dict[str, Any] | None = None
+    alerts_per_day: float = 1.0
 
     def __post_init__(self) -> None:
         detector_class(self.detector)
@@ -111,6 +115,7 @@ class ModelSpec:
             )
         require_positive("adaptive_sensitivity", self.adaptive_sensitivity)
         require_int("history_window", self.history_window, 8)
+        require_positive("alerts_per_day", self.alerts_per_day)
         if self.warmup is not None:
             require_int("warmup", self.warmup, 0)
         require_positive("threshold", self.params.get("threshold", 1.0))
@@ -219,12 +224,13 @@ class ModelScorer:
         self.detector: Detector = make_detector(
             spec.detector, spec.n_features, spec.detector_params, detector_state
         )
-        self.threshold: StaticThreshold | AdaptiveThreshold = make_threshold(
+        self.threshold: StaticThreshold | AdaptiveThreshold | BudgetThreshold = make_threshold(
             spec.threshold_strategy,
             threshold=spec.threshold,
             sensitivity=spec.adaptive_sensitivity,
             window=spec.history_window,
             state=threshold_state,
+            alerts_per_day=spec.alerts_per_day,
         )
         self.warmup = spec.effective_warmup
         #: Whether the baseline adapts (bounded learning, change points, resolution floor).
@@ -250,7 +256,7 @@ class ModelScorer:
         """Score ``x`` (at event time ``ts``, which a seasonal profile needs) and, with
         ``learn``, learn it (see the class docstring)."""
         if not self.adapts:
-            return self._score_kept(x, learn)
+            return self._score_kept(x, learn, ts)
         values = self.detector._values(x)
         offsets = None
         residuals = values
@@ -362,7 +368,7 @@ class ModelScorer:
                 )
             ]
         else:
-            self.threshold.learn(result.score)
+            self._learn_score(result.score, ts)
         self.detector.learn_values(learned)
         kept = learned
         if offsets is not None:
@@ -395,7 +401,7 @@ class ModelScorer:
         change.changed(origin)
         return tuple(moved)
 
-    def _score_kept(self, x: Sequence[float], learn: bool) -> PointResult:
+    def _score_kept(self, x: Sequence[float], learn: bool, ts: float | None) -> PointResult:
         """A detector that keeps its own baseline (static zscore, knn): a flagged point is
         not learned."""
         feature_scores = self.detector.feature_scores(x)
@@ -406,7 +412,7 @@ class ModelScorer:
         is_anomaly = warm and math.isfinite(score) and score > threshold
         if learn and not is_anomaly and not math.isnan(score):
             self.detector.learn_one(x)
-            self.threshold.learn(score)
+            self._learn_score(score, ts)
         return PointResult(
             score=score,
             threshold=threshold,
@@ -415,6 +421,25 @@ class ModelScorer:
             baseline=baseline,
             warm=warm,
         )
+
+    def _learn_score(self, score: float, ts: float | None) -> None:
+        """The threshold learns an unflagged score (the budget also its time)."""
+        if isinstance(self.threshold, BudgetThreshold):
+            self.threshold.learn(score, ts)
+        else:
+            self.threshold.learn(score)
+
+    def _settle(
+        self,
+        scores: np.ndarray,
+        warm: np.ndarray,
+        guess: np.ndarray | None,
+        ts: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """The threshold's walk over a span (the budget also takes the times)."""
+        if isinstance(self.threshold, BudgetThreshold):
+            return self.threshold.settle(scores, warm, guess, ts)
+        return self.threshold.settle(scores, warm, guess)
 
     def score_many(self, xs: Iterable[Sequence[float]], learn: bool = True) -> list[PointResult]:
         """:meth:`score_one` on each point in order."""
@@ -450,18 +475,16 @@ class ModelScorer:
                 f"x must have {self.spec.n_features} values (n_features), got {n_features}"
             )
         out = BlockResult.empty(m, n_features)
-        times = None
-        if self.profile is not None and ts is not None:
-            times = np.asarray(ts, dtype=float)
+        times = None if ts is None else np.asarray(ts, dtype=float)
         if learn and self.adapts:
             self._settle_block(rows, out, times)
             return out
         if learn and self.detector.fixed_baseline:
-            self._settle_fixed(rows, out)
+            self._settle_fixed(rows, out, times)
             return out
         if learn:  # its batch walk is per row anyway: no copy of the detector, no re-walks
             for k, row in enumerate(rows.tolist()):
-                out.put(k, self.score_one(row))
+                out.put(k, self.score_one(row, ts=None if times is None else float(times[k])))
             return out
         # A dry run learns nothing: every row is scored against the current state at once.
         centers, spreads = self.detector.current_baselines(m)
@@ -479,15 +502,15 @@ class ModelScorer:
         out.fill(0, slice(0, m), feature_scores, score, threshold, flagged, warm, centers, spreads)
         return out
 
-    def _settle_fixed(self, rows: np.ndarray, out: BlockResult) -> None:
+    def _settle_fixed(self, rows: np.ndarray, out: BlockResult, ts: np.ndarray | None) -> None:
         """A fixed baseline (a static z-score): one walk of the threshold over the block."""
         m = len(rows)
-        detector, threshold = self.detector, self.threshold
+        detector = self.detector
         has_value = np.isfinite(rows).any(axis=1)
         centers, spreads = detector.current_baselines(m)
         feature_scores, score = block_scores(rows, centers, spreads)
         warm = detector.n_learned + np.cumsum(has_value) - has_value >= self.warmup
-        limits, flagged, _ = threshold.settle(score, warm)
+        limits, flagged, _ = self._settle(score, warm, None, ts)
         out.fill(0, slice(0, m), feature_scores, score, limits, flagged, warm, centers, spreads)
         detector.learn_block(rows[~flagged])
 
@@ -502,7 +525,7 @@ class ModelScorer:
         shrinks. Soon after a change point (when a return to the old baseline is possible)
         rows go one by one."""
         m, _ = rows.shape
-        detector, threshold, floor, change = self.detector, self.threshold, self.floor, self.change
+        detector, floor, change = self.detector, self.floor, self.change
         profile = self.profile if ts is not None else None
         has_value = np.isfinite(rows).any(axis=1)
         start, span = 0, 256
@@ -526,7 +549,9 @@ class ModelScorer:
             feature_scores, score = block_scores(residuals, centers, spreads)
             counted = has_value[start:stop]
             warm = detector.n_learned + np.cumsum(counted) - counted >= self.warmup
-            limits, flagged, done = threshold.settle(score, warm, np.zeros(len(part), dtype=bool))
+            limits, flagged, done = self._settle(
+                score, warm, np.zeros(len(part), dtype=bool), None if ts is None else ts[start:stop]
+            )
             shown = centers if offsets is None else centers + offsets
             out.fill(
                 start, slice(0, done), feature_scores, score, limits, flagged, warm, shown, spreads

@@ -1,4 +1,5 @@
-"""Alert thresholds on detector scores: a fixed value, or one adapted to recent scores.
+"""Alert thresholds on detector scores: a fixed value, one adapted to recent scores, or one set
+from a false-alarm budget (:class:`detectors.budget.BudgetThreshold`).
 
 The adaptive threshold is a Hampel identifier on the scores (median + k * 1.4826 * MAD; Leys et
 al. 2013, "Detecting outliers: Do not use standard deviation around the mean, use absolute
@@ -19,8 +20,9 @@ from detectors._checks import require_floats, require_int, require_positive, sta
 from detectors._packed import pack_decimals, unpack_decimals
 from detectors._robust import median_and_scaled_mad
 from detectors.base import DetectorError
+from detectors.budget import BudgetThreshold
 
-THRESHOLD_STRATEGIES = ("adaptive", "static")
+THRESHOLD_STRATEGIES = ("adaptive", "budget", "static")
 
 
 def round6(values: np.ndarray) -> np.ndarray:
@@ -327,10 +329,13 @@ def make_threshold(
     sensitivity: float,
     window: int,
     state: Mapping[str, Any] | None = None,
-) -> StaticThreshold | AdaptiveThreshold:
-    """Build the threshold for ``strategy`` ("static" or "adaptive"), optionally from state.
+    alerts_per_day: float = 1.0,
+) -> StaticThreshold | AdaptiveThreshold | BudgetThreshold:
+    """Build the threshold for ``strategy`` ("static", "adaptive" or "budget"), optionally
+    from state.
 
-    ``threshold`` is the static value, or the floor of the adaptive threshold.
+    ``threshold`` is the static value, or the floor of the adaptive and budget thresholds;
+    ``sensitivity`` and ``window`` are the adaptive one's, ``alerts_per_day`` the budget's.
 
     Examples
     --------
@@ -338,10 +343,13 @@ def make_threshold(
     3.0
     >>> make_threshold("adaptive", threshold=3.0, sensitivity=2.5, window=64).window
     64
+    >>> make_threshold("budget", threshold=3.0, sensitivity=2.5, window=64,
+    ...                alerts_per_day=4.0).alerts_per_day
+    4.0
     >>> make_threshold("x", threshold=3.0, sensitivity=3.0, window=64)
     Traceback (most recent call last):
     ...
-    detectors.base.DetectorError: unknown threshold strategy 'x'; choose one of: adaptive, static
+    detectors.base.DetectorError: unknown threshold strategy 'x'; choose one of: adaptive, budget, static
     """
     if strategy == "static":
         return StaticThreshold.from_state(state or {}, value=threshold)
@@ -351,6 +359,10 @@ def make_threshold(
         return AdaptiveThreshold.from_state(
             state, sensitivity=sensitivity, window=window, floor=threshold
         )
+    if strategy == "budget":
+        if state is None:
+            return BudgetThreshold(alerts_per_day, threshold)
+        return BudgetThreshold.from_state(state, alerts_per_day=alerts_per_day, floor=threshold)
     raise DetectorError(
         f"unknown threshold strategy {strategy!r}; choose one of: {', '.join(THRESHOLD_STRATEGIES)}"
     )

@@ -61,6 +61,7 @@ def _threshold(config: ModelConfig, state: Mapping[str, Any] | None) -> Any:
         sensitivity=config.adaptive_sensitivity,
         window=config.history_window,
         state=state,
+        alerts_per_day=config.alerts_per_day,
     )
 
 

@@ -55,6 +55,7 @@ class ModelConfig:
     adaptive_sensitivity: float = 3.0
     history_window: int = 64
     warmup: int | None = None
+    alerts_per_day: float = 1.0
     cooldown: float = 0.0
     alert_channels: tuple[str, ...] = ()
     stream: str = "metrics"
@@ -87,6 +88,7 @@ class ModelConfig:
             adaptive_sensitivity=float(data.get("adaptive_sensitivity", 3.0)),
             history_window=int(data.get("history_window", 64)),
             warmup=data.get("warmup"),
+            alerts_per_day=float(data.get("alerts_per_day", 1.0)),
             cooldown=float(data.get("cooldown", 0.0)),
             alert_channels=tuple(data.get("alert_channels") or ()),
             stream=str(data.get("stream", "metrics")),
@@ -159,4 +161,5 @@ class ModelConfig:
             history_window=self.history_window,
             warmup=self.warmup,
             seasonality=None if self.seasonality is None else dict(self.seasonality),
+            alerts_per_day=self.alerts_per_day,
         )

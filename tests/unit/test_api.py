@@ -355,6 +355,12 @@ INVALID_CONFIGS: list[tuple[str, str, str, str]] = [
         "configs[0].cooldown",
         "greater than or equal to 0",
     ),
+    (
+        "zero alert budget",
+        json.dumps(_variant(threshold_strategy="budget", alerts_per_day=0)),
+        "configs[0].alerts_per_day",
+        "greater than 0",
+    ),
     ("bad model_id", json.dumps(_variant(model_id="has space")), "configs[0].model_id", "pattern"),
     (
         "missing model_id",
@@ -446,6 +452,16 @@ def test_a_config_without_detector_runs_the_recommended_model(client: TestClient
         if field != "params":
             assert stored[field] == value, field
     assert stored["params"] == RECOMMENDED["params"]
+
+
+def test_a_budget_config_round_trips_with_its_alert_rate(client: TestClient) -> None:
+    payload = _variant(threshold_strategy="budget", alerts_per_day=4.5)
+    (echoed,) = client.post("/anomaly/config", json=payload).json()["configs"]
+    assert (echoed["threshold_strategy"], echoed["alerts_per_day"]) == ("budget", 4.5)
+    one = client.get("/anomaly/config/metrics-v1").json()
+    assert (one["threshold_strategy"], one["alerts_per_day"]) == ("budget", 4.5)
+    (default,) = client.post("/anomaly/config", json=README_PAYLOAD).json()["configs"]
+    assert default["alerts_per_day"] == 1.0
 
 
 def test_get_unknown_config_is_404_with_a_sentence(client: TestClient) -> None:

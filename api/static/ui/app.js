@@ -521,6 +521,9 @@
     if (config.threshold_strategy === "adaptive") {
       return `adaptive: ×${fmt(config.adaptive_sensitivity)} over ${config.history_window} scores, at least ${base}`;
     }
+    if (config.threshold_strategy === "budget") {
+      return `budget: ${fmt(config.alerts_per_day ?? 1)} alerts a day, at least ${base}`;
+    }
     return `static ${base}`;
   }
 
