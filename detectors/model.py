@@ -374,7 +374,10 @@ class ModelScorer:
         if offsets is not None:
             kept = [v + o for v, o in zip(learned, offsets, strict=True)]
         if self.profile is not None and ts is not None:
+            switching = self.profile.may_switch_on
             self.profile.learn(float(ts), kept)
+            if switching and self.profile.active:
+                self._recentre(float(ts))
         floor = self.floor
         for i, (v, k) in enumerate(zip(values, kept, strict=True)):
             if v == v:  # not NaN
@@ -382,6 +385,18 @@ class ModelScorer:
         self.change.learned(residuals, flagged, centers, spreads)
         if flagged and self.change.triggered():
             result.change = self._rebaseline(list(zip(centers, spreads, strict=True)))
+
+    def _recentre(self, ts: float) -> None:
+        """The seasonal profile just switched on: the detector, which followed the values with
+        their cycle, moves to the residuals (its center less the offset at ``ts``), so the
+        switch itself is no change point."""
+        assert self.profile is not None
+        nothing = np.full(self.spec.n_features, np.nan)
+        offsets = self.profile.offsets(ts, nothing)[0].tolist()
+        for i, base in enumerate(self.detector.baseline()):
+            center, spread = base
+            if math.isfinite(center) and offsets[i]:
+                self.detector.rebaseline(i, center - offsets[i], spread)
 
     def _rebaseline(self, scored_against: list[tuple[float, float]]) -> Change:
         """A change point: every feature with enough values in the run gets the run's
@@ -529,13 +544,25 @@ class ModelScorer:
         profile = self.profile if ts is not None else None
         has_value = np.isfinite(rows).any(axis=1)
         start, span = 0, 256
+        days = np.floor(ts / 86400.0) if ts is not None else np.zeros(m)
         while start < m:
-            if change.previous is not None:
+            # Soon after a change point, at each new day while a profile that is looking for a
+            # cycle may find one, and while a declared one fills its first period (see
+            # :meth:`_recentre`), rows go one by one.
+            watch = profile is not None and profile.may_switch_on
+            finding = profile is not None and profile.finding
+            if change.previous is not None or (
+                watch and (not finding or start == 0 or days[start] != days[start - 1])
+            ):
                 t = None if ts is None else float(ts[start])
                 out.put(start, self.score_one(rows[start].tolist(), ts=t))
                 start += 1
                 continue
             stop = min(m, start + span)
+            if watch:  # the span ends before the next day
+                later = np.flatnonzero(days[start:stop] != days[start])
+                if len(later):
+                    stop = start + int(later[0])
             part = rows[start:stop]
             offsets = None
             residuals = part

@@ -48,7 +48,8 @@ differs on some weekdays (flat weekends) shows there. At the end of each day:
 
 - from 3 days of data (two days of out-of-sample tests: one day gave false cycles on slow
   AR(1) processes and random walks in 2 to 5 % of runs), a feature whose daily share reaches
-  ``min_explained`` switches the daily profile on (for the features that reach it; the others
+  ``min_explained`` switches the daily profile on (from 2 days, one whose share reaches
+  ``EARLY_EXPLAINED``, 0.8: a clear cycle is scored from the second day) (for the features that reach it; the others
   keep offsets 0);
 - from 21 days (a week to learn the day-of-week values, two to test them: with one, white
   noise passed in 6 % of runs), a day-of-week share, or a daily profile's miss share, that
@@ -98,6 +99,8 @@ MIN_BIN_SECONDS = 1.0
 DAILY_BINS, WEEKLY_BINS, WEEKDAYS = 48, 168, 7
 # auto: when the candidates are judged, in days since the first point
 DAILY_FROM, DAILY_UNTIL, WEEKLY_FROM, WEEKLY_UNTIL = 3.0, 7.0, 21.0, 28.0
+# a cycle this clear (share of the variance explained out of sample) switches on after 2 days
+DAILY_EARLY, EARLY_EXPLAINED = 2.0, 0.8
 SETTINGS = ("bins", "period")
 
 _UNDECIDED, _DAILY, _WEEKLY, _NONE, _DECLARED = 0, 1, 2, 3, 4
@@ -324,6 +327,17 @@ class SeasonalProfile:
         return self._stage in (_DAILY, _WEEKLY)
 
     @property
+    def finding(self) -> bool:
+        """Whether the period is ``"auto"`` (cycles are judged at the end of each day)."""
+        return self._stage != _DECLARED
+
+    @property
+    def may_switch_on(self) -> bool:
+        """Whether the offsets may still go from 0 to a profile (a declared period before its
+        first full period, ``"auto"`` before a cycle is found or given up)."""
+        return not self.active and self._stage != _NONE
+
+    @property
     def period(self) -> float | None:
         """The period in use: the declared one, or the one found (None: none found, or not yet)."""
         if isinstance(self.period_setting, float):
@@ -486,8 +500,9 @@ class SeasonalProfile:
         self._day = None
         elapsed = (day * DAY - self._start) / DAY
         main = self._main
-        if self._stage == _UNDECIDED and main is not None and elapsed >= DAILY_FROM:
-            on = [share >= self.min_explained for share in main.explained()]
+        if self._stage == _UNDECIDED and main is not None and elapsed >= DAILY_EARLY:
+            bar = self.min_explained if elapsed >= DAILY_FROM else EARLY_EXPLAINED
+            on = [share >= bar for share in main.explained()]
             if any(on):
                 self._stage = _DAILY
                 main.tests = None

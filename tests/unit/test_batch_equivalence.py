@@ -11,6 +11,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -137,3 +138,26 @@ def test_seasonal_block_scoring_equals_one_by_one(
         assert (math.isnan(wc) and math.isnan(hc)) or math.isclose(
             hc, wc, rel_tol=RTOL, abs_tol=1e-9
         )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_auto_seasonal_block_scoring_equals_one_by_one(seed: int) -> None:
+    """A daily cycle found on the way (the detector moves to the residuals at the switch)."""
+    rng = np.random.default_rng(seed)
+    n = 4 * 1440
+    ts = 1704067200.0 + np.arange(n) * 60.0
+    rows = (50 + 15 * np.sin(2 * np.pi * ts / 86400) + rng.normal(0, 1, n))[:, None]
+    rows[rng.random(n) < 0.005, 0] += 12.0
+    spec = ModelSpec("ewma", {"threshold": 3.5}, 1, seasonality={"period": "auto"})
+    one, block = ModelScorer(spec), ModelScorer(spec)
+    expected = [one.score_one(row.tolist(), ts=t) for row, t in zip(rows, ts.tolist(), strict=True)]
+    assert one.profile is not None and one.profile.active
+    cuts = sorted(set(rng.integers(1, n - 1, size=5).tolist()))
+    got = []
+    for part in _chunks(n, cuts):
+        block = ModelScorer(spec, json.loads(json.dumps(block.to_state())))
+        result = block.score_block(rows[part], ts=ts[part])
+        got += [result.point(k) for k in range(len(rows[part]))]
+    for want, have in zip(expected, got, strict=True):
+        assert math.isclose(have.score, want.score, rel_tol=RTOL, abs_tol=1e-9)
+        assert have.is_anomaly == want.is_anomaly

@@ -1,0 +1,57 @@
+"""The recommended model (a configuration without ``detector``) on the behaviour scenarios of
+``app.scenarios``, through the engine's own scoring step; and the defaults on a level shift.
+
+Figures over 20 seeds are in docs/QUALITY.md (``python -m app.scenarios --config FILE``).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from app.scenarios import engine_alerts, judge, scenario
+from incidents.config import ModelConfig
+
+RECOMMENDED = ModelConfig.from_dict({"model_id": "recommended"})
+SEEDS = range(3)
+
+
+@pytest.mark.parametrize("name", ["spike", "level_shift", "sparse_burst", "drift", "gap"])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_recommended_model_passes(name: str, seed: int) -> None:
+    made = scenario(name, seed)
+    verdict = judge(made, engine_alerts(RECOMMENDED)(made))
+    assert verdict.passed, verdict.reason
+
+
+# seeds 0..5 whose bump comes on day 3, once the daily cycle is found (auto seasonality needs
+# two days); a bump on day 2 is caught only when the EWMA's own tracking shows it (17 of 20 seeds
+# in all, docs/QUALITY.md)
+@pytest.mark.parametrize(
+    "seed", [s for s in range(6) if scenario("daily_bump", s).windows[0][0] >= 2880]
+)
+def test_a_bump_at_a_trough_of_a_daily_cycle_is_found_and_the_peaks_are_not(seed: int) -> None:
+    made = scenario("daily_bump", seed)
+    verdict = judge(made, engine_alerts(RECOMMENDED)(made))
+    assert verdict.passed, verdict.reason
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_variance_that_rises_and_stays_does_not_alert_for_ever(seed: int) -> None:
+    # Detected within 5 points in 15 of 20 seeds only (docs/QUALITY.md: a weak spot); what is
+    # asserted here is that the new spread is learned: no false alert after the hour's grace.
+    made = scenario("variance_rise", seed)
+    verdict = judge(made, engine_alerts(RECOMMENDED)(made))
+    assert verdict.false_alerts <= 5 and verdict.false_in_tail == 0, verdict.reason
+
+
+@pytest.mark.parametrize("detector", ["zscore", "ewma", "mad"])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_defaults_stop_alerting_after_a_level_shift(detector: str, seed: int) -> None:
+    made = scenario("level_shift", seed)
+    config = ModelConfig.from_dict({"model_id": "m", "detector": detector})
+    verdict = judge(made, engine_alerts(config)(made))
+    assert verdict.detected == 1
+    # mad's 64-point window gives its spread heavy tails: one stray alert in the last 500
+    # points happens (2 of 20 seeds); zscore and ewma pass outright
+    assert verdict.false_in_tail <= (1 if detector == "mad" else 0), verdict.reason
+    assert verdict.false_alerts <= 5, verdict.reason
