@@ -145,3 +145,14 @@ def state_floats(state: Mapping[str, Any], key: str, owner: str, length: int) ->
     [1.0, 2.5]
     """
     return require_floats(f"{owner} state {key}", state_field(state, key, owner), length)
+
+
+def finite_or_none(value: float) -> float | None:
+    """``value``, or None where it is not finite (JSON has no NaN or infinities).
+
+    Examples
+    --------
+    >>> finite_or_none(1.5), finite_or_none(float("nan")), finite_or_none(float("inf"))
+    (1.5, None, None)
+    """
+    return value if math.isfinite(value) else None

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from detectors._checks import require_int
+from detectors._checks import finite_or_none, require_int
 from detectors._robust import median_and_scaled_mad
 from detectors.base import DetectorError
 
@@ -183,12 +183,12 @@ class ChangePoint:
             return None
         state: dict[str, Any] = {"count": self.count}
         if self.run:
-            state["run"] = [[_plain(v) for v in row] for row in self.run]
+            state["run"] = [[finite_or_none(v) for v in row] for row in self.run]
             state["flags"] = "".join("1" if f else "0" for f in self.flags)
         if self.origin is not None:
-            state["origin"] = [[_plain(c), _plain(s)] for c, s in self.origin]
+            state["origin"] = [[finite_or_none(c), finite_or_none(s)] for c, s in self.origin]
         if self.previous is not None:
-            state["previous"] = [[_plain(c), _plain(s)] for c, s in self.previous]
+            state["previous"] = [[finite_or_none(c), finite_or_none(s)] for c, s in self.previous]
             state["since"] = self.since
         return state
 
@@ -229,10 +229,6 @@ class ChangePoint:
         except (KeyError, TypeError, ValueError):
             raise DetectorError(f"change point state is malformed: {dict(state)!r}") from None
         return cp
-
-
-def _plain(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 def _float(value: float | None) -> float:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from detectors._checks import require_finite
+from detectors._checks import finite_or_none, require_finite
 from detectors.base import DetectorError
 
 _INF = math.inf
@@ -152,10 +152,10 @@ class ResolutionFloor:
     def to_state(self) -> dict[str, Any]:
         """Per feature: smallest step, low, high and the last value (None where unknown)."""
         return {
-            "step": [_plain(v) for v in self._step],
-            "lo": [_plain(v) for v in self._lo],
-            "hi": [_plain(v) for v in self._hi],
-            "last": [_plain(v) for v in self._last],
+            "step": [finite_or_none(v) for v in self._step],
+            "lo": [finite_or_none(v) for v in self._lo],
+            "hi": [finite_or_none(v) for v in self._hi],
+            "last": [finite_or_none(v) for v in self._last],
         }
 
     @classmethod
@@ -178,10 +178,6 @@ class ResolutionFloor:
             res._hi = _floats(state, "hi", n_features, -_INF)
             res._last = _floats(state, "last", n_features, math.nan)
         return res
-
-
-def _plain(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 def _floats(state: Mapping[str, Any], key: str, n_features: int, missing: float) -> list[float]:
