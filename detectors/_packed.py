@@ -55,13 +55,25 @@ def unpack_floats(owner: str, text: object, count: int) -> list[float]:
     ...
     detectors.base.DetectorError: trend state must hold 2 packed floats, got 'mpmZmZmZuT8='
     """
+    return list(
+        _layout(count).unpack(unpack_bytes(owner, text, 8 * count, f"{count} packed floats"))
+    )
+
+
+def unpack_bytes(owner: str, text: object, size: int, what: str) -> bytes:
+    """The ``size`` bytes base64 ``text`` holds, or a DetectorError saying ``owner`` must hold
+    ``what``.
+
+    >>> unpack_bytes("peaks", "AAAAAA==", 4, "1 float32")
+    b'\\x00\\x00\\x00\\x00'
+    """
     try:
         raw = base64.b64decode(text, validate=True) if isinstance(text, str) else b""
     except ValueError:
         raw = b""
-    if len(raw) != 8 * count:
-        raise DetectorError(f"{owner} must hold {count} packed floats, got {text!r}")
-    return list(_layout(count).unpack(raw))
+    if len(raw) != size:
+        raise DetectorError(f"{owner} must hold {what}, got {text!r}")
+    return raw
 
 
 def optional(value: float) -> float | None:

@@ -143,6 +143,10 @@ class Detector(ABC):
     #: path cannot reuse the baselines of the learned rows for a flagged one).
     baseline_sees_the_row: ClassVar[bool] = False
 
+    #: Whether the detector keeps its own learning, calibration and change points (it has a
+    #: ``step(x, ts, threshold, learn)``): the model scorer then adds none of its own.
+    owns_learning: ClassVar[bool] = False
+
     #: Whether :meth:`rebaseline` can move the baseline (detectors with a center and a spread).
     can_rebaseline: ClassVar[bool] = False
 

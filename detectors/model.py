@@ -235,6 +235,8 @@ class ModelScorer:
         self.warmup = spec.effective_warmup
         #: Whether the baseline adapts (bounded learning, change points, resolution floor).
         self.adapts = self.detector.can_rebaseline and not self.detector.fixed_baseline
+        #: Whether the detector keeps its own learning (then the scorer adds nothing).
+        self.owns = self.detector.owns_learning
         state = state or {}
         self.floor = ResolutionFloor.from_state(spec.n_features, state.get("floor"))
         self.change = ChangePoint.from_state(spec.n_features, state.get("change"))
@@ -255,6 +257,8 @@ class ModelScorer:
     ) -> PointResult:
         """Score ``x`` (at event time ``ts``, which a seasonal profile needs) and, with
         ``learn``, learn it (see the class docstring)."""
+        if self.owns:
+            return self._score_owned(x, learn, ts)
         if not self.adapts:
             return self._score_kept(x, learn, ts)
         values = self.detector._values(x)
@@ -437,6 +441,26 @@ class ModelScorer:
             warm=warm,
         )
 
+    def _score_owned(self, x: Sequence[float], learn: bool, ts: float | None) -> PointResult:
+        """A detector that owns its learning (``adaptive``): it scores, flags and learns the
+        point itself; the threshold learns the unflagged scores."""
+        threshold = self.threshold.get()
+        warm = self.detector.n_learned >= self.warmup
+        step = self.detector.step(x, ts, threshold, learn)  # type: ignore[attr-defined]
+        score = combined_score(step.feature_scores)
+        is_anomaly = warm and math.isfinite(score) and any(step.flagged)
+        if learn and not is_anomaly and not math.isnan(score):
+            self._learn_score(score, ts)
+        return PointResult(
+            score=score,
+            threshold=threshold,
+            is_anomaly=is_anomaly,
+            feature_scores=step.feature_scores,
+            baseline=step.baseline,
+            warm=warm,
+            change=step.change or None,
+        )
+
     def _learn_score(self, score: float, ts: float | None) -> None:
         """The threshold learns an unflagged score (the budget also its time)."""
         if isinstance(self.threshold, BudgetThreshold):
@@ -491,6 +515,11 @@ class ModelScorer:
             )
         out = BlockResult.empty(m, n_features)
         times = None if ts is None else np.asarray(ts, dtype=float)
+        if self.owns:  # the detector's own walk is per row
+            for k, row in enumerate(rows.tolist()):
+                t = None if times is None else float(times[k])
+                out.put(k, self.score_one(row, learn, ts=t))
+            return out
         if learn and self.adapts:
             self._settle_block(rows, out, times)
             return out
@@ -658,6 +687,9 @@ class ModelScorer:
         (6, False)
         """
         rows = np.asarray(rows, dtype=float).reshape(-1, self.spec.n_features)
+        if self.owns:
+            self.detector.learn_block(rows)
+            return
         centers, spreads = self.detector.block_baselines(rows)
         if self.adapts:
             floors = self.floor.block_floors(rows)

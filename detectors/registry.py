@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from detectors.adaptive import Adaptive
 from detectors.base import Detector, DetectorError
 from detectors.ewma import EWMA
 from detectors.knn import KNNSurprise
@@ -12,13 +13,20 @@ from detectors.mad import RollingMAD
 from detectors.zscore import ZScore
 
 DETECTORS: dict[str, type[Detector]] = {
+    "adaptive": Adaptive,
     "zscore": ZScore,
     "ewma": EWMA,
     "mad": RollingMAD,
     "knn": KNNSurprise,
 }
 
-DEFAULT_THRESHOLDS: dict[str, float] = {"zscore": 3.0, "ewma": 3.0, "mad": 3.5, "knn": 9.0}
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "adaptive": 2.0,
+    "zscore": 3.0,
+    "ewma": 3.0,
+    "mad": 3.5,
+    "knn": 9.0,
+}
 
 
 def detector_class(name: str) -> type[Detector]:
@@ -31,7 +39,7 @@ def detector_class(name: str) -> type[Detector]:
     >>> detector_class("x")
     Traceback (most recent call last):
     ...
-    detectors.base.DetectorError: unknown detector 'x'; choose one of: ewma, knn, mad, zscore
+    detectors.base.DetectorError: unknown detector 'x'; choose one of: adaptive, ewma, knn, mad, zscore
     """
     try:
         return DETECTORS[name]

@@ -1,0 +1,150 @@
+"""Per-key calibration of a deviation ``z >= 0`` into ``-log10`` of its tail probability.
+
+The body of the distribution is a histogram of ``log10 z`` (40 bins over ``[1e-2, 1e4]``); the
+tail above its ``quantile`` (at least ``min_base``) is exponential, a generalised Pareto of
+shape 0 as in peaks over threshold (Siffer et al., "Anomaly detection in streams with extreme
+value theory", KDD 2017), with a mean excess ``beta`` learned online. A score of ``k`` means
+one deviation in ``10**k`` is this large; with ``gaussian_cap`` the tail is never lighter than a
+standard normal's (``P(|Z| > z)``), so a calibration learned on too few large values cannot
+make an ordinary 2-sigma point rare.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+from detectors.base import DetectorError
+
+_BINS, _LO, _HI = 40, -2.0, 4.0
+_WIDTH = (_HI - _LO) / _BINS
+_LN10 = math.log(10.0)
+_NORMAL = NormalDist()
+
+
+def _bin(z: float) -> int:
+    return min(_BINS - 1, int((math.log10(max(z, 1e-2)) - _LO) / _WIDTH))
+
+
+def _edge(k: int) -> float:
+    return float(10.0 ** (_LO + _WIDTH * k))
+
+
+def gaussian_score(z: float) -> float:
+    """``-log10 P(|Z| > z)`` for a standard normal ``Z``.
+
+    Examples
+    --------
+    >>> round(gaussian_score(3.0), 3), round(gaussian_score(10.0), 1)
+    (2.569, 22.8)
+    """
+    if z > 8.0:  # log of the normal tail, Mills ratio
+        return (z * z / 2.0 + math.log(z * math.sqrt(2.0 * math.pi))) / _LN10 - math.log10(2.0)
+    return -math.log10(max(2.0 * (1.0 - _NORMAL.cdf(z)), 1e-300))
+
+
+def gaussian_z(score: float) -> float:
+    """The ``z`` whose :func:`gaussian_score` is ``score`` (``score`` at most 15).
+
+    >>> round(gaussian_z(gaussian_score(3.0)), 6)
+    3.0
+    """
+    return _NORMAL.inv_cdf(1.0 - 10.0 ** -min(score, 15.0) / 2.0)
+
+
+class TailCalibration:
+    """Maps a deviation to ``-log10`` of its tail probability, learned from the deviations seen.
+
+    Parameters
+    ----------
+    quantile
+        Quantile of the learned deviations above which the tail is exponential, in (0, 1).
+    rate
+        Weight of a new excess in the mean excess ``beta``, in (0, 1].
+    min_base
+        Least tail base (``u``), in sigma units.
+    gaussian_cap
+        Whether the tail is never lighter than a standard normal's.
+
+    Examples
+    --------
+    Learned on 5,000 absolute standard normal values, the base is the upper edge of the bin
+    holding the 0.99 quantile (2.58), so the calibration errs on the safe side:
+
+    >>> import numpy as np
+    >>> cal = TailCalibration(0.99, 0.05, 2.0)
+    >>> for z in np.abs(np.random.default_rng(0).normal(size=5000)):
+    ...     cal.learn(float(z))
+    >>> round(cal.base, 3), round(cal.beta, 3)
+    (3.548, 0.659)
+    >>> [round(cal.score(z), 2) for z in (1.0, 2.0, 3.0, 4.0)], round(cal.z_at(2.0), 3)
+    ([0.5, 1.27, 2.0, 2.3], 3.548)
+    >>> TailCalibration(1.0, 0.05, 2.0)
+    Traceback (most recent call last):
+    ...
+    detectors.base.DetectorError: tail_quantile must be in (0, 1), got 1.0
+    """
+
+    def __init__(
+        self, quantile: float, rate: float, min_base: float, gaussian_cap: bool = False
+    ) -> None:
+        if not 0.0 < quantile < 1.0:
+            raise DetectorError(f"tail_quantile must be in (0, 1), got {quantile}")
+        if not 0.0 < rate <= 1.0:
+            raise DetectorError(f"tail_rate must be in (0, 1], got {rate}")
+        if not min_base >= 0.0:
+            raise DetectorError(f"min_tail must be >= 0, got {min_base}")
+        self.quantile = quantile
+        self.rate = rate
+        self.min_base = min_base
+        self.gaussian_cap = gaussian_cap
+        self.counts = [0] * _BINS
+        self.n = 0
+        self.base = math.nan
+        self.beta = math.nan
+        self._log_tail = math.log10(1.0 - quantile)
+
+    def score(self, z: float) -> float:
+        """``-log10`` of the tail probability of ``z`` (0.0 before 30 deviations)."""
+        if self.n < 30 or math.isnan(self.base):
+            return 0.0
+        if z > self.base:
+            found = -self._log_tail + (z - self.base) / self.beta / _LN10
+        else:
+            k = _bin(z)
+            inside = (math.log10(max(z, 1e-2)) - math.log10(_edge(k))) / _WIDTH
+            above = sum(self.counts[k + 1 :]) + self.counts[k] * (1.0 - inside)
+            found = -math.log10(max(above / self.n, 1.0 - self.quantile))
+        if self.gaussian_cap:
+            return min(found, gaussian_score(z))
+        return found
+
+    def z_at(self, score: float) -> float:
+        """The least deviation in the tail that scores ``score`` (inf before a tail exists)."""
+        if math.isnan(self.base):
+            return math.inf
+        z = self.base + self.beta * _LN10 * (score + self._log_tail)
+        if self.gaussian_cap:
+            z = max(z, gaussian_z(score))
+        return z
+
+    def learn(self, z: float) -> None:
+        """Count ``z``; move the tail base to the quantile and the mean excess towards it."""
+        counts = self.counts
+        counts[_bin(z)] += 1
+        self.n += 1
+        target = self.quantile * self.n
+        total = 0
+        for k in range(_BINS):
+            total += counts[k]
+            if total >= target:
+                self.base = _edge(k + 1)
+                break
+        if self.n < 30:
+            return
+        if math.isnan(self.beta):
+            self.beta = 0.3 * self.base
+        if z > self.base:
+            self.beta += self.rate * ((z - self.base) - self.beta)
+        self.base = max(self.base, self.min_base)
+        self.beta = max(self.beta, 0.1 * self.base)

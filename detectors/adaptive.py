@@ -1,0 +1,503 @@
+"""The adaptive detector: a slow baseline, a fast one, a daily profile and a calibrated tail.
+
+Each feature keeps (all updated online, one point at a time):
+
+- a slow level and variance (unbiased exponential weights ``alpha`` and ``var_alpha``) and a
+  fast center (weight ``fast_alpha``); the deviation ``z`` is the geometric mean of the two
+  centers' ``|x - center| / spread``, so a point must be far from both the long-run level and
+  the last few points;
+- a daily profile of 48 half-hour offsets, used once two days are seen and the profile halves
+  the squared error, and per bin the largest recent deviation (decaying over ``peak_days``):
+  the spread is at least ``peak_factor`` times it, so a daily peak seen before is no anomaly;
+- a spread floor from the data's granularity (smallest step between distinct values) and
+  ``range_floor`` times its recent range;
+- a tail calibration of ``z`` (:class:`detectors._tail.TailCalibration`): the score is
+  ``-log10`` of the tail probability, so one threshold means the same on every series;
+- bounded learning: a flagged point is learned pulled in to the threshold;
+- change points: a decaying count of flags (``change_decay``) reaching ``change_count``
+  re-baselines the level on the run's own points, and a fast center that stays more than
+  ``drift_sigmas`` spreads away for ``drift_points`` points moves the level to it; both say so.
+
+The detector owns its learning, change points, season and calibration (``owns_learning``):
+:class:`detectors.model.ModelScorer` calls :meth:`Adaptive.step` and adds none of its own.
+"""
+
+from __future__ import annotations
+
+import binascii
+import math
+from array import array
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+from detectors._checks import require_finite, require_int, state_field
+from detectors._packed import (
+    pack_decimals,
+    pack_floats,
+    unpack_bytes,
+    unpack_decimals,
+    unpack_floats,
+)
+from detectors._tail import TailCalibration
+from detectors.base import Detector, DetectorError
+
+BINS = 48  # half hours of a day
+_DAY = 86400.0
+_NAN = math.nan
+# The scalars of a feature's state, packed in this order.
+_SCALARS = (
+    "level", "plain", "w_level", "var", "w_var", "err_plain", "err_season", "step", "prev",
+    "high", "low", "flags", "run_n", "run_mean", "run_m2", "fast", "drift", "day", "first",
+    "n", "seasonal", "last", "dt", "base", "beta",
+)  # fmt: skip
+
+
+def _pack32(values: array) -> str:  # type: ignore[type-arg]
+    return binascii.b2a_base64(values.tobytes(), newline=False).decode("ascii")
+
+
+def _unpack32(text: object) -> array:  # type: ignore[type-arg]
+    return array("f", unpack_bytes("adaptive state peaks", text, 8 * BINS, "96 float32"))
+
+
+@dataclass
+class Step:
+    """What :meth:`Adaptive.step` found for one point: per feature its signed score and
+    ``(center, spread)``, whether it was flagged, and the change points ``(feature, before,
+    after)`` it made."""
+
+    feature_scores: list[float]
+    baseline: list[tuple[float, float]]
+    flagged: list[bool]
+    change: tuple[tuple[int, float, float], ...]
+
+
+class _Feature:
+    """The state of one feature (see the module docstring)."""
+
+    def __init__(self, cal: TailCalibration) -> None:
+        self.cal = cal
+        self.level = _NAN  # slow level of the residuals from the profile
+        self.plain = _NAN  # slow level of the values (no profile)
+        self.w_level = 0.0
+        self.var = 0.0
+        self.w_var = 0.0
+        self.err_plain = 0.0
+        self.err_season = 0.0
+        self.step = math.inf
+        self.prev = _NAN
+        self.high = _NAN
+        self.low = _NAN
+        self.flags = 0.0
+        self.run_n = 0.0
+        self.run_mean = 0.0
+        self.run_m2 = 0.0
+        self.fast = _NAN
+        self.drift = 0.0
+        self.day = _NAN
+        self.first = _NAN
+        self.n = 0.0
+        self.seasonal = 0.0  # 1.0 while the profile is used
+        self.last = _NAN  # time of the last point
+        self.dt = 300.0  # mean time between points (up to a bin)
+        self.offsets = [0.0] * BINS
+        self.seen = 0  # bit k: bin k has an offset
+        # Per bin the largest deviation of earlier days (decayed) and of today, as float32.
+        self.peaks = array("f", bytes(4 * BINS))
+        self.today = array("f", bytes(4 * BINS))
+
+    def season_on(self, ts: float | None, days: float) -> bool:
+        return (
+            ts is not None
+            and ts - self.first >= days * _DAY
+            and self.err_season < (0.5 * self.err_plain)
+        )
+
+
+class Adaptive(Detector):
+    """Per feature ``-log10`` tail probability of its deviation; see the module docstring.
+
+    Parameters
+    ----------
+    n_features
+        Number of features of each point.
+    alpha, var_alpha, fast_alpha
+        Weights of the newest point in the slow level, the variance and the fast center,
+        each in (0, 1].
+    tail_quantile, tail_rate, min_tail
+        The tail calibration's quantile, mean-excess weight and least base (sigma units).
+    gaussian_cap
+        Whether the calibrated tail is never lighter than a normal's.
+    min_z
+        Deviations below this many spreads score 0.
+    change_decay, change_count
+        The change-point count's decay per point and the count that re-baselines.
+    drift_sigmas, drift_points
+        The fast center this many spreads from the level for this many points moves the level
+        (``drift_points`` 0: never).
+    season_alpha, season_days
+        Weight of a new residual in its half-hour offset, for points 5 minutes apart (less for
+        closer ones, so a bin learns as much per day at any sampling rate); days seen before the profile may
+        be used (then from when it halves the squared error; the per-bin peaks start again).
+    range_floor, rel_floor
+        The spread is at least ``range_floor`` times the recent range, and (before two distinct
+        values are seen) ``rel_floor`` times the level's magnitude.
+    peak_factor, peak_days
+        The spread is at least ``peak_factor`` times the largest deviation in the same half
+        hour, which decays by ``e`` in ``peak_days`` days.
+
+    Examples
+    --------
+    Noise around 100, then a 10-sigma spike: it alone scores far above the rest.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(1)
+    >>> det = Adaptive(1)
+    >>> steps = [det.step([100.0 + rng.normal()], 60.0 * k, 2.0) for k in range(2000)]
+    >>> sum(any(s.flagged) for s in steps[100:]) < 40
+    True
+    >>> spike = det.step([110.0], 60.0 * 2000, 2.0)
+    >>> spike.flagged, round(spike.feature_scores[0], 2)
+    ([True], 3.93)
+
+    A level that moved for good: its first points flag, then the fast center has moved and
+    they do not; the level follows it (a drift re-baseline) and the step says so:
+
+    >>> shifted = [det.step([150.0 + rng.normal()], 60.0 * (2001 + k), 2.0) for k in range(40)]
+    >>> [k for k, s in enumerate(shifted) if any(s.flagged)]
+    [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 12]
+    >>> [(k, round(s.change[0][1]), round(s.change[0][2])) for k, s in enumerate(shifted)
+    ...  if s.change]
+    [(28, 103, 151)]
+    >>> Adaptive(1, alpha=0.0)
+    Traceback (most recent call last):
+    ...
+    detectors.base.DetectorError: alpha must be in (0, 1], got 0.0
+    """
+
+    name: ClassVar[str] = "adaptive"
+    param_names: ClassVar[tuple[str, ...]] = (
+        "alpha", "var_alpha", "fast_alpha", "tail_quantile", "tail_rate", "min_tail",
+        "gaussian_cap", "min_z", "change_decay", "change_count", "drift_sigmas",
+        "drift_points", "season_alpha", "season_days", "range_floor", "rel_floor", "peak_factor", "peak_days",
+    )  # fmt: skip
+    owns_learning: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        n_features: int,
+        alpha: float = 0.003,
+        var_alpha: float = 0.001,
+        fast_alpha: float = 0.4,
+        tail_quantile: float = 0.99,
+        tail_rate: float = 0.05,
+        min_tail: float = 2.0,
+        gaussian_cap: bool = False,
+        min_z: float = 0.0,
+        change_decay: float = 0.9,
+        change_count: float = 8.0,
+        drift_sigmas: float = 3.0,
+        drift_points: int = 30,
+        season_alpha: float = 0.2,
+        season_days: float = 2.0,
+        range_floor: float = 0.01,
+        rel_floor: float = 1e-3,
+        peak_factor: float = 0.3,
+        peak_days: float = 7.0,
+    ) -> None:
+        super().__init__(n_features)
+        for field, value in (
+            ("alpha", alpha),
+            ("var_alpha", var_alpha),
+            ("fast_alpha", fast_alpha),
+            ("season_alpha", season_alpha),
+            ("change_decay", change_decay),
+        ):
+            if not 0.0 < require_finite(field, value) <= 1.0:
+                raise DetectorError(f"{field} must be in (0, 1], got {float(value)}")
+        for field, value in (
+            ("min_z", min_z),
+            ("drift_sigmas", drift_sigmas),
+            ("range_floor", range_floor),
+            ("rel_floor", rel_floor),
+            ("peak_factor", peak_factor),
+            ("season_days", season_days),
+        ):
+            if require_finite(field, value) < 0.0:
+                raise DetectorError(f"{field} must be >= 0, got {float(value)}")
+        for field, value in (("change_count", change_count), ("peak_days", peak_days)):
+            if not require_finite(field, value) > 0.0:
+                raise DetectorError(f"{field} must be positive, got {float(value)}")
+        if not isinstance(gaussian_cap, bool):
+            raise DetectorError(f"gaussian_cap must be true or false, got {gaussian_cap!r}")
+        self.alpha = float(alpha)
+        self.var_alpha = float(var_alpha)
+        self.fast_alpha = float(fast_alpha)
+        self.tail_quantile = float(tail_quantile)
+        self.tail_rate = float(tail_rate)
+        self.min_tail = float(min_tail)
+        self.gaussian_cap = gaussian_cap
+        self.min_z = float(min_z)
+        self.change_decay = float(change_decay)
+        self.change_count = float(change_count)
+        self.drift_sigmas = float(drift_sigmas)
+        self.drift_points = require_int("drift_points", drift_points, 0)
+        self.season_alpha = float(season_alpha)
+        self.season_days = float(season_days)
+        self.range_floor = float(range_floor)
+        self.rel_floor = float(rel_floor)
+        self.peak_factor = float(peak_factor)
+        self.peak_days = float(peak_days)
+        self._features = [_Feature(self._calibration()) for _ in range(n_features)]
+
+    def _calibration(self) -> TailCalibration:
+        return TailCalibration(
+            self.tail_quantile, self.tail_rate, self.min_tail, gaussian_cap=self.gaussian_cap
+        )
+
+    # ---------------------------------------------------------------- scoring
+
+    def _expected(self, f: _Feature, ts: float | None) -> tuple[float, float, int, bool]:
+        """``(prediction, offset, bin, season on)`` of feature ``f`` at ``ts``."""
+        k = int(ts % _DAY // (_DAY / BINS)) if ts is not None else 0
+        on = f.season_on(ts, self.season_days)
+        if on and not f.seasonal:  # the spread and peaks were of no profile: start again
+            f.peaks = array("f", bytes(4 * BINS))
+            f.today = array("f", bytes(4 * BINS))
+            f.var = f.err_season
+        f.seasonal = 1.0 if on else 0.0
+        offset = f.offsets[k] if on and f.seen >> k & 1 else 0.0
+        return (f.level if on else f.plain) + offset, offset, k, on
+
+    def _spread(self, f: _Feature, prediction: float, k: int, ts: float | None) -> float:
+        sd = math.sqrt(f.var) if f.w_var > 0 else 0.0
+        least = f.step if f.step < math.inf else self.rel_floor * abs(prediction)
+        s = max(sd, least, self.range_floor * (f.high - f.low), 1e-9)
+        if ts is not None and self.peak_factor > 0:
+            day = math.floor(ts / _DAY)
+            if not math.isnan(f.day) and day != f.day:
+                fade = math.exp(-(day - f.day) / self.peak_days)
+                f.peaks = array(
+                    "f", [max(p, q) * fade for p, q in zip(f.peaks, f.today, strict=True)]
+                )
+                f.today = array("f", bytes(4 * BINS))
+            f.day = day
+            s = max(s, self.peak_factor * f.peaks[k])
+        return s
+
+    def step(
+        self, x: Sequence[float], ts: float | None, threshold: float, learn: bool = True
+    ) -> Step:
+        """Score ``x`` at event time ``ts`` (seconds; None: no profile) and, with ``learn``,
+        learn it: a feature is flagged when its score is above ``threshold``."""
+        values = self._values(x)
+        scores: list[float] = []
+        baseline: list[tuple[float, float]] = []
+        flagged: list[bool] = []
+        change: list[tuple[int, float, float]] = []
+        learned = False
+        for i, v in enumerate(values):
+            f = self._features[i]
+            if math.isnan(v):
+                scores.append(_NAN)
+                baseline.append(self._feature_baseline(i) or (_NAN, _NAN))
+                flagged.append(False)
+                continue
+            if math.isnan(f.plain):
+                scores.append(0.0)
+                baseline.append((_NAN, _NAN))
+                flagged.append(False)
+                if learn:
+                    f.level = f.plain = f.prev = f.high = f.low = v
+                    f.first = ts if ts is not None else 0.0
+                    f.n = 1.0
+                    learned = True
+                continue
+            if not learn:
+                saved = self.to_state()
+            moved = self._score_learn(i, f, v, ts, threshold, scores, baseline, flagged)
+            if moved is not None:
+                change.append(moved)
+            if not learn:
+                self._restore(saved)
+            learned = True
+        if learn and learned:
+            self._n_learned += 1
+        return Step(scores, baseline, flagged, tuple(change))
+
+    def _score_learn(
+        self,
+        i: int,
+        f: _Feature,
+        v: float,
+        ts: float | None,
+        threshold: float,
+        scores: list[float],
+        baseline: list[tuple[float, float]],
+        flagged: list[bool],
+    ) -> tuple[int, float, float] | None:
+        prediction, offset, k, on = self._expected(f, ts)
+        s = self._spread(f, prediction, k, ts)
+        r = v - prediction
+        z = abs(r) / s
+        if not math.isnan(f.fast):
+            z = math.sqrt(z * abs(v - f.fast - offset) / s)
+        score = f.cal.score(z) if z >= self.min_z else 0.0
+        flag = score > threshold
+        scores.append(math.copysign(score, r))
+        baseline.append((prediction, s))
+        flagged.append(flag)
+        if f.n >= 10:
+            f.cal.learn(z)
+        f.n += 1
+        moved = None
+        # change point: a decaying count of flags, the run's mean and variance
+        f.flags = f.flags * self.change_decay + (1.0 if flag else 0.0)
+        if flag:
+            f.run_n += 1
+            w = max(1.0 / f.run_n, 1.0 / 32)
+            d = v - f.run_mean
+            f.run_mean += w * d
+            f.run_m2 = (1.0 - w) * (f.run_m2 + w * d * d)
+        elif f.flags < 0.5:
+            f.run_n = f.run_mean = f.run_m2 = 0.0
+        if flag and f.flags >= self.change_count and f.run_n >= 2:
+            new = f.run_mean
+            shift = new - prediction
+            f.plain = f.plain + shift if on else new
+            f.level = new - offset if on else f.level + shift
+            f.var = max(f.var, f.run_m2)
+            f.flags = f.run_n = f.run_mean = f.run_m2 = 0.0
+            kept = v
+            moved = (i, prediction, new)
+        elif flag:
+            limit = f.cal.z_at(threshold) * s
+            kept = prediction + (limit if r > 0 else -limit)
+        else:
+            kept = v
+        has = f.seen >> k & 1
+        old = f.offsets[k] if has else 0.0
+        e_plain = kept - f.plain
+        e_season = kept - f.level - old
+        b = self.var_alpha
+        f.err_plain += b * (e_plain * e_plain - f.err_plain)
+        f.err_season += b * (e_season * e_season - f.err_season)
+        f.w_level = f.w_level * (1.0 - self.alpha) + self.alpha
+        w = self.alpha / f.w_level
+        f.plain += w * (kept - f.plain)
+        f.level += w * (kept - old - f.level)
+        if ts is not None:
+            d = kept - f.level
+            if not math.isnan(f.last):
+                f.dt += 0.01 * (min(ts - f.last, _DAY / BINS) - f.dt)
+            f.last = ts
+            # a bin learns as fast per day whatever the sampling (season_alpha at 5 minutes)
+            rate = self.season_alpha * min(1.0, f.dt / 300.0)
+            f.offsets[k] = old + rate * (d - old) if has else d
+            f.seen |= 1 << k
+            on = f.season_on(ts, self.season_days)
+            if self.peak_factor > 0:
+                f.today[k] = max(f.today[k], abs(r))
+        if math.isnan(f.fast):
+            f.fast = v - offset
+        else:
+            f.fast += self.fast_alpha * (v - offset - f.fast)
+        if self.drift_points > 0:
+            base = f.level if on else f.plain
+            f.drift = f.drift + 1 if abs(f.fast - base) > self.drift_sigmas * s else 0.0
+            if f.drift >= self.drift_points:
+                f.level += f.fast - base
+                f.plain += f.fast - base
+                f.drift = 0.0
+                if moved is None:
+                    moved = (i, base, f.fast)
+        f.w_var = f.w_var * (1.0 - b) + b
+        rr = kept - prediction
+        f.var += (b / f.w_var) * (rr * rr - f.var)
+        if v != f.prev:
+            f.step = min(f.step, abs(v - f.prev))
+        f.prev = v
+        f.high = max(v, f.high + (v - f.high) / 32)
+        f.low = min(v, f.low + (v - f.low) / 32)
+        return moved
+
+    # ---------------------------------------------------------------- the Detector contract
+
+    def _feature_baseline(self, i: int) -> tuple[float, float] | None:
+        f = self._features[i]
+        if math.isnan(f.plain):
+            return None
+        prediction = f.plain
+        sd = math.sqrt(f.var) if f.w_var > 0 else 0.0
+        least = f.step if f.step < math.inf else self.rel_floor * abs(prediction)
+        return prediction, max(sd, least, self.range_floor * (f.high - f.low), 1e-9)
+
+    def _learn_value(self, i: int, v: float) -> None:
+        """Learn ``v`` as a normal point without a time (feedback)."""
+        f = self._features[i]
+        if math.isnan(f.plain):
+            f.level = f.plain = f.prev = f.high = f.low = v
+            f.first = 0.0
+            f.n = 1.0
+            return
+        self._score_learn(i, f, v, None, math.inf, [], [], [])
+
+    def to_state(self) -> dict[str, Any]:
+        """Per feature: its scalars packed (``s``), offsets and peaks packed (``o``, ``p``),
+        the bins with an offset (``b``) and the calibration's counts (``h``)."""
+        rows = []
+        for f in self._features:
+            scalars = [getattr(f, name) for name in _SCALARS[:-2]] + [f.cal.base, f.cal.beta]
+            rows.append(
+                {
+                    "s": pack_floats([math.nan if v == math.inf else v for v in scalars]),
+                    "o": pack_floats(f.offsets) if f.seen else "",
+                    "p": _pack32(f.peaks + f.today) if any(f.peaks) or any(f.today) else "",
+                    "b": f.seen,
+                    "h": pack_decimals([float(c) for c in f.cal.counts]),
+                    "c": f.cal.n,
+                }
+            )
+        return {"n": self._n_learned, "features": rows}
+
+    def _restore(self, state: Mapping[str, Any]) -> None:
+        rows = state_field(state, "features", "adaptive state")
+        if not isinstance(rows, list) or len(rows) != self.n_features:
+            raise DetectorError(f"adaptive state must hold {self.n_features} features")
+        features = []
+        for row in rows:
+            if not isinstance(row, Mapping):
+                raise DetectorError("adaptive state features must be objects")
+            f = _Feature(self._calibration())
+            scalars = unpack_floats("adaptive state", row.get("s"), len(_SCALARS))
+            for name, value in zip(_SCALARS[:-2], scalars, strict=False):
+                setattr(f, name, value)
+            if math.isnan(f.step):
+                f.step = math.inf
+            f.cal.base, f.cal.beta = scalars[-2], scalars[-1]
+            seen = row.get("b")
+            if not isinstance(seen, int) or seen < 0:
+                raise DetectorError(f"adaptive state bins must be an integer, got {seen!r}")
+            f.seen = seen
+            if row.get("o"):
+                f.offsets = unpack_floats("adaptive state offsets", row["o"], BINS)
+            if row.get("p"):
+                both = _unpack32(row["p"])
+                f.peaks, f.today = both[:BINS], both[BINS:]
+            h = row.get("h")
+            if not isinstance(h, str):
+                raise DetectorError("adaptive state counts must be packed decimals")
+            f.cal.counts = [int(c) for c in unpack_decimals("adaptive state counts", h)]
+            f.cal.n = int(row.get("c", 0))
+            features.append(f)
+        self._features = features
+        self._n_learned = int(state_field(state, "n", "adaptive state"))
+
+    @classmethod
+    def from_state(
+        cls, n_features: int, params: Mapping[str, Any], state: Mapping[str, Any]
+    ) -> Self:
+        det = cls(n_features, **params)
+        det._restore(state)
+        return det

@@ -1,0 +1,91 @@
+"""The adaptive detector through the model scorer: block and one-by-one paths agree, the state
+survives JSON and stays small, a level shift is re-baselined and says so."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from detectors import DetectorError, ModelScorer, ModelSpec
+from detectors.results import describe_change
+
+DAY = 86400.0
+
+
+def _series(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    ts = 300.0 * np.arange(n)
+    rows = 100.0 + 10.0 * np.sin(2 * np.pi * ts / DAY)[:, None] + rng.normal(0, 1, (n, 2))
+    rows[rng.random(n) < 0.01, 0] += 30.0
+    rows[n // 2 :, 1] += 20.0
+    rows[rng.random((n, 2)) < 0.02] = np.nan
+    return ts, rows
+
+
+def _spec() -> ModelSpec:
+    return ModelSpec("adaptive", {"threshold": 2.0}, n_features=2)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_block_scores_as_one_point_at_a_time_through_stored_states(seed: int) -> None:
+    ts, rows = _series(seed, 1500)
+    one = ModelScorer(_spec())
+    singles = [one.score_one(list(r), ts=float(t)) for r, t in zip(rows, ts, strict=True)]
+    block, start, scorer = [], 0, ModelScorer(_spec())
+    for stop in (7, 400, 1100, 1500):
+        state = json.loads(json.dumps(scorer.to_state()))
+        scorer = ModelScorer(_spec(), state)
+        part = scorer.score_block(rows[start:stop], ts=ts[start:stop])
+        block.extend(part.point(k) for k in range(stop - start))
+        start = stop
+    assert np.array_equal([p.score for p in block], [p.score for p in singles], equal_nan=True)
+    assert [p.is_anomaly for p in block] == [p.is_anomaly for p in singles]
+    assert any(p.is_anomaly for p in singles)
+
+
+def test_the_stored_state_of_a_key_is_under_2_kb() -> None:
+    ts, rows = _series(0, 3000)
+    scorer = ModelScorer(ModelSpec("adaptive", {}, n_features=1))
+    scorer.score_block(rows[:, :1], ts=ts)
+    assert len(json.dumps(scorer.to_state())) <= 2048
+
+
+def test_a_level_shift_is_re_baselined_and_the_point_says_so() -> None:
+    rng = np.random.default_rng(3)
+    values = np.r_[100 + 5 * rng.standard_normal(2000), 150 + 5 * rng.standard_normal(500)]
+    scorer = ModelScorer(ModelSpec("adaptive", {}, n_features=1))
+    results = [scorer.score_one([v], ts=60.0 * k) for k, v in enumerate(values)]
+    alerts = [k for k, r in enumerate(results) if r.is_anomaly and k >= 2000]
+    changes = [(k, r.change) for k, r in enumerate(results) if r.change and k >= 2000]
+    assert alerts and alerts[0] == 2000 and alerts[-1] < 2060
+    assert changes and changes[0][0] < 2060
+    ((feature, before, after),) = changes[0][1]
+    assert feature == 0 and abs(before - 100) < 6 and abs(after - 150) < 6
+    text = describe_change(changes[0][1], ["latency"])
+    assert text == f"latency level shift: {before:.3g} → {after:.3g}", text
+
+
+def test_the_scorer_adds_no_learning_of_its_own() -> None:
+    spec = ModelSpec("adaptive", {}, n_features=1, seasonality={"period": "auto"})
+    scorer = ModelScorer(spec)
+    scorer.score_one([1.0], ts=0.0)
+    assert set(scorer.to_state()) == {"detector", "threshold", "detector_state", "threshold_state"}
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"alpha": 0.0}, "alpha must be in (0, 1], got 0.0"),
+        ({"fast_alpha": 2.0}, "fast_alpha must be in (0, 1], got 2.0"),
+        ({"tail_quantile": 1.0}, "tail_quantile must be in (0, 1), got 1.0"),
+        ({"drift_points": -1}, "drift_points"),
+        ({"peak_days": 0.0}, "peak_days must be positive, got 0.0"),
+    ],
+)
+def test_parameters_that_cannot_work_are_refused_naming_the_field(
+    params: dict[str, float], message: str
+) -> None:
+    with pytest.raises(DetectorError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        ModelSpec("adaptive", params, n_features=1)
