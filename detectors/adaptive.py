@@ -200,7 +200,7 @@ class Adaptive(Detector):
         drift_sigmas: float = 3.0,
         drift_points: int = 30,
         season_alpha: float = 0.2,
-        season_days: float = 2.0,
+        season_days: float = 1.0,
         range_floor: float = 0.01,
         rel_floor: float = 1e-3,
         peak_factor: float = 0.3,

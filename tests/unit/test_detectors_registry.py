@@ -14,12 +14,25 @@ from detectors import (
     ZScore,
     make_detector,
 )
+from detectors.adaptive import Adaptive
 
 
 def test_registry_contents() -> None:
-    expected = {"zscore": ZScore, "ewma": EWMA, "mad": RollingMAD, "knn": KNNSurprise}
+    expected = {
+        "adaptive": Adaptive,
+        "zscore": ZScore,
+        "ewma": EWMA,
+        "mad": RollingMAD,
+        "knn": KNNSurprise,
+    }
     assert expected == DETECTORS
-    assert DEFAULT_THRESHOLDS == {"zscore": 3.0, "ewma": 3.0, "mad": 3.5, "knn": 9.0}
+    assert DEFAULT_THRESHOLDS == {
+        "adaptive": 2.0,
+        "zscore": 3.0,
+        "ewma": 3.0,
+        "mad": 3.5,
+        "knn": 9.0,
+    }
     assert all(cls.name == name for name, cls in DETECTORS.items())
 
 
@@ -39,7 +52,9 @@ def test_make_detector_from_state() -> None:
 def test_unknown_detector() -> None:
     with pytest.raises(DetectorError) as info:
         make_detector("x", 1, {})
-    assert str(info.value) == "unknown detector 'x'; choose one of: ewma, knn, mad, zscore"
+    assert (
+        str(info.value) == "unknown detector 'x'; choose one of: adaptive, ewma, knn, mad, zscore"
+    )
 
 
 def test_unknown_parameter() -> None:
