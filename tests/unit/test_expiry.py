@@ -40,7 +40,11 @@ def test_a_silent_entity_s_incident_resolves_with_reason_silent() -> None:
     config = _config(silent_after=60, state_ttl=600)
     swept = sweep_row("host-1", _row(NOW - 60), NOW, lambda m: config)
     [event] = swept.outbox
-    assert (event["event"], event["status"], event["resolution"]) == ("resolve", "resolved", "silent")
+    assert (event["event"], event["status"], event["resolution"]) == (
+        "resolve",
+        "resolved",
+        "silent",
+    )
     assert event["entity"] == "host-1" and event["seq"] == 1
     assert swept.row is not None and swept.row["shared"]["open"] is None
     assert swept.row["outbox"] == [event]
