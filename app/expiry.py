@@ -19,7 +19,7 @@ stamped with the time the timer first meets it. 0 turns either setting off.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,13 +52,30 @@ def _settings(config: ModelConfig | None) -> tuple[float, float]:
     return config.silent_after, config.state_ttl
 
 
+def soonest(configs: Iterable[ModelConfig]) -> float:
+    """The shortest positive ``silent_after`` or ``state_ttl`` among ``configs`` and the
+    defaults (which apply to models no longer configured): a row heard from more recently than
+    that, by the entity and every model in it, has nothing due (:func:`sweep_row`'s fast path).
+
+    >>> soonest([ModelConfig.from_dict({"model_id": "m", "detector": "ewma", "silent_after": 0,
+    ...                                 "state_ttl": 120})])
+    120.0
+    """
+    spans = [SILENT_AFTER, STATE_TTL]
+    spans += [span for c in configs for span in (c.silent_after, c.state_ttl) if span > 0]
+    return min(spans)
+
+
 def sweep_row(
     entity: str,
     row: Mapping[str, Any],
     now: float,
     config_of: Callable[[str], ModelConfig | None],
+    nothing_before: float = 0.0,
 ) -> Swept:
     """The row of ``entity`` at ``now`` (the worker's clock, in seconds since the epoch).
+    ``nothing_before``: :func:`soonest` of the configurations, to skip a row with nothing due
+    without looking further (most rows, most of the time; 0: always look).
 
     Examples
     --------
@@ -84,10 +101,15 @@ def sweep_row(
     >>> sweep_row("host-1", {**later.row, "outbox": []}, 1601.0, lambda m: config).row is None
     True
     """
+    heard = row.get("heard")
+    if nothing_before > 0 and type(heard) is float and "outbox" not in row and "emptied" not in row:
+        seen = row.get("seen")
+        oldest = min(heard, *seen.values()) if type(seen) is dict and seen else heard
+        if now - oldest < nothing_before:
+            return Swept(row, models=list(row.get("models") or ()))
     record = EntityRecord(row)
     new = dict(row)
     changed = False
-    heard = row.get("heard")
     if not isinstance(heard, int | float):  # a row of an older version: stamped now
         heard = new["heard"] = now
         changed = True

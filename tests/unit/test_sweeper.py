@@ -84,6 +84,7 @@ def _engine(rows: dict[str, Any], owned: set[int], ledger: dict[str, Any] | None
         metrics=EngineMetrics(process=False),
         partition_of=lambda entity: partition_for(entity, PARTITIONS),
         model_config=lambda model_id: config if model_id == "m" else None,
+        list_configs=lambda: [{"model_id": "m"}],
         published=published,
     )
 
@@ -253,3 +254,22 @@ def test_a_row_of_this_version_is_not_reset_on_an_error() -> None:
         engine.apply_message(
             "host-1", 0, ("t", 0, 1), _step(config), PendingWrites(rows, FakeTable())
         )
+
+
+def test_a_large_table_is_swept_in_slices_reading_each_row_afresh(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("app.sweeper.SLICE_ROWS", 2)
+    hosts = _entities_on(0, 5)
+    engine = _engine({e: _row(e, NOW - 10_000) for e in hosts}, owned={0})
+    last = hosts[-1]
+
+    async def round_with_a_message_meanwhile() -> None:
+        sweep = asyncio.ensure_future(Sweeper(engine, clock=lambda: NOW).sweep())
+        await asyncio.sleep(0)  # the first slice is swept; a message of `last` arrives
+        engine.entity_state.data[last] = _row(last, NOW)
+        await sweep
+
+    asyncio.run(round_with_a_message_meanwhile())
+    assert list(engine.entity_state.data) == [last], "heard meanwhile: kept"
+    assert engine.metrics.value("anomaly_state_expired_total", model_id="m") == 4
