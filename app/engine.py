@@ -83,6 +83,9 @@ Steps = Sequence[tuple[ModelConfig, Run]]
 class Engine:
     """Builds the Faust app and serves the REST API from inside it."""
 
+    # The worker's clock: when a message was received (``silent_after``, ``state_ttl``).
+    clock: Callable[[], float] = staticmethod(time.time)
+
     def __init__(self, settings: Settings, *, embedded_broker: bool = False) -> None:
         if not settings.kafka_bootstrap_servers:
             raise ValueError("Engine needs a bootstrap address (KAFKA_BOOTSTRAP_SERVERS)")
@@ -217,7 +220,9 @@ class Engine:
         self.app.stop_hooks.append(self.dispatcher.close)
         for name in self.dispatcher.channels:
             self.app.agent(self.alerts_topic, name=f"deliver_{name}")(self._delivery_agent(name))
-        self.sweeper = Sweeper(self)  # silent incidents, idle state, the ledger (app/sweeper.py)
+        self.sweeper = Sweeper(
+            self, self.clock
+        )  # silent incidents, idle state, the ledger (app/sweeper.py)
         self.app.timer(SWEEP_INTERVAL_S, name="sweep_state")(self._sweep)
         self.telemetry = TelemetryHandler(self)
         for stream, topic in self.telemetry_topics.items():
@@ -330,7 +335,7 @@ class Engine:
         events = [event for outcome in outcomes for event in outcome.events]
         if models or shared_changed:
             new_row = record.updated(
-                where, offset, models, shared if shared_changed else None, events, time.time()
+                where, offset, models, shared if shared_changed else None, events, self.clock()
             )
             pending.set_row(entity, partition, new_row)
         return outcomes, events
