@@ -11,7 +11,8 @@ Scoring is the worker's: ``Engine.apply_message`` with ``score_batch`` (the REST
 step) on the recommended model (``incidents.recommended``) with ``silent_after`` 300 s and ``state_ttl`` 900 s, rows
 written through ``PendingWrites``, and the expiry timer (:class:`app.sweeper.Sweeper`) every 5
 simulated seconds with a ledger retention of 30 minutes. Every ``--report-s`` simulated seconds
-it prints the RSS, the rows of the state table and of its compacted changelog, the entities held,
+it prints the RSS, the rows of the state table (and their mean size as JSON) and of its
+compacted changelog, the entities held,
 the open incidents, the ledger's rows and the counters. The figures are flat once churn is steady
 when the state is bounded.
 
@@ -29,6 +30,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import orjson
 from faust.types import TP
 
 from app.bench.memory import vm_rss_bytes
@@ -151,10 +153,16 @@ def _open_incidents(rows: dict[str, Any]) -> int:
     )
 
 
+def _row_kb(rows: dict[str, Any]) -> float:
+    """The rows' mean size as JSON, in KB (what the changelog and a rocksdb store hold)."""
+    sizes = [len(orjson.dumps(row)) for row in rows.values()]
+    return sum(sizes) / len(sizes) / 1024 if sizes else 0.0
+
+
 def _report(worker: Worker, elapsed: float, header: bool = False) -> None:
     if header:
         print(
-            "sim_min  rss_mb  rows  changelog_keys  entities  open  ledger  ledger_keys  "
+            "sim_min  rss_mb  rows  row_kb  changelog_keys  entities  open  ledger  ledger_keys  "
             "expired  silent  events  wall_s",
             flush=True,
         )
@@ -162,7 +170,8 @@ def _report(worker: Worker, elapsed: float, header: bool = False) -> None:
     metrics = engine.metrics
     print(
         f"{(worker.now - START) / 60:7.1f}  {vm_rss_bytes() / 2**20:6.1f}  "
-        f"{len(engine.entity_state.data):4d}  {len(engine.entity_state.compacted):14d}  "
+        f"{len(engine.entity_state.data):4d}  {_row_kb(engine.entity_state.data):6.2f}  "
+        f"{len(engine.entity_state.compacted):14d}  "
         f"{int(metrics.value('anomaly_state_entities', model_id=worker.config.model_id) or 0):8d}  "
         f"{_open_incidents(engine.entity_state.data):4d}  {len(engine.deliveries.data):6d}  "
         f"{len(engine.deliveries.compacted):11d}  "
