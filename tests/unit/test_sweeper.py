@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from faust.types import TP
 
+from app.dispatch import Dispatcher
 from app.engine import Engine, partition_for
 from app.entity_record import EntityRecord
 from app.metrics import EngineMetrics
@@ -22,6 +23,8 @@ from app.sweeper import Sweeper
 from incidents.config import ModelConfig
 from incidents.lifecycle import EntityIncidents, LifecycleSpec, Observation
 from incidents.pipeline import BatchOutcome
+from incidents.retry import RetryPolicy
+from tests.unit.test_metrics import ScriptedChannel, no_sleep, ok
 
 NOW = 1_800_000_000.0
 PARTITIONS = 4
@@ -273,3 +276,16 @@ def test_a_large_table_is_swept_in_slices_reading_each_row_afresh(
     asyncio.run(round_with_a_message_meanwhile())
     assert list(engine.entity_state.data) == [last], "heard meanwhile: kept"
     assert engine.metrics.value("anomaly_state_expired_total", model_id="m") == 4
+
+
+def test_ledger_rows_record_their_partition_for_pruning() -> None:
+    dispatcher = Dispatcher(
+        {"webhook": ScriptedChannel([ok()])}, list, RetryPolicy(), timeout=1, sleep=no_sleep
+    )
+    ledger: dict[str, Any] = {}
+    event = {"incident_id": "inc-1", "event": "open", "seq": 0, "alert_channels": ["webhook"]}
+    assert asyncio.run(dispatcher.handle("webhook", event, ledger, 3)) == "delivered"
+    assert ledger["inc-1|open|0|webhook"]["partition"] == 3
+    engine = _engine({}, owned={3}, ledger=ledger)
+    asyncio.run(Sweeper(engine, clock=lambda: ledger["inc-1|open|0|webhook"]["at"] + 100).sweep())
+    assert engine.deliveries.data == {}, "older than the retention, on an owned partition: pruned"
