@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint unit integration bench venv clean
+.PHONY: run demo test lint unit integration bench soak venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ integration: $(STAMP)
 ## writes docs/PERFORMANCE.md. `make bench BENCH_ARGS=--quick` for a smoke run of a few minutes.
 bench: $(STAMP)
 	$(BIN)/python -m app.bench $(BENCH_ARGS)
+
+## An hour of simulated time at 1k points/s with entity churn, spikes, silent entities and a
+## restart, through the engine's scoring and timer in one process (not part of `make test`, a few
+## minutes): prints RSS, table, incident and ledger sizes over time (app/bench/soak.py).
+soak: $(STAMP)
+	$(BIN)/python -m app.bench.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .anomaly-data *.egg-info

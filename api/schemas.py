@@ -22,7 +22,7 @@ from pydantic import (
 from api.records import RecordColumns, record_columns
 from detectors import THRESHOLD_STRATEGIES, DetectorError
 from detectors.seasonality import check_bins, check_period, seasonality_params
-from incidents.config import ALERT_CHANNELS, ModelConfig
+from incidents.config import ALERT_CHANNELS, SILENT_AFTER, STATE_TTL, ModelConfig
 from incidents.recommended import with_recommended
 from incidents.validation import known_detectors, validate
 
@@ -235,6 +235,20 @@ class ModelConfigIn(_In):
         description='Score against a seasonal profile: "auto", {"period": "auto"} or '
         '{"period": 86400, "bins": 48}; none by default',
     )
+    silent_after: float = Field(
+        default=SILENT_AFTER,
+        ge=0,
+        le=365 * 86400,
+        description="Seconds of the worker's clock after the entity's last message at which its "
+        "open incident resolves with resolution `silent` (0: never)",
+    )
+    state_ttl: float = Field(
+        default=STATE_TTL,
+        ge=0,
+        le=10 * 365 * 86400,
+        description="Seconds of the worker's clock after the entity's last message at which the "
+        "model's state of it is deleted (0: kept for ever)",
+    )
 
     @field_validator("seasonality", mode="before")
     @classmethod
@@ -366,6 +380,8 @@ class ModelConfigOut(BaseModel):
     forecast: dict[str, Any] = Field(default_factory=dict)
     log_window: float = 60.0
     seasonality: dict[str, Any] | None = None
+    silent_after: float = SILENT_AFTER
+    state_ttl: float = STATE_TTL
     updated_at: str | None = None
 
 

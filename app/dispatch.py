@@ -117,9 +117,13 @@ class Dispatcher:
             logger.removeFilter(log_filter)
         self._log_filters = []
 
-    async def _record(self, ledger: Any, key: str, row: dict[str, Any]) -> None:
-        """Write a ledger row; a final one is flushed to the broker before the next event."""
-        ledger[key] = {**row, "at": time.time()}
+    async def _record(
+        self, ledger: Any, key: str, row: dict[str, Any], partition: int | None = None
+    ) -> None:
+        """Write a ledger row (with the event's partition, for pruning: ``app.sweeper``); a
+        final one is flushed to the broker before the next event."""
+        where = {"partition": partition} if partition is not None else {}
+        ledger[key] = {**row, "at": time.time(), **where}
         if row["status"] in FINAL and self.flush is not None:
             await self.flush()
 
@@ -137,9 +141,12 @@ class Dispatcher:
         silence = first_matching(self.silences(), event, event_time(event))
         return (silence.id, f"silenced by {silence.id}") if silence is not None else None
 
-    async def handle(self, name: str, event: Mapping[str, Any], ledger: Any) -> str | None:
+    async def handle(
+        self, name: str, event: Mapping[str, Any], ledger: Any, partition: int | None = None
+    ) -> str | None:
         """Deliver ``event`` to channel ``name`` once; returns the final status, or None when the
-        event is not for this channel."""
+        event is not for this channel. ``partition``: the event's partition of the alerts
+        topic, recorded in its ledger rows."""
         channel = self.channels[name]
         if name not in event.get("alert_channels", ()) or not channel.wants(event):
             return None
@@ -160,7 +167,9 @@ class Dispatcher:
         silenced = self._silence_for(name, event, ledger)
         if silenced is not None:
             silence_id, reason = silenced
-            await self._record(ledger, key, {"status": "silenced", "silence_id": silence_id})
+            await self._record(
+                ledger, key, {"status": "silenced", "silence_id": silence_id}, partition
+            )
             self.metrics.delivery(name, "silenced")
             log.info(
                 "%s %s not sent to %s: %s",
@@ -184,7 +193,7 @@ class Dispatcher:
             attempts += 1
             if result.ok:
                 row = {"status": "delivered", "attempts": attempts, "http_status": result.status}
-                await self._record(ledger, key, row)
+                await self._record(ledger, key, row, partition)
                 self.metrics.delivery(name, "delivered")
                 log.info(
                     "%s %s delivered to %s after %d attempt(s)",
@@ -202,7 +211,7 @@ class Dispatcher:
                 "error": result.detail,
             }
             if not self.policy.should_retry(result, attempts):
-                await self._record(ledger, key, {**row, "status": "failed"})
+                await self._record(ledger, key, {**row, "status": "failed"}, partition)
                 self.metrics.delivery(name, "failed")
                 log.warning(
                     "%s %s not delivered to %s: %s",
@@ -213,7 +222,7 @@ class Dispatcher:
                     extra=context,
                 )
                 return "failed"
-            await self._record(ledger, key, row)
+            await self._record(ledger, key, row, partition)
             self.metrics.delivery(name, "retried")
             delay = self.policy.delay(attempts, result.retry_after, self.rng)
             log.info(

@@ -33,7 +33,7 @@ from api.engine import (
 from api.nogc import paused_gc
 from api.records import RecordColumns, columns_batch
 from app.dispatch import Dispatcher
-from app.entity_record import EntityRecord, source_key
+from app.entity_record import ROW_VERSION, EntityRecord, source_key
 from app.logformat import log_context
 from app.metrics import EngineMetrics
 from app.pending_writes import PendingWrites
@@ -43,6 +43,7 @@ from app.series import series_reply
 from app.settings import Settings
 from app.stats import StatsStore, stats_key
 from app.streams import TelemetryHandler
+from app.sweeper import SWEEP_INTERVAL_S, Sweeper
 from app.topics import changelog_topic
 from app.transport import EngineApp
 from app.views import AlertStore, ConfigStore, DeliveryStore, SilenceStore, TopicView
@@ -81,6 +82,9 @@ Steps = Sequence[tuple[ModelConfig, Run]]
 
 class Engine:
     """Builds the Faust app and serves the REST API from inside it."""
+
+    # The worker's clock: when a message was received (``silent_after``, ``state_ttl``).
+    clock: Callable[[], float] = staticmethod(time.time)
 
     def __init__(self, settings: Settings, *, embedded_broker: bool = False) -> None:
         if not settings.kafka_bootstrap_servers:
@@ -216,6 +220,10 @@ class Engine:
         self.app.stop_hooks.append(self.dispatcher.close)
         for name in self.dispatcher.channels:
             self.app.agent(self.alerts_topic, name=f"deliver_{name}")(self._delivery_agent(name))
+        self.sweeper = Sweeper(
+            self, self.clock
+        )  # silent incidents, idle state, the ledger (app/sweeper.py)
+        self.app.timer(SWEEP_INTERVAL_S, name="sweep_state")(self._sweep)
         self.telemetry = TelemetryHandler(self)
         for stream, topic in self.telemetry_topics.items():
             self.app.agent(topic, name=f"score_{stream}")(self._telemetry_agent(stream))
@@ -298,8 +306,15 @@ class Engine:
         shared, shared_changed = record.shared, False
         models: dict[str, dict[str, Any]] = {}
         outcomes = []
+        newer = record.version > ROW_VERSION
+        if newer:
+            self.metrics.newer_row(record.version)
         for config, run in steps:
-            outcome = run(record.model_state(config.model_id), shared)
+            state = record.model_state(config.model_id)
+            if newer:
+                outcome, shared = self._run_newer(config, entity, run, state, shared)
+            else:
+                outcome = run(state, shared)
             if outcome.reset:
                 log.info(
                     "state of %s on %s reset for model version %s",
@@ -320,14 +335,58 @@ class Engine:
         events = [event for outcome in outcomes for event in outcome.events]
         if models or shared_changed:
             new_row = record.updated(
-                where, offset, models, shared if shared_changed else None, events
+                where, offset, models, shared if shared_changed else None, events, self.clock()
             )
             pending.set_row(entity, partition, new_row)
         return outcomes, events
 
-    async def publish_events(self, events: list[dict[str, Any]]) -> None:
+    def _run_newer(
+        self,
+        config: ModelConfig,
+        entity: str,
+        run: Run,
+        state: Mapping[str, Any] | None,
+        shared: Mapping[str, Any] | None,
+    ) -> tuple[BatchOutcome, Mapping[str, Any] | None]:
+        """A step on a row a newer engine wrote (a rollback): read by the fields this version
+        knows; if the model's state (or else the entity's shared state) cannot be read that
+        way, it is reset with a counted warning. Returns the outcome and the shared state the
+        step started from."""
+        tries = [(state, shared)]
+        if state is not None:
+            tries.append((None, shared))
+        if shared is not None:
+            tries.append((None, None))
+        for k, (model_state, shared_state) in enumerate(tries):
+            try:
+                return run(model_state, shared_state), shared_state
+            except (TelemetryError, DetectorError, FeedbackRefused):
+                raise  # the message's fault, not the row's
+            except Exception as exc:
+                if k == len(tries) - 1:
+                    raise
+                part = "model state" if model_state is not None else "shared state"
+                self.metrics.state_reset(config.model_id, "unreadable")
+                log.warning(
+                    "%s of %s on %s written by a newer engine could not be read (%s): reset",
+                    part,
+                    config.model_id,
+                    entity,
+                    type(exc).__name__,
+                    extra={"model_id": config.model_id, "entity": entity},
+                )
+        raise AssertionError("unreachable: the last try returns or raises")
+
+    async def publish_events(self, events: list[dict[str, Any]]) -> list[Any]:
+        """Send ``events`` to the alerts topic; returns the sends' futures (done once the
+        broker has each)."""
+        sent = []
         for event in events:
-            await self.alerts_topic.send(key=event["entity"].encode(), value=orjson.dumps(event))
+            sent.append(
+                await self.alerts_topic.send(
+                    key=event["entity"].encode(), value=orjson.dumps(event)
+                )
+            )
             log.info(
                 "incident %s %s: %s",
                 event["incident_id"],
@@ -336,6 +395,13 @@ class Engine:
                 extra=log_context(event),
             )
         self.metrics.published(events)
+        return sent
+
+    async def _sweep(self) -> None:
+        try:
+            await self.sweeper.sweep()
+        except Exception:  # a bug must cost one round, not the timer
+            log.exception("sweeping the state failed")
 
     async def dead_letter(self, event: EventT, reason: str) -> None:
         message = event.message
@@ -646,8 +712,10 @@ class Engine:
                     log.warning("unreadable record on %s skipped", self.settings.alerts_topic)
                     continue
                 if isinstance(event, dict) and "incident_id" in event:
+                    current = stream.current_event
+                    partition = current.message.partition if current is not None else None
                     try:
-                        await self.dispatcher.handle(name, event, self.deliveries)
+                        await self.dispatcher.handle(name, event, self.deliveries, partition)
                     except Exception:  # a bug must cost one delivery, not the channel's agent
                         log.exception("delivering %s to %s failed", event["incident_id"], name)
 

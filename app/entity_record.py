@@ -15,6 +15,14 @@ The events are stored without what their other fields and the entity give
 incident holds (:func:`incidents.compact.refer`; whenever what they take from that incident
 changes, they are referred to it again). Rows written before that keep their full events, and
 both read back as the documents that were published.
+
+A row carries its format version (``v``, :data:`ROW_VERSION`; a row without one is version 1)
+and, for the expiry timer (``app.expiry``), when the worker last received a message for the
+entity (``heard``, the worker's clock) and for each model (``seen``), the resolve events of
+silent incidents until the broker has them (``outbox``) and when its last model state went
+(``emptied``). A row of a newer version
+is read by the fields this version knows; the others are kept as they are when it is written
+again (``app.engine`` counts such rows, and resets a model's state it cannot read).
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from incidents.compact import (
     unpack_incident,
 )
 
+ROW_VERSION = 2  # 1: no version field; 2: ``heard``, ``seen`` and ``outbox`` (issue 18)
 RECENT_EVENTS = 8  # messages with events whose events are kept for replays (a commit interval)
 
 
@@ -76,6 +85,16 @@ class EntityRecord:
                 return [unpack_event(resolve(e, incident, ended), entity) for e in entry[2]]
         return []
 
+    @property
+    def version(self) -> int:
+        """The row's format version (1 for a row without one, or an unreadable one).
+
+        >>> EntityRecord(None).version, EntityRecord({"v": 3, "future": [1]}).version
+        (1, 3)
+        """
+        version = self.row.get("v", 1)
+        return version if isinstance(version, int) and not isinstance(version, bool) else 1
+
     def model_state(self, model_id: str) -> Mapping[str, Any] | None:
         state = self.row.get("models", {}).get(model_id)
         return state if isinstance(state, Mapping) else None
@@ -92,12 +111,25 @@ class EntityRecord:
         models: Mapping[str, Mapping[str, Any]],
         shared: Mapping[str, Any] | None,
         events: Sequence[Mapping[str, Any]],
+        heard: float | None = None,
     ) -> dict[str, Any]:
         """The row after a message: ``models`` (new key states by model id) and ``shared`` (the
         new shared state, or None to keep it) replace the old ones; the message's offset and
-        events are recorded (``source`` None: a message without an offset to remember)."""
+        events are recorded (``source`` None: a message without an offset to remember).
+        ``heard``: when the worker received the message (its clock), recorded for the entity
+        and for each model of ``models``."""
         row = dict(self.row)
+        row["v"] = ROW_VERSION
         row["models"] = {**row.get("models", {}), **models}
+        if models:
+            row.pop("emptied", None)  # see app.expiry
+        if heard is not None:
+            row["heard"] = heard
+            seen = row.get("seen")
+            row["seen"] = {
+                **(seen if isinstance(seen, Mapping) else {}),
+                **dict.fromkeys(models, heard),
+            }
         if shared is not None:
             row["shared"] = shared  # the very dict the scoring step wrote (see incidents.live)
         old_open, new_open = _open_incident(self.row), _open_incident(row)

@@ -33,6 +33,7 @@ from typing import Any
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     GCCollector,
     Histogram,
     PlatformCollector,
@@ -156,6 +157,59 @@ class EngineMetrics:
             ["topic"],
             registry=r,
         )
+        self.silent = Counter(
+            "anomaly_incidents_silent",
+            "Incidents resolved by the timer because their entity sent nothing for the model's "
+            "silent_after seconds (also counted in anomaly_incidents_resolved_total), by model",
+            ["model_id"],
+            registry=r,
+        )
+        self.state_expired = Counter(
+            "anomaly_state_expired",
+            "Model states of entities deleted after state_ttl seconds without a message, by model",
+            ["model_id"],
+            registry=r,
+        )
+        self.state_entities = Gauge(
+            "anomaly_state_entities",
+            "Entities whose state this worker holds, by model (partitions it owns; swept by the "
+            "timer)",
+            ["model_id"],
+            registry=r,
+        )
+        self.state_resets = Counter(
+            "anomaly_state_resets",
+            "Model states reset because they could not be read (a row written by a newer "
+            "engine), by model and reason",
+            ["model_id", "reason"],
+            registry=r,
+        )
+        self.newer_rows = Counter(
+            "anomaly_state_rows_newer",
+            "State rows read that a newer engine wrote (read by the fields this version knows), "
+            "by their format version",
+            ["version"],
+            registry=r,
+        )
+        self.ledger_rows = Gauge(
+            "anomaly_ledger_rows",
+            "Rows of a per-incident ledger held for the partitions this worker owns, by ledger",
+            ["ledger"],
+            registry=r,
+        )
+        self.ledger_cap = Gauge(
+            "anomaly_ledger_cap",
+            "The most rows a per-incident ledger keeps per worker (the oldest go first), by ledger",
+            ["ledger"],
+            registry=r,
+        )
+        self.ledger_pruned = Counter(
+            "anomaly_ledger_pruned",
+            "Ledger rows deleted, by ledger and reason (age: older than its retention; cap: over "
+            "its cap)",
+            ["ledger", "reason"],
+            registry=r,
+        )
         self.scoring = Histogram(
             "anomaly_scoring_seconds",
             "Seconds to admit, decode and score one telemetry message, by topic",
@@ -203,6 +257,43 @@ class EngineMetrics:
 
     def rewound(self, topic: str) -> None:
         self.rewinds.labels(topic).inc()
+
+    def resolved_silent(self, model_id: str) -> None:
+        self.silent.labels(model_id).inc()
+        self.incidents_resolved.labels(model_id).inc()
+
+    def expired(self, model_id: str, count: int = 1) -> None:
+        self.state_expired.labels(model_id).inc(count)
+
+    def entities(self, counts: Mapping[str, int]) -> None:
+        """Set ``anomaly_state_entities`` to ``counts`` (by model id); models not in it go.
+
+        >>> metrics = EngineMetrics(process=False)
+        >>> metrics.entities({"a": 3, "b": 1})
+        >>> metrics.entities({"a": 2})
+        >>> metrics.value("anomaly_state_entities", model_id="a"), metrics.value(
+        ...     "anomaly_state_entities", model_id="b")
+        (2.0, None)
+        """
+        for (model_id,) in list(self.state_entities._metrics):
+            if model_id not in counts:
+                self.state_entities.remove(model_id)
+        for model_id, count in counts.items():
+            self.state_entities.labels(model_id).set(count)
+
+    def state_reset(self, model_id: str, reason: str) -> None:
+        self.state_resets.labels(model_id, reason).inc()
+
+    def newer_row(self, version: int) -> None:
+        self.newer_rows.labels(str(version)).inc()
+
+    def ledger(self, name: str, rows: int, cap: int, pruned: Mapping[str, int]) -> None:
+        """A ledger's size and cap after a sweep, and the rows it pruned, by reason."""
+        self.ledger_rows.labels(name).set(rows)
+        self.ledger_cap.labels(name).set(cap)
+        for reason, count in pruned.items():
+            if count:
+                self.ledger_pruned.labels(name, reason).inc(count)
 
     def watch_consumer(self, consumer: Callable[[], Any], topics: Iterable[str]) -> None:
         """Export ``anomaly_consumer_lag`` for ``topics``' partitions assigned to ``consumer()``."""

@@ -35,10 +35,17 @@ from app.stats import add_counters
 
 def put(table: CollectionT, partition: int, key: str, value: Any) -> Any:
     """``table[key] = value`` with the changelog record sent to ``partition``, what Faust does
-    inside a stream event (``Table.on_key_set``), without needing that event. Returns the
+    inside a stream event (``Table.on_key_set``), without needing that event; ``value`` None
+    deletes the key (a tombstone on the changelog, as ``Table.on_key_del``). Returns the
     record's future (done once the broker has it)."""
+    data = table.data  # type: ignore[attr-defined]  # the table's store
+    if value is None:
+        sent = table.send_changelog(partition, key, None, value_serializer="raw")
+        if key in data:
+            del data[key]
+        return sent
     sent = table.send_changelog(partition, key, value)
-    table.data[key] = value  # type: ignore[attr-defined]  # the table's store
+    data[key] = value
     return sent
 
 
@@ -59,12 +66,15 @@ class PendingWrites:
     >>> pending.flush()
     >>> rows["host-1"], stats["m|p3"], pending.row("host-1")
     ({'n': 2}, {'points': 3, 'alerts': 1}, {'n': 2})
+    >>> pending.delete_row("host-1", 3)
+    >>> pending.row("host-1") is None, rows["host-1"]
+    (True, {'n': 2})
     """
 
     def __init__(self, rows: Any, stats: Any, write: Any = put) -> None:
         self._tables = (rows, stats)
         self._write = write
-        self._rows: dict[str, tuple[int, Mapping[str, Any]]] = {}
+        self._rows: dict[str, tuple[int, Mapping[str, Any] | None]] = {}  # None: deleted
         self._stats: dict[str, tuple[int, dict[str, Any]]] = {}
         self._sent: list[Any] = []  # changelog records on their way to the broker
 
@@ -75,6 +85,10 @@ class PendingWrites:
 
     def set_row(self, entity: str, partition: int, row: Mapping[str, Any]) -> None:
         self._rows[entity] = (partition, row)
+
+    def delete_row(self, entity: str, partition: int) -> None:
+        """Delete the entity's row (a tombstone on its changelog partition) on flush."""
+        self._rows[entity] = (partition, None)
 
     def add_stats(self, key: str, partition: int, counters: Mapping[str, float]) -> None:
         previous = self._stats.get(key)

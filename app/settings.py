@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = Field(default=12, ge=1)
     delivery_max_delay_s: float = Field(default=300.0, gt=0)
     slack_interval_s: float = Field(default=1.0, ge=0)
+    # The deliveries ledger (app/dispatch.py): rows older than this go, and the oldest beyond
+    # the cap per worker (app/sweeper.py).
+    ledger_retention_s: float = Field(default=7 * 86400.0, gt=0)
+    ledger_max_rows: int = Field(default=100_000, ge=1)
 
     # A telemetry agent takes up to this many messages at once, waiting at most this long for
     # more, and writes each key's row and counters once per batch (see app/pending_writes.py).

@@ -301,5 +301,7 @@ class DeliveryStore:
         report: dict[str, dict[str, Any]] = {}
         for row in sorted(self._by_incident.get(incident_id, {}).values(), key=lambda r: r["seq"]):
             entry = report.setdefault(row["channel"], {})
-            entry[row["event"]] = {k: v for k, v in row.items() if k not in ("channel", "event")}
+            entry[row["event"]] = {
+                k: v for k, v in row.items() if k not in ("channel", "event", "partition")
+            }
         return report

@@ -18,6 +18,8 @@ from incidents.lifecycle import LifecycleSpec
 from incidents.recommended import with_recommended
 
 ALERT_CHANNELS = ("pagerduty", "slack", "webhook", "alertmanager")
+SILENT_AFTER = 3600.0  # seconds of the worker's clock without a message: an incident resolves
+STATE_TTL = 7 * 86400.0  # seconds of the worker's clock without a message: a key's state goes
 STREAMS = ("metrics", "logs", "behavior")
 
 
@@ -34,6 +36,12 @@ class ModelConfig:
     scored against a seasonal profile of. A new ``model_version`` resets every entity's state
     for the model; the same version keeps it.
 
+    ``silent_after`` and ``state_ttl`` are seconds of the worker's clock (not event time) since
+    the last message received for the entity: an open incident of the model resolves (reason
+    ``silent``) once its entity has sent nothing for ``silent_after``, and the model's state of
+    an entity goes once it has sent nothing for ``state_ttl`` (see ``app.expiry``). 0 turns
+    either off.
+
     Examples
     --------
     >>> cfg = ModelConfig.from_dict({"model_id": "m", "model_version": "1", "detector": "zscore",
@@ -44,6 +52,10 @@ class ModelConfig:
     'zscore'
     >>> ModelConfig.from_dict({"model_id": "m", "detector": "ewma", "seasonality": "auto"}).seasonality
     {'period': 'auto'}
+    >>> ModelConfig.from_dict({"model_id": "m", "detector": "ewma", "state_ttl": -1})
+    Traceback (most recent call last):
+    ...
+    detectors.base.DetectorError: state_ttl must be 0 (off) or a positive number of seconds, got -1.0
     """
 
     model_id: str
@@ -66,6 +78,8 @@ class ModelConfig:
     forecast: ForecastSpec = field(default_factory=ForecastSpec)
     log_window: float = 60.0
     seasonality: Mapping[str, Any] | None = None
+    silent_after: float = SILENT_AFTER
+    state_ttl: float = STATE_TTL
     # Specs built so far, by feature count: a spec checks itself by building a detector, which
     # cost a single-point message about a tenth of its scoring.
     _specs: dict[int, ModelSpec] = field(
@@ -99,7 +113,17 @@ class ModelConfig:
             forecast=ForecastSpec.from_dict(data.get("forecast")),
             log_window=float(data.get("log_window", 60.0)),
             seasonality=seasonality_params(data.get("seasonality")),
+            silent_after=float(data.get("silent_after", SILENT_AFTER)),
+            state_ttl=float(data.get("state_ttl", STATE_TTL)),
         )
+
+    def __post_init__(self) -> None:
+        for name in ("silent_after", "state_ttl"):
+            value = getattr(self, name)
+            if not value >= 0 or value == float("inf"):
+                raise DetectorError(
+                    f"{name} must be 0 (off) or a positive number of seconds, got {value}"
+                )
 
     @property
     def lifecycle(self) -> LifecycleSpec:

@@ -117,7 +117,7 @@ def test_metrics_count_messages_points_incidents_deliveries_dlq_and_lag(
     assert after[("anomaly_incidents_opened_total", model)] == 1
     assert after[("anomaly_incident_events_published_total", labels(event="open"))] == 1
     assert after[("anomaly_scoring_seconds_count", labels(topic=topic))] == len(points)
-    assert 0 < after[("anomaly_scoring_seconds_sum", labels(topic=topic))] < 5
+    assert after[("anomaly_scoring_seconds_sum", labels(topic=topic))] > 0
     assert not any("entity" in dict(pairs) for _, pairs in after)
 
     # consumer lag: only the partition with data, down to zero once the worker has committed

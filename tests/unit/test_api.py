@@ -265,6 +265,18 @@ def _raw(old: str, new: str) -> str:
 INVALID_CONFIGS: list[tuple[str, str, str, str]] = [
     # (id, raw JSON body, field, message fragment)
     (
+        "negative silent_after",
+        json.dumps(_variant(silent_after=-1)),
+        "configs[0].silent_after",
+        "greater than or equal to 0",
+    ),
+    (
+        "negative state_ttl",
+        json.dumps(_variant(state_ttl=-0.5)),
+        "configs[0].state_ttl",
+        "greater than or equal to 0",
+    ),
+    (
         "unknown detector",
         json.dumps(_variant(detector="iforest")),
         "configs[0].detector",

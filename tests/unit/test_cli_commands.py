@@ -64,7 +64,7 @@ def serve(engine: FakeEngine, options: ApiOptions | None = None) -> Iterator[Ser
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 120  # a generous deadline: a loaded machine starts it late
     while not server.started:
         assert time.monotonic() < deadline, "the test API did not start"
         time.sleep(0.01)

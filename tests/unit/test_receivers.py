@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import httpx
 import pytest
@@ -61,10 +60,9 @@ def test_stop_releases_hung_requests_at_once() -> None:
 
     client = threading.Thread(target=patient_client)
     client.start()
-    rx.wait_for(1, timeout=10)
-    started = time.monotonic()
+    rx.wait_for(1, timeout=60)
     rx.stop()
-    client.join(timeout=10)
+    client.join(timeout=120)
     assert not client.is_alive()
-    assert time.monotonic() - started < 3.0
+    # Cut off by the stop (the connection closed), not by its own 60 s timeout (ReadTimeout).
     assert len(outcome) == 1 and isinstance(outcome[0], httpx.RemoteProtocolError)

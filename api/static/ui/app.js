@@ -182,6 +182,9 @@
     return list;
   }
 
+  // Why an incident resolved, when not by its points going back to normal.
+  const RESOLUTIONS = { silent: "entity went silent", false_positive: "false positive" };
+
   function incidentRow(alert) {
     const selected = state.selected && state.selected.incident_id === alert.incident_id;
     const resolved = alert.status === "resolved" || alert.event === "resolve";
@@ -205,6 +208,8 @@
       el("td", { class: "summary" }, alert.summary || "(no root cause recorded)"),
       el("td", {}, el("span", { class: resolved ? "state resolved" : "state open" },
         resolved ? "✓ resolved" : "● open"),
+      resolved && alert.resolution ? el("div", { class: "sub resolution" },
+        RESOLUTIONS[alert.resolution] || alert.resolution.replace(/_/g, " ")) : null,
       alert.silenced ? el("div", { class: "sub" }, "silenced") : null),
       el("td", {}, deliverySummary(alert)),
       el("td", {}, timeElement(alert.ts)),
