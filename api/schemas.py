@@ -235,6 +235,19 @@ class ModelConfigIn(_In):
         description='Score against a seasonal profile: "auto", {"period": "auto"} or '
         '{"period": 86400, "bins": 48}; none by default',
     )
+    entity_from: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="Collector formats: the attributes (OTLP resource attributes, Prometheus "
+        "labels, Influx tags, log-line fields) that name a point's entity, first present wins; "
+        "default host.name, service.instance.id, service.name (OTLP), instance (Prometheus), "
+        "host (Influx, log lines)",
+    )
+    counters: list[str] = Field(
+        default_factory=list,
+        description="Features that are cumulative counters, scored as per-second rates (OTLP "
+        "cumulative monotonic sums and Prometheus *_total are counters without being listed)",
+    )
 
     @field_validator("seasonality", mode="before")
     @classmethod
@@ -366,6 +379,8 @@ class ModelConfigOut(BaseModel):
     forecast: dict[str, Any] = Field(default_factory=dict)
     log_window: float = 60.0
     seasonality: dict[str, Any] | None = None
+    entity_from: list[str] | None = None
+    counters: list[str] = Field(default_factory=list)
     updated_at: str | None = None
 
 

@@ -66,6 +66,10 @@ class ModelConfig:
     forecast: ForecastSpec = field(default_factory=ForecastSpec)
     log_window: float = 60.0
     seasonality: Mapping[str, Any] | None = None
+    # Collector formats (incidents.formats): the attributes that name a point's entity, first
+    # present wins (None: the format's defaults), and the features that are cumulative counters.
+    entity_from: tuple[str, ...] | None = None
+    counters: tuple[str, ...] = ()
     # Specs built so far, by feature count: a spec checks itself by building a detector, which
     # cost a single-point message about a tenth of its scoring.
     _specs: dict[int, ModelSpec] = field(
@@ -99,6 +103,8 @@ class ModelConfig:
             forecast=ForecastSpec.from_dict(data.get("forecast")),
             log_window=float(data.get("log_window", 60.0)),
             seasonality=seasonality_params(data.get("seasonality")),
+            entity_from=tuple(data["entity_from"]) if data.get("entity_from") else None,
+            counters=tuple(data.get("counters") or ()),
         )
 
     @property
