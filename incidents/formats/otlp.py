@@ -5,7 +5,8 @@ The exporter's ``encoding`` is ``otlp_proto`` by default (an ``ExportMetricsServ
 protobuf JSON mapping, lowerCamelCase, 64-bit integers as strings): see the exporter's README,
 https://github.com/open-telemetry/opentelemetry-collector-contrib/tree/main/exporter/kafkaexporter
 and the OTLP specification, https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding.
-The official ``opentelemetry-proto`` package parses both; nothing here reads the wire itself.
+The official ``opentelemetry-proto`` package parses the protobuf; nothing here reads the wire
+itself (the JSON encoding is read by :mod:`incidents.formats.otlp_json`).
 
 Gauges and sums give one sample per data point (``asDouble`` or ``asInt``, at ``timeUnixNano``);
 a monotonic sum with cumulative temporality is a counter. A histogram gives ``<name>_count``
@@ -36,15 +37,15 @@ CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 _SEVERITIES = ("trace", "debug", "info", "warn", "error", "fatal")
 
 
-def parse_metrics(raw: bytes, encoding: str) -> ExportMetricsServiceRequest:
-    """An ``ExportMetricsServiceRequest`` from ``otlp_proto`` or ``otlp_json`` bytes."""
+def parse_metrics(raw: bytes, encoding: str = "otlp_proto") -> ExportMetricsServiceRequest:
+    """An ``ExportMetricsServiceRequest`` from ``otlp_proto`` (or ``otlp_json``) bytes."""
     request = ExportMetricsServiceRequest()
     _parse(request, raw, encoding)
     return request
 
 
-def parse_logs(raw: bytes, encoding: str) -> ExportLogsServiceRequest:
-    """An ``ExportLogsServiceRequest`` from ``otlp_proto`` or ``otlp_json`` bytes."""
+def parse_logs(raw: bytes, encoding: str = "otlp_proto") -> ExportLogsServiceRequest:
+    """An ``ExportLogsServiceRequest`` from ``otlp_proto`` (or ``otlp_json``) bytes."""
     request = ExportLogsServiceRequest()
     _parse(request, raw, encoding)
     return request
@@ -153,7 +154,7 @@ def _add(
     if not math.isfinite(value):
         decoded.errors.append(f"metric {name!r}: value {value} is not finite")
         return
-    attributes = {**resource, **attributes_of(point.attributes)}
+    attributes = {**resource, **attributes_of(point.attributes)} if point.attributes else resource
     decoded.samples.append(Sample(name, point.time_unix_nano / 1e9, value, attributes, counter))
 
 

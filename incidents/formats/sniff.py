@@ -30,6 +30,7 @@ from incidents.formats import (
     influx,
     loglines,
     otlp,
+    otlp_json,
     prometheus,
 )
 from incidents.telemetry import RESERVED_PREFIX, parse_ts
@@ -59,7 +60,7 @@ def detect(raw: bytes, stream: str, hint: str | None = None) -> tuple[str, Any]:
     if hint and hint != "auto":
         if hint not in FORMATS:
             raise TelemetryError(f"unknown format {hint!r}; known: " + ", ".join(FORMATS[1:]))
-        parsed = _json(raw) if hint in ("engine", "prometheus", "loglines") else None
+        parsed = _json(raw) if hint not in ("otlp_proto", "influx") else None
         return hint, parsed
     first = raw.lstrip()[:1]
     if first in (b"{", b"["):
@@ -119,7 +120,13 @@ def decode(
     >>> [(s.name, s.value) for s in out.samples]
     [('mem_used', 5.0)]
     """
-    if fmt in ("otlp_proto", "otlp_json"):
+    if fmt == "otlp_json":
+        if not isinstance(parsed, Mapping):
+            raise TelemetryError("an otlp_json message must be a JSON object")
+        if stream == "logs":
+            return otlp_json.decode_logs(parsed)
+        return otlp_json.decode_metrics(parsed)
+    if fmt == "otlp_proto":
         if stream == "logs":
             return otlp.decode_logs(otlp.parse_logs(raw, fmt))
         return otlp.decode_metrics(otlp.parse_metrics(raw, fmt))

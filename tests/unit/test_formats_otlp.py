@@ -126,7 +126,8 @@ def test_a_protobuf_that_does_not_parse_is_refused_with_the_reason() -> None:
         sniff.decode("otlp_proto", raw, None, "metrics", 0.0)
 
 
-def test_log_records_keep_body_severity_and_resource() -> None:
+@pytest.mark.parametrize("encoding", ["otlp_proto", "otlp_json"])
+def test_log_records_keep_body_severity_and_resource(encoding: str) -> None:
     request = ExportLogsServiceRequest(resource_logs=[logs_pb2.ResourceLogs(
         resource=Resource(attributes=attrs(host_name="h1")),
         scope_logs=[logs_pb2.ScopeLogs(log_records=[
@@ -137,11 +138,27 @@ def test_log_records_keep_body_severity_and_resource() -> None:
                                body=AnyValue(string_value="panic")),
         ])],
     )])  # fmt: skip
-    raw = request.SerializeToString()
+    raw = (
+        request.SerializeToString()
+        if encoding == "otlp_proto"
+        else json_format.MessageToJson(request).encode()  # severity as its enum name
+    )
     fmt, parsed = sniff.detect(raw, "logs")
+    assert fmt == encoding
     decoded = sniff.decode(fmt, raw, parsed, "logs", 0.0)
     assert [(r.ts, r.level, r.message) for r in decoded.records] == [
         (T0 / 1e9, "warn", "slow disk"),
         (T0 / 1e9 + 1, "fatal", "panic"),
     ]
     assert decoded.records[0].attributes == {"host.name": "h1", "code.function": "io"}
+
+
+def test_a_bad_otlp_json_data_point_costs_only_itself() -> None:
+    points = [{"timeUnixNano": str(T0), "asInt": "x"}, {"timeUnixNano": str(T0), "asInt": "12"}]
+    raw = orjson.dumps({"resourceMetrics": [{"scopeMetrics": [{"metrics": [
+        {"name": "bad", "gauge": {"dataPoints": points}},
+        {"name": "good", "gauge": {"dataPoints": [{"timeUnixNano": str(T0), "asDouble": 1.5}]}},
+    ]}]}]})  # fmt: skip
+    decoded = sniff.decode("otlp_json", raw, orjson.loads(raw), "metrics", 0.0)
+    assert [(s.name, s.value) for s in decoded.samples] == [("bad", 12.0), ("good", 1.5)]
+    assert decoded.errors == ["metric 'bad': could not convert string to float: 'x'"]
