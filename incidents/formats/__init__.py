@@ -31,18 +31,23 @@ DEFAULT_ENTITY_FROM: Mapping[str, tuple[str, ...]] = {
     "influx": ("host",),
     "loglines": ("host",),
 }
+# Labels that name the scrape target rather than a series of it: never a series dimension.
+TARGET_LABELS: Mapping[str, frozenset[str]] = {"prometheus": frozenset({"job"})}
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass costs a third more to build
 class Sample:
-    """One value of the series ``name`` + ``attributes`` at ``ts`` (epoch seconds); ``counter``
-    when the value is a cumulative count (scored as a per-second rate)."""
+    """One value of feature ``name`` at ``ts`` (epoch seconds); ``counter`` when the value is a
+    cumulative count (scored as a per-second rate). ``attributes`` are all the names the sample
+    came with (what ``entity_from`` and ``where`` read); ``labels`` those that name its series
+    (None: the same as ``attributes``; an OTLP point's own attributes, not its resource's)."""
 
     name: str
     ts: float
     value: float
     attributes: Mapping[str, str] = field(default_factory=dict)
     counter: bool = False
+    labels: Mapping[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -67,8 +72,8 @@ class Decoded:
     errors: list[str] = field(default_factory=list)
     # Set when the message names its entity itself (the engine's own forms): no entity_from.
     entity: str | None = None
-    # Set when the message is for these models only (a message moved to its entity's partition).
-    model_ids: tuple[str, ...] | None = None
+    # A moved message's samples, already chosen: by (model id, series).
+    planned: dict[tuple[str, str], list[Sample]] | None = None
 
 
 def entity_of(attributes: Mapping[str, str], names: Sequence[str]) -> str | None:

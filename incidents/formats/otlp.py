@@ -154,8 +154,10 @@ def _add(
     if not math.isfinite(value):
         decoded.errors.append(f"metric {name!r}: value {value} is not finite")
         return
-    attributes = {**resource, **attributes_of(point.attributes)} if point.attributes else resource
-    decoded.samples.append(Sample(name, point.time_unix_nano / 1e9, value, attributes, counter))
+    labels = attributes_of(point.attributes) if point.attributes else {}
+    attributes = {**resource, **labels} if labels else resource
+    ts = point.time_unix_nano / 1e9
+    decoded.samples.append(Sample(name, ts, value, attributes, counter, labels))
 
 
 def level_of(severity_text: str, severity_number: int) -> str | None:

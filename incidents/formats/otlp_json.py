@@ -134,14 +134,14 @@ def _point_samples(
     ts = _nanos(point, "timeUnixNano") / 1e9
     if not ts:
         raise TelemetryError("a data point has no timeUnixNano")
-    attributes = {**resource, **attributes_of(point)} if point.get("attributes") else resource
+    labels = attributes_of(point) if point.get("attributes") else {}
+    attributes = {**resource, **labels} if labels else resource
     if kind == "histogram":
         count = float(point.get("count") or 0)
-        decoded.samples.append(Sample(f"{name}_count", ts, count, attributes, counter))
+        decoded.samples.append(Sample(f"{name}_count", ts, count, attributes, counter, labels))
         if count and point.get("sum") is not None:
-            decoded.samples.append(
-                Sample(f"{name}_mean", ts, float(point["sum"]) / count, attributes)
-            )
+            mean = float(point["sum"]) / count
+            decoded.samples.append(Sample(f"{name}_mean", ts, mean, attributes, False, labels))
         return
     raw = point.get("asDouble", point.get("asInt"))
     if raw is None:
@@ -149,7 +149,7 @@ def _point_samples(
     value = float(raw)
     if not math.isfinite(value):
         raise TelemetryError(f"value {raw!r} is not finite")
-    decoded.samples.append(Sample(name, ts, value, attributes, counter))
+    decoded.samples.append(Sample(name, ts, value, attributes, counter, labels))
 
 
 def decode_logs(payload: Mapping[str, Any]) -> Decoded:

@@ -1,11 +1,14 @@
-"""Which models take a decoded message's samples and records, for which entity, and the rows a
-model scores: its features aligned by timestamp, counters as per-second rates.
+"""Which models take a decoded message's samples and records, for which entity and series, and
+the rows a model scores: its features aligned by timestamp, counters as per-second rates.
 
-A metrics model takes every sample whose name is one of its ``features``; its entity is the
-first of the model's ``entity_from`` attributes the sample has (else the format's defaults,
-:data:`incidents.formats.DEFAULT_ENTITY_FROM`). A logs model takes every record. Samples of one
-model and entity at the same time make one row; a feature without a sample at that time is a
-gap (NaN), so features that arrive in separate messages still reach a multi-feature model.
+A metrics model takes every sample whose name is one of its ``features`` and whose labels do not
+contradict its ``where`` (a sample without one of its labels passes: a model may mix measurements); its entity is the first of the model's ``entity_from`` attributes the
+sample has (else the format's defaults, :data:`incidents.formats.DEFAULT_ENTITY_FROM`). The
+sample's other labels name its series (``split_by`` picks the ones that do; ``[]``: none): each
+series of a model is scored as its own key, ``<model_id>{label=value,...}``, so Telegraf's
+``cpu=cpu0`` and ``cpu=cpu-total`` never mix. A logs model takes every record. Samples of one
+series at the same time make one row; a feature without a sample at that time is a gap (NaN), so
+features that arrive in separate messages still reach a multi-feature model.
 """
 
 from __future__ import annotations
@@ -13,73 +16,137 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from incidents.config import ModelConfig
-from incidents.formats import DEFAULT_ENTITY_FROM, Decoded, Record, Sample, entity_of
+from incidents.formats import (
+    DEFAULT_ENTITY_FROM,
+    TARGET_LABELS,
+    Decoded,
+    Record,
+    Sample,
+    entity_of,
+)
 
-MAX_RATE_SERIES = 1000  # counter series remembered per (model, entity); the oldest go first
+MAX_RATE_SERIES = 1000  # counters remembered per scored key; the oldest go first
 
-# Per entity: per model id, the model and the samples (metrics) or records (logs) it takes.
-Plan = dict[str, dict[str, tuple[ModelConfig, list[Any]]]]
+
+@dataclass
+class Share:
+    """What one series of one model takes from a message: ``series`` is ``""`` or
+    ``{label=value,...}``, ``items`` the samples (metrics) or records (logs)."""
+
+    config: ModelConfig
+    series: str
+    items: list[Any]
+
+    @property
+    def key(self) -> str:
+        """The model id the series is scored under."""
+        return self.config.model_id + self.series
+
+
+# Per entity: per scored key (model id and series), what it takes.
+Plan = dict[str, dict[str, Share]]
+
+
+def series_of(sample: Sample, config: ModelConfig, skip: frozenset[str]) -> str:
+    """The series ``sample`` belongs to under ``config``: its labels but those in ``skip`` (the
+    entity's and the target's), or those ``split_by`` names.
+
+    >>> cfg = ModelConfig("m", "1", "zscore", features=("usage_idle",))
+    >>> s = Sample("usage_idle", 0.0, 97.0, {"host": "h1", "cpu": "cpu0", "dc": "x"})
+    >>> series_of(s, cfg, frozenset({"host"}))
+    '{cpu=cpu0,dc=x}'
+    >>> import dataclasses
+    >>> series_of(s, dataclasses.replace(cfg, split_by=("cpu",)), frozenset({"host"}))
+    '{cpu=cpu0}'
+    >>> series_of(s, dataclasses.replace(cfg, split_by=()), frozenset({"host"}))
+    ''
+    """
+    labels = sample.labels if sample.labels is not None else sample.attributes
+    if not labels or config.split_by == ():
+        return ""
+    if config.split_by is None:
+        chosen = sorted((k, v) for k, v in labels.items() if k not in skip)
+    else:
+        chosen = [(k, labels[k]) for k in config.split_by if k in labels]
+    return "{" + ",".join(f"{k}={v}" for k, v in chosen) + "}" if chosen else ""
 
 
 def plan(decoded: Decoded, configs: Sequence[ModelConfig], stream: str) -> tuple[Plan, list[str]]:
-    """Who takes what in ``decoded``: by entity, by model; and the reasons for what nobody
+    """Who takes what in ``decoded``: by entity, by scored key; and the reasons for what nobody
     could take (an item no model's entity attributes name). An item no model selects is not an
     error: collectors send far more series than models score.
 
     Examples
     --------
-    >>> from incidents.formats import Decoded, Sample
     >>> cfg = ModelConfig("m", "1", "zscore", features=("load", "mem"))
     >>> out = Decoded("prometheus", samples=[
-    ...     Sample("load", 0.0, 1.0, {"instance": "h1"}), Sample("mem", 0.0, 5.0, {"instance": "h2"}),
+    ...     Sample("load", 0.0, 1.0, {"instance": "h1", "job": "node"}),
+    ...     Sample("mem", 0.0, 5.0, {"instance": "h2"}),
     ...     Sample("disk", 0.0, 9.0, {"instance": "h1"}), Sample("load", 0.0, 2.0, {"job": "x"})])
     >>> chosen, errors = plan(out, [cfg], "metrics")
-    >>> {e: [(m, [s.name for s in items]) for m, (_, items) in by.items()] for e, by in chosen.items()}
+    >>> {e: [(k, [s.name for s in share.items]) for k, share in by.items()]
+    ...  for e, by in chosen.items()}
     {'h1': [('m', ['load'])], 'h2': [('m', ['mem'])]}
     >>> errors
     ["model 'm': 1 sample(s) have none of the attributes instance to name an entity"]
     """
+    if decoded.planned is not None:
+        return _planned(decoded, configs, stream), []
     chosen: Plan = defaultdict(dict)
     errors = []
     for config in configs:
-        if config.stream != stream or (
-            decoded.model_ids is not None and config.model_id not in decoded.model_ids
-        ):
+        if config.stream != stream:
             continue
+        names_entity = config.entity_from or DEFAULT_ENTITY_FROM.get(decoded.family, ())
+        skip = frozenset(names_entity) | TARGET_LABELS.get(decoded.family, frozenset())
         if stream == "metrics":
             if not config.features:
                 continue
             names = frozenset(config.features)
-            items: Sequence[Sample | Record] = [s for s in decoded.samples if s.name in names]
+            where = config.where.items()
+            items: Sequence[Sample | Record] = [
+                s
+                for s in decoded.samples
+                if s.name in names and all(s.attributes.get(k, v) == v for k, v in where)
+            ]
         else:
             items = decoded.records
-        names_entity = config.entity_from or DEFAULT_ENTITY_FROM.get(decoded.family, ())
         unnamed = 0
         for item in items:
             entity = decoded.entity or entity_of(item.attributes, names_entity)
             if entity is None:
                 unnamed += 1
                 continue
-            chosen[entity].setdefault(config.model_id, (config, []))[1].append(item)
+            series = series_of(item, config, skip) if isinstance(item, Sample) else ""
+            by_key = chosen[entity]
+            key = config.model_id + series
+            if key not in by_key:
+                by_key[key] = Share(config, series, [])
+            by_key[key].items.append(item)
         if unnamed:
+            what = "sample" if stream == "metrics" else "record"
             errors.append(
-                f"model {config.model_id!r}: {unnamed} {'sample' if stream == 'metrics' else 'record'}(s) "
-                "have none of the attributes " + ", ".join(names_entity) + " to name an entity"
+                f"model {config.model_id!r}: {unnamed} {what}(s) have none of the attributes "
+                + ", ".join(names_entity)
+                + " to name an entity"
             )
     return dict(chosen), errors
 
 
-def series_key(sample: Sample) -> str:
-    """The name of a sample's series: its name and attributes.
-
-    >>> series_key(Sample("cpu", 0.0, 1.0, {"host": "h1", "cpu": "cpu0"}))
-    'cpu{cpu=cpu0,host=h1}'
-    """
-    labels = ",".join(f"{k}={v}" for k, v in sorted(sample.attributes.items()))
-    return f"{sample.name}{{{labels}}}"
+def _planned(decoded: Decoded, configs: Sequence[ModelConfig], stream: str) -> Plan:
+    """The plan a moved message carries, for the models that still exist."""
+    by_id = {c.model_id: c for c in configs if c.stream == stream}
+    entity = decoded.entity or ""
+    chosen: dict[str, Share] = {}
+    for (model_id, series), samples in (decoded.planned or {}).items():
+        config = by_id.get(model_id)
+        if config is not None:
+            chosen[model_id + series] = Share(config, series, samples)
+    return {entity: chosen} if chosen else {}
 
 
 def rate(previous: Sequence[float] | None, ts: float, value: float) -> float:
@@ -126,7 +193,7 @@ def rows(
     for sample in sorted(samples, key=lambda s: s.ts):
         value = sample.value
         if sample.counter or sample.name in counters:
-            key = series_key(sample)
+            key = sample.name  # the scored key is one series: its counters have one name each
             previous = memory.get(key)
             value = rate(previous, sample.ts, sample.value)
             if previous is None or sample.ts > previous[0]:

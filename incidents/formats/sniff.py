@@ -5,7 +5,7 @@ the topic's configured format), else sniffed from the bytes:
 
 - JSON (the first byte ``{`` or ``[``): ``resourceMetrics`` / ``resourceLogs`` is ``otlp_json``;
   an object with ``entity`` is the engine's own form (``engine``, decoded by
-  :mod:`incidents.telemetry`; with ``samples``, the form a moved message takes); an object with
+  :mod:`incidents.telemetry`; with ``series``, the form a moved message takes); an object with
   ``name`` and ``labels`` is ``prometheus`` (prometheus-kafka-adapter); one with ``log`` or
   ``message`` is ``loglines`` (Fluent Bit, Vector);
 - otherwise, the first byte 0x0A (field 1, length-delimited: ``resource_metrics`` or
@@ -17,7 +17,7 @@ the sniffing is unambiguous for these producers; the header settles any other ca
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -151,11 +151,11 @@ def decode(
 
 def engine_samples(payload: Mapping[str, Any], max_points: int) -> Decoded:
     """The samples of an engine metrics message that names no ``model_id`` (its values an
-    object by feature name), or of the form a moved message takes::
+    object by feature name), or of the form a moved message takes (by model id and series)::
 
         {"entity": "h1", "ts": 0, "values": {"cpu": 1.0}}
         {"entity": "h1", "points": [{"ts": 0, "values": {"cpu": 1.0}}, ...]}
-        {"entity": "h1", "samples": [["cpu", 0, 1.0, false], ...], "model_ids": ["m"]}
+        {"entity": "h1", "series": [["m", "{cpu=cpu0}", [["cpu", 0, 1.0, false], ...]], ...]}
 
     Examples
     --------
@@ -171,25 +171,8 @@ def engine_samples(payload: Mapping[str, Any], max_points: int) -> Decoded:
     if not isinstance(entity, str) or not entity or entity.startswith(RESERVED_PREFIX):
         raise TelemetryError(f"entity must be a non-empty string, got {entity!r}")
     decoded = Decoded("engine", entity=entity)
-    if "samples" in payload:
-        rows = payload["samples"]
-        model_ids = payload.get("model_ids")
-        if not isinstance(rows, list) or (
-            model_ids is not None and not isinstance(model_ids, list)
-        ):
-            raise TelemetryError("samples must be a list of [name, ts, value, counter]")
-        if len(rows) > max_points:
-            raise TelemetryError(f"{len(rows)} samples is over the limit of {max_points}")
-        decoded.model_ids = tuple(map(str, model_ids)) if model_ids is not None else None
-        for i, row in enumerate(rows):
-            if not isinstance(row, list) or len(row) != 4:
-                raise TelemetryError(f"samples[{i}] must be [name, ts, value, counter]")
-            name, ts, value, counter = row
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                raise TelemetryError(f"samples[{i}] value must be a number")
-            decoded.samples.append(
-                Sample(str(name), parse_ts(ts, f"samples[{i}].ts"), float(value), {}, bool(counter))
-            )
+    if "series" in payload:
+        decoded.planned = _planned(payload["series"], max_points)
         return decoded
     points = payload.get("points")
     if points is None:
@@ -216,15 +199,42 @@ def engine_samples(payload: Mapping[str, Any], max_points: int) -> Decoded:
     return decoded
 
 
-def moved_metrics(entity: str, model_ids: Collection[str], samples: list[Sample]) -> bytes:
-    """The message that carries ``samples`` of ``entity`` to its partition (decoded there by
-    :func:`engine_samples`; attributes are not carried: the entity is decided).
+def _planned(shares: object, max_points: int) -> dict[tuple[str, str], list[Sample]]:
+    """The samples of a moved message, by (model id, series)."""
+    if not isinstance(shares, list):
+        raise TelemetryError("series must be a list of [model_id, series, samples]")
+    planned: dict[tuple[str, str], list[Sample]] = {}
+    total = 0
+    for i, share in enumerate(shares):
+        if not isinstance(share, list) or len(share) != 3 or not isinstance(share[2], list):
+            raise TelemetryError(f"series[{i}] must be [model_id, series, samples]")
+        model_id, series, rows = share
+        total += len(rows)
+        if total > max_points:
+            raise TelemetryError(f"{total} samples is over the limit of {max_points}")
+        samples = planned.setdefault((str(model_id), str(series)), [])
+        for row in rows:
+            if not isinstance(row, list) or len(row) != 4:
+                raise TelemetryError(f"series[{i}] samples must be [name, ts, value, counter]")
+            name, ts, value, counter = row
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise TelemetryError(f"series[{i}] values must be numbers")
+            samples.append(Sample(str(name), parse_ts(ts), float(value), {}, bool(counter)))
+    return planned
 
-    >>> moved_metrics("h1", ["m"], [Sample("cpu", 5.0, 1.0)])
-    b'{"entity":"h1","model_ids":["m"],"samples":[["cpu",5.0,1.0,false]]}'
+
+def moved_metrics(entity: str, shares: Iterable[tuple[str, str, list[Sample]]]) -> bytes:
+    """The message that carries an entity's samples, by (model id, series), to its partition
+    (decoded there by :func:`engine_samples`; the entity and series are decided).
+
+    >>> moved_metrics("h1", [("m", "{cpu=cpu0}", [Sample("cpu", 5.0, 1.0)])])
+    b'{"entity":"h1","series":[["m","{cpu=cpu0}",[["cpu",5.0,1.0,false]]]]}'
     """
-    rows = [[s.name, s.ts, s.value, s.counter] for s in samples]
-    return orjson.dumps({"entity": entity, "model_ids": sorted(model_ids), "samples": rows})
+    series = [
+        [model_id, name, [[s.name, s.ts, s.value, s.counter] for s in samples]]
+        for model_id, name, samples in shares
+    ]
+    return orjson.dumps({"entity": entity, "series": series})
 
 
 def moved_logs(entity: str, records: list[Record]) -> bytes:

@@ -70,19 +70,28 @@ def prometheus(ts: float, name: str, value: str, instance: str) -> bytes:
     return json.dumps({"timestamp": stamp, "value": value, "name": name, "labels": labels}).encode()
 
 
-def telegraf(ts: float, host: str, idle: float, received: int) -> str:
+def telegraf(ts: float, host: str, idle: float, received: int, core0: float = 50.0) -> str:
+    """One Telegraf flush of a host: cpu (two cores and the total) and net."""
     stamp = nanos(ts)
     return (
+        f"cpu,cpu=cpu0,host={host} usage_idle={core0},usage_user=40 {stamp}\n"
+        f"cpu,cpu=cpu1,host={host} usage_idle=0.5,usage_user=99 {stamp}\n"
         f"cpu,cpu=cpu-total,host={host} usage_idle={idle},usage_user=1.5 {stamp}\n"
         f"net,host={host},interface=eth0 bytes_recv={received}i,err_in=0i {stamp}"
     )
 
 
 def incidents(records: list[dict[str, Any]], model_id: str) -> dict[str, list[float]]:
+    """By entity, the time of each incident ``model_id`` alerted in: the one it opened, or the
+    entity's open one it joined (models that alert together share an incident)."""
     found: dict[str, list[float]] = {}
+    seen: set[str] = set()
     for record in records:
         value = record["value"]
-        if value and value.get("event") == "open" and value.get("model_id") == model_id:
+        if not value or value.get("event") not in ("open", "update"):
+            continue
+        if model_id in value["models"] and value["incident_id"] not in seen:
+            seen.add(value["incident_id"])
             found.setdefault(value["entity"], []).append(value["ts"])
     return found
 
@@ -94,8 +103,12 @@ def test_otlp_prometheus_and_telegraf_metrics_open_incidents(
         zscore("otlp-cpu", ["system.cpu.utilization"], [0.3], [0.02]),
         zscore("otlp-requests", ["http.server.requests"], [1.0], [0.1]),
         zscore("prom-node", ["node_load1", "node_memory_used_bytes"], [1.0, 1000.0], [0.1, 10.0]),
+        # One series per host from two measurements: the total cpu only, labels merged.
         zscore("telegraf-host", ["cpu_usage_idle", "net_bytes_recv"], [97.0, 100.0], [1.0, 5.0],
-               counters=["net_bytes_recv"]),
+               counters=["net_bytes_recv"], where={"cpu": "cpu-total"}, split_by=[]),
+        # A series per core and the total, one per host at most: the first seen, cpu0, is
+        # scored; cpu1 and cpu-total are refused.
+        zscore("telegraf-cores", ["cpu_usage_idle"], [50.0], [1.0], max_series_per_entity=1),
     ]  # fmt: skip
     assert engine.post("/anomaly/config", {"configs": configs}).status_code == 200
     hosts = [f"otel-{i}" for i in range(4)]
@@ -110,7 +123,8 @@ def test_otlp_prometheus_and_telegraf_metrics_open_incidents(
         messages.append((None, prometheus(ts, "node_memory_used_bytes", "1000", "prom-1:9100")))
         for host in ("tg-1", "tg-2"):
             received = 100_000 + 1000 * i + (500_000 if last else 0)
-            messages.append((None, telegraf(ts, host, 97.0, received).encode()))
+            core0 = 5.0 if last else 50.0 + (i % 2) * 0.5
+            messages.append((None, telegraf(ts, host, 97.0, received, core0).encode()))
     # A bad value in the middle: refused with its reason, the rest of the message scored.
     bad = telegraf(T0 + 5, "tg-1", 97.0, 0).replace("usage_idle=97.0", "usage_idle=97..0")
     messages.append((None, bad.encode()))
@@ -122,6 +136,7 @@ def test_otlp_prometheus_and_telegraf_metrics_open_incidents(
         "otlp-requests": {"checkout": [T0 + 10 * NORMAL]},
         "prom-node": {"prom-1:9100": [T0 + 10 * NORMAL]},
         "telegraf-host": {"tg-1": [T0 + 10 * NORMAL], "tg-2": [T0 + 10 * NORMAL]},
+        "telegraf-cores{cpu=cpu0}": {"tg-1": [T0 + 10 * NORMAL], "tg-2": [T0 + 10 * NORMAL]},
     }
 
     def all_opened(records: list[dict[str, Any]]) -> bool:
@@ -132,12 +147,25 @@ def test_otlp_prometheus_and_telegraf_metrics_open_incidents(
         assert incidents(alerts, model_id) == by_entity, model_id
     assert {a["entity"] for a in engine.alerts()} >= {"otel-0", "checkout", "prom-1:9100", "tg-2"}
 
-    dead = read_topic(bootstrap, names["dlq_topic"], lambda rs: len(rs) >= 2)
-    reasons = sorted(r["value"]["reason"] for r in dead)
-    assert reasons == [
-        "line 1: field usage_idle has a bad value '97..0'",
+    def refused(host: str, series: str) -> str:
+        return (
+            f"model 'telegraf-cores': entity '{host}' has 1 series already "
+            f"(max_series_per_entity), so series {{cpu={series}}} is not scored"
+        )
+
+    expected_reasons = {
+        "line 3: field usage_idle has a bad value '97..0'",
         "sample 0 ('node_load1'): value 'oops' is not a number",
-    ]
+        *(refused(host, cpu) for host in ("tg-1", "tg-2") for cpu in ("cpu1", "cpu-total")),
+    }
+
+    def reasons(records: list[dict[str, Any]]) -> set[str]:
+        return {part for r in records for part in r["value"]["reason"].split("; ")}
+
+    dead = read_topic(bootstrap, names["dlq_topic"], lambda rs: reasons(rs) >= expected_reasons)
+    assert reasons(dead) == expected_reasons
+    metrics = engine.get("/metrics").text  # cpu1 and cpu-total 21 times a host, cpu1 once more
+    assert 'anomaly_series_refused_total{model_id="telegraf-cores"} 85.0' in metrics
 
 
 def fluent_bit_lines(host: str) -> list[dict[str, Any]]:

@@ -33,9 +33,51 @@ def test_two_models_take_their_own_features_and_others_are_ignored() -> None:
     other = ModelConfig.from_dict({"model_id": "n", "features": ["req"]})
     chosen, errors = plan(decoded, [model(), other], "metrics")
     assert errors == []
-    assert {m: [s.name for s in items] for m, (_, items) in chosen["h1"].items()} == {
+    assert {k: [s.name for s in share.items] for k, share in chosen["h1"].items()} == {
         "m": ["load", "req"],
         "n": ["req"],
+    }
+
+
+def telegraf_cpu() -> Decoded:
+    """Telegraf's cpu input with percpu: one series per core and the total, one host."""
+    return Decoded("influx", samples=[
+        Sample("cpu_usage_idle", 0.0, value, {"host": "h1", "cpu": cpu})
+        for cpu, value in [("cpu0", 90.0), ("cpu1", 20.0), ("cpu-total", 55.0)]
+    ])  # fmt: skip
+
+
+def test_each_label_set_is_its_own_series_by_default() -> None:
+    config = ModelConfig.from_dict({"model_id": "cpu", "features": ["cpu_usage_idle"]})
+    chosen, _ = plan(telegraf_cpu(), [config], "metrics")
+    shares = chosen["h1"]
+    assert sorted(shares) == ["cpu{cpu=cpu-total}", "cpu{cpu=cpu0}", "cpu{cpu=cpu1}"]
+    assert [s.value for s in shares["cpu{cpu=cpu1}"].items] == [20.0]
+
+
+def test_where_filters_and_split_by_none_merges() -> None:
+    config = ModelConfig.from_dict({
+        "model_id": "cpu", "features": ["cpu_usage_idle"], "where": {"cpu": "cpu-total"},
+        "split_by": [],
+    })  # fmt: skip
+    chosen, _ = plan(telegraf_cpu(), [config], "metrics")
+    assert [(k, [s.value for s in share.items]) for k, share in chosen["h1"].items()] == [
+        ("cpu", [55.0])
+    ]
+
+
+def test_prometheus_job_and_instance_do_not_split_series() -> None:
+    config = ModelConfig.from_dict({"model_id": "p", "features": ["up", "http_requests_total"]})
+    decoded = Decoded("prometheus", samples=[
+        Sample("up", 0.0, 1.0, {"instance": "h1:9100", "job": "node"}),
+        Sample("http_requests_total", 0.0, 5.0, {"instance": "h1:9100", "job": "node"}, True),
+        Sample("http_requests_total", 0.0, 7.0,
+               {"instance": "h1:9100", "job": "node", "code": "500"}, True),
+    ])  # fmt: skip
+    chosen, _ = plan(decoded, [config], "metrics")
+    assert {k: len(share.items) for k, share in chosen["h1:9100"].items()} == {
+        "p": 2,
+        "p{code=500}": 1,
     }
 
 
@@ -59,23 +101,15 @@ def test_counters_become_rates_and_a_reset_does_not_go_negative() -> None:
     assert got[1:] == [5.0, 2.0, 0.5, 2.0]  # 150-100 over 10 s; reset: 5 since the restart
 
 
-def test_each_label_set_of_a_counter_keeps_its_own_rate() -> None:
-    config = model()
-    first = [Sample("req", 0.0, 100.0, {"code": "200"}, True),
-             Sample("req", 0.0, 10.0, {"code": "500"}, True)]  # fmt: skip
-    _, _, memory = rows(first, config, None)
-    _, values, _ = rows([Sample("req", 10.0, 20.0, {"code": "500"}, True)], config, memory)
-    assert values[0][1] == 1.0  # (20 - 10) / 10 s, not against the code=200 series
-
-
-def test_a_moved_message_keeps_its_entity_and_models() -> None:
-    raw = moved_metrics("h9", ["m"], [Sample("req", 5.0, 10.0, {"host": "h9"}, True)])
+def test_a_moved_message_keeps_its_entity_models_and_series() -> None:
+    samples = [Sample("req", 5.0, 10.0, {"host": "h9", "code": "500"}, True)]
+    raw = moved_metrics("h9", [("m", "{code=500}", samples)])
     decoded = engine_samples(orjson.loads(raw), 100)
-    config = model()
     other = ModelConfig.from_dict({"model_id": "n", "features": ["req"]})
-    chosen, _ = plan(decoded, [config, other], "metrics")
-    assert list(chosen) == ["h9"] and list(chosen["h9"]) == ["m"]
-    assert chosen["h9"]["m"][1][0].counter
+    chosen, _ = plan(decoded, [model(), other], "metrics")
+    assert list(chosen) == ["h9"] and list(chosen["h9"]) == ["m{code=500}"]
+    [sample] = chosen["h9"]["m{code=500}"].items
+    assert (sample.name, sample.ts, sample.value, sample.counter) == ("req", 5.0, 10.0, True)
 
 
 def test_log_models_take_every_record_of_the_entity() -> None:
