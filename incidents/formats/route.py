@@ -107,26 +107,26 @@ def plan(decoded: Decoded, configs: Sequence[ModelConfig], stream: str) -> tuple
             if not config.features:
                 continue
             names = frozenset(config.features)
-            where = config.where.items()
-            items: Sequence[Sample | Record] = [
-                s
-                for s in decoded.samples
-                if s.name in names and all(s.attributes.get(k, v) == v for k, v in where)
-            ]
+            items: Sequence[Sample | Record] = [s for s in decoded.samples if s.name in names]
+            if config.where:
+                where = config.where.items()
+                items = [s for s in items if all(s.attributes.get(k, v) == v for k, v in where)]
         else:
             items = decoded.records
         unnamed = 0
+        # The shares by the attribute dicts they come from: a decoder shares one dict between
+        # the points of a resource or a series, so each is looked at once.
+        shares: dict[tuple[int, int], Share | None] = {}
         for item in items:
-            entity = decoded.entity or entity_of(item.attributes, names_entity)
-            if entity is None:
+            labels = item.labels if isinstance(item, Sample) else None
+            place = (id(item.attributes), id(labels))
+            if place not in shares:
+                shares[place] = _share(decoded, item, config, names_entity, skip, chosen)
+            share = shares[place]
+            if share is None:
                 unnamed += 1
-                continue
-            series = series_of(item, config, skip) if isinstance(item, Sample) else ""
-            by_key = chosen[entity]
-            key = config.model_id + series
-            if key not in by_key:
-                by_key[key] = Share(config, series, [])
-            by_key[key].items.append(item)
+            else:
+                share.items.append(item)
         if unnamed:
             what = "sample" if stream == "metrics" else "record"
             errors.append(
@@ -135,6 +135,26 @@ def plan(decoded: Decoded, configs: Sequence[ModelConfig], stream: str) -> tuple
                 + " to name an entity"
             )
     return dict(chosen), errors
+
+
+def _share(
+    decoded: Decoded,
+    item: Sample | Record,
+    config: ModelConfig,
+    names_entity: Sequence[str],
+    skip: frozenset[str],
+    chosen: Plan,
+) -> Share | None:
+    """The share ``item`` goes to (made when new), or None when nothing names its entity."""
+    entity = decoded.entity or entity_of(item.attributes, names_entity)
+    if entity is None:
+        return None
+    series = series_of(item, config, skip) if isinstance(item, Sample) else ""
+    by_key = chosen[entity]
+    key = config.model_id + series
+    if key not in by_key:
+        by_key[key] = Share(config, series, [])
+    return by_key[key]
 
 
 def _planned(decoded: Decoded, configs: Sequence[ModelConfig], stream: str) -> Plan:
@@ -190,7 +210,8 @@ def rows(
     memory: dict[str, Any] = dict(rates or {})
     by_ts: dict[float, list[float]] = {}
     counters = frozenset(config.counters)
-    for sample in sorted(samples, key=lambda s: s.ts):
+    ordered = all(a.ts <= b.ts for a, b in zip(samples, samples[1:], strict=False))
+    for sample in samples if ordered else sorted(samples, key=lambda s: s.ts):
         value = sample.value
         if sample.counter or sample.name in counters:
             key = sample.name  # the scored key is one series: its counters have one name each
