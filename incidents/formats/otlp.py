@@ -37,29 +37,26 @@ CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 _SEVERITIES = ("trace", "debug", "info", "warn", "error", "fatal")
 
 
-def parse_metrics(raw: bytes, encoding: str = "otlp_proto") -> ExportMetricsServiceRequest:
-    """An ``ExportMetricsServiceRequest`` from ``otlp_proto`` (or ``otlp_json``) bytes."""
+def parse_metrics(raw: bytes) -> ExportMetricsServiceRequest:
+    """An ``ExportMetricsServiceRequest`` from ``otlp_proto`` bytes."""
     request = ExportMetricsServiceRequest()
-    _parse(request, raw, encoding)
+    _parse(request, raw)
     return request
 
 
-def parse_logs(raw: bytes, encoding: str = "otlp_proto") -> ExportLogsServiceRequest:
-    """An ``ExportLogsServiceRequest`` from ``otlp_proto`` (or ``otlp_json``) bytes."""
+def parse_logs(raw: bytes) -> ExportLogsServiceRequest:
+    """An ``ExportLogsServiceRequest`` from ``otlp_proto`` bytes."""
     request = ExportLogsServiceRequest()
-    _parse(request, raw, encoding)
+    _parse(request, raw)
     return request
 
 
-def _parse(message: Any, raw: bytes, encoding: str) -> None:
+def _parse(message: Any, raw: bytes) -> None:
     try:
-        if encoding == "otlp_json":
-            json_format.Parse(raw, message, ignore_unknown_fields=True)
-        else:
-            message.ParseFromString(raw)
-    except (DecodeError, json_format.ParseError, UnicodeDecodeError, ValueError) as exc:
+        message.ParseFromString(raw)
+    except DecodeError as exc:
         kind = type(message).__name__
-        raise TelemetryError(f"not an OTLP {kind} ({encoding}): {exc}") from None
+        raise TelemetryError(f"not an OTLP {kind} (otlp_proto): {exc}") from None
 
 
 def text_of(value: AnyValue) -> str:
@@ -104,7 +101,7 @@ def decode_metrics(request: ExportMetricsServiceRequest) -> Decoded:
     >>> request = ExportMetricsServiceRequest(resource_metrics=[m.ResourceMetrics(
     ...     resource=Resource(attributes=[host]),
     ...     scope_metrics=[m.ScopeMetrics(metrics=[load, sent])])])
-    >>> for s in decode_metrics(parse_metrics(request.SerializeToString(), "otlp_proto")).samples:
+    >>> for s in decode_metrics(parse_metrics(request.SerializeToString())).samples:
     ...     print(s.name, s.ts, s.value, s.counter, dict(s.attributes))
     system.cpu.load_average.1m 1795766400.0 0.5 False {'host.name': 'h1'}
     bytes_sent 1795766400.0 2048.0 True {'host.name': 'h1'}

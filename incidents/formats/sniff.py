@@ -128,8 +128,8 @@ def decode(
         return otlp_json.decode_metrics(parsed)
     if fmt == "otlp_proto":
         if stream == "logs":
-            return otlp.decode_logs(otlp.parse_logs(raw, fmt))
-        return otlp.decode_metrics(otlp.parse_metrics(raw, fmt))
+            return otlp.decode_logs(otlp.parse_logs(raw))
+        return otlp.decode_metrics(otlp.parse_metrics(raw))
     if fmt == "prometheus" and stream == "metrics":
         return prometheus.decode(parsed)
     if fmt == "influx" and stream == "metrics":
