@@ -249,6 +249,37 @@ class ModelConfigIn(_In):
         description="Seconds of the worker's clock after the entity's last message at which the "
         "model's state of it is deleted (0: kept for ever)",
     )
+    entity_from: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="Collector formats: the attributes (OTLP resource attributes, Prometheus "
+        "labels, Influx tags, log-line fields) that name a point's entity, first present wins; "
+        "default host.name, service.instance.id, service.name (OTLP), instance (Prometheus), "
+        "host (Influx, log lines)",
+    )
+    counters: list[str] = Field(
+        default_factory=list,
+        description="Features that are cumulative counters, scored as per-second rates (OTLP "
+        "cumulative monotonic sums and Prometheus *_total are counters without being listed)",
+    )
+    split_by: list[str] | None = Field(
+        default=None,
+        description="Collector formats: the labels that name a series, each scored on its own "
+        "as <model_id>{label=value,...}; default every label but the entity's (and Prometheus' "
+        "job); [] for one series per entity",
+    )
+    where: dict[str, str] = Field(
+        default_factory=dict,
+        description='Collector formats: only samples with these label values, e.g. {"cpu": '
+        '"cpu-total"} (a sample without the label passes)',
+    )
+    max_series_per_entity: int = Field(
+        default=100,
+        ge=1,
+        le=100_000,
+        description="Series one entity may have per model; the points of more are not scored, "
+        "counted in anomaly_series_refused_total and sent to anomaly.dlq once",
+    )
 
     @field_validator("seasonality", mode="before")
     @classmethod
@@ -382,6 +413,11 @@ class ModelConfigOut(BaseModel):
     seasonality: dict[str, Any] | None = None
     silent_after: float = SILENT_AFTER
     state_ttl: float = STATE_TTL
+    entity_from: list[str] | None = None
+    counters: list[str] = Field(default_factory=list)
+    split_by: list[str] | None = None
+    where: dict[str, str] = Field(default_factory=dict)
+    max_series_per_entity: int = 100
     updated_at: str | None = None
 
 

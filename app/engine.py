@@ -327,9 +327,9 @@ class Engine:
                 shared, shared_changed = outcome.entity_state, True
             if outcome.state is not None:
                 models[config.model_id] = outcome.state
-                self.metrics.scored(config.model_id, outcome.counters)
+                self.metrics.scored(config.configured_id, outcome.counters)
                 self.recent.add(config.model_id, entity, outcome)
-                row = stats_key(config.model_id, partition)
+                row = stats_key(config.configured_id, partition)
                 pending.add_stats(row, partition, outcome.counters)
             outcomes.append(outcome)
         events = [event for outcome in outcomes for event in outcome.events]

@@ -150,6 +150,12 @@ class EngineMetrics:
             ["topic"],
             registry=r,
         )
+        self.refused_series = Counter(
+            "anomaly_series_refused",
+            "Points not scored because their series is over its model's max_series_per_entity",
+            ["model_id"],
+            registry=r,
+        )
         self.rewinds = Counter(
             "anomaly_partition_rewinds",
             "Telemetry partitions sought back because records arrived beyond the next offset to "
@@ -254,6 +260,10 @@ class EngineMetrics:
 
     def dead_lettered(self, topic: str) -> None:
         self.dlq.labels(topic).inc()
+
+    def series_refused(self, model_id: str, points: int) -> None:
+        """Points of a series over its model's ``max_series_per_entity`` were not scored."""
+        self.refused_series.labels(model_id).inc(points)
 
     def rewound(self, topic: str) -> None:
         self.rewinds.labels(topic).inc()

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     dlq_topic: str = "anomaly.dlq"
     score_requests_topic: str = "anomaly.score-requests"
     silences_topic: str = "anomaly.silences"
+    # The telemetry topics' format when a message has no telemetry-format header: "auto" sniffs
+    # each message (incidents.formats.sniff), or one of otlp_proto, otlp_json, prometheus,
+    # influx, loglines, engine.
+    metrics_format: str = "auto"
+    logs_format: str = "auto"
 
     # REST API, served from inside the worker.
     api_host: str = "127.0.0.1"

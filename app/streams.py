@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from faust.types import TP, EventT
 
+from app.collectors import CollectorMessages, format_hint, reason_of
 from app.pending_writes import PendingWrites
 from app.progress import position_key, stored_position
 from detectors import DetectorError
 from incidents.behavior import score_behavior_events
 from incidents.config import ModelConfig
 from incidents.feedback import FeedbackRefused, score_with_feedback
+from incidents.formats import sniff
 from incidents.logs import score_log_events
 from incidents.pipeline import BatchOutcome
 from incidents.telemetry import (
@@ -49,6 +51,11 @@ class Rejected(Exception):
     """A message that goes to the dead-letter topic; the message is the reason."""
 
 
+class Collected(tuple[str, Any]):
+    """A message in a collector format (or the engine's own form without ``model_id``): its
+    format and its parsed JSON (None for binary or text formats)."""
+
+
 class TelemetryHandler:
     """Handles the messages of the three telemetry topics for one engine."""
 
@@ -57,6 +64,7 @@ class TelemetryHandler:
         self.settings = engine.settings
         # Each stream's last batch, whose changelog records may still be on their way.
         self._in_flight: dict[str, PendingWrites] = {}
+        self.collectors = CollectorMessages(engine)
 
     async def handle_batch(self, batch: Sequence[EventT], stream: str) -> None:
         """Score a batch of messages of ``stream`` ("metrics", "logs" or "behavior") in order,
@@ -150,6 +158,21 @@ class TelemetryHandler:
         self.engine.metrics.consumed(event.message.topic)
         try:
             admitted = self._admit(event, stream)
+            if isinstance(admitted, Collected):
+                try:
+                    events, errors = await self.collectors.handle(
+                        event, stream, admitted[0], admitted[1], pending
+                    )
+                except TelemetryError as exc:
+                    raise Rejected(str(exc)) from None
+                if not errors:
+                    self.engine.metrics.observe_scoring(
+                        event.message.topic, time.perf_counter() - started
+                    )
+                    return events
+                pending.flush()  # the rest is scored; the refused parts go to the DLQ
+                await self.engine.dead_letter(event, reason_of(errors))
+                return events
             if isinstance(admitted, tuple):  # not on the entity's partition: move it there
                 pending.flush()
                 entity, owner = admitted
@@ -180,9 +203,9 @@ class TelemetryHandler:
         await self.engine.dead_letter(event, reason)
         return []
 
-    def _admit(self, event: EventT, stream: str) -> dict[str, Any] | tuple[str, int]:
+    def _admit(self, event: EventT, stream: str) -> dict[str, Any] | tuple[str, int] | Collected:
         """The message's JSON payload, or its entity and the entity's partition when that is
-        not the message's partition."""
+        not the message's partition, or :class:`Collected` for a message of another format."""
         message = event.message
         raw = event.value
         if not isinstance(raw, bytes) or not raw:
@@ -191,7 +214,13 @@ class TelemetryHandler:
         if len(raw) > limit:
             raise Rejected(f"message of {len(raw)} bytes is over the {limit} limit")
         try:
-            payload = orjson.loads(raw)
+            if stream == "behavior":
+                payload = orjson.loads(raw)
+            else:
+                setting = getattr(self.settings, f"{stream}_format")
+                fmt, payload = sniff.detect(raw, stream, format_hint(event, setting))
+                if fmt != "engine" or (stream == "metrics" and "model_id" not in payload):
+                    return Collected((fmt, payload))
             entity = message_ids(payload)[1] if stream == "metrics" else event_ids(payload)[0]
         except orjson.JSONDecodeError as exc:
             raise Rejected(f"malformed JSON: {exc}") from None

@@ -80,6 +80,15 @@ class ModelConfig:
     seasonality: Mapping[str, Any] | None = None
     silent_after: float = SILENT_AFTER
     state_ttl: float = STATE_TTL
+    # Collector formats (incidents.formats): the attributes that name a point's entity, first
+    # present wins (None: the format's defaults), and the features that are cumulative counters.
+    entity_from: tuple[str, ...] | None = None
+    counters: tuple[str, ...] = ()
+    # Which labels name a series (None: all but the entity's; (): none), which samples count
+    # (label values that must match), and how many series one entity may have per model.
+    split_by: tuple[str, ...] | None = None
+    where: Mapping[str, str] = field(default_factory=dict)
+    max_series_per_entity: int = 100
     # Specs built so far, by feature count: a spec checks itself by building a detector, which
     # cost a single-point message about a tenth of its scoring.
     _specs: dict[int, ModelSpec] = field(
@@ -115,6 +124,11 @@ class ModelConfig:
             seasonality=seasonality_params(data.get("seasonality")),
             silent_after=float(data.get("silent_after", SILENT_AFTER)),
             state_ttl=float(data.get("state_ttl", STATE_TTL)),
+            entity_from=tuple(data["entity_from"]) if data.get("entity_from") else None,
+            counters=tuple(data.get("counters") or ()),
+            split_by=tuple(data["split_by"]) if data.get("split_by") is not None else None,
+            where=dict(data.get("where") or {}),
+            max_series_per_entity=int(data.get("max_series_per_entity", 100)),
         )
 
     def __post_init__(self) -> None:
@@ -124,6 +138,16 @@ class ModelConfig:
                 raise DetectorError(
                     f"{name} must be 0 (off) or a positive number of seconds, got {value}"
                 )
+
+    @property
+    def configured_id(self) -> str:
+        """The configuration's model id: a series of it (``m{cpu=cpu0}``, see
+        ``incidents.formats.route``) is scored under its own id, but counted under this one.
+
+        >>> ModelConfig("m{cpu=cpu0}", "1", "zscore").configured_id
+        'm'
+        """
+        return self.model_id.split("{", 1)[0]
 
     @property
     def lifecycle(self) -> LifecycleSpec:

@@ -1,0 +1,178 @@
+"""Influx line protocol, as Telegraf's ``kafka`` output writes it with ``data_format = "influx"``.
+
+Per the line protocol reference
+(https://docs.influxdata.com/influxdb/v2/reference/syntax/line-protocol/)::
+
+    <measurement>[,<tag_key>=<tag_value>...] <field_key>=<field_value>[,...] [<timestamp>]
+
+one point per line, ``#`` lines are comments; commas and spaces are escaped with a backslash in
+the measurement, commas, equals signs and spaces in tag keys, tag values and field keys, double
+quotes and backslashes inside string field values. A field value is a float (``1``, ``-1.5``,
+``1e3``), an integer ``12i``, an unsigned integer ``12u``, a boolean (``t``, ``true``, ``F``...)
+or a string ``"text"``; strings are not scored, booleans score as 1/0. The timestamp is in
+nanoseconds (Telegraf's default precision); a line without one takes the message's time.
+
+The feature name is the one Telegraf's Prometheus serializer gives
+(``plugins/serializers/prometheus``): ``<measurement>_<field>``, or the field alone for the
+measurement ``prometheus``, with characters outside ``[a-zA-Z0-9_:]`` replaced by ``_``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection
+from functools import lru_cache
+
+from incidents.formats import Decoded, Sample, TelemetryError
+
+_TRUE = frozenset({"t", "T", "true", "True", "TRUE"})
+_FALSE = frozenset({"f", "F", "false", "False", "FALSE"})
+_INVALID = re.compile(r"[^a-zA-Z0-9_:]")
+_NUMBER_START = frozenset("+-.0123456789")
+_INTEGER = re.compile(r"[+-]?\d+i")
+_UNSIGNED = re.compile(r"\d+u")
+
+
+@lru_cache(maxsize=4096)
+def feature_name(measurement: str, field: str) -> str:
+    """The Prometheus-style name of ``field`` of ``measurement``.
+
+    >>> feature_name("cpu", "usage_idle"), feature_name("prometheus", "up")
+    ('cpu_usage_idle', 'up')
+    >>> feature_name("disk io", "read-bytes")
+    'disk_io_read_bytes'
+    """
+    name = field if measurement == "prometheus" else f"{measurement}_{field}"
+    return _INVALID.sub("_", name)
+
+
+def decode(text: str, default_ts: float, counters: Collection[str] = ()) -> Decoded:
+    """The samples of one or more lines; a line with a bad part is refused alone.
+
+    ``counters`` names the features that are cumulative counts (Telegraf does not say).
+
+    Examples
+    --------
+    >>> lines = '''cpu,cpu=cpu-total,host=h1 usage_idle=97.5,usage_user=1.5 1795766400000000000
+    ... net,host=h1,interface=eth0 bytes_recv=1024i,up=true,name="eth 0" 1795766400000000000
+    ... disk\\\\ io,host=h\\\\,2 reads=3u
+    ... cpu,host=h1 usage_idle=12abc 1795766400000000000'''
+    >>> out = decode(lines, default_ts=1795766401.0, counters={"net_bytes_recv"})
+    >>> for s in out.samples:
+    ...     print(s.name, s.ts, s.value, s.counter, dict(s.attributes))
+    cpu_usage_idle 1795766400.0 97.5 False {'cpu': 'cpu-total', 'host': 'h1'}
+    cpu_usage_user 1795766400.0 1.5 False {'cpu': 'cpu-total', 'host': 'h1'}
+    net_bytes_recv 1795766400.0 1024.0 True {'host': 'h1', 'interface': 'eth0'}
+    net_up 1795766400.0 1.0 False {'host': 'h1', 'interface': 'eth0'}
+    disk_io_reads 1795766401.0 3.0 False {'host': 'h,2'}
+    >>> out.errors
+    ["line 4: field usage_idle has a bad value '12abc'"]
+    """
+    decoded = Decoded("influx")
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            decoded.samples += parse_line(line, default_ts, counters)
+        except TelemetryError as exc:
+            decoded.errors.append(f"line {number}: {exc}")
+    return decoded
+
+
+def parse_line(line: str, default_ts: float, counters: Collection[str] = ()) -> list[Sample]:
+    """The samples of one line (TelemetryError naming what is wrong)."""
+    sections = _split(line, " ", quotes=True)
+    if len(sections) not in (2, 3):
+        raise TelemetryError("needs a measurement, a field set and an optional timestamp")
+    measurement, tags = _series(sections[0])
+    ts = default_ts
+    if len(sections) == 3:
+        stamp = sections[2]
+        if not stamp.lstrip("-").isdigit():
+            raise TelemetryError(f"timestamp {stamp!r} is not an integer of nanoseconds")
+        ts = int(stamp) / 1e9
+    samples = []
+    for pair in _split(sections[1], ",", quotes=True):
+        key, text = _pair(pair, "field", unescape_value=False)
+        value = _field_value(key, text)
+        if value is None:
+            continue  # a string field
+        name = feature_name(measurement, key)
+        samples.append(Sample(name, ts, value, tags, name in counters))
+    return samples
+
+
+@lru_cache(maxsize=4096)
+def _series(text: str) -> tuple[str, dict[str, str]]:
+    """(measurement, tags) of a line's first section; a host's series repeat from one flush to
+    the next, so they are parsed once (the tags are shared by the samples: not to be changed)."""
+    series = _split(text, ",")
+    measurement = _unescape(series[0])
+    if not measurement:
+        raise TelemetryError("has no measurement")
+    tags: dict[str, str] = {}
+    for pair in series[1:]:
+        key, tag = _pair(pair, "tag")
+        tags[key] = tag
+    return measurement, tags
+
+
+def _field_value(key: str, raw: str) -> float | None:
+    if raw[-1:].isdigit() and "_" not in raw and raw[0] in _NUMBER_START:
+        try:  # a float, the common case: float() in C, the grammar checked by what it refuses
+            return _finite(key, float(raw))
+        except ValueError:
+            pass
+    if raw.startswith('"'):
+        if len(raw) < 2 or not raw.endswith('"'):
+            raise TelemetryError(f"field {key} has an unterminated string")
+        return None
+    if raw in _TRUE or raw in _FALSE:
+        return 1.0 if raw in _TRUE else 0.0
+    if _INTEGER.fullmatch(raw) or _UNSIGNED.fullmatch(raw):
+        return float(int(raw[:-1]))
+    raise TelemetryError(f"field {key} has a bad value {raw!r}")
+
+
+def _finite(key: str, value: float) -> float:
+    if not math.isfinite(value):
+        raise TelemetryError(f"field {key} has a value out of range")
+    return value
+
+
+def _pair(text: str, what: str, unescape_value: bool = True) -> tuple[str, str]:
+    parts = _split(text, "=", quotes=what == "field", limit=1)
+    if len(parts) != 2 or not parts[0] or not parts[1]:
+        raise TelemetryError(f"{what} {text!r} is not key=value")
+    value = _unescape(parts[1]) if unescape_value else parts[1]
+    return _unescape(parts[0]), value
+
+
+def _split(text: str, sep: str, quotes: bool = False, limit: int = -1) -> list[str]:
+    """``text`` split at each ``sep`` that is neither escaped nor (with ``quotes``) inside a
+    double-quoted string; escapes are kept."""
+    if "\\" not in text and (not quotes or '"' not in text):
+        return text.split(sep, limit)  # nothing escaped or quoted: the common case, in C
+    parts: list[str] = []
+    start, i, quoted = 0, 0, False
+    while i < len(text):
+        char = text[i]
+        if char == "\\":
+            i += 2
+            continue
+        if quotes and char == '"':
+            quoted = not quoted
+        elif char == sep and not quoted and (limit < 0 or len(parts) < limit):
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    if quoted:
+        raise TelemetryError("has an unterminated string")
+    parts.append(text[start:])
+    return parts
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\([,= \\\"])", r"\1", text) if "\\" in text else text

@@ -1,0 +1,121 @@
+"""Which model takes which sample for which entity, and the rows it scores: features aligned
+by timestamp, counters as per-second rates with resets."""
+
+from __future__ import annotations
+
+import math
+
+import orjson
+
+from incidents.config import ModelConfig
+from incidents.formats import Decoded, Record, Sample
+from incidents.formats.route import plan, rows
+from incidents.formats.sniff import engine_samples, moved_metrics
+
+
+def model(**fields: object) -> ModelConfig:
+    return ModelConfig.from_dict({"model_id": "m", "features": ["load", "req"], **fields})
+
+
+def test_entity_from_defaults_per_format_and_per_model_override() -> None:
+    sample = Sample("load", 0.0, 1.0, {"host.name": "h1", "service.name": "api", "pod": "p-7"})
+    otlp = Decoded("otlp", samples=[sample])
+    assert list(plan(otlp, [model()], "metrics")[0]) == ["h1"]
+    assert list(plan(otlp, [model(entity_from=["pod", "host.name"])], "metrics")[0]) == ["p-7"]
+
+
+def test_two_models_take_their_own_features_and_others_are_ignored() -> None:
+    decoded = Decoded("influx", samples=[
+        Sample("load", 0.0, 1.0, {"host": "h1"}),
+        Sample("req", 0.0, 2.0, {"host": "h1"}),
+        Sample("disk", 0.0, 3.0, {"host": "h1"}),
+    ])  # fmt: skip
+    other = ModelConfig.from_dict({"model_id": "n", "features": ["req"]})
+    chosen, errors = plan(decoded, [model(), other], "metrics")
+    assert errors == []
+    assert {k: [s.name for s in share.items] for k, share in chosen["h1"].items()} == {
+        "m": ["load", "req"],
+        "n": ["req"],
+    }
+
+
+def telegraf_cpu() -> Decoded:
+    """Telegraf's cpu input with percpu: one series per core and the total, one host."""
+    return Decoded("influx", samples=[
+        Sample("cpu_usage_idle", 0.0, value, {"host": "h1", "cpu": cpu})
+        for cpu, value in [("cpu0", 90.0), ("cpu1", 20.0), ("cpu-total", 55.0)]
+    ])  # fmt: skip
+
+
+def test_each_label_set_is_its_own_series_by_default() -> None:
+    config = ModelConfig.from_dict({"model_id": "cpu", "features": ["cpu_usage_idle"]})
+    chosen, _ = plan(telegraf_cpu(), [config], "metrics")
+    shares = chosen["h1"]
+    assert sorted(shares) == ["cpu{cpu=cpu-total}", "cpu{cpu=cpu0}", "cpu{cpu=cpu1}"]
+    assert [s.value for s in shares["cpu{cpu=cpu1}"].items] == [20.0]
+
+
+def test_where_filters_and_split_by_none_merges() -> None:
+    config = ModelConfig.from_dict({
+        "model_id": "cpu", "features": ["cpu_usage_idle"], "where": {"cpu": "cpu-total"},
+        "split_by": [],
+    })  # fmt: skip
+    chosen, _ = plan(telegraf_cpu(), [config], "metrics")
+    assert [(k, [s.value for s in share.items]) for k, share in chosen["h1"].items()] == [
+        ("cpu", [55.0])
+    ]
+
+
+def test_prometheus_job_and_instance_do_not_split_series() -> None:
+    config = ModelConfig.from_dict({"model_id": "p", "features": ["up", "http_requests_total"]})
+    decoded = Decoded("prometheus", samples=[
+        Sample("up", 0.0, 1.0, {"instance": "h1:9100", "job": "node"}),
+        Sample("http_requests_total", 0.0, 5.0, {"instance": "h1:9100", "job": "node"}, True),
+        Sample("http_requests_total", 0.0, 7.0,
+               {"instance": "h1:9100", "job": "node", "code": "500"}, True),
+    ])  # fmt: skip
+    chosen, _ = plan(decoded, [config], "metrics")
+    assert {k: len(share.items) for k, share in chosen["h1:9100"].items()} == {
+        "p": 2,
+        "p{code=500}": 1,
+    }
+
+
+def test_features_of_separate_messages_are_gaps_of_one_another() -> None:
+    config = model()
+    ts, values, memory = rows([Sample("load", 10.0, 1.5)], config, None)
+    assert ts == [10.0] and values[0][0] == 1.5 and math.isnan(values[0][1])
+    ts, values, _ = rows([Sample("req", 10.0, 4.0), Sample("load", 20.0, 2.0)], config, memory)
+    assert ts == [10.0, 20.0]
+    assert math.isnan(values[0][0]) and values[0][1] == 4.0
+
+
+def test_counters_become_rates_and_a_reset_does_not_go_negative() -> None:
+    config = model(counters=["req"])  # marked by the configuration, as for Telegraf
+    memory = None
+    got = []
+    for ts, value in [(0.0, 100.0), (10.0, 150.0), (20.0, 170.0), (30.0, 5.0), (40.0, 25.0)]:
+        _, values, memory = rows([Sample("req", ts, value, {"host": "h1"})], config, memory)
+        got.append(values[0][1])
+    assert math.isnan(got[0])  # the first value has no rate
+    assert got[1:] == [5.0, 2.0, 0.5, 2.0]  # 150-100 over 10 s; reset: 5 since the restart
+
+
+def test_a_moved_message_keeps_its_entity_models_and_series() -> None:
+    samples = [Sample("req", 5.0, 10.0, {"host": "h9", "code": "500"}, True)]
+    raw = moved_metrics("h9", [("m", "{code=500}", samples)])
+    decoded = engine_samples(orjson.loads(raw), 100)
+    other = ModelConfig.from_dict({"model_id": "n", "features": ["req"]})
+    chosen, _ = plan(decoded, [model(), other], "metrics")
+    assert list(chosen) == ["h9"] and list(chosen["h9"]) == ["m{code=500}"]
+    [sample] = chosen["h9"]["m{code=500}"].items
+    assert (sample.name, sample.ts, sample.value, sample.counter) == ("req", 5.0, 10.0, True)
+
+
+def test_log_models_take_every_record_of_the_entity() -> None:
+    logs = ModelConfig.from_dict({"model_id": "l", "stream": "logs", "detector": "ewma"})
+    decoded = Decoded("loglines", records=[Record(0.0, "error", "x", {"host": "web-1"}),
+                                           Record(0.0, None, "y", {"pod": "p"})])  # fmt: skip
+    chosen, errors = plan(decoded, [logs], "logs")
+    assert list(chosen) == ["web-1"]
+    assert errors == ["model 'l': 1 record(s) have none of the attributes host to name an entity"]
