@@ -11,7 +11,7 @@ and the rest of the message is scored.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -67,12 +67,14 @@ class CollectorMessages:
         self._series_configs: OrderedDict[str, tuple[ModelConfig, ModelConfig]] = OrderedDict()
         self._refused: OrderedDict[tuple[str, str], None] = OrderedDict()
 
-    def decode(self, event: EventT, stream: str, fmt: str, parsed: Any) -> Decoded:
-        """The message's samples or records (TelemetryError when none can be read)."""
+    def decode(
+        self, event: EventT, stream: str, fmt: str, parsed: Any, configs: Sequence[ModelConfig]
+    ) -> Decoded:
+        """The message's samples or records (TelemetryError when none can be read);
+        ``configs``: the stream's configurations (their counters)."""
         settings = self.engine.settings
         if fmt == "engine":
             return sniff.engine_samples(parsed, settings.max_points_per_request)
-        configs = self.engine.configs.models_for_stream(stream)
         counters = {name for config in configs for name in config.counters}
         ts = event.message.timestamp
         return sniff.decode(fmt, event.value, parsed, stream, ts, counters)
@@ -84,8 +86,9 @@ class CollectorMessages:
         (the incident events, the reasons for what was refused)."""
         engine = self.engine
         message = event.message
-        decoded = self.decode(event, stream, fmt, parsed)
-        chosen, errors = plan(decoded, engine.configs.models_for_stream(stream), stream)
+        configs = engine.configs.models_for_stream(stream)
+        decoded = self.decode(event, stream, fmt, parsed, configs)
+        chosen, errors = plan(decoded, configs, stream)
         errors = [*decoded.errors, *errors]
         engine.metrics.decoded(message.topic, len(decoded.samples) + len(decoded.records))
         source = (message.topic, message.partition, message.offset)
