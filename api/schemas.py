@@ -215,7 +215,10 @@ class ModelConfigIn(_In):
         default=0.8,
         gt=0,
         le=1,
-        description="An incident keeps going while the score is at least this times the threshold",
+        description=(
+            "Besides alerts, an incident keeps going on runs of at least 2 points in a row"
+            " of one model scoring at least this times the threshold"
+        ),
     )
     group_window: float = Field(
         default=300.0,

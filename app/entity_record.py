@@ -41,7 +41,8 @@ from incidents.compact import (
     unpack_incident,
 )
 
-ROW_VERSION = 2  # 1: no version field; 2: ``heard``, ``seen`` and ``outbox`` (issue 18)
+ROW_VERSION = 3  # 1: no version field; 2: ``heard``, ``seen`` and ``outbox`` (issue 18);
+# 3: the open incident's ``runs`` (incidents.lifecycle; a row without them reads as none)
 RECENT_EVENTS = 8  # messages with events whose events are kept for replays (a commit interval)
 
 

@@ -48,6 +48,7 @@ INCIDENT_FIELDS = (
     "summaries",
     "alert_channels",
     "seq",
+    "runs",
     "resolved_ts",
 )
 EVENT_FIELDS = (

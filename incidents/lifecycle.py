@@ -12,12 +12,16 @@ it instead of paging again. Everything runs on event time (the points' ``ts``):
   when a signal joins, or the peak (as a multiple of each signal's own threshold, which also sets
   the severity) grows by a quarter since the last published one or changes the severity; an
   alert older than that window cannot join and is counted as ``late``;
-- hysteresis: a point of one of the incident's models keeps it going while its score is at least
-  ``recover_ratio`` times the threshold (a lower bar than firing); the incident resolves at the
-  first point below that bar ``resolve_after`` seconds after the last such point (keep-firing),
-  so a flapping signal does not open and close incidents. A point without a score (all values
-  missing) neither keeps nor resolves it. When the entity was silent that long and alerts again,
-  the old incident is resolved as of the end of its keep-firing period and a new one opens.
+- hysteresis: an incident keeps going on its alerts, and on points of its models whose score is
+  at least ``recover_ratio`` times the threshold (elevated: a lower bar than firing) when they
+  come as a run: the second and each further elevated point in a row of one model (its alerts
+  count in the run) keeps it going, a lone one does not (noise crosses the bar now and then:
+  2.8σ for a threshold of 3.5σ is about one point in 200, two in a row one in 40,000). The
+  incident resolves at the first point that does not keep it ``resolve_after`` seconds after the
+  last one that did (keep-firing), so a flapping signal does not open and close incidents. A
+  point without a score (all values missing) neither keeps nor resolves it, nor breaks a run.
+  When the entity was silent that long and alerts again, the old incident is resolved as of the
+  end of its keep-firing period and a new one opens.
 
 Events are the documents published on the alerts topic (schema ``anomaly.incident/v1``); an
 incident's id and its events' sequence numbers derive from its input, so a replay yields the same.
@@ -39,6 +43,7 @@ from incidents.stored_incident import store
 
 PEAK_GROWTH_FOR_UPDATE = 1.25
 MAX_SIGNALS = 16
+KEEP_RUN = 2  # elevated points in a row of one model that keep an incident going
 
 
 @dataclass(frozen=True)
@@ -194,9 +199,11 @@ class EntityIncidents:
                 if obs.ts >= incident["ts"] - spec.group_window:
                     return Step(events=self._join(incident, obs, noted))
                 return Step(events=self._update() if noted else [], suppressed_by="late")
-            if obs.model_id in incident["models"] and obs.elevated(spec.recover_ratio):
-                incident["last_elevated"] = max(incident["last_elevated"], obs.ts)
-                self.changed = True
+            if obs.model_id in incident["models"] and math.isfinite(obs.score):
+                run = self._run_on(incident, obs.model_id, obs.elevated(spec.recover_ratio))
+                if run >= KEEP_RUN:
+                    incident["last_elevated"] = max(incident["last_elevated"], obs.ts)
+                    self.changed = True
             return Step(events=self._update() if noted else [])
         if not obs.alert:
             return Step(events=events)
@@ -223,10 +230,17 @@ class EntityIncidents:
         >>> spec = LifecycleSpec(resolve_after=60)
         >>> life = EntityIncidents("host-1")
         >>> _ = life.observe(Observation("m", "1", "s", 0.0, 9.0, 3.0, True), spec)
-        >>> ts, score = np.array([10.0, 30.0, 70.0, 95.0, 100.0]), np.array([1, 2.5, 1, 1, 1.0])
-        >>> used, events = life.quiet("m", ts, score, np.full(5, 3.0), spec)
-        >>> used, [(e["event"], e["resolved_at"]) for e in events]   # 2.5 >= 0.8 * 3 kept it
-        (4, [('resolve', '1970-01-01T00:01:35.000Z')])
+        >>> ts = np.array([10.0, 30.0, 40.0, 50.0, 55.0, 100.0, 114.0, 115.0, 120.0])
+        >>> score = np.array([1, 2.5, 1, 2.5, 2.6, 1, 1, 1, 1.0])   # the bar: 0.8 * 3 = 2.4
+        >>> used, events = life.quiet("m", ts, score, np.full(9, 3.0), spec)
+        >>> used, [(e["event"], e["resolved_at"]) for e in events]
+        (8, [('resolve', '1970-01-01T00:01:55.000Z')])
+
+        The elevated point at 30 alone did not keep it; those at 50 and 55 are a run, so 55
+        did, until 115. Without an open incident the points change nothing:
+
+        >>> life.quiet("m", ts, score, np.full(9, 3.0), spec)
+        (9, [])
         """
         incident = self.open
         if incident is None or not len(ts):
@@ -235,26 +249,57 @@ class EntityIncidents:
             finite = np.isfinite(score)
             elevated = finite & (score >= spec.recover_ratio * threshold)
         ours = model_id in incident["models"]
+        if ours:
+            before = _run_of(incident, model_id)
+            runs = _runs(finite, elevated, before)
+            keeps = elevated & (runs >= KEEP_RUN)
+        else:
+            keeps = np.zeros(len(ts), dtype=bool)
         if float(ts.max()) - incident["last_elevated"] < spec.resolve_after:
             # No point is past the keep-firing period (the common case: a short run between
-            # alerts), so none ends the incident; its elevated points only move it.
-            if ours and elevated.any():
-                latest = float(ts[elevated].max())
-                incident["last_elevated"] = float(max(incident["last_elevated"], latest))
-                self.changed = True
+            # alerts), so none ends the incident; its runs of elevated points only move it.
+            if ours:
+                self._moved(incident, model_id, ts, keeps, runs, before)
             return len(ts), []
-        keeps = elevated if ours else np.zeros(len(ts), dtype=bool)
         kept = np.maximum.accumulate(np.where(keeps, ts, -np.inf))
         last = np.maximum(incident["last_elevated"], np.concatenate([[-np.inf], kept[:-1]]))
         ends = (ts - last >= spec.resolve_after) & finite
         j = int(np.argmax(ends)) if ends.any() else len(ts)
-        if keeps[:j].any():
-            incident["last_elevated"] = float(last[j] if j < len(ts) else max(last[-1], kept[-1]))
-            self.changed = True
+        if ours and j:
+            self._moved(incident, model_id, ts[:j], keeps[:j], runs[:j], before)
         if j == len(ts):
             return j, []
         at = float(last[j] + spec.resolve_after) if elevated[j] else float(ts[j])
         return j + 1, [self._resolve(incident, at)]
+
+    def _moved(
+        self,
+        incident: dict[str, Any],
+        model_id: str,
+        ts: np.ndarray,
+        keeps: np.ndarray,
+        runs: np.ndarray,
+        before: int,
+    ) -> None:
+        """:meth:`quiet`'s points ``ts`` of one of the incident's models, after which its run of
+        elevated points was ``runs`` (``before`` them), moved the incident: the last that
+        ``keeps`` it is its last elevated time, and its run is the last one."""
+        if keeps.any():
+            latest = float(ts[keeps].max())
+            incident["last_elevated"] = float(max(incident["last_elevated"], latest))
+            self.changed = True
+        if runs[0] != before or (runs[1:] != runs[:-1]).any():  # as one by one: any change
+            _set_run(incident, model_id, int(runs[-1]))
+            self.changed = True
+
+    def _run_on(self, incident: dict[str, Any], model_id: str, elevated: bool) -> int:
+        """The run of elevated points of ``model_id`` after one more of its scored points."""
+        before = _run_of(incident, model_id)
+        run = min(before + 1, KEEP_RUN) if elevated else 0
+        if run != before:
+            _set_run(incident, model_id, run)
+            self.changed = True
+        return run
 
     def dismiss(self, incident_id: str, resolution: str) -> dict[str, Any] | None:
         """Resolve the open incident ``incident_id`` because of a verdict (feedback that it was
@@ -302,6 +347,7 @@ class EntityIncidents:
             "summaries": {obs.model_id: obs.change or obs.summary},
             "alert_channels": list(obs.alert_channels),
             "seq": 0,
+            "runs": {obs.model_id: 1},  # the opening alert is elevated
         }
         self.last_opened[_model_key(obs)] = obs.ts
         self.changed = True
@@ -345,6 +391,7 @@ class EntityIncidents:
             if _signal_key(obs.source, obs.model_id, s.feature) not in known
         ]
         incident["signals"] = (incident["signals"] + added)[:MAX_SIGNALS]
+        self._run_on(incident, obs.model_id, elevated=True)
         if obs.model_id not in incident["models"]:
             incident["models"].append(obs.model_id)
             incident["summaries"][obs.model_id] = obs.summary
@@ -398,6 +445,46 @@ class EntityIncidents:
             "alert_channels": list(incident["alert_channels"]),
             **({"resolution": incident["resolution"]} if "resolution" in incident else {}),
         }
+
+
+def _run_of(incident: Mapping[str, Any], model_id: str) -> int:
+    """How many of the last scored points of ``model_id`` were elevated, up to :data:`KEEP_RUN`
+    (``runs``, absent from incidents stored before it: none)."""
+    runs = incident.get("runs")
+    return int(runs.get(model_id, 0)) if isinstance(runs, Mapping) else 0
+
+
+def _set_run(incident: dict[str, Any], model_id: str, run: int) -> None:
+    """Store a run; runs of 0 are left out (and ``runs`` without any)."""
+    runs = incident.get("runs")
+    runs = dict(runs) if isinstance(runs, Mapping) else {}
+    if run:
+        runs[model_id] = run
+    else:
+        runs.pop(model_id, None)
+    if runs:
+        incident["runs"] = runs
+    else:
+        incident.pop("runs", None)
+
+
+def _runs(finite: np.ndarray, elevated: np.ndarray, before: int) -> np.ndarray:
+    """The run of elevated points (up to :data:`KEEP_RUN`) after each point: one more after an
+    elevated point, 0 after a scored one below the bar, unchanged after one without a score.
+
+    >>> finite = np.array([True, True, False, True, True, True])
+    >>> elevated = np.array([True, True, False, True, False, True])
+    >>> _runs(finite, elevated, 0).tolist(), _runs(finite, elevated, 1).tolist()
+    ([1, 2, 2, 2, 0, 1], [2, 2, 2, 2, 0, 1])
+    """
+    n = len(finite)
+    counted = np.cumsum(elevated)
+    reset = finite & ~elevated
+    last_reset = np.maximum.accumulate(np.where(reset, np.arange(n), -1))
+    since = np.where(
+        last_reset >= 0, counted - counted[np.maximum(last_reset, 0)], counted + before
+    )
+    return np.minimum(since, KEEP_RUN)
 
 
 def _model_key(obs: Observation) -> str:

@@ -385,7 +385,11 @@ def test_the_entity_state_carries_the_lifecycle_and_the_signals_to_correlate() -
     assert opened.entity_state is not None and opened.entity_state["open"] is not None
     still_open = score_batch(STATIC, "h", None, [1.0], [NORMAL], entity_state=opened.entity_state)
     assert still_open.entity_state is not None
-    assert still_open.entity_state["open"] == opened.entity_state["open"]
+    # the same incident; only the run of elevated points it keeps (the spike's) ended
+    assert opened.entity_state["open"]["runs"] == {"metrics-v1": 1}
+    assert still_open.entity_state["open"] == {
+        k: v for k, v in opened.entity_state["open"].items() if k != "runs"
+    }
     # a dry run returns nothing to store
     dry = score_batch(
         STATIC, "h", None, [2.0], [SPIKE], entity_state=opened.entity_state, learn=False

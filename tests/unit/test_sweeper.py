@@ -14,7 +14,7 @@ from faust.types import TP
 
 from app.dispatch import Dispatcher
 from app.engine import Engine, partition_for
-from app.entity_record import EntityRecord
+from app.entity_record import ROW_VERSION, EntityRecord
 from app.metrics import EngineMetrics
 from app.pending_writes import PendingWrites
 from app.recent import RecentStore
@@ -237,7 +237,7 @@ def test_a_state_from_the_future_that_cannot_be_read_is_reset_with_a_counted_war
     caplog: Any,
 ) -> None:
     config = ModelConfig.from_dict({"model_id": "m", "detector": "ewma"})
-    future = {"v": 3, "models": {"m": {"format": "quantum", "n": 4}}}
+    future = {"v": ROW_VERSION + 1, "models": {"m": {"format": "quantum", "n": 4}}}
     rows = FakeTable({"host-1": future})
     pending = PendingWrites(rows, FakeTable())
     engine = _bare_engine()
@@ -251,7 +251,7 @@ def test_a_state_from_the_future_that_cannot_be_read_is_reset_with_a_counted_war
 
 def test_a_row_of_this_version_is_not_reset_on_an_error() -> None:
     config = ModelConfig.from_dict({"model_id": "m", "detector": "ewma"})
-    rows = FakeTable({"host-1": {"v": 2, "models": {"m": {"format": "quantum"}}}})
+    rows = FakeTable({"host-1": {"v": ROW_VERSION, "models": {"m": {"format": "quantum"}}}})
     engine = _bare_engine()
     with pytest.raises(KeyError):  # surfaces: the message is dead-lettered, the state kept
         engine.apply_message(
