@@ -20,6 +20,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
+from app.metadata import topic_partitions
 from app.offsets import fetched_end_offsets
 from incidents.incident import iso_time
 
@@ -132,10 +133,7 @@ class Tail:
             await consumer.stop()
 
     async def _partitions(self, consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-        await consumer.topics()
-        return [
-            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
+        return [TopicPartition(topic, p) for p in sorted(await topic_partitions(consumer, topic))]
 
     async def _follow(self, consumer: AIOKafkaConsumer) -> None:
         alerts = await self._partitions(consumer, self.alerts_topic)

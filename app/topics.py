@@ -63,6 +63,29 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     ]
 
 
+async def _described_with_leaders(
+    admin: AIOKafkaAdminClient, names: list[str], deadline: float
+) -> dict[str, int]:
+    """Name -> partition count, once every partition of every topic has a leader.
+
+    Apache Kafka lists a topic it has just created with no partitions (or leaderless ones) for a
+    moment; a count read then would be 0 and a reader of such a partition would fail.
+    """
+    loop = asyncio.get_running_loop()
+    while True:
+        described = await admin.describe_topics(names)
+        counts = {d["topic"]: len(d["partitions"]) for d in described if d["error_code"] == 0}
+        ready = all(
+            counts.get(d["topic"]) and all(p["leader"] >= 0 for p in d["partitions"])
+            for d in described
+        )
+        if ready and len(counts) == len(names):
+            return counts
+        if loop.time() > deadline:
+            return counts  # the caller names the topic whose layout is wrong
+        await asyncio.sleep(0.1)
+
+
 async def ensure_topics(settings: Settings, *, timeout: float = 30.0) -> dict[str, int]:
     """Create missing topics; check co-partitioned ones. Returns name -> partition count."""
     specs = topic_specs(settings)
@@ -89,8 +112,7 @@ async def ensure_topics(settings: Settings, *, timeout: float = 30.0) -> dict[st
                 raise TopicError(f"could not create topic {name!r}: {message} (code {code})")
             if code == 0:
                 log.info("created topic %s", name)
-        described = await admin.describe_topics([s.name for s in specs])
-        counts = {d["topic"]: len(d["partitions"]) for d in described}
+        counts = await _described_with_leaders(admin, [s.name for s in specs], deadline)
     finally:
         await admin.close()
     for spec in specs:

@@ -14,6 +14,10 @@
    tracked as unacked, so on the next rebalance the worker waits for it forever (seen here with two
    workers: ``wait_empty: Waiting for tasks [... f-reply-... offset=5]`` and a group that never
    settles). Nothing commits reply offsets, so the reply topic is declared with ``acks=False``.
+   Because nothing commits them, a reply can also be read twice (after a rebalance the reply
+   stream starts over from an earlier position, seen on Apache Kafka): Faust then fulfils a
+   promise that is already done, the ``InvalidStateError`` ends the reply stream and the worker
+   stops. Replies for done promises are dropped.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 import faust
 from faust.agents.replies import ReplyConsumer, ReqRepResponse
+from faust.models import maybe_model
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode.utils.objects import cached_property
 
@@ -64,6 +69,15 @@ class _AcklessReplyConsumer(ReplyConsumer):
             value_type=ReqRepResponse,
             acks=False,
         )
+
+    async def _drain_replies(self, channel: Any) -> None:
+        async for reply in channel.stream():
+            waiting = self._waiting.get(reply.correlation_id)
+            for promise in list(waiting or ()):
+                if not promise.done():
+                    promise.fulfill(reply.correlation_id, maybe_model(reply.value))
+            if waiting is not None and all(promise.done() for promise in waiting):
+                del self._waiting[reply.correlation_id]
 
 
 class EngineApp(faust.App):

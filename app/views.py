@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from mode import Service
 
+from app.metadata import topic_partitions
 from incidents.config import ModelConfig
 from incidents.silences import Silence
 
@@ -70,8 +71,7 @@ class TopicView(Service):
         self._consumer = consumer
         partitions: set[int] | None = None
         for _ in range(100):
-            await consumer.topics()
-            partitions = consumer.partitions_for_topic(self.topic)
+            partitions = await topic_partitions(consumer, self.topic)
             if partitions:
                 break
             await asyncio.sleep(0.1)

@@ -28,6 +28,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from app.broker import EmbeddedBroker, free_port
+from app.metadata import topic_partitions
 from app.settings import Settings, get_settings
 from app.topics import changelog_topic, ensure_topics
 
@@ -298,8 +299,7 @@ async def assigned_consumer(
         while not partitions:
             if time.monotonic() > deadline:
                 raise BenchError(f"topic {topic} does not exist")
-            await consumer.topics()
-            partitions = consumer.partitions_for_topic(topic)
+            partitions = await topic_partitions(consumer, topic)
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         if from_end:

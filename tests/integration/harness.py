@@ -17,6 +17,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from app.broker import free_port
+from app.metadata import topic_partitions
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -232,8 +233,7 @@ async def _read(
         partitions = None
         deadline = time.monotonic() + timeout
         while not partitions and time.monotonic() < deadline:
-            await consumer.topics()
-            partitions = consumer.partitions_for_topic(topic)
+            partitions = await topic_partitions(consumer, topic)
         assert partitions, f"topic {topic} does not exist"
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
