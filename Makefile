@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## Start the engine (embedded broker unless KAFKA_BOOTSTRAP_SERVERS is set) with the API on :8000.
+## Start the engine with the API on :8000 on an embedded broker unless KAFKA_BOOTSTRAP_SERVERS is
+## set: Apache Kafka 4.1.1 when Java 17+ is present (jars fetched once with mvn), else Tansu.
 run: $(STAMP)
 	$(BIN)/anomaly-engine run
 

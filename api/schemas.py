@@ -613,6 +613,9 @@ class HealthOut(BaseModel):
     status: Literal["ok", "starting"]
     broker: str
     embedded_broker: bool
+    # Which embedded broker the worker started: "kafka" (Apache Kafka) or "tansu"; null when
+    # KAFKA_BOOTSTRAP_SERVERS named one.
+    embedded_broker_kind: Literal["kafka", "tansu"] | None = None
     recovery_done: bool
     configs_loaded: bool
     alerts_loaded: bool

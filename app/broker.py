@@ -87,6 +87,8 @@ class EmbeddedBroker:
     taken when free, else any free port.
     """
 
+    kind = "tansu"
+
     def __init__(
         self,
         preferred_port: int = 9092,

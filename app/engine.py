@@ -86,11 +86,12 @@ class Engine:
     # The worker's clock: when a message was received (``silent_after``, ``state_ttl``).
     clock: Callable[[], float] = staticmethod(time.time)
 
-    def __init__(self, settings: Settings, *, embedded_broker: bool = False) -> None:
+    def __init__(self, settings: Settings, *, embedded_broker_kind: str | None = None) -> None:
         if not settings.kafka_bootstrap_servers:
             raise ValueError("Engine needs a bootstrap address (KAFKA_BOOTSTRAP_SERVERS)")
         self.settings = settings
-        self.embedded_broker = embedded_broker
+        self.embedded_broker = embedded_broker_kind is not None
+        self.embedded_broker_kind = embedded_broker_kind  # "kafka" or "tansu" (app/embedded.py)
         self.partitions = settings.partitions
         datadir = Path(settings.data_dir or f".anomaly-data/{settings.app_id}-{settings.api_port}")
         datadir.mkdir(parents=True, exist_ok=True)
@@ -832,6 +833,7 @@ class Engine:
             "status": "ok" if ok else "starting",
             "broker": self.settings.kafka_bootstrap_servers,
             "embedded_broker": self.embedded_broker,
+            "embedded_broker_kind": self.embedded_broker_kind,
             "recovery_done": recovery_done,
             "configs_loaded": configs_loaded,
             "alerts_loaded": alerts_loaded,

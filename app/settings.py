@@ -19,9 +19,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ANOMALY_", frozen=True, extra="ignore")
 
-    # Broker. Empty means: start the embedded Tansu broker on a loopback port.
+    # Broker. Empty means: start an embedded broker on a loopback port (app/embedded.py):
+    # Apache Kafka when Java 17+ is present, else Tansu; ANOMALY_BROKER=kafka|tansu forces one.
     kafka_bootstrap_servers: str = Field(default="", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
     embedded_broker_port: int = 9092
+    broker: Literal["auto", "kafka", "tansu"] = "auto"
 
     app_id: str = "anomaly-engine"
     partitions: int = Field(default=4, ge=1, le=256)

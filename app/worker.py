@@ -6,15 +6,24 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from api.security import usage_hint
 from app.broker import EmbeddedBroker
+from app.embedded import BROKER_NAMES, start_embedded
 from app.engine import Engine
+from app.kafka_broker import EmbeddedKafka
 from app.logformat import EngineWorker, console_line
 from app.settings import Settings
 from app.topics import ensure_topics
 
 log = logging.getLogger(__name__)
+
+
+def kafka_data_dir(settings: Settings) -> Path:
+    """Where the embedded Apache Kafka keeps its storage: ``<data dir>/kafka``, by default
+    ``.anomaly-data/kafka`` (one broker for every worker started from this folder)."""
+    return Path(settings.data_dir or ".anomaly-data") / "kafka"
 
 
 def run_worker(
@@ -26,16 +35,18 @@ def run_worker(
     just before the worker starts, e.g. to start the demo feed; what it returns is called when
     the worker has stopped, before the embedded broker stops."""
     stop_extra: Callable[[], None] | None = None
-    broker: EmbeddedBroker | None = None
+    broker: EmbeddedKafka | EmbeddedBroker | None = None
     if not settings.kafka_bootstrap_servers:
-        broker = EmbeddedBroker(settings.embedded_broker_port).start()
+        broker = start_embedded(
+            settings.broker, kafka_data_dir(settings), settings.embedded_broker_port
+        )
         settings = settings.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap})
     try:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         loop.run_until_complete(ensure_topics(settings))
-        engine = Engine(settings, embedded_broker=broker is not None)
-        where = "embedded Tansu broker" if broker else "broker"
+        engine = Engine(settings, embedded_broker_kind=broker.kind if broker else None)
+        where = BROKER_NAMES[broker.kind] if broker else "broker"
         api_url = f"http://{settings.api_host}:{settings.api_port}"
         for line in (
             f"anomaly-engine: {where} at {settings.kafka_bootstrap_servers}; "

@@ -43,6 +43,7 @@ HEALTH = {
     "status": "ok",
     "broker": "127.0.0.1:9092",
     "embedded_broker": True,
+    "embedded_broker_kind": "kafka",
     "recovery_done": True,
     "configs_loaded": True,
     "alerts_loaded": True,
