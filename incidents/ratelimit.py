@@ -55,6 +55,7 @@ class PerTargetRateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._next_slot: dict[str, float] = {}
+        self._last_grant: dict[str, float] = {}
 
     def pending_until(self, target_id: str) -> float:
         """The clock time the next caller for ``target_id`` would be let through."""
@@ -68,6 +69,13 @@ class PerTargetRateLimiter:
         self._forget_idle(now)
         if slot > now:
             await self._sleep(slot - now)
+        # A sleep that overran (a loaded machine) let the previous caller through late: wait
+        # until ``interval`` after it, so grants are never closer than ``interval``.
+        while (
+            wait := self._last_grant.get(target_id, float("-inf")) + self.interval - self._clock()
+        ) > 0:
+            await self._sleep(wait)
+        self._last_grant[target_id] = self._clock()
 
     def done(self, target_id: str) -> None:
         """The request to ``target_id`` has finished: the next slot is ``interval`` from now.
@@ -88,3 +96,4 @@ class PerTargetRateLimiter:
         if len(self._next_slot) > 1024:
             for target in [t for t, slot in self._next_slot.items() if slot <= now]:
                 del self._next_slot[target]
+                self._last_grant.pop(target, None)

@@ -114,6 +114,27 @@ def test_late_arrivals_queue_behind_earlier_ones() -> None:
     assert sent == [(0.0, "first"), (2.0, "second"), (4.0, "third")]
 
 
+def test_a_sleep_that_overruns_does_not_let_the_next_caller_through_early() -> None:
+    vt = VirtualTime()
+    overruns = [0.8]  # the first wait wakes 0.8 s late, as on a loaded machine
+
+    async def late_sleep(seconds: float) -> None:
+        await vt.sleep(seconds + (overruns.pop() if overruns else 0.0))
+
+    limiter = PerTargetRateLimiter(1.0, clock=vt.clock, sleep=late_sleep)
+    sent: list[float] = []
+
+    async def message(start: float) -> None:
+        await vt.sleep(start)
+        await limiter.acquire("a")
+        sent.append(vt.now)
+
+    run(vt, message(0.0), message(0.1), message(0.2))
+    assert sent[0] == 0.0
+    assert sent[1] == pytest.approx(1.8)  # its slot was 1.0; it woke late
+    assert sent[2] == pytest.approx(2.8)  # its slot was 2.0: held back to 1 s after the late one
+
+
 def test_with_the_real_clock_calls_are_spaced() -> None:
     limiter = PerTargetRateLimiter(0.05)
     loop_times: list[float] = []
