@@ -238,21 +238,39 @@ async def _read(
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        while not until(records) and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=100)
-            for tp, batch in batches.items():
-                for message in batch:
-                    records.append(
-                        {
-                            "partition": tp.partition,
-                            "offset": message.offset,
-                            "key": message.key,
-                            "value": json.loads(message.value) if message.value else None,
-                        }
-                    )
+        while True:
+            # ``until`` is asked only of the whole topic as it is (every partition read to its
+            # high watermark), so a count it checks is not a count of what was read too early
+            ends = await consumer.end_offsets(tps)
+            while not await _reached(consumer, ends) and time.monotonic() < deadline:
+                await _fetch(consumer, records)
+            if time.monotonic() >= deadline or until(records):
+                break
+            await _fetch(consumer, records)  # waits up to 100 ms for more
     finally:
         await consumer.stop()
     return records
+
+
+async def _reached(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return False
+    return True
+
+
+async def _fetch(consumer: AIOKafkaConsumer, records: list[dict[str, Any]]) -> None:
+    batches = await consumer.getmany(timeout_ms=100)
+    for tp, batch in batches.items():
+        for message in batch:
+            records.append(
+                {
+                    "partition": tp.partition,
+                    "offset": message.offset,
+                    "key": message.key,
+                    "value": json.loads(message.value) if message.value else None,
+                }
+            )
 
 
 def read_topic(
@@ -262,5 +280,8 @@ def read_topic(
     timeout: float = 30,
 ) -> list[dict[str, Any]]:
     """Read ``topic`` from the beginning, all partitions assigned directly (no group join),
-    until ``until(records)`` holds or the timeout passes; returns what was read."""
+    until ``until(records)`` holds or the timeout passes; returns what was read. ``until`` is
+    checked only once every partition is read to its high watermark as of that check (the end
+    of the topic then), so ``lambda rs: True`` reads the topic to its end, and a check that
+    exactly one record of a kind is there counts all the records that are."""
     return asyncio.run(_read(bootstrap, topic, until, timeout))
