@@ -6,6 +6,8 @@ import json
 import random
 from typing import Any
 
+import pytest
+
 from tests.integration.harness import EngineProcess, point, produce_aiokafka, read_topic, wait_until
 
 T0 = 1795766400.0
@@ -193,3 +195,92 @@ def test_forecast_and_trend_over_rest_and_quality_counters_from_streamed_labels(
     assert len(feature["forecast"]) == 5
     first = feature["forecast"][0]
     assert first["lower"] <= first["mean"] <= first["upper"]
+
+
+def test_a_metric_and_a_log_anomaly_of_one_entity_make_one_incident_naming_both(
+    engine: EngineProcess, bootstrap: str, names: dict[str, str]
+) -> None:
+    # The design's contract: an entity's streams land on one worker, and an anomaly of any of
+    # them joins the entity's open incident instead of paging again.
+    configs = [
+        {
+            "model_id": "api-latency",
+            "detector": "zscore",
+            "features": ["latency_ms"],
+            "params": {"mean": [100.0], "std": [5.0], "threshold": 3.0},
+            "suppression": {"persistence": {"k": 1, "n": 1}},
+        },
+        {"model_id": "api-logs", "detector": "zscore", "stream": "logs", "warmup": 10},
+    ]
+    assert engine.post("/anomaly/config", {"configs": configs}).status_code == 200
+    rng = random.Random(3)
+    metrics = [
+        (b"api-1", point("api-latency", "api-1", T0 + 10 * i, {"latency_ms": rng.gauss(100, 2)}))
+        for i in range(123)
+    ]
+    metrics.append((b"api-1", point("api-latency", "api-1", T0 + 1230, {"latency_ms": 190.0})))
+    lines = []
+    for minute in range(20):  # access logs, now and then an error; a burst of timeouts at 20
+        for k in range(rng.randint(8, 12)):
+            level = "error" if rng.random() < 0.05 else "info"
+            message = f"GET /api/items/{rng.randint(1, 999)} 200 in {rng.randint(5, 90)} ms"
+            lines.append({"ts": T0 + 60 * minute + 5 * k, "level": level, "message": message})
+    lines += [
+        {"ts": T0 + 1200 + k, "level": "error", "message": f"timeout after {3000 + k} ms"}
+        for k in range(40)
+    ]
+    lines.append({"ts": T0 + 1261, "level": "info", "message": "GET /api/items/1 200 in 7 ms"})
+    logs = [(b"api-1", json.dumps({"entity": "api-1", "events": lines}).encode())]
+    produce_aiokafka(bootstrap, names["logs_topic"], logs)
+    produce_aiokafka(bootstrap, names["metrics_topic"], metrics)
+
+    def both(records: list[dict[str, Any]]) -> bool:
+        return any(
+            set(r["value"]["models"]) == {"api-latency", "api-logs"}
+            for r in records
+            if r["value"]["entity"] == "api-1"
+        )
+
+    alerts = read_topic(bootstrap, names["alerts_topic"], both, timeout=60)
+    events = [r["value"] for r in alerts if r["value"]["entity"] == "api-1"]
+    [opened] = [e for e in events if e["event"] == "open"]  # paged once
+    assert {e["incident_id"] for e in events} == {opened["incident_id"]}
+    last = events[-1]
+    assert set(last["models"]) == {"api-latency", "api-logs"}
+    assert {s["source"] for s in last["signals"]} == {names["metrics_topic"], names["logs_topic"]}
+    assert "latency_ms" in last["summary"] and "error_ratio" in last["summary"]
+
+
+def test_the_forecast_of_a_streamed_series_continues_it(
+    engine: EngineProcess, bootstrap: str, names: dict[str, str]
+) -> None:
+    # Holt's linear trend (the forecast without a season) is exact on a line: a disk filling
+    # at 0.25 % a minute is forecast to go on filling at that rate, with a collapsed interval.
+    config = {
+        "model_id": "disk-fill",
+        "detector": "zscore",
+        "features": ["used_pct"],
+        "params": {"mean": [50.0], "std": [1000.0], "threshold": 3.0},  # flags nothing
+    }
+    assert engine.post("/anomaly/config", {"configs": [config]}).status_code == 200
+    messages = [
+        (b"db-2", point("disk-fill", "db-2", T0 + 60 * i, {"used_pct": 40.0 + 0.25 * i}))
+        for i in range(40)
+    ]  # the last point: 49.75 % at T0 + 2340
+    produce_aiokafka(bootstrap, names["metrics_topic"], messages)
+
+    def forecast() -> list[dict[str, Any]] | None:
+        response = engine.get("/anomaly/series", model_id="disk-fill", entity="db-2", horizon=4)
+        body = response.json() if response.status_code == 200 else {}
+        if len(body.get("points", [])) < 40:
+            return None
+        [feature] = body["forecast"]["features"]
+        return feature["forecast"]  # type: ignore[no-any-return]
+
+    steps = wait_until(forecast, 30, "the 40 points to be scored")
+    assert [(p["step"], p["ts"]) for p in steps] == [(h, T0 + 2340 + 60 * h) for h in (1, 2, 3, 4)]
+    for p in steps:
+        expected = 49.75 + 0.25 * p["step"]
+        assert p["mean"] == pytest.approx(expected, abs=1e-9)
+        assert p["lower"] == pytest.approx(expected, abs=1e-6)
+        assert p["upper"] == pytest.approx(expected, abs=1e-6)
