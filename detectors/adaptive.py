@@ -13,10 +13,17 @@ Each feature keeps (all updated online, one point at a time):
   ``range_floor`` times its recent range;
 - a tail calibration of ``z`` (:class:`detectors._tail.TailCalibration`): the score is
   ``-log10`` of the tail probability, so one threshold means the same on every series;
-- bounded learning: a flagged point is learned pulled in to the threshold;
+- a second, sustained path: a run of moderately far points flags though none crosses the
+  threshold (each adds its score above ``sustain_level`` to a sum decaying by
+  ``sustain_decay``; the sum above ``sustain_sum`` flags, and no single point can get it there);
+- bounded learning: a flagged point is learned pulled in to the threshold, and does not teach
+  the half-hour offset of a profile in use (a bump at a trough stays a bump);
 - change points: a decaying count of flags (``change_decay``) reaching ``change_count``
   re-baselines the level on the run's own points, and a fast center that stays more than
-  ``drift_sigmas`` spreads away for ``drift_points`` points moves the level to it; both say so.
+  ``drift_sigmas`` spreads away for ``drift_points`` points moves the level to it; both say so;
+- a variance re-baseline: during a sustained run of at least ``var_points`` points whose steps
+  between consecutive values are ``var_ratio`` times the long-run ones (clipped, so a level
+  shift's one jump does not count), the variance takes the ratio of their mean squares.
 
 The detector owns its learning, change points, season and calibration (``owns_learning``):
 :class:`detectors.model.ModelScorer` calls :meth:`Adaptive.step` and adds none of its own.
@@ -49,8 +56,16 @@ _NAN = math.nan
 _SCALARS = (
     "level", "plain", "w_level", "var", "w_var", "err_plain", "err_season", "step", "prev",
     "high", "low", "flags", "run_n", "run_mean", "run_m2", "fast", "drift", "day", "first",
-    "n", "seasonal", "last", "dt", "base", "beta",
+    "n", "seasonal", "last", "dt", "sus", "sn", "short", "long", "sq", "sq_long", "base", "beta",
 )  # fmt: skip
+# Rows written before the sustained path and the variance re-baseline: the scalars without them.
+_NEW_SCALARS = ("sus", "sn", "short", "long", "sq", "sq_long")
+_SCALARS_V1 = tuple(name for name in _SCALARS if name not in _NEW_SCALARS)
+
+
+def _packed_len(count: int) -> int:
+    """Length of the base64 text of ``count`` packed floats."""
+    return 4 * ((8 * count + 2) // 3)
 
 
 def _pack32(values: array) -> str:  # type: ignore[type-arg]
@@ -101,6 +116,15 @@ class _Feature:
         self.seasonal = 0.0  # 1.0 while the profile is used
         self.last = _NAN  # time of the last point
         self.dt = 300.0  # mean time between points (up to a bin)
+        self.sus = 0.0  # sustained-deviation sum (score units above ``sustain_level``)
+        # Steps between consecutive values: over the current sustained run (``sn`` points) the
+        # mean size clipped at ``5 * long`` and the mean square; long-run (unflagged points)
+        # the mean size and mean square.
+        self.sn = 0.0
+        self.short = 0.0
+        self.long = _NAN
+        self.sq = 0.0
+        self.sq_long = _NAN
         self.offsets = [0.0] * BINS
         self.seen = 0  # bit k: bin k has an offset
         # Per bin the largest deviation of earlier days (decayed) and of today, as float32.
@@ -146,6 +170,13 @@ class Adaptive(Detector):
     peak_factor, peak_days
         The spread is at least ``peak_factor`` times the largest deviation in the same half
         hour, which decays by ``e`` in ``peak_days`` days.
+    sustain_level, sustain_sum, sustain_decay
+        The sustained path: each point adds its score above ``sustain_level`` (at most 0.6 of
+        ``sustain_sum``) to a sum decaying by ``sustain_decay`` per point; above
+        ``sustain_sum`` the point is flagged (``sustain_sum`` 0: no sustained path).
+    short_alpha, var_ratio, var_points
+        Weight of a new step in the long-run step size; the ratio of a sustained run's step size
+        to it, and the run's length, that re-baseline the variance (``var_ratio`` 0: never).
 
     Examples
     --------
@@ -161,15 +192,16 @@ class Adaptive(Detector):
     >>> spike.flagged, round(spike.feature_scores[0], 2)
     ([True], 3.93)
 
-    A level that moved for good: its first points flag, then the fast center has moved and
-    they do not; the level follows it (a drift re-baseline) and the step says so:
+    A level that moved for good: its first points flag (once the fast center has moved, as a
+    sustained run), the run of flags re-baselines the level on its own points, the step says
+    so, and the points after it no longer flag:
 
     >>> shifted = [det.step([150.0 + rng.normal()], 60.0 * (2001 + k), 2.0) for k in range(40)]
     >>> [k for k, s in enumerate(shifted) if any(s.flagged)]
-    [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 12]
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
     >>> [(k, round(s.change[0][1]), round(s.change[0][2])) for k, s in enumerate(shifted)
     ...  if s.change]
-    [(28, 103, 151)]
+    [(14, 100, 148)]
     >>> Adaptive(1, alpha=0.0)
     Traceback (most recent call last):
     ...
@@ -181,6 +213,7 @@ class Adaptive(Detector):
         "alpha", "var_alpha", "fast_alpha", "tail_quantile", "tail_rate", "min_tail",
         "gaussian_cap", "min_z", "change_decay", "change_count", "drift_sigmas",
         "drift_points", "season_alpha", "season_days", "range_floor", "rel_floor", "peak_factor", "peak_days",
+        "sustain_level", "sustain_sum", "sustain_decay", "short_alpha", "var_ratio", "var_points",
     )  # fmt: skip
     owns_learning: ClassVar[bool] = True
 
@@ -205,6 +238,12 @@ class Adaptive(Detector):
         rel_floor: float = 1e-3,
         peak_factor: float = 0.3,
         peak_days: float = 7.0,
+        sustain_level: float = 1.0,
+        sustain_sum: float = 2.5,
+        sustain_decay: float = 0.8,
+        short_alpha: float = 0.01,
+        var_ratio: float = 2.0,
+        var_points: int = 30,
     ) -> None:
         super().__init__(n_features)
         for field, value in (
@@ -213,6 +252,8 @@ class Adaptive(Detector):
             ("fast_alpha", fast_alpha),
             ("season_alpha", season_alpha),
             ("change_decay", change_decay),
+            ("sustain_decay", sustain_decay),
+            ("short_alpha", short_alpha),
         ):
             if not 0.0 < require_finite(field, value) <= 1.0:
                 raise DetectorError(f"{field} must be in (0, 1], got {float(value)}")
@@ -223,6 +264,9 @@ class Adaptive(Detector):
             ("rel_floor", rel_floor),
             ("peak_factor", peak_factor),
             ("season_days", season_days),
+            ("sustain_level", sustain_level),
+            ("sustain_sum", sustain_sum),
+            ("var_ratio", var_ratio),
         ):
             if require_finite(field, value) < 0.0:
                 raise DetectorError(f"{field} must be >= 0, got {float(value)}")
@@ -249,6 +293,12 @@ class Adaptive(Detector):
         self.rel_floor = float(rel_floor)
         self.peak_factor = float(peak_factor)
         self.peak_days = float(peak_days)
+        self.sustain_level = float(sustain_level)
+        self.sustain_sum = float(sustain_sum)
+        self.sustain_decay = float(sustain_decay)
+        self.short_alpha = float(short_alpha)
+        self.var_ratio = float(var_ratio)
+        self.var_points = require_int("var_points", var_points, 1)
         self._features = [_Feature(self._calibration()) for _ in range(n_features)]
 
     def _calibration(self) -> TailCalibration:
@@ -345,6 +395,13 @@ class Adaptive(Detector):
             z = math.sqrt(z * abs(v - f.fast - offset) / s)
         score = f.cal.score(z) if z >= self.min_z else 0.0
         flag = score > threshold
+        if self.sustain_sum > 0:
+            # a run of moderately far points from the slow baseline alerts though none crosses
+            # the threshold: each adds its score above ``sustain_level``, at most 0.6 of the sum
+            # needed, so one point alone never does
+            excess = min(score - self.sustain_level, 0.6 * self.sustain_sum)
+            f.sus = max(0.0, f.sus * self.sustain_decay + excess)
+            flag = flag or f.sus > self.sustain_sum
         scores.append(math.copysign(score, r))
         baseline.append((prediction, s))
         flagged.append(flag)
@@ -372,7 +429,7 @@ class Adaptive(Detector):
             kept = v
             moved = (i, prediction, new)
         elif flag:
-            limit = f.cal.z_at(threshold) * s
+            limit = min(f.cal.z_at(threshold) * s, abs(r))
             kept = prediction + (limit if r > 0 else -limit)
         else:
             kept = v
@@ -394,11 +451,15 @@ class Adaptive(Detector):
             f.last = ts
             # a bin learns as fast per day whatever the sampling (season_alpha at 5 minutes)
             rate = self.season_alpha * min(1.0, f.dt / 300.0)
-            f.offsets[k] = old + rate * (d - old) if has else d
+            if not has:
+                f.offsets[k] = d
+            elif not (flag and on):  # a flagged point (a bump) does not teach a profile in use
+                f.offsets[k] = old + rate * (d - old)
             f.seen |= 1 << k
             on = f.season_on(ts, self.season_days)
             if self.peak_factor > 0:
                 f.today[k] = max(f.today[k], abs(r))
+        self._spread_change(f, abs(v - f.prev), flag)
         if math.isnan(f.fast):
             f.fast = v - offset
         else:
@@ -421,6 +482,36 @@ class Adaptive(Detector):
         f.high = max(v, f.high + (v - f.high) / 32)
         f.low = min(v, f.low + (v - f.low) / 32)
         return moved
+
+    def _spread_change(self, f: _Feature, d: float, flag: bool) -> None:
+        """Learn the step ``d`` from the previous value. A sustained run of at least
+        ``var_points`` whose steps are ``var_ratio`` times the long-run ones (clipped, so one
+        jump of a level shift does not count) re-baselines the variance by the ratio of their
+        mean squares: a spread that rose and stays."""
+        if math.isnan(f.long):
+            f.long, f.sq_long = d, d * d
+            return
+        if f.sus > 0:
+            f.sn += 1
+            w = 1.0 / f.sn
+            f.short += w * (min(d, 5.0 * f.long) - f.short)
+            f.sq += w * (d * d - f.sq)
+        else:
+            f.sn = f.short = f.sq = 0.0
+        if not flag:
+            a = self.short_alpha
+            f.long += a * (d - f.long)
+            f.sq_long += a * (d * d - f.sq_long)
+        if (
+            self.var_ratio > 0
+            and f.sn >= self.var_points
+            and f.sus > self.sustain_sum
+            and f.short > self.var_ratio * f.long > 0
+        ):
+            f.var *= f.sq / f.sq_long
+            f.long, f.sq_long = f.short, f.sq
+            f.sus = f.sn = f.short = f.sq = 0.0
+            f.flags = f.run_n = f.run_mean = f.run_m2 = 0.0
 
     # ---------------------------------------------------------------- the Detector contract
 
@@ -470,8 +561,11 @@ class Adaptive(Detector):
             if not isinstance(row, Mapping):
                 raise DetectorError("adaptive state features must be objects")
             f = _Feature(self._calibration())
-            scalars = unpack_floats("adaptive state", row.get("s"), len(_SCALARS))
-            for name, value in zip(_SCALARS[:-2], scalars, strict=False):
+            names: tuple[str, ...] = _SCALARS
+            if isinstance(row.get("s"), str) and len(row["s"]) == _packed_len(len(_SCALARS_V1)):
+                names = _SCALARS_V1  # a row of an older engine: the new scalars start afresh
+            scalars = unpack_floats("adaptive state", row.get("s"), len(names))
+            for name, value in zip(names[:-2], scalars, strict=False):
                 setattr(f, name, value)
             if math.isnan(f.step):
                 f.step = math.inf
