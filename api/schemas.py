@@ -252,6 +252,13 @@ class ModelConfigIn(_In):
         description="Seconds of the worker's clock after the entity's last message at which the "
         "model's state of it is deleted (0: kept for ever)",
     )
+    expect_every: float = Field(
+        default=0.0,
+        ge=0,
+        le=365 * 86400,
+        description="Seconds of the worker's clock: an entity that has sent nothing to the model "
+        "for this long gets a 'went silent' incident, resolved by its next message (0: off)",
+    )
     entity_from: list[str] | None = Field(
         default=None,
         min_length=1,
@@ -416,6 +423,7 @@ class ModelConfigOut(BaseModel):
     seasonality: dict[str, Any] | None = None
     silent_after: float = SILENT_AFTER
     state_ttl: float = STATE_TTL
+    expect_every: float = 0.0
     entity_from: list[str] | None = None
     counters: list[str] = Field(default_factory=list)
     split_by: list[str] | None = None

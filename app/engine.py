@@ -48,6 +48,7 @@ from app.topics import changelog_topic
 from app.transport import EngineApp
 from app.views import AlertStore, ConfigStore, DeliveryStore, SilenceStore, TopicView
 from detectors import DetectorError
+from incidents.absence import REPORTED, absence_event
 from incidents.channels import ChannelSettings, build_channels
 from incidents.config import ModelConfig
 from incidents.feedback import Dismissal, FeedbackRefused, dismissal
@@ -334,10 +335,23 @@ class Engine:
                 pending.add_stats(row, partition, outcome.counters)
             outcomes.append(outcome)
         events = [event for outcome in outcomes for event in outcome.events]
+        absent = record.row.get("absent")
+        absent = absent if isinstance(absent, Mapping) else {}
+        back = [m for m in models if m in absent]
+        for model_id in back:  # the entity reported again: its absence resolves
+            events.append(
+                absence_event(entity, absent[model_id], "resolve", self.clock(), REPORTED)
+            )
+            self.metrics.incidents_resolved.labels(model_id).inc()
         if models or shared_changed:
             new_row = record.updated(
                 where, offset, models, shared if shared_changed else None, events, self.clock()
             )
+            left = {m: a for m, a in absent.items() if m not in back}
+            if left:
+                new_row["absent"] = left
+            else:
+                new_row.pop("absent", None)
             pending.set_row(entity, partition, new_row)
         return outcomes, events
 

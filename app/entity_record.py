@@ -19,8 +19,9 @@ both read back as the documents that were published.
 A row carries its format version (``v``, :data:`ROW_VERSION`; a row without one is version 1)
 and, for the expiry timer (``app.expiry``), when the worker last received a message for the
 entity (``heard``, the worker's clock) and for each model (``seen``), the resolve events of
-silent incidents until the broker has them (``outbox``) and when its last model state went
-(``emptied``). A row of a newer version
+silent incidents (and the opens of absences) until the broker has them (``outbox``), the open
+absence incidents by model (``absent``, see ``incidents.absence``) and when its last model
+state went (``emptied``). A row of a newer version
 is read by the fields this version knows; the others are kept as they are when it is written
 again (``app.engine`` counts such rows, and resets a model's state it cannot read).
 """
@@ -41,8 +42,9 @@ from incidents.compact import (
     unpack_incident,
 )
 
-ROW_VERSION = 3  # 1: no version field; 2: ``heard``, ``seen`` and ``outbox`` (issue 18);
-# 3: the open incident's ``runs`` (incidents.lifecycle; a row without them reads as none)
+ROW_VERSION = 4  # 1: no version field; 2: ``heard``, ``seen`` and ``outbox`` (issue 18);
+# 3: the open incident's ``runs`` (incidents.lifecycle; a row without them reads as none);
+# 4: ``absent`` (incidents.absence; a row without it has no absence open)
 RECENT_EVENTS = 8  # messages with events whose events are kept for replays (a commit interval)
 
 

@@ -11,10 +11,14 @@ back-filled with old timestamps does not expire on arrival. Per model configurat
   for that long; the row goes (a tombstone on the changelog) once no model holds state in it,
   no incident is open and nothing waits in its outbox.
 
-A resolve event is kept in the row's ``outbox`` until the broker has it (``app.sweeper``), so a
-worker that dies in between publishes it again after the restart (a duplicate has the same
-incident id and seq: delivery dedups it). A row written before rows recorded ``heard`` is
-stamped with the time the timer first meets it. 0 turns either setting off.
+- ``expect_every``: a model that has had nothing of the entity for that long opens an absence
+  incident (``incidents.absence``), kept in the row's ``absent`` until the entity's next message
+  to the model (``app.engine``) or the expiry of the model's state resolves it.
+
+A resolve event (or an absence's open) is kept in the row's ``outbox`` until the broker has it
+(``app.sweeper``), so a worker that dies in between publishes it again after the restart (a
+duplicate has the same incident id and seq: delivery dedups it). A row written before rows
+recorded ``heard`` is stamped with the time the timer first meets it. 0 turns any setting off.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.entity_record import EntityRecord
+from incidents.absence import EXPIRED, absence_event, went_silent
 from incidents.config import SILENT_AFTER, STATE_TTL, ModelConfig
 from incidents.lifecycle import EntityIncidents
 
@@ -53,16 +58,19 @@ def _settings(config: ModelConfig | None) -> tuple[float, float]:
 
 
 def soonest(configs: Iterable[ModelConfig]) -> float:
-    """The shortest positive ``silent_after`` or ``state_ttl`` among ``configs`` and the
-    defaults (which apply to models no longer configured): a row heard from more recently than
-    that, by the entity and every model in it, has nothing due (:func:`sweep_row`'s fast path).
+    """The shortest positive ``silent_after``, ``state_ttl`` or ``expect_every`` among
+    ``configs`` and the defaults (which apply to models no longer configured): a row heard from
+    more recently than that, by the entity and every model in it, has nothing due
+    (:func:`sweep_row`'s fast path).
 
     >>> soonest([ModelConfig.from_dict({"model_id": "m", "detector": "ewma", "silent_after": 0,
     ...                                 "state_ttl": 120})])
     120.0
     """
     spans = [SILENT_AFTER, STATE_TTL]
-    spans += [span for c in configs for span in (c.silent_after, c.state_ttl) if span > 0]
+    spans += [
+        span for c in configs for span in (c.silent_after, c.state_ttl, c.expect_every) if span > 0
+    ]
     return min(spans)
 
 
@@ -129,16 +137,42 @@ def sweep_row(
                 changed = True
     models = dict(new.get("models") or {})
     seen = dict(new.get("seen") or {})
+    absent = dict(new.get("absent") or {})
     expired = []
     for model_id in list(models):
         last = seen.get(model_id, heard)
-        ttl = _settings(config_of(model_id))[1]
+        config = config_of(model_id)
+        ttl = _settings(config)[1]
         if ttl > 0 and now - last >= ttl:
             del models[model_id]
             seen.pop(model_id, None)
             expired.append(model_id)
+            if model_id in absent:  # the entity is forgotten: so is its absence
+                outbox.append(absence_event(entity, absent.pop(model_id), "resolve", now, EXPIRED))
+        elif (
+            config is not None
+            and config.expect_every > 0
+            and now - last >= config.expect_every
+            and model_id not in absent
+        ):
+            absent[model_id] = went_silent(
+                entity,
+                model_id,
+                config.model_version,
+                float(last),
+                config.expect_every,
+                config.alert_channels,
+            )
+            outbox.append(absence_event(entity, absent[model_id], "open"))
     if expired:
         new["models"], new["seen"] = models, seen
+        changed = True
+    if absent != (new.get("absent") or {}):
+        if absent:
+            new["absent"] = absent
+        else:
+            new.pop("absent", None)
+        new["outbox"] = outbox
         changed = True
     if not models and (expired or "emptied" in new):
         still_open = isinstance((new.get("shared") or {}).get("open"), Mapping)

@@ -170,6 +170,13 @@ class EngineMetrics:
             ["model_id"],
             registry=r,
         )
+        self.absent = Counter(
+            "anomaly_incidents_absent",
+            "Incidents opened by the timer because an entity sent the model nothing for its "
+            "expect_every seconds (also counted in anomaly_incidents_opened_total), by model",
+            ["model_id"],
+            registry=r,
+        )
         self.state_expired = Counter(
             "anomaly_state_expired",
             "Model states of entities deleted after state_ttl seconds without a message, by model",
@@ -271,6 +278,10 @@ class EngineMetrics:
     def resolved_silent(self, model_id: str) -> None:
         self.silent.labels(model_id).inc()
         self.incidents_resolved.labels(model_id).inc()
+
+    def opened_absent(self, model_id: str) -> None:
+        self.absent.labels(model_id).inc()
+        self.incidents_opened.labels(model_id).inc()
 
     def expired(self, model_id: str, count: int = 1) -> None:
         self.state_expired.labels(model_id).inc(count)

@@ -1,4 +1,5 @@
-"""The worker's timer: silent incidents resolve, idle state goes, the delivery ledger is pruned.
+"""The worker's timer: silent incidents resolve, absences open, idle state goes, the delivery
+ledger is pruned.
 
 Every :data:`SWEEP_INTERVAL_S` seconds each worker walks the rows of the partitions it owns (the
 telemetry partitions assigned to it, whose ``entity_state`` changelog partitions it is the active
@@ -22,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from app.expiry import soonest, sweep_row
+from app.expiry import SILENT, soonest, sweep_row
 from app.pending_writes import PendingWrites
 from incidents.config import ModelConfig
 from incidents.telemetry import RESERVED_PREFIX
@@ -150,7 +151,12 @@ class Sweeper:
         if expired:
             log.info("state expired: %s", dict(expired))
         for event in fresh:
-            metrics.resolved_silent(str(event["model_id"]))
+            if event["event"] == "open":  # an absence (incidents.absence)
+                metrics.opened_absent(str(event["model_id"]))
+            elif event.get("resolution") == SILENT:
+                metrics.resolved_silent(str(event["model_id"]))
+            else:
+                metrics.incidents_resolved.labels(str(event["model_id"])).inc()
         if not outboxes:
             return
         events = [event for events in outboxes.values() for event in events]

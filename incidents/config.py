@@ -39,8 +39,9 @@ class ModelConfig:
     ``silent_after`` and ``state_ttl`` are seconds of the worker's clock (not event time) since
     the last message received for the entity: an open incident of the model resolves (reason
     ``silent``) once its entity has sent nothing for ``silent_after``, and the model's state of
-    an entity goes once it has sent nothing for ``state_ttl`` (see ``app.expiry``). 0 turns
-    either off.
+    an entity goes once it has sent nothing for ``state_ttl`` (see ``app.expiry``); an entity
+    that has sent the model nothing for ``expect_every`` gets a "went silent" incident (see
+    ``incidents.absence``). 0 turns any of them off (``expect_every`` is off by default).
 
     Examples
     --------
@@ -80,6 +81,7 @@ class ModelConfig:
     seasonality: Mapping[str, Any] | None = None
     silent_after: float = SILENT_AFTER
     state_ttl: float = STATE_TTL
+    expect_every: float = 0.0
     # Collector formats (incidents.formats): the attributes that name a point's entity, first
     # present wins (None: the format's defaults), and the features that are cumulative counters.
     entity_from: tuple[str, ...] | None = None
@@ -124,6 +126,7 @@ class ModelConfig:
             seasonality=seasonality_params(data.get("seasonality")),
             silent_after=float(data.get("silent_after", SILENT_AFTER)),
             state_ttl=float(data.get("state_ttl", STATE_TTL)),
+            expect_every=float(data.get("expect_every", 0.0)),
             entity_from=tuple(data["entity_from"]) if data.get("entity_from") else None,
             counters=tuple(data.get("counters") or ()),
             split_by=tuple(data["split_by"]) if data.get("split_by") is not None else None,
@@ -132,7 +135,7 @@ class ModelConfig:
         )
 
     def __post_init__(self) -> None:
-        for name in ("silent_after", "state_ttl"):
+        for name in ("silent_after", "state_ttl", "expect_every"):
             value = getattr(self, name)
             if not value >= 0 or value == float("inf"):
                 raise DetectorError(

@@ -132,3 +132,49 @@ def test_idle_state_is_deleted_and_stays_deleted_after_a_restart(
     assert _points_seen(engine, "short", "gone-1") == 0
     assert _points_seen(engine, "short", "stays-1") == 0
     assert _points_seen(engine, "kept", "stays-1") == 20, "back-filled data did not expire"
+
+
+def test_an_entity_that_stops_reporting_gets_a_went_silent_incident_until_it_reports(
+    engine: EngineProcess, bootstrap: str, names: dict[str, str]
+) -> None:
+    config = _model("heartbeat", expect_every=3, silent_after=0, alert_channels=[])
+    assert engine.post("/anomaly/config", {"configs": [config]}).status_code == 200
+    produce_aiokafka(bootstrap, names["metrics_topic"], _normal("heartbeat", "edge-7", 20, 5))
+
+    def absent(records: list[dict[str, Any]]) -> bool:
+        return any(r["value"]["source"] == "absence" for r in records)
+
+    [opened] = [
+        r["value"]
+        for r in read_topic(bootstrap, names["alerts_topic"], absent, DEADLINE_S)
+        if r["value"]["source"] == "absence"
+    ]
+    assert (opened["event"], opened["entity"], opened["model_id"]) == (
+        "open",
+        "edge-7",
+        "heartbeat",
+    )
+    assert opened["summary"].startswith("heartbeat on edge-7: nothing received for 3 s")
+    assert _metric(engine, "anomaly_incidents_absent_total", model_id="heartbeat") == 1
+
+    later = [(b"edge-7", point("heartbeat", "edge-7", BACKFILLED + 500, [50.0]))]
+    produce_aiokafka(bootstrap, names["metrics_topic"], later)
+
+    def reported(records: list[dict[str, Any]]) -> bool:
+        return any(r["value"].get("resolution") == "reported" for r in records)
+
+    events = [r["value"] for r in read_topic(bootstrap, names["alerts_topic"], reported, 60)]
+    absences = [(e["event"], e.get("resolution")) for e in events if e["source"] == "absence"]
+    assert absences[:2] == [("open", None), ("resolve", "reported")], absences
+    resolved = [e for e in events if e.get("resolution") == "reported"]
+    assert [e["incident_id"] for e in resolved] == [opened["incident_id"]]
+    listed = wait_until(
+        lambda: [
+            a
+            for a in engine.alerts()
+            if a["incident_id"] == opened["incident_id"] and a["status"] == "resolved"
+        ],
+        DEADLINE_S,
+        "GET /anomaly/alerts to list the absence resolved",
+    )
+    assert listed[0]["resolution"] == "reported" and listed[0]["source"] == "absence"

@@ -278,6 +278,12 @@ INVALID_CONFIGS: list[tuple[str, str, str, str]] = [
         "greater than or equal to 0",
     ),
     (
+        "negative expect_every",
+        json.dumps(_variant(expect_every=-5)),
+        "configs[0].expect_every",
+        "greater than or equal to 0",
+    ),
+    (
         "unknown detector",
         json.dumps(_variant(detector="iforest")),
         "configs[0].detector",

@@ -110,3 +110,51 @@ def test_model_config_refuses_bad_values_naming_the_field(field: str, value: flo
 def test_model_config_defaults() -> None:
     config = _config()
     assert (config.silent_after, config.state_ttl) == (3600.0, 7 * 86400.0)
+
+
+# --- expect_every: absence as an anomaly ------------------------------------------------------
+
+
+def test_a_model_that_hears_nothing_for_expect_every_opens_one_absence_incident() -> None:
+    config = _config(expect_every=300, silent_after=3600, state_ttl=7200, alert_channels=["slack"])
+    row = _row(NOW - 299, open_incident=False)
+    assert not sweep_row("host-1", row, NOW, lambda m: config).changed
+    swept = sweep_row("host-1", row, NOW + 1, lambda m: config)
+    [opened] = swept.outbox
+    assert (opened["event"], opened["status"], opened["entity"], opened["model_id"]) == (
+        "open",
+        "open",
+        "host-1",
+        "m",
+    )
+    assert opened["ts"] == NOW + 1 and opened["score"] == 300.0 and opened["threshold"] == 300.0
+    assert opened["summary"] == "m on host-1: nothing received for 300 s (expected every 300 s)"
+    assert opened["alert_channels"] == ["slack"]
+    assert swept.row is not None and swept.row["outbox"] == [opened]
+    # the next rounds open nothing more (the outbox, not yet published, is all there is)
+    again = sweep_row("host-1", {**swept.row, "outbox": []}, NOW + 600, lambda m: config)
+    assert again.outbox == [] and not again.changed
+
+
+def test_an_absence_resolves_when_the_model_s_state_expires() -> None:
+    config = _config(expect_every=300, silent_after=3600, state_ttl=7200)
+    opened = sweep_row("host-1", _row(NOW - 300, open_incident=False), NOW, lambda m: config)
+    assert opened.row is not None
+    swept = sweep_row("host-1", {**opened.row, "outbox": []}, NOW + 6900, lambda m: config)
+    [resolved] = swept.outbox
+    assert (resolved["event"], resolved["resolution"], resolved["seq"]) == (
+        "resolve",
+        "expired",
+        1,
+    )
+    assert resolved["incident_id"] == opened.outbox[0]["incident_id"]
+    assert swept.expired == ["m"] and swept.row is not None and "absent" not in swept.row
+    gone = sweep_row("host-1", {**swept.row, "outbox": []}, NOW + 6901, lambda m: config)
+    assert gone.row is None, "tombstoned once the resolve is out"
+
+
+def test_expect_every_is_off_by_default_and_refuses_a_negative_value() -> None:
+    swept = sweep_row("host-1", _row(NOW - 86400, open_incident=False), NOW, lambda m: _config())
+    assert all(e["event"] != "open" for e in swept.outbox)
+    with pytest.raises(DetectorError, match="expect_every must be 0"):
+        _config(expect_every=-1)

@@ -21,6 +21,7 @@ from app.recent import RecentStore
 from app.settings import Settings
 from app.sweeper import Sweeper
 from incidents.config import ModelConfig
+from incidents.incident import iso_time
 from incidents.lifecycle import EntityIncidents, LifecycleSpec, Observation
 from incidents.pipeline import BatchOutcome
 from incidents.retry import RetryPolicy
@@ -289,3 +290,36 @@ def test_ledger_rows_record_their_partition_for_pruning() -> None:
     engine = _engine({}, owned={3}, ledger=ledger)
     asyncio.run(Sweeper(engine, clock=lambda: ledger["inc-1|open|0|webhook"]["at"] + 100).sweep())
     assert engine.deliveries.data == {}, "older than the retention, on an owned partition: pruned"
+
+
+def test_an_absence_opens_on_the_timer_and_resolves_on_the_entity_s_next_message() -> None:
+    [mine] = _entities_on(0, 1)
+    engine = _engine({mine: _row(mine, NOW - 300)}, owned={0})
+    config = ModelConfig.from_dict(
+        {"model_id": "m", "detector": "ewma", "expect_every": 300, "state_ttl": 600}
+    )
+    engine.model_config = lambda model_id: config if model_id == "m" else None
+    _sweep(engine, NOW)
+    [opened] = engine.published
+    assert (opened["event"], opened["source"], opened["entity"]) == ("open", "absence", mine)
+    assert engine.metrics.value("anomaly_incidents_absent_total", model_id="m") == 1
+    assert engine.metrics.value("anomaly_incidents_opened_total", model_id="m") == 1
+    _sweep(engine, NOW + 5)
+    assert engine.published == [opened], "opened once"
+
+    bare = _bare_engine()
+    bare.clock = lambda: NOW + 60
+    steps = [(config, lambda state, shared: BatchOutcome(state={"n": 2}))]
+    pending = PendingWrites(engine.entity_state, FakeTable())
+    _, events = bare.apply_message(mine, 0, ("t", 0, 2), steps, pending)
+    [resolved] = events
+    assert (resolved["event"], resolved["resolution"], resolved["incident_id"]) == (
+        "resolve",
+        "reported",
+        opened["incident_id"],
+    )
+    assert resolved["resolved_at"] == iso_time(NOW + 60)
+    assert "absent" not in pending.row(mine)
+    # a replay of that message publishes the same resolve again (delivery dedups it)
+    again = PendingWrites(FakeTable({mine: pending.row(mine)}), FakeTable())
+    assert bare.apply_message(mine, 0, ("t", 0, 2), steps, again)[1] == [resolved]
