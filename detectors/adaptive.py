@@ -117,9 +117,9 @@ class _Feature:
         self.last = _NAN  # time of the last point
         self.dt = 300.0  # mean time between points (up to a bin)
         self.sus = 0.0  # sustained-deviation sum (score units above ``sustain_level``)
-        # Steps between consecutive values: over the current sustained run (``sn`` points) the
-        # mean size clipped at ``5 * long`` and the mean square; long-run (unflagged points)
-        # the mean size and mean square.
+        # Steps between consecutive values: over the current sustained run (``sn`` points; it
+        # goes on while the sum is positive or a flag is recent) the mean size clipped at
+        # ``5 * long`` and the mean square; long-run (unflagged points) the mean size and square.
         self.sn = 0.0
         self.short = 0.0
         self.long = _NAN
@@ -491,7 +491,7 @@ class Adaptive(Detector):
         if math.isnan(f.long):
             f.long, f.sq_long = d, d * d
             return
-        if f.sus > 0:
+        if f.sus > 0 or f.flags >= 0.5:  # the run goes on through a quiet point or two
             f.sn += 1
             w = 1.0 / f.sn
             f.short += w * (min(d, 5.0 * f.long) - f.short)
