@@ -1,14 +1,14 @@
 """Integration fixtures: one broker for the session, real worker processes, real Kafka clients.
 
 The broker is, in order: the one named by KAFKA_BOOTSTRAP_SERVERS; the `kafka` service of
-docker-compose.yml through testcontainers when a Docker engine answers; else the embedded Tansu
-broker. The tests are the same in every mode.
+docker-compose.yml through testcontainers when a Docker engine answers; else an embedded broker:
+Apache Kafka where Java 17+ is present, Tansu otherwise (ANOMALY_BROKER=kafka|tansu forces one, as
+for `make run`). The tests are the same in every mode; the report's header names the broker.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,21 +16,10 @@ from pathlib import Path
 import pytest
 
 from app.broker import EmbeddedBroker
-from tests.integration.harness import EngineProcess, engine_env
+from app.kafka_broker import EmbeddedKafka
+from tests.integration.harness import EngineProcess, docker_answers, embedded_kind, engine_env
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _docker_answers() -> bool:
-    if not shutil.which("docker"):
-        return False
-    try:
-        import docker
-
-        docker.from_env(timeout=3).ping()
-    except Exception:
-        return False
-    return True
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -46,15 +35,19 @@ def bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if given:
         yield given
         return
-    if _docker_answers():
+    if docker_answers():
         from testcontainers.compose import DockerCompose
 
         # `docker compose up --wait` returns once the kafka healthcheck passes.
         with DockerCompose(ROOT, services=["kafka"], wait=True):
             yield "localhost:29092"
         return
-    log = tmp_path_factory.mktemp("broker") / "tansu.log"
-    with EmbeddedBroker(preferred_port=0, log_path=log) as broker:
+    folder = tmp_path_factory.mktemp("broker")
+    if embedded_kind() == "kafka":
+        with EmbeddedKafka(folder / "kafka", preferred_port=0) as kafka:
+            yield kafka.bootstrap
+        return
+    with EmbeddedBroker(preferred_port=0, log_path=folder / "tansu.log") as broker:
         yield broker.bootstrap
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from app.broker import free_port
+from app.embedded import BROKER_NAMES, choose_kind
+from app.kafka_runtime import java_major
 from app.metadata import topic_partitions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,6 +40,33 @@ README_CONFIG = {
         }
     ]
 }
+
+
+def docker_answers() -> bool:
+    if not shutil.which("docker"):
+        return False
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+    except Exception:
+        return False
+    return True
+
+
+def session_broker() -> str:
+    """What the integration tests run on, for the report's header."""
+    given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if given:
+        return f"the broker at {given} (KAFKA_BOOTSTRAP_SERVERS)"
+    if docker_answers():
+        return "docker-compose.yml's kafka service"
+    return BROKER_NAMES[embedded_kind()]
+
+
+def embedded_kind() -> str:
+    requested = os.environ.get("ANOMALY_BROKER", "auto")
+    return choose_kind(requested, java_major() if requested == "auto" else None)
 
 
 def wait_until(
