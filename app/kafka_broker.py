@@ -42,7 +42,15 @@ SINGLE_NODE_CONFIG = {
     # A consumer group's first join completes at once instead of after 3 s.
     "group.initial.rebalance.delay.ms": "0",
 }
-JVM_OPTIONS = ("-Xms128m", "-Xmx512m", "-XX:+UseSerialGC", "-Djava.awt.headless=true")
+# A development broker: a small heap, and only the quick JIT tier, which halves start-up here
+# (cold 11.0 -> 5.6 s, warm 5.4 -> 2.4 s at load ~6) for some peak throughput it does not need.
+JVM_OPTIONS = (
+    "-Xms128m",
+    "-Xmx512m",
+    "-XX:+UseSerialGC",
+    "-XX:TieredStopAtLevel=1",
+    "-Djava.awt.headless=true",
+)
 
 
 def new_cluster_id() -> str:
@@ -155,6 +163,21 @@ class EmbeddedKafka:
         return config
 
     def start(self, timeout: float = 60.0) -> EmbeddedKafka:
+        """Launch the broker and return once it answers (see :meth:`await_ready`)."""
+        self.launch()
+        try:
+            self.await_ready(timeout)
+        except BrokerError:
+            self.stop()
+            raise
+        log.info("embedded Apache Kafka %s listening on %s", KAFKA_VERSION, self.bootstrap)
+        return self
+
+    def launch(self) -> None:
+        """Format the storage on first use and start the broker process, without waiting.
+
+        Call from the thread that outlives the broker: it is stopped when that thread ends
+        (``PR_SET_PDEATHSIG``), so a crash of this process never leaves a broker behind."""
         java = require_java()
         libs = resolve_jars()
         node = self._node()
@@ -183,13 +206,6 @@ class EmbeddedKafka:
                 start_new_session=True,  # its own process group, stopped as a whole
                 preexec_fn=_die_with_parent,
             )
-        try:
-            self._await_ready(timeout)
-        except BrokerError:
-            self.stop()
-            raise
-        log.info("embedded Apache Kafka %s listening on %s", KAFKA_VERSION, self.bootstrap)
-        return self
 
     def _format(self, base: list[str], config_path: Path, cluster_id: str) -> None:
         command = [*base, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c"]
@@ -202,7 +218,8 @@ class EmbeddedKafka:
                 f"{(done.stdout + done.stderr).strip()[-2000:]}"
             )
 
-    def _await_ready(self, timeout: float) -> None:
+    def await_ready(self, timeout: float) -> None:
+        """Return once the broker answers a metadata request naming a broker."""
         assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
