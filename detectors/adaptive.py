@@ -198,10 +198,10 @@ class Adaptive(Detector):
 
     >>> shifted = [det.step([150.0 + rng.normal()], 60.0 * (2001 + k), 2.0) for k in range(40)]
     >>> [k for k, s in enumerate(shifted) if any(s.flagged)]
-    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]
     >>> [(k, round(s.change[0][1]), round(s.change[0][2])) for k, s in enumerate(shifted)
     ...  if s.change]
-    [(14, 100, 148)]
+    [(20, 100, 148)]
     >>> Adaptive(1, alpha=0.0)
     Traceback (most recent call last):
     ...
@@ -229,7 +229,7 @@ class Adaptive(Detector):
         gaussian_cap: bool = False,
         min_z: float = 0.0,
         change_decay: float = 0.9,
-        change_count: float = 8.0,
+        change_count: float = 9.0,
         drift_sigmas: float = 3.0,
         drift_points: int = 30,
         season_alpha: float = 0.2,

@@ -104,7 +104,7 @@ def test_parameters_that_cannot_work_are_refused_naming_the_field(
     + [("variance_rise", 2), ("variance_rise", 3)],
 )
 def test_the_adaptive_detector_passes_the_behaviour_scenarios(name: str, seed: int) -> None:
-    # 129/140 over 20 seeds in all (docs/QUALITY.md); the bump at a trough is its weak spot
+    # 130/140 over 20 seeds in all (docs/QUALITY.md); the bump at a trough is its weak spot
     made = scenario(name, seed)
     config = ModelConfig.from_dict(
         {"model_id": "m", "detector": "adaptive", "cooldown": 21600, "resolve_after": 3600}
