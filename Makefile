@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Test processes for `make test`: each runs its own embedded broker and takes whole files.
+TEST_JOBS ?= 2
 
 .PHONY: run demo test lint unit integration bench soak venv clean
 
@@ -25,7 +27,8 @@ demo: $(STAMP)
 
 ## Lint, type-check, then the whole suite: unit tests, doctests, integration tests on a real broker.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile -m "not serial"
+	$(BIN)/python -m pytest -m serial
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -24,6 +24,10 @@ from api.options import ApiOptions
 from api.security import KeyRing
 from tests.unit.test_api import FakeEngine
 
+# schemathesis gives every operation's test the same id, which pytest-xdist collapses into one
+# test: `make test` runs this file in one process after the rest (the `serial` marker).
+pytestmark = pytest.mark.serial
+
 ADMIN_KEY = "fuzz-admin-key-0123456789"
 OPTIONS = ApiOptions(
     keys=KeyRing(admin_keys=[ADMIN_KEY], read_keys=["fuzz-read-key-0123456789"]),
