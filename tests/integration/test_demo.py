@@ -3,7 +3,7 @@
 Runs `python -m app demo` as `make demo` runs it (its own embedded broker, default topics) on a
 free API port, and waits for the first incident of each of the demo's scenarios in `GET
 /anomaly/alerts`, which the dashboard polls. The time each took from the start of the process is
-reported, not asserted: the demo shows them within 30 s on an idle machine, and a
+reported on failure, not asserted: the demo shows them within 30 s on an idle machine, and a
 wall-clock bound fails on a loaded one for no fault of the code (issue 18).
 """
 
@@ -54,7 +54,7 @@ def scored_points(exposition: str) -> float:
     )
 
 
-def test_make_demo_shows_incidents_within_30_seconds(
+def test_make_demo_shows_an_incident_of_every_scenario(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     port = free_port()
@@ -124,10 +124,16 @@ def test_make_demo_shows_incidents_within_30_seconds(
     timings = ", ".join(
         f"{entity} ({model}) {at:.1f} s" for (model, entity), at in sorted(first_seen.items())
     )
-    report(request, f"\nmake demo: first incident after {first:.1f} s: {timings}")
+    late = {
+        SCENARIOS[k]: round(at, 1)
+        for k, at in first_seen.items()
+        if k in SCENARIOS and at >= PROMISE_S
+    }
+    report(
+        request,
+        f"\nmake demo: first incident after {first:.1f} s: {timings}"
+        + (f" (after the {PROMISE_S:.0f} s of an idle machine: {late})" if late else ""),
+    )
     assert "/ui/" in log_path.read_text(), "the demo prints the dashboard's address"
-    late = {SCENARIOS[k]: round(at, 1) for k, at in first_seen.items() if at >= PROMISE_S}
-    if late:  # reported, not asserted: a wall-clock bound fails on a loaded machine (see above)
-        report(request, f"make demo: later than {PROMISE_S:.0f} s here: {late}")
     unexpected = {k: summaries[k] for k in first_seen if k not in SCENARIOS}
     assert not unexpected, f"incidents where the demo injected nothing: {unexpected}"
