@@ -54,8 +54,16 @@ JVM_OPTIONS = (
 
 
 def new_cluster_id() -> str:
-    """A KRaft cluster id: a random UUID in Kafka's URL-safe base64 form (22 characters)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A KRaft cluster id: a random UUID in Kafka's URL-safe base64 form (22 characters).
+
+    One in 64 of those starts with ``-``, which the storage tool's ``-t`` reads as an option
+    ("expected one argument"); Kafka's own ``Uuid.randomUuid`` draws again in that case, and so
+    does this.
+    """
+    cluster_id = "-"
+    while cluster_id.startswith("-"):
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    return cluster_id
 
 
 def metadata_brokers(host: str, port: int, timeout: float = 2.0) -> int:

@@ -175,3 +175,13 @@ def test_the_cluster_id_and_controller_port_are_kept_for_the_next_start(tmp_path
 def test_docker_compose_runs_the_same_kafka_version() -> None:
     compose = (POM.parents[2] / "docker-compose.yml").read_text()
     assert f"image: apache/kafka:{KAFKA_VERSION}" in compose
+
+
+def test_a_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The storage tool would read it as an option and refuse to format (seen in a test run)."""
+    import uuid
+
+    drawn = iter([uuid.UUID(bytes=b"\xf8" + bytes(15)), uuid.UUID(bytes=b"\x10" + bytes(15))])
+    monkeypatch.setattr(uuid, "uuid4", lambda: next(drawn))
+    cluster_id = new_cluster_id()
+    assert cluster_id == "EAAAAAAAAAAAAAAAAAAAAA"
