@@ -103,6 +103,7 @@ class Engine:
             store=settings.store,
             datadir=str(datadir),
             topic_partitions=settings.partitions,
+            topic_replication_factor=settings.replication_factor,
             topic_disable_leader=True,
             broker_rebalance_timeout=settings.rebalance_timeout_s,
             broker_session_timeout=settings.session_timeout_s,

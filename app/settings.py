@@ -27,6 +27,9 @@ class Settings(BaseSettings):
 
     app_id: str = "anomaly-engine"
     partitions: int = Field(default=4, ge=1, le=256)
+    # Replicas of every topic the engine creates (its own and Faust's); 3 on a production cluster,
+    # with the broker's min.insync.replicas at 2 (the engine produces with acks=all).
+    replication_factor: int = Field(default=1, ge=1)
     store: str = "memory://"
     data_dir: str = ""  # default: ./.anomaly-data/<app_id>-<api_port>
     log_level: LogLevel = "info"

@@ -105,7 +105,15 @@ async def ensure_topics(settings: Settings, *, timeout: float = 30.0) -> dict[st
             await asyncio.sleep(0.5)
     try:
         response = await admin.create_topics(
-            [NewTopic(s.name, s.partitions, 1, topic_configs=dict(s.config) or None) for s in specs]
+            [
+                NewTopic(
+                    s.name,
+                    s.partitions,
+                    settings.replication_factor,
+                    topic_configs=dict(s.config) or None,
+                )
+                for s in specs
+            ]
         )
         for name, code, message in response.topic_errors:
             if code not in (0, TOPIC_ALREADY_EXISTS):
