@@ -185,3 +185,20 @@ def test_a_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(uuid, "uuid4", lambda: next(drawn))
     cluster_id = new_cluster_id()
     assert cluster_id == "EAAAAAAAAAAAAAAAAAAAAA"
+
+
+def test_cluster_nodes_share_a_cluster_id_and_the_voters_and_replicate_by_three(
+    tmp_path: Path,
+) -> None:
+    from app.kafka_cluster import KafkaCluster
+
+    cluster = KafkaCluster(tmp_path / "cluster")
+    nodes = list(cluster.nodes.values())
+    configs = [n.server_properties(str(n._node()["cluster_id"])) for n in nodes]
+    assert [c["node.id"] for c in configs] == ["1", "2", "3"]
+    assert len({c["controller.quorum.voters"] for c in configs}) == 1
+    assert configs[0]["controller.quorum.voters"].count("@") == 3
+    assert len({str(n._node()["cluster_id"]) for n in nodes}) == 1
+    assert all(c["default.replication.factor"] == "3" for c in configs)
+    assert all(c["min.insync.replicas"] == "2" for c in configs)
+    assert len({c["log.dirs"] for c in configs}) == 3
