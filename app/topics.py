@@ -69,11 +69,19 @@ async def _described_with_leaders(
     """Name -> partition count, once every partition of every topic has a leader.
 
     Apache Kafka lists a topic it has just created with no partitions (or leaderless ones) for a
-    moment; a count read then would be 0 and a reader of such a partition would fail.
+    moment; a count read then would be 0 and a reader of such a partition would fail. During a
+    broker's failover a partition is leaderless for a moment too.
     """
     loop = asyncio.get_running_loop()
     while True:
-        described = await admin.describe_topics(names)
+        try:
+            described = await admin.describe_topics(names)
+        except (KafkaError, TimeoutError) as exc:
+            # Asked a node that just died (its metadata still lists it): ask again.
+            if loop.time() > deadline:
+                raise TopicError(f"could not describe the engine's topics: {exc!r}") from exc
+            await asyncio.sleep(0.5)
+            continue
         counts = {d["topic"]: len(d["partitions"]) for d in described if d["error_code"] == 0}
         ready = all(
             counts.get(d["topic"]) and all(p["leader"] >= 0 for p in d["partitions"])
@@ -86,7 +94,7 @@ async def _described_with_leaders(
         await asyncio.sleep(0.1)
 
 
-async def ensure_topics(settings: Settings, *, timeout: float = 30.0) -> dict[str, int]:
+async def ensure_topics(settings: Settings, *, timeout: float = 60.0) -> dict[str, int]:
     """Create missing topics; check co-partitioned ones. Returns name -> partition count."""
     specs = topic_specs(settings)
     admin = AIOKafkaAdminClient(
@@ -104,17 +112,25 @@ async def ensure_topics(settings: Settings, *, timeout: float = 30.0) -> dict[st
                 ) from exc
             await asyncio.sleep(0.5)
     try:
-        response = await admin.create_topics(
-            [
-                NewTopic(
-                    s.name,
-                    s.partitions,
-                    settings.replication_factor,
-                    topic_configs=dict(s.config) or None,
-                )
-                for s in specs
-            ]
-        )
+        new_topics = [
+            NewTopic(
+                s.name,
+                s.partitions,
+                settings.replication_factor,
+                topic_configs=dict(s.config) or None,
+            )
+            for s in specs
+        ]
+        while True:
+            try:
+                response = await admin.create_topics(new_topics)
+                break
+            except (KafkaError, TimeoutError) as exc:
+                # A loaded cluster may answer after the request timeout (seen with three nodes
+                # at load ~9); asking again is safe: a topic created meanwhile "already exists".
+                if asyncio.get_running_loop().time() > deadline:
+                    raise TopicError(f"could not create the engine's topics: {exc!r}") from exc
+                log.warning("creating topics: %r; retrying", exc)
         for name, code, message in response.topic_errors:
             if code not in (0, TOPIC_ALREADY_EXISTS):
                 raise TopicError(f"could not create topic {name!r}: {message} (code {code})")
