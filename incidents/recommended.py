@@ -21,15 +21,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-#: The recommended model's configuration (every field but ``model_id``): an EWMA baseline
-#: (bounded learning, change points and the resolution floor of every adapting detector) on the
-#: residuals of a daily/weekly profile found per key, alerting at 3.5 sigma with the default
-#: persistence (2 of 3 points), at most one incident per 6 hours of event time per key, resolved
-#: after an hour back to normal. docs/QUALITY.md has its figures and how they were chosen.
+#: The recommended model's configuration (every field but ``model_id``): the ``adaptive``
+#: detector with its defaults (a slow and a fast baseline, its own daily profile, a calibrated
+#: tail, bounded learning and change points; a configured ``seasonality`` is not used by it), at
+#: most one incident per 6 hours of event time per key, resolved after an hour back to normal.
+#: docs/QUALITY.md has its figures and how it was chosen.
 RECOMMENDED: dict[str, Any] = {
-    "detector": "ewma",
-    "params": {"alpha": 0.1, "threshold": 3.5},
-    "seasonality": {"period": "auto"},
+    "detector": "adaptive",
     "cooldown": 21600.0,
     "resolve_after": 3600.0,
 }

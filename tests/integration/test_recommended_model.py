@@ -16,7 +16,7 @@ def test_a_config_without_detector_alerts_on_a_level_shift_names_it_and_goes_qui
     applied = worker.post("/anomaly/config", {"configs": [{"model_id": "rec"}]})
     assert applied.status_code in (200, 201), applied.text
     stored = worker.get("/anomaly/config/rec").json()
-    assert stored["detector"] == "ewma" and stored["seasonality"] == {"period": "auto"}
+    assert stored["detector"] == "adaptive" and stored["cooldown"] == 21600
 
     made = scenario("level_shift", 7)
     body = {
