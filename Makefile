@@ -48,10 +48,13 @@ integration: $(STAMP)
 fault-cluster: $(STAMP)
 	$(BIN)/python -m pytest -m own_broker -p no:randomly -s
 
-## Benchmarks on an embedded broker (not part of `make test`, ~10 min): prints one table and
-## writes docs/PERFORMANCE.md. `make bench BENCH_ARGS=--quick` for a smoke run of a few minutes.
+## Benchmarks (not part of `make test`, ~15 min) on both embedded brokers: every measurement on
+## Apache Kafka (writes docs/PERFORMANCE.md; Tansu instead where there is no Java 17), then the
+## ones over a broker again on Tansu, printed only. Each prints its table and names its broker.
+## `make bench BENCH_ARGS=--quick` for a smoke run of a few minutes.
 bench: $(STAMP)
-	$(BIN)/python -m app.bench $(BENCH_ARGS)
+	$(BIN)/python -m app.bench --broker auto $(BENCH_ARGS)
+	$(BIN)/python -m app.bench --broker tansu --only pipeline,bare,latency,score $(BENCH_ARGS)
 
 ## An hour of simulated time at 1k points/s with entity churn, spikes, silent entities and a
 ## restart, through the engine's scoring and timer in one process (not part of `make test`, a few

@@ -33,6 +33,19 @@ def choose_kind(requested: str, java: int | None) -> BrokerKind:
     return "kafka" if java is not None and java >= MIN_JAVA else "tansu"
 
 
+def embedded_broker(
+    requested: str,
+    data_dir: Path,
+    preferred_port: int = 9092,
+    log_path: Path | None = None,
+) -> EmbeddedKafka | EmbeddedBroker:
+    """The chosen broker, not started yet; Kafka keeps its storage under ``data_dir``."""
+    kind = choose_kind(requested, java_major() if requested == "auto" else None)
+    if kind == "kafka":
+        return EmbeddedKafka(data_dir, preferred_port, log_path=log_path)
+    return EmbeddedBroker(preferred_port, log_path=log_path)
+
+
 def start_embedded(
     requested: str,
     data_dir: Path,
@@ -40,7 +53,4 @@ def start_embedded(
     log_path: Path | None = None,
 ) -> EmbeddedKafka | EmbeddedBroker:
     """Start the chosen broker; Kafka keeps its storage under ``data_dir``."""
-    kind = choose_kind(requested, java_major() if requested == "auto" else None)
-    if kind == "kafka":
-        return EmbeddedKafka(data_dir, preferred_port, log_path=log_path).start()
-    return EmbeddedBroker(preferred_port, log_path=log_path).start()
+    return embedded_broker(requested, data_dir, preferred_port, log_path).start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shlex
 import signal
 import sys
@@ -21,6 +22,7 @@ from app.bench.profile import FULL, QUICK, Profile, progress
 from app.bench.report import RunInfo, load_average, machine, now, render, write
 from app.bench.table import Row, format_table
 from app.bench.workload import README_CONFIG
+from app.embedded import BROKER_NAMES
 
 MEASUREMENTS = ("pipeline", "bare", "latency", "score", "memory", "detectors", "backtest")
 GROUP = {name: str(i) for i, name in enumerate(MEASUREMENTS, start=1)}
@@ -43,6 +45,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default=[],
         metavar="NAME",
         help=f"run only these measurements (repeat or comma-separate): {', '.join(MEASUREMENTS)}",
+    )
+    parser.add_argument(
+        "--broker",
+        choices=("auto", "kafka", "tansu"),
+        default=os.environ.get("ANOMALY_BROKER", "auto"),
+        help="the embedded broker for the measurements over Kafka (auto: Apache Kafka where "
+        "Java 17+ is present, else Tansu; default ANOMALY_BROKER or auto)",
     )
     parser.add_argument("--out", type=Path, help=f"write the report here (default {DOC})")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
@@ -80,10 +89,17 @@ def guarded(name: str, rows: list[Row], measure: Callable[[], list[Row]]) -> Non
 
 
 def run_cluster_measurements(
-    selected: Sequence[str], profile: Profile, rows: list[Row], notes: list[str], keep: bool
-) -> None:
-    with Cluster(keep=keep) as cluster:
-        progress(f"embedded broker at {cluster.bootstrap}; work directory {cluster.workdir}")
+    selected: Sequence[str],
+    profile: Profile,
+    rows: list[Row],
+    notes: list[str],
+    keep: bool,
+    broker: str,
+) -> str:
+    """The measurements over a broker; returns the broker's name."""
+    with Cluster(keep=keep, broker=broker) as cluster:
+        name = BROKER_NAMES[cluster.broker.kind]
+        progress(f"{name} at {cluster.bootstrap}; work directory {cluster.workdir}")
         names = cluster.names("w0")
         worker = cluster.start_worker(names, SCORE_LIMITS)
         progress(f"configuration worker ready in {worker.wait_ready():.1f} s")
@@ -120,6 +136,7 @@ def run_cluster_measurements(
                     )
         if keep:
             notes.append(f"Logs kept in {cluster.workdir}.")
+    return name
 
 
 def commands(args: argparse.Namespace, profile: Profile) -> list[str]:
@@ -129,7 +146,8 @@ def commands(args: argparse.Namespace, profile: Profile) -> list[str]:
         "make bench" if not invoked else f"make bench BENCH_ARGS={shlex.quote(invoked)}",
         f".venv/bin/python -m app.bench {invoked}".rstrip(),
         "",
-        "# what it starts: an embedded broker (app.broker.EmbeddedBroker on a free port), then",
+        "# what it starts: an embedded broker on a free port (--broker: Apache Kafka, app.kafka_broker,",
+        "# or Tansu, app.broker), then",
         "# per run one worker with its own group and topics, the README configuration applied",
         "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:<port> ANOMALY_APP_ID=bench-<id>-<run> \\",
         "  ANOMALY_METRICS_TOPIC=bench-<id>-<run>.telemetry.metrics ... \\",
@@ -163,10 +181,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress(f"profile {profile.name}: {', '.join(selected)}; load average {load_before}")
     rows: list[Row] = []
     notes: list[str] = []
+    broker = "none (in-process measurements only)"
     try:
         if {"pipeline", "bare", "latency", "score"} & set(selected):
             try:
-                run_cluster_measurements(selected, profile, rows, notes, args.keep)
+                broker = run_cluster_measurements(
+                    selected, profile, rows, notes, args.keep, args.broker
+                )
             except (BenchError, OSError, httpx.HTTPError) as exc:
                 progress(f"the engine could not be set up: {exc}")
                 for name in ("latency", "score", "pipeline", "bare"):
@@ -188,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress(f"finished in {seconds / 60:.1f} min")
     if out is not None:
         info = RunInfo(
-            profile, sys.argv, started_at, seconds, load_before, load_average(), machine()
+            profile, sys.argv, started_at, seconds, load_before, load_average(), machine(broker)
         )
         write(out, render(rows, info, commands(args, profile), notes))
         progress(f"wrote {out}")

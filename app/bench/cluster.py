@@ -27,7 +27,8 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from app.broker import EmbeddedBroker, free_port
+from app.broker import free_port
+from app.embedded import embedded_broker
 from app.metadata import topic_partitions
 from app.settings import Settings, get_settings
 from app.topics import changelog_topic, ensure_topics
@@ -180,11 +181,13 @@ class Cluster:
     ``keep`` leaves the work directory (logs) in place for a look after the run.
     """
 
-    def __init__(self, keep: bool = False) -> None:
+    def __init__(self, keep: bool = False, broker: str = "auto") -> None:
         self.keep = keep
         self.run_id = uuid.uuid4().hex[:6]
         self.workdir = Path(tempfile.mkdtemp(prefix=f"anomaly-bench-{self.run_id}-"))
-        self.broker = EmbeddedBroker(preferred_port=0, log_path=self.workdir / "tansu.log")
+        self.broker = embedded_broker(
+            broker, self.workdir / "broker", preferred_port=0, log_path=self.workdir / "broker.log"
+        )
         self.processes: list[Process] = []
         self.settings = get_settings()
         self.config_topic = f"bench-{self.run_id}.anomaly.config"

@@ -59,7 +59,7 @@ def _tansu() -> str:
         return "not found"
 
 
-def machine() -> dict[str, str]:
+def machine(broker: str = "") -> dict[str, str]:
     """Cores, CPU, memory, OS, Python, package versions, broker binary and source revision."""
     memory = _first_line("/proc/meminfo", "MemTotal:")
     revision = _git("rev-parse", "--short", "HEAD")
@@ -72,7 +72,7 @@ def machine() -> dict[str, str]:
         "os": f"{platform.system()} {platform.release()}",
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "packages": ", ".join(f"{name} {_version(name)}" for name in PACKAGES),
-        "broker": f"Tansu ({_tansu()}), in-memory storage",
+        "broker": broker or f"Tansu ({_tansu()}), in-memory storage",
         "source": revision or "unknown",
         "settings": ", ".join(
             f"{k}={v}"
