@@ -19,16 +19,14 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from app.kafka_cluster import KafkaCluster
 from app.kafka_runtime import MIN_JAVA, java_major
-from incidents.incident import incident_id
 from tests.integration.harness import EngineProcess, engine_env, read_topic, wait_until
 from tests.integration.test_faults import (
     CONFIG,
     ENTITIES,
-    T0,
     RoundProducer,
-    points_by_entity,
-    spike_round,
-    widest_step,
+    applied_counts,
+    expected_opens,
+    opened,
 )
 
 pytestmark = [
@@ -81,27 +79,10 @@ def test_a_partition_leader_killed_under_load_loses_no_acked_point_and_no_incide
             cluster.restart(leader)
             rounds = producer.finish(extra_rounds=10)
 
-            seen: dict[str, int] = {}
-
-            def all_applied(records: list[dict[str, Any]]) -> bool:
-                seen.update(points_by_entity(records))
-                return all(seen.get(e) == rounds for e in ENTITIES)
-
-            changelog = f"{names['app_id']}-entity_state-changelog"
-            rows = read_topic(cluster.bootstrap, changelog, all_applied, 240)
-            short = [widest_step(rows, e) for e in ENTITIES if seen.get(e) != rounds]
+            seen, short = applied_counts(cluster.bootstrap, names["app_id"], rounds, 240)
             assert not short, f"{rounds} points applied once to each entity: {seen}; {short}"
 
-            expected = {
-                incident_id("load", "1", e, T0 + 10 * r)
-                for e in ENTITIES
-                for r in range(rounds)
-                if spike_round(r)
-            }
-
-            def opened(records: list[dict[str, Any]]) -> set[str]:
-                return {r["value"]["incident_id"] for r in records if r["value"]["event"] == "open"}
-
+            expected = expected_opens(rounds)
             records = read_topic(
                 cluster.bootstrap, names["alerts_topic"], lambda rs: opened(rs) >= expected, 120
             )

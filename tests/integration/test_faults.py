@@ -126,6 +126,37 @@ def widest_step(records: list[dict[str, Any]], entity: str) -> str:
     return f"{entity}: {p0} points at offset {o0}, then {p1} at {o1}"
 
 
+def applied_counts(
+    bootstrap: str, app_id: str, rounds: int, timeout: float
+) -> tuple[dict[str, int], list[str]]:
+    """Read the entity_state changelog (the state's source of truth: a REST dry run would read one
+    worker's copy of it) until every entity's row counts ``rounds`` points: the counts its last
+    rows say, and for each entity short of ``rounds`` where its rows skipped (``widest_step``)."""
+    seen: dict[str, int] = {}
+
+    def all_applied(records: list[dict[str, Any]]) -> bool:
+        seen.update(points_by_entity(records))
+        return all(seen.get(e) == rounds for e in ENTITIES)
+
+    rows = read_topic(bootstrap, f"{app_id}-entity_state-changelog", all_applied, timeout)
+    return seen, [widest_step(rows, e) for e in ENTITIES if seen.get(e) != rounds]
+
+
+def opened(records: list[dict[str, Any]]) -> set[str]:
+    """The incident ids of the ``open`` events among alert records."""
+    return {r["value"]["incident_id"] for r in records if r["value"]["event"] == "open"}
+
+
+def expected_opens(rounds: int) -> set[str]:
+    """The incidents the load's spikes open over ``rounds`` rounds: one per spike and entity."""
+    return {
+        incident_id("load", "1", e, T0 + 10 * r)
+        for e in ENTITIES
+        for r in range(rounds)
+        if spike_round(r)
+    }
+
+
 def test_a_worker_killed_three_times_mid_stream_loses_and_doubles_nothing(
     spawn: Any, bootstrap: str, names: dict[str, str]
 ) -> None:
@@ -147,32 +178,13 @@ def test_a_worker_killed_three_times_mid_stream_loses_and_doubles_nothing(
         kills[-1] = (kills[-1], round(time.monotonic() - started, 1))
     rounds = producer.finish(extra_rounds=10)
 
-    # The entity rows as written: the entity_state changelog, the state's source of truth (a
-    # REST dry run would read one worker's copy of it).
-    seen: dict[str, int] = {}
-
-    def all_applied(records: list[dict[str, Any]]) -> bool:
-        seen.update(points_by_entity(records))
-        return all(seen.get(e) == rounds for e in ENTITIES)
-
-    changelog = f"{names['app_id']}-entity_state-changelog"
-    rows = read_topic(bootstrap, changelog, all_applied, 180)
-    short = [widest_step(rows, e) for e in ENTITIES if seen.get(e) != rounds]
+    seen, short = applied_counts(bootstrap, names["app_id"], rounds, 180)
     assert not short, (
         f"{rounds} points applied exactly once to each entity: the rows say {seen}; kills "
         f"{kills}; widest steps: {short}"
     )
 
-    expected = {
-        incident_id("load", "1", e, T0 + 10 * r)
-        for e in ENTITIES
-        for r in range(rounds)
-        if spike_round(r)
-    }
-
-    def opened(records: list[dict[str, Any]]) -> set[str]:
-        return {r["value"]["incident_id"] for r in records if r["value"]["event"] == "open"}
-
+    expected = expected_opens(rounds)
     records = read_topic(bootstrap, names["alerts_topic"], lambda rs: opened(rs) >= expected, 60)
     opens = [r["value"]["incident_id"] for r in records if r["value"]["event"] == "open"]
     assert set(opens) == expected  # none lost, none made up; duplicates carry the same id

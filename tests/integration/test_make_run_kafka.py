@@ -10,27 +10,13 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from app.kafka_runtime import MIN_JAVA, java_major
 from tests.integration.harness import EngineProcess, point, produce_aiokafka, wait_until
-
-T0 = 1795766400.0
-CONFIG = {
-    "configs": [
-        {
-            "model_id": "cpu",
-            "model_version": "1",
-            "detector": "ewma",
-            "params": {"alpha": 0.05},
-            "features": ["cpu"],
-            "warmup": 50,
-            "cooldown": 60,
-        }
-    ]
-}
+from tests.integration.test_restart import LEARNED as CONFIG
+from tests.integration.test_restart import T0, dry_run
 
 pytestmark = pytest.mark.skipif(
     (java_major() or 0) < MIN_JAVA, reason=f"Apache Kafka needs Java {MIN_JAVA}+"
@@ -43,19 +29,6 @@ def make_run(tmp_path: Path) -> EngineProcess:
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     env.update(ANOMALY_BROKER="kafka", ANOMALY_EMBEDDED_BROKER_PORT="0", PYTHONUNBUFFERED="1")
     return EngineProcess(env=env, workdir=tmp_path / "make-run")
-
-
-def dry_run(engine: EngineProcess, value: float, ts: float) -> dict[str, Any]:
-    body = {
-        "model_id": "cpu",
-        "entity": "db-1",
-        "records": [{"ts": ts, "values": [value]}],
-        "dry_run": True,
-    }
-    response = engine.post("/anomaly/score", body)
-    assert response.status_code == 200, response.text
-    result = response.json()
-    return {**result["results"][0], "points_seen": result["points_seen"]}
 
 
 def test_configs_state_and_incidents_survive_a_stop_and_start_of_make_run(
