@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import orjson
@@ -21,9 +22,9 @@ from app.bench.cluster import BenchError, Worker
 from app.bench.profile import Profile, progress
 from app.bench.summary import Summary
 from app.bench.table import Row, Target
-from app.bench.workload import MODEL_ID, README_CONFIG, score_records
+from app.bench.workload import MODEL_ID, README_CONFIG, history_records, score_records
 
-TARGETS_MS = {10_000: 20.0, 100_000: 150.0}
+TARGETS_MS = {10_000: 20.0, 100_000: 200.0}  # issue 16
 
 
 def server_timing_ms(header: str | None) -> float | None:
@@ -72,6 +73,30 @@ def request_body(size: int, entity: str) -> bytes:
     )
 
 
+def history_body(entity: str) -> bytes:
+    """The request that teaches ``entity`` its history before the timed dry runs.
+
+    Examples
+    --------
+    >>> body = orjson.loads(history_body("host-1"))
+    >>> body["dry_run"], len(body["records"])
+    (False, 1000)
+    """
+    return orjson.dumps(
+        {"model_id": MODEL_ID, "entity": entity, "dry_run": False, "records": history_records()}
+    )
+
+
+def learned_state(config: Any, entity: str) -> dict[str, Any] | None:
+    """The state of ``entity``'s key after learning :func:`history_records`, in-process."""
+    from incidents.scoring import score_batch
+
+    records = history_records()
+    ts = np.array([r["ts"] for r in records], dtype=float)
+    values = np.array([r["values"] for r in records], dtype=float)
+    return score_batch(config, entity, None, ts, values, source="rest").state
+
+
 class InProcessScorer:
     """The worker's scoring path for a dry run, called directly."""
 
@@ -82,9 +107,10 @@ class InProcessScorer:
         self.config = ModelConfig.from_dict(
             ModelConfigIn.model_validate(README_CONFIG).model_dump()
         )
+        self.state = learned_state(self.config, "in-process")
 
     def __call__(self, body: bytes) -> float:
-        """Seconds to validate ``body`` and score it, as a dry run on a fresh key."""
+        """Seconds to validate ``body`` and score it, as a dry run on a key with history."""
         from api.nogc import paused_gc
         from api.records import RecordColumns, columns_batch
         from api.routing import parse_json
@@ -103,7 +129,9 @@ class InProcessScorer:
                 records = [r.model_dump() for r in request.records]
                 batch = records_to_batch(records, self.config, request.entity)
             ts, values = np.asarray(batch.ts, dtype=float), np.asarray(batch.values, dtype=float)
-            score_batch(self.config, request.entity, None, ts, values, learn=False, source="rest")
+            score_batch(
+                self.config, request.entity, self.state, ts, values, learn=False, source="rest"
+            )
         return time.perf_counter() - started
 
 
@@ -155,6 +183,7 @@ def measure(worker: Worker, profile: Profile, notes: list[str] | None = None) ->
             if not warm:
                 _post(worker, request_body(100, "score-warm-up"))  # connection, first imports
                 warm = True
+            _post(worker, history_body(f"score-{size}"))  # the key learns its history
             started = time.monotonic()
             for run in range(runs):
                 if run >= 1 and time.monotonic() - started > profile.score_budget_s:

@@ -1,7 +1,7 @@
 """Where a `POST /anomaly/score` dry run spends its time, in-process, section by section.
 
-The bench's request body (README configuration, a fresh key, epoch times, two values) goes
-through the same steps as in a worker that owns the key: the body parsed (``parse_json``) and
+The bench's request body (README configuration, a key that learned the bench's history, epoch
+times, two values) goes through the same steps as in a worker that owns the key: the body parsed (``parse_json``) and
 validated (``ScoreIn``), the engine's request built (``Engine._score_request``), ``score_batch``
 as a dry run, the worker's reply columns, and the answer encoded (``score_reply``). HTTP and
 the event loop are left out. Prints the median milliseconds per section and in all:
@@ -25,7 +25,7 @@ from api.nogc import paused_gc
 from api.routing import parse_json
 from api.schemas import ModelConfigIn, ScoreIn, ScoreOut
 from api.score_reply import score_reply
-from app.bench.score_api import request_body
+from app.bench.score_api import learned_state, request_body
 from app.bench.workload import README_CONFIG
 from app.engine import Engine
 from incidents.config import ModelConfig
@@ -35,12 +35,15 @@ SECTIONS = ("parse", "validate", "request", "score_batch", "columns", "answer")
 
 
 def one_request(
-    body: bytes, config: ModelConfig, clock: Callable[[], float] = time.perf_counter
+    body: bytes,
+    config: ModelConfig,
+    clock: Callable[[], float] = time.perf_counter,
+    state: dict[str, Any] | None = None,
 ) -> dict[str, float]:
     """Seconds per section (by ``clock``) for one dry run of ``body``, with the collector
     paused where the API and the engine pause it."""
     took: dict[str, float] = {}
-    state: dict[str, Any] = {}
+    built: dict[str, Any] = {}
 
     def timed(name: str, step: Callable[[], Any], paused: bool = True) -> Any:
         started = clock()
@@ -55,15 +58,15 @@ def one_request(
     parsed = timed("parse", lambda: parse_json(body))
     request = timed("validate", lambda: ScoreIn.model_validate(parsed), paused=False)
     command = ScoreCommand(request.model_id, request.entity, request.records, dry_run=True)
-    state["request"] = timed("request", lambda: Engine._score_request(command, config))
+    built["request"] = timed("request", lambda: Engine._score_request(command, config))
     outcome = timed(
         "score_batch",
         lambda: score_batch(
             config,
             request.entity,
-            None,
-            state["request"]["ts"],
-            state["request"]["values"],
+            state,
+            built["request"]["ts"],
+            built["request"]["values"],
             learn=False,
             source="rest",
         ),
@@ -94,7 +97,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'records':>8} " + " ".join(f"{s:>11}" for s in (*SECTIONS, "total")) + "  (ms)")
     for size in (int(s) for s in args.sizes.split(",")):
         body = request_body(size, f"score-{size}")
-        runs = [one_request(body, config, clock) for _ in range(args.runs)]
+        state = learned_state(config, f"score-{size}")
+        runs = [one_request(body, config, clock, state) for _ in range(args.runs)]
         medians = [statistics.median(run[name] for run in runs) * 1000 for name in SECTIONS]
         total = statistics.median(sum(run.values()) for run in runs) * 1000
         print(f"{size:>8} " + " ".join(f"{m:>11.1f}" for m in (*medians, total)))
