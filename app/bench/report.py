@@ -125,8 +125,10 @@ the bare Faust agent, detectors against river) rather than absolute numbers betw
    backlog. Its rate comes from its own records: the `model_stats` changelog it writes after
    every message, stamped with the worker's clock, over the last 90 % of the points it counted
    (the first 10 % are warm-up), until the backlog is done or for at most {cap:.0f} s. In the same
-   run a raw aiokafka consumer (group-less, all partitions, the engine's fetch settings) reads
-   the same messages and does `orjson.loads` + a point count per message: the client's limit.
+   run two raw consumers (group-less, all partitions, the engine's fetch settings) read the same
+   messages and count the points of each: confluent-kafka with the standard `json.loads`, the
+   client as an outside user has it and the reference of the target (issue 16), and aiokafka
+   with `orjson.loads`, the engine's own client and decoder.
 2. **The engine's own cost per message.** The same single-point messages through a bare Faust
    agent (`app/bench/bare_agent.py`: `app.transport.EngineApp` with the engine's transport
    settings and `fetch_max_wait_ms`, one agent that decodes and counts, no tables), timed over
@@ -142,8 +144,11 @@ the bare Faust agent, detectors against river) rather than absolute numbers betw
    the `total` duration of the API's `Server-Timing` header when it sends one; otherwise the
    worker's scoring path timed in the bench's process: the same body parsed and validated as
    the API does (`ScoreIn`; plain records become columns), turned into a batch, and
-   `score_batch` with `learn=False` on a fresh key, which leaves out
+   `score_batch` with `learn=False`, which leaves out
    HTTP, the `agent.ask` hop over Kafka and the response (a lower bound). The row says which.
+   Each key first learns 1,000 normal points (one request that is not a dry run, not timed), as
+   a key in use has: without a history the README's adaptive threshold stays at its 1.5σ floor
+   in a dry run and flags a quarter of normal points.
 5. **Memory per key.** In a fresh process, {templates:,} keys are warmed with 100 points each (10
    messages of 10, the README configuration, the engine's `score_batch` and `EntityRecord`); a
    key's state is its `entity_state` row (model state, the entity's shared state: open incident,
