@@ -90,7 +90,7 @@ class CollectorMessages:
         decoded = self.decode(event, stream, fmt, parsed, configs)
         chosen, errors = plan(decoded, configs, stream)
         errors = [*decoded.errors, *errors]
-        engine.metrics.decoded(message.topic, len(decoded.samples) + len(decoded.records))
+        engine.metrics.decoded(message.topic, decoded.points)
         source = (message.topic, message.partition, message.offset)
         events: list[dict[str, Any]] = []
         for entity, shares in chosen.items():

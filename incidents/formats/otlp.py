@@ -29,7 +29,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 
-from incidents.formats import Decoded, Record, Sample, TelemetryError
+from incidents.formats import NO_LABELS, Column, Decoded, Record, TelemetryError
 
 CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 
@@ -121,7 +121,10 @@ def _metric_samples(metric: Any, resource: Mapping[str, str], decoded: Decoded) 
     if kind in ("gauge", "sum"):
         data = getattr(metric, kind)
         counter = kind == "sum" and data.is_monotonic and data.aggregation_temporality == CUMULATIVE
-        for point in data.data_points:
+        points = data.data_points
+        if _number_column(decoded, name, points, resource, counter):
+            return
+        for point in points:
             which = point.WhichOneof("value")
             if which is None:
                 decoded.errors.append(f"metric {name!r}: a data point has no value")
@@ -135,6 +138,30 @@ def _metric_samples(metric: Any, resource: Mapping[str, str], decoded: Decoded) 
             if point.count and point.HasField("sum"):
                 _add(decoded, f"{name}_mean", point, point.sum / point.count, resource, False)
     # summaries and exponential histograms are not scored
+
+
+def _number_column(
+    decoded: Decoded, name: str, points: Any, resource: Mapping[str, str], counter: bool
+) -> bool:
+    """The data points of a gauge or sum as one column, when they are all alike (each has a
+    time, a value of the same kind, finite, and no attributes of its own); else False."""
+    if any(point.attributes for point in points):
+        return False
+    stamps = [point.time_unix_nano for point in points]
+    values = [point.as_double for point in points]
+    if 0 in stamps:
+        return False
+    if 0.0 in values:  # an unset as_double reads 0.0: are they as_int, or without a value?
+        kinds = {point.WhichOneof("value") for point in points}
+        if kinds == {"as_int"}:
+            values = [float(point.as_int) for point in points]
+        elif kinds != {"as_double"}:
+            return False
+    if not all(map(math.isfinite, values)):
+        return False
+    ts = [stamp / 1e9 for stamp in stamps]
+    decoded.add_column(Column(name, resource, counter, NO_LABELS, ts, values))
+    return True
 
 
 def _add(
@@ -151,10 +178,11 @@ def _add(
     if not math.isfinite(value):
         decoded.errors.append(f"metric {name!r}: value {value} is not finite")
         return
-    labels = attributes_of(point.attributes) if point.attributes else {}
-    attributes = {**resource, **labels} if labels else resource
-    ts = point.time_unix_nano / 1e9
-    decoded.samples.append(Sample(name, ts, value, attributes, counter, labels))
+    if point.attributes:
+        attributes, labels = decoded.labelled(resource, attributes_of(point.attributes))
+    else:
+        attributes, labels = resource, NO_LABELS
+    decoded.add(name, point.time_unix_nano / 1e9, value, attributes, counter, labels)
 
 
 def level_of(severity_text: str, severity_number: int) -> str | None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from incidents.formats import Decoded, Record, Sample, TelemetryError
+from incidents.formats import NO_LABELS, Column, Decoded, Record, TelemetryError
 from incidents.formats.otlp import level_of
 
 CUMULATIVE = (2, "AGGREGATION_TEMPORALITY_CUMULATIVE")
@@ -116,11 +116,37 @@ def _metric_samples(metric: Mapping[str, Any], resource: dict[str, str], decoded
     cumulative = data.get("aggregationTemporality") in CUMULATIVE
     # a cumulative histogram's count is a counter, as a cumulative monotonic sum is
     counter = cumulative and (kind == "histogram" or bool(data.get("isMonotonic")))
-    for point in _list(data, "dataPoints"):
+    points = _list(data, "dataPoints")
+    if kind != "histogram" and _number_column(decoded, name, points, resource, counter):
+        return
+    for point in points:
         try:
             _point_samples(name, kind, point, resource, counter, decoded)
         except (TelemetryError, AttributeError, TypeError, ValueError) as exc:
             decoded.errors.append(f"metric {name!r}: {exc}")
+
+
+def _number_column(
+    decoded: Decoded, name: str, points: list[Any], resource: dict[str, str], counter: bool
+) -> bool:
+    """The data points of a gauge or sum as one column, when they are all alike (a time as
+    a decimal string, a finite ``asDouble`` each, no attributes); else False (each point is
+    then read on its own, and a bad one refused alone)."""
+    try:
+        if any("attributes" in point for point in points):
+            return False
+        raw = [point.get("asDouble") for point in points]
+        stamps = [point.get("timeUnixNano") for point in points]
+        if None in raw or not "".join(stamps).isdigit():
+            return False
+        values = list(map(float, raw))
+        nanos = list(map(int, stamps))
+    except (AttributeError, TypeError, ValueError):
+        return False
+    if 0 in nanos or not all(map(math.isfinite, values)):
+        return False
+    decoded.add_column(Column(name, resource, counter, NO_LABELS, [n / 1e9 for n in nanos], values))
+    return True
 
 
 def _point_samples(
@@ -134,14 +160,16 @@ def _point_samples(
     ts = _nanos(point, "timeUnixNano") / 1e9
     if not ts:
         raise TelemetryError("a data point has no timeUnixNano")
-    labels = attributes_of(point) if point.get("attributes") else {}
-    attributes = {**resource, **labels} if labels else resource
+    if point.get("attributes"):
+        attributes, labels = decoded.labelled(resource, attributes_of(point))
+    else:
+        attributes, labels = resource, NO_LABELS
     if kind == "histogram":
         count = float(point.get("count") or 0)
-        decoded.samples.append(Sample(f"{name}_count", ts, count, attributes, counter, labels))
+        decoded.add(f"{name}_count", ts, count, attributes, counter, labels)
         if count and point.get("sum") is not None:
             mean = float(point["sum"]) / count
-            decoded.samples.append(Sample(f"{name}_mean", ts, mean, attributes, False, labels))
+            decoded.add(f"{name}_mean", ts, mean, attributes, False, labels)
         return
     raw = point.get("asDouble", point.get("asInt"))
     if raw is None:
@@ -149,7 +177,7 @@ def _point_samples(
     value = float(raw)
     if not math.isfinite(value):
         raise TelemetryError(f"value {raw!r} is not finite")
-    decoded.samples.append(Sample(name, ts, value, attributes, counter, labels))
+    decoded.add(name, ts, value, attributes, counter, labels)
 
 
 def decode_logs(payload: Mapping[str, Any]) -> Decoded:

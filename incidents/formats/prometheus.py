@@ -54,12 +54,17 @@ def decode(payload: Any) -> Decoded:
     """
     items = payload if isinstance(payload, list) else [payload]
     decoded = Decoded("prometheus")
+    # One object for the samples with the same labels, so that they share a column.
+    shared: dict[tuple[tuple[str, str], ...], Mapping[str, str]] = {}
     for i, item in enumerate(items):
         try:
-            decoded.samples.append(_sample(item))
+            s = _sample(item)
         except TelemetryError as exc:
             name = item.get("name") if isinstance(item, Mapping) else None
             decoded.errors.append(f"sample {i} ({name!r}): {exc}")
+            continue
+        attributes = shared.setdefault(tuple(s.attributes.items()), s.attributes)
+        decoded.add(s.name, s.ts, s.value, attributes, s.counter)
     return decoded
 
 

@@ -19,10 +19,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from incidents.config import ModelConfig
 from incidents.formats import (
     DEFAULT_ENTITY_FROM,
     TARGET_LABELS,
+    Column,
     Decoded,
     Record,
     Sample,
@@ -51,7 +54,7 @@ class Share:
 Plan = dict[str, dict[str, Share]]
 
 
-def series_of(sample: Sample, config: ModelConfig, skip: frozenset[str]) -> str:
+def series_of(sample: Sample | Column, config: ModelConfig, skip: frozenset[str]) -> str:
     """The series ``sample`` belongs to under ``config``: its labels but those in ``skip`` (the
     entity's and the target's), or those ``split_by`` names.
 
@@ -107,10 +110,10 @@ def plan(decoded: Decoded, configs: Sequence[ModelConfig], stream: str) -> tuple
             if not config.features:
                 continue
             names = frozenset(config.features)
-            items: Sequence[Sample | Record] = [s for s in decoded.samples if s.name in names]
+            items: Sequence[Column | Record] = [c for c in decoded.columns if c.name in names]
             if config.where:
                 where = config.where.items()
-                items = [s for s in items if all(s.attributes.get(k, v) == v for k, v in where)]
+                items = [c for c in items if all(c.attributes.get(k, v) == v for k, v in where)]
         else:
             items = decoded.records
         unnamed = 0
@@ -118,13 +121,13 @@ def plan(decoded: Decoded, configs: Sequence[ModelConfig], stream: str) -> tuple
         # the points of a resource or a series, so each is looked at once.
         shares: dict[tuple[int, int], Share | None] = {}
         for item in items:
-            labels = item.labels if isinstance(item, Sample) else None
+            labels = item.labels if isinstance(item, Column) else None
             place = (id(item.attributes), id(labels))
             if place not in shares:
                 shares[place] = _share(decoded, item, config, names_entity, skip, chosen)
             share = shares[place]
             if share is None:
-                unnamed += 1
+                unnamed += len(item.ts) if isinstance(item, Column) else 1
             else:
                 share.items.append(item)
         if unnamed:
@@ -139,7 +142,7 @@ def plan(decoded: Decoded, configs: Sequence[ModelConfig], stream: str) -> tuple
 
 def _share(
     decoded: Decoded,
-    item: Sample | Record,
+    item: Column | Record,
     config: ModelConfig,
     names_entity: Sequence[str],
     skip: frozenset[str],
@@ -149,7 +152,7 @@ def _share(
     entity = decoded.entity or entity_of(item.attributes, names_entity)
     if entity is None:
         return None
-    series = series_of(item, config, skip) if isinstance(item, Sample) else ""
+    series = series_of(item, config, skip) if isinstance(item, Column) else ""
     by_key = chosen[entity]
     key = config.model_id + series
     if key not in by_key:
@@ -162,10 +165,10 @@ def _planned(decoded: Decoded, configs: Sequence[ModelConfig], stream: str) -> P
     by_id = {c.model_id: c for c in configs if c.stream == stream}
     entity = decoded.entity or ""
     chosen: dict[str, Share] = {}
-    for (model_id, series), samples in (decoded.planned or {}).items():
+    for (model_id, series), columns in (decoded.planned or {}).items():
         config = by_id.get(model_id)
         if config is not None:
-            chosen[model_id + series] = Share(config, series, samples)
+            chosen[model_id + series] = Share(config, series, columns)
     return {entity: chosen} if chosen else {}
 
 
@@ -188,43 +191,66 @@ def rate(previous: Sequence[float] | None, ts: float, value: float) -> float:
 
 
 def rows(
-    samples: Sequence[Sample], config: ModelConfig, rates: Mapping[str, Any] | None
-) -> tuple[list[float], list[list[float]], dict[str, Any]]:
+    columns: Sequence[Column], config: ModelConfig, rates: Mapping[str, Any] | None
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """(times, rows in the model's feature order, the counters' new memory) of a model's
-    samples: one row per distinct time, a feature without a sample at that time a gap (NaN);
-    counters (:attr:`Sample.counter`, or named in the model's ``counters``) as per-second
-    rates against ``rates``, the last (ts, value) of each counter series.
+    columns: one row per distinct time, in time order, a feature without a sample at that time
+    a gap (NaN), a feature's last sample at a time its value there; counters
+    (:attr:`Column.counter`, or named in the model's ``counters``) as per-second rates against
+    ``rates``, the last (ts, value) of each counter series.
 
     Examples
     --------
     >>> cfg = ModelConfig("m", "1", "zscore", features=("load", "requests_total"))
-    >>> first = [Sample("load", 0.0, 1.5), Sample("requests_total", 0.0, 100.0, counter=True),
-    ...          Sample("load", 10.0, 2.0)]
-    >>> ts, values, memory = rows(first, cfg, None)
-    >>> ts, values
+    >>> first = Decoded("x", samples=[Sample("load", 0.0, 1.5),
+    ...     Sample("requests_total", 0.0, 100.0, counter=True), Sample("load", 10.0, 2.0)])
+    >>> ts, values, memory = rows(first.columns, cfg, None)
+    >>> ts.tolist(), values.tolist()
     ([0.0, 10.0], [[1.5, nan], [2.0, nan]])
-    >>> rows([Sample("requests_total", 10.0, 150.0, counter=True)], cfg, memory)[:2]
-    ([10.0], [[nan, 5.0]])
+    >>> later = Decoded("x", samples=[Sample("requests_total", 10.0, 150.0, counter=True)])
+    >>> [part.tolist() for part in rows(later.columns, cfg, memory)[:2]]
+    [[10.0], [[nan, 5.0]]]
     """
     index = {name: j for j, name in enumerate(config.features or ())}
     memory: dict[str, Any] = dict(rates or {})
-    by_ts: dict[float, list[float]] = {}
     counters = frozenset(config.counters)
-    ordered = all(a.ts <= b.ts for a, b in zip(samples, samples[1:], strict=False))
-    for sample in samples if ordered else sorted(samples, key=lambda s: s.ts):
-        value = sample.value
-        if sample.counter or sample.name in counters:
-            key = sample.name  # the scored key is one series: its counters have one name each
-            previous = memory.get(key)
-            value = rate(previous, sample.ts, sample.value)
-            if previous is None or sample.ts > previous[0]:
-                memory.pop(key, None)  # re-inserted last: the dict keeps recency order
-                memory[key] = [sample.ts, sample.value]
-        row = by_ts.get(sample.ts)
-        if row is None:
-            row = by_ts[sample.ts] = [math.nan] * len(index)
-        row[index[sample.name]] = value
+    merged: dict[str, list[Column]] = {}
+    for column in columns:
+        merged.setdefault(column.name, []).append(column)
+    features: list[tuple[int, np.ndarray, np.ndarray]] = []
+    for name, found in merged.items():
+        ts = np.asarray([t for c in found for t in c.ts] if len(found) > 1 else found[0].ts)
+        values = np.asarray(
+            [v for c in found for v in c.values] if len(found) > 1 else found[0].values
+        )
+        order = np.argsort(ts, kind="stable")
+        ts, values = ts[order], values[order]
+        if found[0].counter or name in counters:
+            # the scored key is one series: its counters have one name each
+            values = _rates(name, ts, values, memory)
+        last = np.append(ts[1:] != ts[:-1], True)  # a time's last sample is its value
+        features.append((index[name], ts[last], values[last]))
     while len(memory) > MAX_RATE_SERIES:
         del memory[next(iter(memory))]
-    times = list(by_ts)
-    return times, [by_ts[t] for t in times], memory
+    if len(features) == 1:
+        times = features[0][1]
+    else:
+        times = np.unique(np.concatenate([ts for _, ts, _ in features]))
+    table = np.full((len(times), len(index)), math.nan)
+    for j, ts, values in features:
+        table[np.searchsorted(times, ts), j] = values
+    return times, table, memory
+
+
+def _rates(name: str, ts: np.ndarray, values: np.ndarray, memory: dict[str, Any]) -> np.ndarray:
+    """A counter's per-second rates, in time order, from and into its ``memory`` entry."""
+    out = np.empty(len(ts))
+    previous = memory.get(name)
+    for i, (t, value) in enumerate(zip(ts.tolist(), values.tolist(), strict=True)):
+        out[i] = rate(previous, t, value)
+        if previous is None or t > previous[0]:
+            previous = [t, value]
+    if previous is not None:
+        memory.pop(name, None)  # re-inserted last: the dict keeps recency order
+        memory[name] = previous
+    return out

@@ -23,9 +23,10 @@ from typing import Any
 import orjson
 
 from incidents.formats import (
+    NO_LABELS,
+    Column,
     Decoded,
     Record,
-    Sample,
     TelemetryError,
     influx,
     loglines,
@@ -138,7 +139,7 @@ def decode(
         except UnicodeDecodeError:
             raise TelemetryError("line protocol must be UTF-8 text") from None
         decoded = influx.decode(text, default_ts, counters)
-        if decoded.errors and not decoded.samples:
+        if decoded.errors and not decoded.columns:
             raise TelemetryError(
                 "a metrics message in none of the known formats (engine JSON, OTLP, Prometheus "
                 f"JSON, Influx line protocol): read as line protocol, {decoded.errors[0]}"
@@ -155,7 +156,7 @@ def engine_samples(payload: Mapping[str, Any], max_points: int) -> Decoded:
 
         {"entity": "h1", "ts": 0, "values": {"cpu": 1.0}}
         {"entity": "h1", "points": [{"ts": 0, "values": {"cpu": 1.0}}, ...]}
-        {"entity": "h1", "series": [["m", "{cpu=cpu0}", [["cpu", 0, 1.0, false], ...]], ...]}
+        {"entity": "h1", "series": [["m", "{cpu=cpu0}", [["cpu", false, [0, 10], [1.0, 2.0]]]], ...]}
 
     Examples
     --------
@@ -195,44 +196,51 @@ def engine_samples(payload: Mapping[str, Any], max_points: int) -> Decoded:
                 continue  # a gap
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise TelemetryError(f"values.{name} must be a number or null, got {value!r}")
-            decoded.samples.append(Sample(str(name), ts, float(value)))
+            decoded.add(str(name), ts, float(value), NO_LABELS)
     return decoded
 
 
-def _planned(shares: object, max_points: int) -> dict[tuple[str, str], list[Sample]]:
-    """The samples of a moved message, by (model id, series)."""
+def _planned(shares: object, max_points: int) -> dict[tuple[str, str], list[Column]]:
+    """The columns of a moved message, by (model id, series)."""
     if not isinstance(shares, list):
-        raise TelemetryError("series must be a list of [model_id, series, samples]")
-    planned: dict[tuple[str, str], list[Sample]] = {}
+        raise TelemetryError("series must be a list of [model_id, series, columns]")
+    planned: dict[tuple[str, str], list[Column]] = {}
     total = 0
     for i, share in enumerate(shares):
         if not isinstance(share, list) or len(share) != 3 or not isinstance(share[2], list):
-            raise TelemetryError(f"series[{i}] must be [model_id, series, samples]")
-        model_id, series, rows = share
-        total += len(rows)
-        if total > max_points:
-            raise TelemetryError(f"{total} samples is over the limit of {max_points}")
-        samples = planned.setdefault((str(model_id), str(series)), [])
-        for row in rows:
-            if not isinstance(row, list) or len(row) != 4:
-                raise TelemetryError(f"series[{i}] samples must be [name, ts, value, counter]")
-            name, ts, value, counter = row
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                raise TelemetryError(f"series[{i}] values must be numbers")
-            samples.append(Sample(str(name), parse_ts(ts), float(value), {}, bool(counter)))
+            raise TelemetryError(f"series[{i}] must be [model_id, series, columns]")
+        model_id, series, columns = share
+        found = planned.setdefault((str(model_id), str(series)), [])
+        for column in columns:
+            if not isinstance(column, list) or len(column) != 4:
+                raise TelemetryError(f"series[{i}] columns must be [name, counter, ts, values]")
+            name, counter, ts, values = column
+            if not isinstance(ts, list):  # [name, ts, value, counter]: the earlier, per sample
+                ts, values, counter = [counter], [ts], values
+            if not isinstance(values, list) or len(values) != len(ts):
+                raise TelemetryError(f"series[{i}] columns need as many values as times")
+            total += len(ts)
+            if total > max_points:
+                raise TelemetryError(f"{total} samples is over the limit of {max_points}")
+            try:  # written by the engine: plain numbers
+                times, floats = list(map(float, ts)), list(map(float, values))
+            except (TypeError, ValueError):
+                raise TelemetryError(f"series[{i}] times and values must be numbers") from None
+            found.append(Column(str(name), NO_LABELS, bool(counter), None, times, floats))
     return planned
 
 
-def moved_metrics(entity: str, shares: Iterable[tuple[str, str, list[Sample]]]) -> bytes:
-    """The message that carries an entity's samples, by (model id, series), to its partition
+def moved_metrics(entity: str, shares: Iterable[tuple[str, str, list[Column]]]) -> bytes:
+    """The message that carries an entity's columns, by (model id, series), to its partition
     (decoded there by :func:`engine_samples`; the entity and series are decided).
 
-    >>> moved_metrics("h1", [("m", "{cpu=cpu0}", [Sample("cpu", 5.0, 1.0)])])
-    b'{"entity":"h1","series":[["m","{cpu=cpu0}",[["cpu",5.0,1.0,false]]]]}'
+    >>> column = Column("cpu", {"host": "h1"}, False, None, [5.0, 15.0], [1.0, 2.0])
+    >>> moved_metrics("h1", [("m", "{cpu=cpu0}", [column])])
+    b'{"entity":"h1","series":[["m","{cpu=cpu0}",[["cpu",false,[5.0,15.0],[1.0,2.0]]]]]}'
     """
     series = [
-        [model_id, name, [[s.name, s.ts, s.value, s.counter] for s in samples]]
-        for model_id, name, samples in shares
+        [model_id, name, [[c.name, c.counter, c.ts, c.values] for c in columns]]
+        for model_id, name, columns in shares
     ]
     return orjson.dumps({"entity": entity, "series": series})
 

@@ -8,7 +8,7 @@ import math
 import orjson
 
 from incidents.config import ModelConfig
-from incidents.formats import Decoded, Record, Sample
+from incidents.formats import Column, Decoded, Record, Sample
 from incidents.formats.route import plan, rows
 from incidents.formats.sniff import engine_samples, moved_metrics
 
@@ -52,7 +52,7 @@ def test_each_label_set_is_its_own_series_by_default() -> None:
     chosen, _ = plan(telegraf_cpu(), [config], "metrics")
     shares = chosen["h1"]
     assert sorted(shares) == ["cpu{cpu=cpu-total}", "cpu{cpu=cpu0}", "cpu{cpu=cpu1}"]
-    assert [s.value for s in shares["cpu{cpu=cpu1}"].items] == [20.0]
+    assert [c.values for c in shares["cpu{cpu=cpu1}"].items] == [[20.0]]
 
 
 def test_where_filters_and_split_by_none_merges() -> None:
@@ -61,8 +61,8 @@ def test_where_filters_and_split_by_none_merges() -> None:
         "split_by": [],
     })  # fmt: skip
     chosen, _ = plan(telegraf_cpu(), [config], "metrics")
-    assert [(k, [s.value for s in share.items]) for k, share in chosen["h1"].items()] == [
-        ("cpu", [55.0])
+    assert [(k, [c.values for c in share.items]) for k, share in chosen["h1"].items()] == [
+        ("cpu", [[55.0]])
     ]
 
 
@@ -81,13 +81,30 @@ def test_prometheus_job_and_instance_do_not_split_series() -> None:
     }
 
 
+def columns(*samples: Sample) -> list[Column]:
+    return Decoded("x", samples=samples).columns
+
+
 def test_features_of_separate_messages_are_gaps_of_one_another() -> None:
     config = model()
-    ts, values, memory = rows([Sample("load", 10.0, 1.5)], config, None)
-    assert ts == [10.0] and values[0][0] == 1.5 and math.isnan(values[0][1])
-    ts, values, _ = rows([Sample("req", 10.0, 4.0), Sample("load", 20.0, 2.0)], config, memory)
-    assert ts == [10.0, 20.0]
+    ts, values, memory = rows(columns(Sample("load", 10.0, 1.5)), config, None)
+    assert ts.tolist() == [10.0] and values[0][0] == 1.5 and math.isnan(values[0][1])
+    ts, values, _ = rows(
+        columns(Sample("req", 10.0, 4.0), Sample("load", 20.0, 2.0)), config, memory
+    )
+    assert ts.tolist() == [10.0, 20.0]
     assert math.isnan(values[0][0]) and values[0][1] == 4.0
+
+
+def test_samples_out_of_order_and_repeated_make_one_row_per_time() -> None:
+    config = model(counters=["req"])
+    samples = [Sample("load", t, v) for t, v in [(20.0, 2.0), (10.0, 1.0), (20.0, 3.0)]]
+    samples += [Sample("req", t, v) for t, v in [(20.0, 30.0), (0.0, 10.0)]]
+    ts, values, memory = rows(columns(*samples), config, None)
+    assert ts.tolist() == [0.0, 10.0, 20.0]
+    assert values[:, 0].tolist()[1:] == [1.0, 3.0]  # the later sample of a time wins
+    assert values[2, 1] == 1.0  # (30 - 10) / 20 s
+    assert memory == {"req": [20.0, 30.0]}
 
 
 def test_counters_become_rates_and_a_reset_does_not_go_negative() -> None:
@@ -95,21 +112,29 @@ def test_counters_become_rates_and_a_reset_does_not_go_negative() -> None:
     memory = None
     got = []
     for ts, value in [(0.0, 100.0), (10.0, 150.0), (20.0, 170.0), (30.0, 5.0), (40.0, 25.0)]:
-        _, values, memory = rows([Sample("req", ts, value, {"host": "h1"})], config, memory)
+        _, values, memory = rows(columns(Sample("req", ts, value)), config, memory)
         got.append(values[0][1])
     assert math.isnan(got[0])  # the first value has no rate
     assert got[1:] == [5.0, 2.0, 0.5, 2.0]  # 150-100 over 10 s; reset: 5 since the restart
 
 
 def test_a_moved_message_keeps_its_entity_models_and_series() -> None:
-    samples = [Sample("req", 5.0, 10.0, {"host": "h9", "code": "500"}, True)]
-    raw = moved_metrics("h9", [("m", "{code=500}", samples)])
+    sent = Column("req", {"host": "h9", "code": "500"}, True, None, [5.0, 15.0], [10.0, 12.0])
+    raw = moved_metrics("h9", [("m", "{code=500}", [sent])])
     decoded = engine_samples(orjson.loads(raw), 100)
     other = ModelConfig.from_dict({"model_id": "n", "features": ["req"]})
     chosen, _ = plan(decoded, [model(), other], "metrics")
     assert list(chosen) == ["h9"] and list(chosen["h9"]) == ["m{code=500}"]
-    [sample] = chosen["h9"]["m{code=500}"].items
-    assert (sample.name, sample.ts, sample.value, sample.counter) == ("req", 5.0, 10.0, True)
+    [column] = chosen["h9"]["m{code=500}"].items
+    assert (column.name, column.ts, column.values, column.counter) == (
+        "req", [5.0, 15.0], [10.0, 12.0], True
+    )  # fmt: skip
+
+
+def test_a_message_moved_by_the_earlier_engine_is_still_read() -> None:
+    raw = {"entity": "h9", "series": [["m", "", [["req", 5.0, 10.0, False]]]]}
+    [column] = engine_samples(raw, 100).planned[("m", "")]  # type: ignore[index]
+    assert (column.name, column.ts, column.values, column.counter) == ("req", [5.0], [10.0], False)
 
 
 def test_log_models_take_every_record_of_the_entity() -> None:
