@@ -700,7 +700,7 @@ class Engine:
 
     async def series(self, model_id: str, entity: str, limit: int, horizon: int) -> dict[str, Any]:
         """The key's recent points and forecast, from the worker that owns the entity."""
-        if self.model_config(model_id) is None:
+        if self.configs.scored_as(model_id) is None:
             raise UnknownModel(f"no configuration for model {model_id!r}")
         request = {
             "kind": "series",

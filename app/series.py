@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def series_reply(engine: Engine, request: Mapping[str, Any]) -> dict[str, Any]:
     """The reply to a ``{"kind": "series", "model_id", "entity", "limit", "horizon"}`` request."""
     model_id, entity = request["model_id"], request["entity"]
-    config = engine.model_config(model_id)
+    config = engine.configs.scored_as(model_id)  # a model, or a series of one
     if config is None:
         return {"error": "unknown_model", "message": f"no configuration for model {model_id!r}"}
     recent = engine.recent.series(model_id, entity, request.get("limit")) or {

@@ -13,6 +13,7 @@ import heapq
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -175,6 +176,17 @@ class ConfigStore:
     def model(self, model_id: str) -> ModelConfig | None:
         """The parsed configuration the scoring step runs with."""
         return self._models.get(model_id)
+
+    def scored_as(self, model_id: str) -> ModelConfig | None:
+        """The configuration a key is scored with: its model's, or for a series of a model that
+        selects its points by feature (``cpu{cpu=cpu0}``, see ``incidents.formats.route``) the
+        model's under the series' id."""
+        config = self._models.get(model_id)
+        if config is None and "{" in model_id:
+            model = self._models.get(model_id.split("{", 1)[0])
+            if model is not None and model.features:
+                return replace(model, model_id=model_id)
+        return config
 
     def models_for_stream(self, stream: str) -> list[ModelConfig]:
         """The configurations that score ``stream`` ("metrics", "logs", "behavior")."""

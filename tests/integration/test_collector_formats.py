@@ -146,6 +146,12 @@ def test_otlp_prometheus_and_telegraf_metrics_open_incidents(
     for model_id, by_entity in expected.items():
         assert incidents(alerts, model_id) == by_entity, model_id
     assert {a["entity"] for a in engine.alerts()} >= {"otel-0", "checkout", "prom-1:9100", "tg-2"}
+    # A series is found by the id it is scored under: its model's and its labels.
+    core0 = engine.get("/anomaly/series", model_id="telegraf-cores{cpu=cpu0}", entity="tg-1")
+    assert core0.status_code == 200, core0.text
+    points = {p["ts"]: p for p in core0.json()["points"]}  # and the bad message's cpu0 line
+    assert len(points) == NORMAL + 2 and points[T0 + 10 * NORMAL]["values"] == [5.0]
+    assert points[T0 + 10 * NORMAL]["is_anomaly"]
 
     def refused(host: str, series: str) -> str:
         return (
