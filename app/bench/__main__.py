@@ -16,7 +16,15 @@ from types import FrameType
 
 import httpx
 
-from app.bench import backtest_time, detector_cost, latency, memory, pipeline, score_api
+from app.bench import (
+    backtest_time,
+    collector_formats,
+    detector_cost,
+    latency,
+    memory,
+    pipeline,
+    score_api,
+)
 from app.bench.cluster import ROOT, BenchError, Cluster
 from app.bench.profile import FULL, QUICK, Profile, progress
 from app.bench.report import RunInfo, load_average, machine, now, render, write
@@ -24,7 +32,9 @@ from app.bench.table import Row, format_table
 from app.bench.workload import README_CONFIG
 from app.embedded import BROKER_NAMES
 
-MEASUREMENTS = ("pipeline", "bare", "latency", "score", "memory", "detectors", "backtest")
+MEASUREMENTS = (
+    "pipeline", "bare", "latency", "score", "memory", "detectors", "backtest", "formats"
+)  # fmt: skip
 GROUP = {name: str(i) for i, name in enumerate(MEASUREMENTS, start=1)}
 DOC = ROOT / "docs" / "PERFORMANCE.md"
 SCORE_LIMITS = {"ANOMALY_SCORE_RATE_PER_S": "100000", "ANOMALY_SCORE_BURST": "100000"}
@@ -114,6 +124,8 @@ def run_cluster_measurements(
         if "latency" in selected:
             guarded("latency", rows, lambda: latency.measure(cluster, worker, names, profile))
         cluster.stop(worker)
+        if "formats" in selected:
+            guarded("formats", rows, lambda: collector_formats.measure(cluster, profile, notes))
         if "pipeline" in selected or "bare" in selected:
             sizes = sorted(profile.stream) if "pipeline" in selected else [1]
             found: dict[int, pipeline.SizeResults] = {}
@@ -183,14 +195,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     notes: list[str] = []
     broker = "none (in-process measurements only)"
     try:
-        if {"pipeline", "bare", "latency", "score"} & set(selected):
+        if {"pipeline", "bare", "latency", "score", "formats"} & set(selected):
             try:
                 broker = run_cluster_measurements(
                     selected, profile, rows, notes, args.keep, args.broker
                 )
             except (BenchError, OSError, httpx.HTTPError) as exc:
                 progress(f"the engine could not be set up: {exc}")
-                for name in ("latency", "score", "pipeline", "bare"):
+                for name in ("latency", "score", "pipeline", "bare", "formats"):
                     if name in selected:
                         rows.append(Row(GROUP[name], name, "s", note=f"error: {str(exc)[:150]}"))
         if "memory" in selected:
