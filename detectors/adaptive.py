@@ -13,6 +13,10 @@ Each feature keeps (all updated online, one point at a time):
   ``range_floor`` times its recent range;
 - a tail calibration of ``z`` (:class:`detectors._tail.TailCalibration`): the score is
   ``-log10`` of the tail probability, so one threshold means the same on every series;
+- an alert budget per unit of time: the probability is per ``tail_interval`` seconds of event
+  time, so a key sampled every ``dt < tail_interval`` seconds scores ``-log10(p * tail_interval
+  / dt)`` (the chance that one of an interval's points is as far) and is held to the same false
+  alerts a day as one sampled every ``tail_interval`` seconds;
 - a second, sustained path: a run of moderately far points flags though none crosses the
   threshold (each adds its score above ``sustain_level`` to a sum decaying by
   ``sustain_decay``; the sum above ``sustain_sum`` flags, and no single point can get it there);
@@ -115,7 +119,7 @@ class _Feature:
         self.n = 0.0
         self.seasonal = 0.0  # 1.0 while the profile is used
         self.last = _NAN  # time of the last point
-        self.dt = 300.0  # mean time between points (up to a bin)
+        self.dt = 300.0  # mean time between points (up to a bin; the mean of the first 100)
         self.sus = 0.0  # sustained-deviation sum (score units above ``sustain_level``)
         # Steps between consecutive values: over the current sustained run (``sn`` points; it
         # goes on while the sum is positive or a flag is recent) the mean size clipped at
@@ -170,6 +174,9 @@ class Adaptive(Detector):
     peak_factor, peak_days
         The spread is at least ``peak_factor`` times the largest deviation in the same half
         hour, which decays by ``e`` in ``peak_days`` days.
+    tail_interval
+        Seconds of event time the tail probability is counted per: points closer together
+        score ``log10(tail_interval / dt)`` less (0: per point, whatever the sampling).
     sustain_level, sustain_sum, sustain_decay
         The sustained path: each point adds its score above ``sustain_level`` (at most 0.6 of
         ``sustain_sum``) to a sum decaying by ``sustain_decay`` per point; above
@@ -213,7 +220,7 @@ class Adaptive(Detector):
         "alpha", "var_alpha", "fast_alpha", "tail_quantile", "tail_rate", "min_tail",
         "gaussian_cap", "min_z", "change_decay", "change_count", "drift_sigmas",
         "drift_points", "season_alpha", "season_days", "range_floor", "rel_floor", "peak_factor", "peak_days",
-        "sustain_level", "sustain_sum", "sustain_decay", "short_alpha", "var_ratio", "var_points",
+        "tail_interval", "sustain_level", "sustain_sum", "sustain_decay", "short_alpha", "var_ratio", "var_points",
     )  # fmt: skip
     owns_learning: ClassVar[bool] = True
 
@@ -238,6 +245,7 @@ class Adaptive(Detector):
         rel_floor: float = 1e-3,
         peak_factor: float = 0.3,
         peak_days: float = 7.0,
+        tail_interval: float = 60.0,
         sustain_level: float = 1.0,
         sustain_sum: float = 2.5,
         sustain_decay: float = 0.8,
@@ -264,6 +272,7 @@ class Adaptive(Detector):
             ("rel_floor", rel_floor),
             ("peak_factor", peak_factor),
             ("season_days", season_days),
+            ("tail_interval", tail_interval),
             ("sustain_level", sustain_level),
             ("sustain_sum", sustain_sum),
             ("var_ratio", var_ratio),
@@ -293,6 +302,7 @@ class Adaptive(Detector):
         self.rel_floor = float(rel_floor)
         self.peak_factor = float(peak_factor)
         self.peak_days = float(peak_days)
+        self.tail_interval = float(tail_interval)
         self.sustain_level = float(sustain_level)
         self.sustain_sum = float(sustain_sum)
         self.sustain_decay = float(sustain_decay)
@@ -361,6 +371,7 @@ class Adaptive(Detector):
                 if learn:
                     f.level = f.plain = f.prev = f.high = f.low = v
                     f.first = ts if ts is not None else 0.0
+                    f.last = ts if ts is not None else _NAN
                     f.n = 1.0
                     learned = True
                 continue
@@ -394,6 +405,8 @@ class Adaptive(Detector):
         if not math.isnan(f.fast):
             z = math.sqrt(z * abs(v - f.fast - offset) / s)
         score = f.cal.score(z) if z >= self.min_z else 0.0
+        if f.dt < self.tail_interval:  # per interval: the chance that one of its points is as far
+            score = max(0.0, score - self._budget_shift(f))
         flag = score > threshold
         if self.sustain_sum > 0:
             # a run of moderately far points from the slow baseline alerts though none crosses
@@ -429,7 +442,7 @@ class Adaptive(Detector):
             kept = v
             moved = (i, prediction, new)
         elif flag:
-            limit = min(f.cal.z_at(threshold) * s, abs(r))
+            limit = min(f.cal.z_at(threshold + self._budget_shift(f)) * s, abs(r))
             kept = prediction + (limit if r > 0 else -limit)
         else:
             kept = v
@@ -447,7 +460,8 @@ class Adaptive(Detector):
         if ts is not None:
             d = kept - f.level
             if not math.isnan(f.last):
-                f.dt += 0.01 * (min(ts - f.last, _DAY / BINS) - f.dt)
+                w = max(0.01, 1.0 / (f.n - 1.0))  # the mean of the first 100 gaps, then fading
+                f.dt += w * (min(max(ts - f.last, 0.0), _DAY / BINS) - f.dt)
             f.last = ts
             # a bin learns as fast per day whatever the sampling (season_alpha at 5 minutes)
             rate = self.season_alpha * min(1.0, f.dt / 300.0)
@@ -482,6 +496,12 @@ class Adaptive(Detector):
         f.high = max(v, f.high + (v - f.high) / 32)
         f.low = min(v, f.low + (v - f.low) / 32)
         return moved
+
+    def _budget_shift(self, f: _Feature) -> float:
+        """What a point of ``f`` scores less for being one of ``tail_interval / dt``."""
+        if f.dt >= self.tail_interval:
+            return 0.0
+        return math.log10(self.tail_interval / max(f.dt, 1e-3))
 
     def _spread_change(self, f: _Feature, d: float, flag: bool) -> None:
         """Learn the step ``d`` from the previous value. A sustained run of at least

@@ -12,6 +12,7 @@ from app.scenarios import engine_alerts, judge, scenario
 from detectors import DetectorError, ModelScorer, ModelSpec
 from detectors.results import describe_change
 from incidents.config import ModelConfig
+from incidents.scoring import score_batch
 
 DAY = 86400.0
 
@@ -143,3 +144,38 @@ def test_a_row_written_by_the_older_state_format_loads_and_keeps_scoring() -> No
             assert abs(a.score - b.score) < 0.5
     spike = resumed.score_one([160.0, 100.0], ts=float(ts[-1] + 300))
     assert spike.is_anomaly
+
+
+def _flagged_on_noise(params: dict[str, float], every: float, hours: float) -> int:
+    rng = np.random.default_rng(5)
+    scorer = ModelScorer(ModelSpec("adaptive", params, n_features=1))
+    n = int(hours * 3600 / every)
+    rows = 100.0 + 5.0 * rng.standard_normal((n, 1))
+    return int(scorer.score_block(rows, ts=1.8e9 + every * np.arange(n)).is_anomaly.sum())
+
+
+def test_noise_sampled_every_second_flags_no_more_a_day_than_noise_sampled_every_minute() -> None:
+    # the tail probability (10^-2 for the threshold 2) is per minute of event time, so the
+    # budget is 720 minutes x 10^-2 = 7 flagged points in 12 hours at any sampling rate
+    assert _flagged_on_noise({}, every=1.0, hours=12) <= 7
+    # counted per point instead, 43,200 points flag about 30 times as often as 720 do
+    assert _flagged_on_noise({"tail_interval": 0.0}, every=1.0, hours=12) > 7
+
+
+def test_an_incident_of_a_key_sampled_every_second_resolves_an_hour_after_its_spike() -> None:
+    # the soak's workload (make soak): two noisy features at 1 Hz in one batch a minute; a
+    # spike opens an incident, and the noise after it must not keep the incident going
+    config = ModelConfig.from_dict({"model_id": "m", "resolve_after": 3600})
+    rng = np.random.default_rng(2)
+    start, state, shared, events = 1.8e9, None, None, []
+    for minute in range(180):
+        ts = start + 60.0 * minute + np.arange(1.0, 61.0)
+        rows = rng.normal(0.0, 1.0, (60, 2)) * (5.0, 1.0) + (100.0, 5.0)
+        if minute == 40:
+            rows[-3:, 0] += 60.0
+        out = score_batch(config, "pod-1", state, ts.tolist(), rows.tolist(), entity_state=shared)
+        state, shared, events = out.state, out.entity_state, events + out.events
+    assert [e["event"] for e in events] == ["open", "resolve"]
+    spike = start + 60.0 * 41 - 2
+    assert events[0]["ts"] == spike
+    assert events[1]["ts"] <= spike + 3600 + 60
