@@ -47,6 +47,7 @@ from app.sweeper import SWEEP_INTERVAL_S, Sweeper
 from app.topics import changelog_topic
 from app.transport import EngineApp
 from app.views import AlertStore, ConfigStore, DeliveryStore, SilenceStore, TopicView
+from app.write_back import WriteBack
 from detectors import DetectorError
 from incidents.absence import REPORTED, absence_event
 from incidents.channels import ChannelSettings, build_channels
@@ -227,6 +228,13 @@ class Engine:
             self, self.clock
         )  # silent incidents, idle state, the ledger (app/sweeper.py)
         self.app.timer(SWEEP_INTERVAL_S, name="sweep_state")(self._sweep)
+        # The agents' rows and counters, written to their changelogs once per interval.
+        self.write_back = WriteBack(settings.state_flush_interval_s, hand_over=self.hand_over)
+        self.app.timer(max(0.05, min(settings.state_flush_interval_s, 0.25)), name="flush_state")(
+            self._flush_due
+        )
+        self.app.on_partitions_revoked.connect(self._flush_before_revoke)
+        self.app.on_before_shutdown.connect(self._flush_before_stop)
         self.telemetry = TelemetryHandler(self)
         for stream, topic in self.telemetry_topics.items():
             self.app.agent(topic, name=f"score_{stream}")(self._telemetry_agent(stream))
@@ -413,6 +421,37 @@ class Engine:
         self.metrics.published(events)
         return sent
 
+    def pending_writes(self, *, later: bool = False) -> PendingWrites:
+        """A batch of writes to ``entity_state`` and ``model_stats``: on their changelogs at the
+        next flush (``later``, the telemetry agents) or when the batch is flushed."""
+        cache = self.write_back
+        return PendingWrites(
+            self.entity_state, self.model_stats, write=cache.put_later if later else cache.put_now
+        )
+
+    async def hand_over(self) -> None:
+        """Move the changelog records from Faust's producer buffer to the Kafka client now, so
+        that they travel while the agents go on: Faust drains its buffer in a task that runs
+        only while an agent awaits, and scoring a batch awaits nothing. Without this a batch
+        found its predecessor's rows not even sent (20-45 ms of waiting per batch here)."""
+        buffer = self.app.producer.buffer
+        if buffer.state == "running":  # not while the worker stops (it flushes on its own)
+            await buffer.flush()
+        await asyncio.sleep(0)  # one turn of the loop: the client's sender writes the requests
+
+    async def _flush_due(self) -> None:
+        if self.write_back.due():
+            await self.write_back.flush()
+
+    async def _flush_before_revoke(self, *args: Any, **kwargs: Any) -> None:
+        """Before partitions go to another worker, it must find their rows on the broker."""
+        await self.write_back.flush()
+        await self.write_back.delivered()
+
+    async def _flush_before_stop(self, *args: Any, **kwargs: Any) -> None:
+        """On a stop (the agents are done): the rows go out with Faust's last producer flush."""
+        await self.write_back.flush()
+
     async def _sweep(self) -> None:
         try:
             await self.sweeper.sweep()
@@ -511,7 +550,7 @@ class Engine:
                 cache=self.live,
             )
 
-        pending = PendingWrites(self.entity_state, self.model_stats)
+        pending = self.pending_writes()
         try:
             with paused_gc():  # no await inside
                 outcomes, events = self.apply_message(
@@ -673,7 +712,7 @@ class Engine:
         """On the owner: the verdict applied to the entity's row, like a message of its own."""
         entity, incident_id = request["entity"], request["incident_id"]
         steps, planned = self.dismissal_of(entity, incident_id, request["verdict"])
-        pending = PendingWrites(self.entity_state, self.model_stats)
+        pending = self.pending_writes()
         partition = source[1] if source else self.partition_of(entity)
         try:
             outcomes, events = self.apply_message(entity, partition, source, steps, pending)

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     # more, and writes each key's row and counters once per batch (see app/pending_writes.py).
     stream_batch_max: int = Field(default=500, ge=1)
     stream_batch_wait_s: float = Field(default=0.005, gt=0)
+    # The agents' rows and counters go to their changelogs once per this interval, however many
+    # batches changed them (app/write_back.py); 0 writes them after every batch.
+    state_flush_interval_s: float = Field(default=1.0, ge=0)
 
     # Latency tuning for brokers that hold an empty fetch for its whole wait (the embedded one).
     fetch_max_wait_ms: int = Field(default=10, ge=1)

@@ -7,7 +7,6 @@ dead-letter topic with the reason, and the stream goes on.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -62,25 +61,21 @@ class TelemetryHandler:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.settings = engine.settings
-        # Each stream's last batch, whose changelog records may still be on their way.
-        self._in_flight: dict[str, PendingWrites] = {}
         self.collectors = CollectorMessages(engine)
 
     async def handle_batch(self, batch: Sequence[EventT], stream: str) -> None:
         """Score a batch of messages of ``stream`` ("metrics", "logs" or "behavior") in order,
-        write the rows and counters they changed and the partitions' positions once, and
+        put the rows and counters they changed and the partitions' positions in the tables, and
         publish their incident events. A partition whose records skip past its position is
         sought back to it (see ``app.progress``).
 
-        The batch is acknowledged without waiting for the broker to have its rows: they travel
-        while the next batch is scored, and that batch waits for them before it writes its own
-        positions, so a position never reaches the broker ahead of a row it counts (a failed
-        send stops the agent there). An offset committed ahead of the rows is harmless: the
-        next owner starts from the partition's position. On a rebalance Faust waits for the
-        agents' batches and flushes its producer before the partitions go, so the rows land
-        before another worker recovers them."""
+        The rows and positions reach their changelogs at the engine's next flush
+        (``app.write_back``: rows first, positions once the rows before them are on the broker),
+        so a position never reaches the broker ahead of a row it counts, and Faust may commit
+        offsets ahead of both: the next owner starts from the partition's position. On a
+        rebalance the engine flushes and waits for the broker before the partitions go."""
         engine = self.engine
-        pending = PendingWrites(engine.entity_state, engine.model_stats)
+        pending = engine.pending_writes(later=True)
         positions = engine.positions
         positions.new_generation(engine.app.consumer_generation_id)
         events: list[dict[str, Any]] = []
@@ -110,33 +105,19 @@ class TelemetryHandler:
             events += await self.handle(event, stream, pending)
             nexts[tp] = max(nexts.get(tp, stored[tp]) or 0, offset + 1)
         # The rows go to the tables before the first await (the REST agent may run during it
-        # and must read them), the positions only once the previous batch's rows are on the
-        # broker, after this batch's rows in their changelog partitions.
+        # and must read them), the positions after them.
         pending.flush()
-        previous = self._in_flight.pop(stream, None)
-        if previous is not None:
-            await previous.delivered()
         for tp, next_offset in nexts.items():
             if next_offset != stored[tp]:
                 pending.set_row(
                     position_key(tp.topic, tp.partition), tp.partition, {"next": next_offset}
                 )
         pending.flush()
-        self._in_flight[stream] = pending
         await engine.publish_events(events)
-        await self._hand_over()
+        cache = engine.write_back
+        if cache.due() or not cache.interval_s:
+            await cache.flush()
         await self._seek_back(rewound)
-
-    async def _hand_over(self) -> None:
-        """Move the batch's changelog records from Faust's producer buffer to the Kafka client
-        now, so that they travel while the next batch is scored: Faust drains its buffer in a
-        task that runs only while an agent awaits, and scoring a batch awaits nothing. Without
-        this the next batch found its predecessor's rows not even sent (20-45 ms of waiting
-        per batch on this machine)."""
-        buffer = self.engine.app.producer.buffer
-        if buffer.state == "running":  # not while the worker stops (it flushes on its own)
-            await buffer.flush()
-        await asyncio.sleep(0)  # one turn of the loop: the client's sender writes the requests
 
     async def _seek_back(self, rewound: Iterable[TP]) -> None:
         """Seek the partitions that showed a gap back to their position (and those whose

@@ -102,7 +102,7 @@ class Sweeper:
             return
         engine = self.engine
         now = self.clock()
-        pending = PendingWrites(engine.entity_state, engine.model_stats)
+        pending = engine.pending_writes()
         entities: dict[str, int] = {}
         expired: Counter[str] = Counter()
         outboxes: dict[str, list[dict[str, Any]]] = {}
@@ -172,7 +172,7 @@ class Sweeper:
         if owned is None:
             return
         engine = self.engine
-        pending = PendingWrites(engine.entity_state, engine.model_stats)
+        pending = engine.pending_writes()
         for entity, published in outboxes.items():
             partition = engine.partition_of(entity)
             row = engine.entity_state.data.get(entity)

@@ -1,5 +1,5 @@
 """What makes a message count as consumed: its rows on the broker, and no record skipped
-(unit tests of app.pending_writes and app.progress)."""
+(unit tests of app.pending_writes, app.write_back and app.progress)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ import pytest
 from faust.types import TP
 
 from app import progress
+from app.engine import Engine
 from app.pending_writes import PendingWrites
 from app.progress import PartitionPositions, position_key, stored_position
 from app.streams import TelemetryHandler
+from app.write_back import WriteBack
 from incidents.telemetry import TelemetryError, event_ids, message_ids
 
 
@@ -24,6 +26,7 @@ class SlowChangelog:
     def __init__(self) -> None:
         self.data: dict[str, Any] = {}
         self.sent: list[asyncio.Future[Any]] = []
+        self.records: list[tuple[str, Any]] = []  # (key, value) in the order sent
 
     def get(self, key: str) -> Any:
         return self.data.get(key)
@@ -31,6 +34,7 @@ class SlowChangelog:
     def send_changelog(self, partition: int, key: str, value: Any) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.sent.append(future)
+        self.records.append((key, value))
         return future
 
 
@@ -150,13 +154,14 @@ class ProducerBuffer:
         self.flushes += 1
 
 
-def _batch_engine() -> Any:
+def _batch_engine(interval_s: float = 0.0, clock: list[float] | None = None) -> Any:
     async def nothing(*args: Any) -> None:
         return None
 
     consumer = SimpleNamespace(assignment=lambda: {TP("metrics", 0)}, seek_wait=nothing)
     producer = SimpleNamespace(buffer=ProducerBuffer())
-    return SimpleNamespace(
+    now = clock or [0.0]
+    engine = SimpleNamespace(
         entity_state=SlowChangelog(),
         model_stats=SlowChangelog(),
         positions=PartitionPositions(),
@@ -164,6 +169,10 @@ def _batch_engine() -> Any:
         publish_events=nothing,
         settings=None,
     )
+    engine.hand_over = lambda: Engine.hand_over(engine)
+    engine.write_back = WriteBack(interval_s, hand_over=engine.hand_over, clock=lambda: now[0])
+    engine.pending_writes = lambda later=False: Engine.pending_writes(engine, later=later)
+    return engine
 
 
 def _events(*offsets: int) -> list[Any]:
@@ -176,31 +185,114 @@ def _events(*offsets: int) -> list[Any]:
 POSITION = position_key("metrics", 0)
 
 
-def test_a_batch_is_acknowledged_before_its_rows_arrive_but_the_next_waits_for_them() -> None:
+def test_with_no_interval_a_batch_is_acknowledged_before_its_rows_arrive_but_the_next_waits() -> (
+    None
+):
     asyncio.run(_next_batch_waits())
 
 
 async def _next_batch_waits() -> None:
-    engine = _batch_engine()
+    engine = _batch_engine(interval_s=0.0)
     handler = RowPerMessage(engine)
     rows = engine.entity_state
     # The first batch returns (so is acknowledged) with its rows handed to the client and
-    # still on their way.
+    # still on their way, its position after them.
     await asyncio.wait_for(handler.handle_batch(_events(0, 1), "metrics"), 1)
-    assert rows.data[POSITION] == {"next": 2} and not any(f.done() for f in rows.sent)
+    assert rows.records == [("entity-0", {"n": 1}), ("entity-1", {"n": 1}), (POSITION, {"next": 2})]
+    assert not any(f.done() for f in rows.sent)
     assert engine.app.producer.buffer.flushes == 1
     first_batch = list(rows.sent)
     second = asyncio.ensure_future(handler.handle_batch(_events(2), "metrics"))
     for _ in range(5):
         await asyncio.sleep(0)
-    # Scored and its row in the table (what the REST agent reads while the stream waits),
-    # but its position waits for the first batch's rows to reach the broker.
-    assert not second.done() and rows.data[POSITION] == {"next": 2}
-    assert "entity-2" in rows.data
+    # Scored and its row sent and in the table (what the REST agent reads while the stream
+    # waits), but its position waits for the first batch's rows to reach the broker.
+    assert not second.done() and rows.records[-1] == ("entity-2", {"n": 1})
     for future in first_batch:
         future.set_result("stored")
     await asyncio.wait_for(second, 1)
-    assert rows.data[POSITION] == {"next": 3} and "entity-2" in rows.data
+    assert rows.records[-1] == (POSITION, {"next": 3}) and rows.data[POSITION] == {"next": 3}
+
+
+def test_rows_stay_in_memory_until_the_interval_and_go_once_however_many_batches() -> None:
+    asyncio.run(_written_back())
+
+
+class SameEntity(TelemetryHandler):
+    """Every message changes the same entity's row."""
+
+    async def handle(self, event: Any, stream: str, pending: PendingWrites) -> list[Any]:
+        pending.set_row("host-1", event.message.partition, {"last": event.message.offset})
+        pending.add_stats("m|p0", event.message.partition, {"points": 1})
+        return []
+
+
+async def _written_back() -> None:
+    clock = [0.0]
+    engine = _batch_engine(interval_s=1.0, clock=clock)
+    handler = SameEntity(engine)
+    rows, stats = engine.entity_state, engine.model_stats
+    for offset in range(5):
+        clock[0] += 0.1
+        await handler.handle_batch(_events(offset), "metrics")
+    # Readers see the rows and counters at once; the changelogs have nothing yet.
+    assert rows.data["host-1"] == {"last": 4} and rows.data[POSITION] == {"next": 5}
+    assert stats.data["m|p0"] == {"points": 5}
+    assert rows.records == [] and stats.records == []
+    clock[0] += 1.0
+    await handler.handle_batch(_events(5), "metrics")
+    assert rows.records == [("host-1", {"last": 5}), (POSITION, {"next": 6})]
+    assert stats.records == [("m|p0", {"points": 6})]
+
+
+def test_a_flush_sends_positions_only_once_the_previous_flush_is_on_the_broker() -> None:
+    asyncio.run(_positions_wait())
+
+
+async def _positions_wait() -> None:
+    engine = _batch_engine(interval_s=1.0)
+    handler = RowPerMessage(engine)
+    rows, cache = engine.entity_state, engine.write_back
+    await handler.handle_batch(_events(0), "metrics")
+    await cache.flush()
+    first = list(rows.sent)
+    await handler.handle_batch(_events(1), "metrics")
+    second = asyncio.ensure_future(cache.flush())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not second.done() and rows.records[-1] == ("entity-1", {"n": 1})
+    # Meanwhile the stream goes on: its position moves on in memory, and the flush, once the
+    # broker has the first flush, writes the position of what it wrote, not the newer one.
+    await handler.handle_batch(_events(2), "metrics")
+    for future in first:
+        future.set_result("stored")
+    await asyncio.wait_for(second, 1)
+    assert rows.records[-1] == (POSITION, {"next": 2}) and rows.data[POSITION] == {"next": 3}
+    for future in rows.sent:
+        if not future.done():
+            future.set_result("stored")
+    await asyncio.wait_for(cache.flush(), 1)
+    assert rows.records[-2:] == [("entity-2", {"n": 1}), (POSITION, {"next": 3})]
+
+
+def test_a_revoke_writes_every_dirty_row_and_waits_for_the_broker() -> None:
+    asyncio.run(_revoke())
+
+
+async def _revoke() -> None:
+    engine = _batch_engine(interval_s=60.0)
+    handler = RowPerMessage(engine)
+    rows = engine.entity_state
+    await handler.handle_batch(_events(0, 1), "metrics")
+    assert rows.records == []
+    revoke = asyncio.ensure_future(Engine._flush_before_revoke(engine, {TP("metrics", 0)}))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not revoke.done()  # the rows and positions are sent; the broker has not answered
+    assert [key for key, _ in rows.records] == ["entity-0", "entity-1", POSITION]
+    for future in rows.sent:
+        future.set_result("stored")
+    await asyncio.wait_for(revoke, 1)
 
 
 def test_a_lost_row_stops_the_stream_before_a_later_position_counts_it() -> None:
@@ -208,7 +300,7 @@ def test_a_lost_row_stops_the_stream_before_a_later_position_counts_it() -> None
 
 
 async def _lost_row() -> None:
-    engine = _batch_engine()
+    engine = _batch_engine(interval_s=0.0)
     handler = RowPerMessage(engine)
     rows = engine.entity_state
     await handler.handle_batch(_events(0), "metrics")
@@ -217,5 +309,9 @@ async def _lost_row() -> None:
     with pytest.raises(RuntimeError, match="broker gone"):
         await handler.handle_batch(_events(1), "metrics")
     # The next owner re-reads offset 0 onwards: no position counts the lost row (the second
-    # batch's row went out; its message counts as applied when it is read again).
-    assert rows.data[POSITION] == {"next": 1} and len(rows.sent) == 3
+    # batch's row went out; its message counts as applied when it is read again), and no
+    # later flush writes one either.
+    assert rows.records[-1] == ("entity-1", {"n": 1}) and len(rows.sent) == 3
+    with pytest.raises(RuntimeError, match="broker gone"):
+        await engine.write_back.flush()
+    assert len(rows.sent) == 3

@@ -20,6 +20,7 @@ from app.pending_writes import PendingWrites
 from app.recent import RecentStore
 from app.settings import Settings
 from app.sweeper import Sweeper
+from app.write_back import WriteBack
 from incidents.config import ModelConfig
 from incidents.incident import iso_time
 from incidents.lifecycle import EntityIncidents, LifecycleSpec, Observation
@@ -99,6 +100,8 @@ def _engine(rows: dict[str, Any], owned: set[int], ledger: dict[str, Any] | None
         return []
 
     engine.publish_events = publish_events
+    engine.write_back = WriteBack(1.0)
+    engine.pending_writes = lambda later=False: Engine.pending_writes(engine, later=later)
     engine.app.tables.recovery.completed.set()
     return engine
 

@@ -1,0 +1,137 @@
+"""The telemetry agents' rows and counters, kept in memory and written to their changelogs once
+per interval: Kafka Streams' record cache for the ``entity_state`` and ``model_stats`` tables.
+
+With single-point messages from many entities a batch rarely holds one entity twice, so writing
+each changed row once per batch (``app.pending_writes``) still costs one changelog record per
+message, and a record costs Faust and aiokafka more than scoring a point. Here a row changed by a
+batch goes to the table at once (readers see it) but to its changelog only at the next flush, once
+however many batches changed it: every ``state_flush_interval_s`` (after a batch or on the
+worker's timer), before partitions are revoked and when the worker stops.
+
+The position protocol (``app.progress``) is kept: a partition's position is a row like the others,
+and a flush writes the rows first, then, once the previous flush is on the broker, the positions.
+So a position never reaches the broker ahead of the rows it counts, and after a kill -9 a worker
+reads again from the last flushed positions and scores those messages again from the rows they
+left: the same points, the same incidents with the same ids (published again, which delivery
+dedups). A writer that must have its rows on the broker before it goes on (a REST score, the
+sweeper's outbox) writes them at once (:meth:`WriteBack.put_now`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from app.pending_writes import put
+from incidents.telemetry import RESERVED_PREFIX
+
+
+class WriteBack:
+    """Dirty rows by (table, key), each with its changelog partition and latest value.
+
+    ``write`` sends one changelog record (``app.pending_writes.put``) and returns its future;
+    ``hand_over`` moves the sent records from Faust's buffer to the client.
+
+    Examples
+    --------
+    >>> sent = []
+    >>> def write(table, partition, key, value):
+    ...     sent.append((key, value))
+    ...     table.data[key] = value
+    >>> class Table:
+    ...     def __init__(self): self.data = {}
+    >>> rows = Table()
+    >>> cache = WriteBack(1.0, write=write)
+    >>> cache.put_later(rows, 0, "\\x00position t:0", {"next": 3})
+    >>> cache.put_later(rows, 0, "host-1", {"n": 1})
+    >>> cache.put_later(rows, 0, "host-1", {"n": 2})  # written once, its last value
+    >>> rows.data["host-1"], sent
+    ({'n': 2}, [])
+    >>> asyncio.run(cache.flush())
+    >>> sent  # rows first, then positions
+    [('host-1', {'n': 2}), ('\\x00position t:0', {'next': 3})]
+    >>> cache.put_later(rows, 0, "host-1", {"n": 3})
+    >>> _ = cache.put_now(rows, 0, "host-1", {"n": 4})  # written through: no longer dirty
+    >>> cache.dirty
+    0
+    """
+
+    def __init__(
+        self,
+        interval_s: float,
+        write: Callable[[Any, int, str, Any], Any] = put,
+        hand_over: Callable[[], Awaitable[None]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.interval_s = interval_s
+        self._write = write
+        self._hand_over = hand_over
+        self._clock = clock
+        self._dirty: dict[tuple[int, str], tuple[Any, int, Any]] = {}
+        self._sent: list[Any] = []  # the last flush's records on their way to the broker
+        self._failed: BaseException | None = None  # a send that failed: no position goes after
+        self._flushed_at = clock()
+        self._lock = asyncio.Lock()
+
+    @property
+    def dirty(self) -> int:
+        """Rows changed since the last flush."""
+        return len(self._dirty)
+
+    def due(self) -> bool:
+        """Whether a flush is due (there are dirty rows and the interval has passed)."""
+        return bool(self._dirty) and self._clock() - self._flushed_at >= self.interval_s
+
+    def put_later(self, table: Any, partition: int, key: str, value: Any) -> None:
+        """``table[key] = value`` now (None deletes), its changelog record at the next flush."""
+        data = table.data
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+        self._dirty[(id(table), key)] = (table, partition, value)
+
+    def put_now(self, table: Any, partition: int, key: str, value: Any) -> Any:
+        """``table[key] = value`` with its changelog record sent now; returns its future."""
+        self._dirty.pop((id(table), key), None)
+        return self._write(table, partition, key, value)
+
+    async def flush(self) -> None:
+        """Write every dirty row to its changelog: the rows, then (once the previous flush is on
+        the broker) the partitions' positions. A failed send of the previous flush raises."""
+        async with self._lock:
+            if self._failed is not None:
+                raise self._failed
+            self._flushed_at = self._clock()
+            if not self._dirty:
+                return
+            dirty, self._dirty = self._dirty, {}
+            write, sent = self._write, []
+            positions = []
+            for (_, key), (table, partition, value) in dirty.items():
+                if key.startswith(RESERVED_PREFIX):
+                    positions.append((table, partition, key, value))
+                else:
+                    sent.append(write(table, partition, key, value))
+            try:
+                await self.delivered()
+            except BaseException as exc:
+                self._failed = exc  # the rows it sent may be missing: never a position after
+                raise
+            for table, partition, key, value in positions:
+                current = table.data.get(key)
+                sent.append(write(table, partition, key, value))
+                if (id(table), key) in self._dirty:  # moved on while we waited: keep its news
+                    table.data[key] = current
+            self._sent = sent
+            if self._hand_over is not None:
+                await self._hand_over()
+
+    async def delivered(self) -> None:
+        """Wait until the broker has every record of the last flush."""
+        sent = [future for future in self._sent if isinstance(future, asyncio.Future)]
+        self._sent = []
+        if sent:
+            await asyncio.gather(*sent)
