@@ -67,6 +67,45 @@ def test_a_bad_line_is_refused_and_the_other_lines_are_kept() -> None:
     assert decoded.errors == ["line 2: field used has a bad value '12x'"]
 
 
+def telegraf_flush(hosts: int, times: int) -> list[str]:
+    """Plain lines as Telegraf writes them: two measurements with their own fields and tags."""
+    lines = []
+    for t in range(times):
+        for h in range(hosts):
+            stamp = NS + t * 10_000_000_000
+            lines.append(
+                f"cpu,cpu=cpu-total,host=h{h} usage_idle={90 + t + h / 10},usage_user=1.5 {stamp}"
+            )
+            lines.append(f"mem,host=h{h} used={1000 + t}i,available_percent=42 {stamp}")
+    return lines
+
+
+def by_sample(decoded: object) -> list[tuple[str, float, float, bool, tuple[tuple[str, str], ...]]]:
+    samples = decoded.samples  # type: ignore[attr-defined]
+    return sorted((s.name, s.ts, s.value, s.counter, tuple(s.attributes.items())) for s in samples)
+
+
+def test_plain_lines_read_in_bulk_give_what_each_line_gives() -> None:
+    lines = telegraf_flush(hosts=3, times=4)
+    one_by_one = [sample for line in lines for sample in influx.parse_line(line, 0.0)]
+    bulk = influx.decode("\n".join(lines) + "\n", 0.0, counters={"mem_used"})
+    assert bulk.errors == [] and len(bulk.columns) == 3 * 4  # a column per host and field
+    expected = sorted(
+        (s.name, s.ts, s.value, s.name == "mem_used", tuple(s.attributes.items()))
+        for s in one_by_one
+    )
+    assert by_sample(bulk) == expected
+
+
+@pytest.mark.parametrize("bad", ["used=12x", "used=1_000", "used=nan", "used=", "used=1=2"])
+def test_a_bad_field_among_plain_lines_costs_its_line_only(bad: str) -> None:
+    lines = telegraf_flush(hosts=2, times=3)
+    lines[5] = lines[5].replace("used=1001i", bad)
+    decoded = influx.decode("\n".join(lines), 0.0)
+    assert len(decoded.errors) == 1 and decoded.errors[0].startswith("line 6: ")
+    assert len(decoded.samples) == 2 * (len(lines) - 1)
+
+
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
