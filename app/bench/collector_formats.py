@@ -108,11 +108,11 @@ class FormatsBench:
         finally:
             self.cluster.stop(worker)
 
-    def one(self, fmt: str, run: int) -> tuple[float, str]:
-        """(points/s, a summary) of one format in one run."""
+    def one(self, fmt: str, run: int, label: str) -> tuple[float, str]:
+        """(points/s, a summary) of one format in one run (``label``: its own topics)."""
         count, entities = self.profile.stream[BATCH]
         total = count * BATCH
-        names = self.names(f"{fmt}-r{run}")
+        names = self.names(f"{label}-r{run}")
         settings = self.cluster.create_topics(names)
         topic = settings.metrics_topic
         if fmt == "columnar":
@@ -138,10 +138,10 @@ def measure(cluster: Cluster, profile: Profile, notes: list[str]) -> list[Row]:
     for run in range(1, profile.runs + 1):
         rates: dict[str, float] = {}
         columnar: list[float] = []
-        for fmt in ("columnar", *FORMATS, "columnar"):
+        for round_, fmt in enumerate(("columnar", *FORMATS, "columnar")):
             where = f"formats run {run}/{profile.runs}, {fmt}"
             try:
-                rate, summary = bench.one(fmt, run)
+                rate, summary = bench.one(fmt, run, f"{fmt}-{round_}")
             except (BenchError, OSError, httpx.HTTPError) as exc:
                 reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else repr(exc)
                 found.failures.setdefault(fmt, []).append(reason)

@@ -100,30 +100,36 @@ def _decode_plain(text: str, default_ts: float, counters: Collection[str]) -> De
     """The samples of a message of plain lines, read a column at a time; None when a line is
     not plain or not valid (then each line is read on its own, and a bad one refused alone).
 
-    The lines of a series form a group; the field sets of a group are split in one go and,
+    The sections of every line come from one split of the message; the lines of a series
+    form a group; the field sets of a group are split in one go and,
     when every line has the same fields, each field's values are a slice of that split,
     converted per column (``float`` over the column, the grammar checked on the column); the
     timestamps likewise.
     """
     if not text.isascii() or "\\" in text or '"' in text or "#" in text or "\t" in text:
         return None
-    parts = [line.split(" ") for line in text.strip("\n").split("\n")]
-    if not parts or any(len(p) != 3 for p in parts):
-        return None  # lines without timestamps are read one by one
-    series, fields, stamps = zip(*parts, strict=True)
+    text = text.strip("\n")
+    lines = text.count("\n") + 1
+    # Every line is "series fields stamp": the sections of all lines in one split. A line
+    # with more or fewer sections shifts the others, which the checks below refuse (a
+    # timestamp that is not digits, a field set that is not key=value).
+    sections = text.replace("\n", " ").split(" ")
+    if not text or len(sections) != 3 * lines:
+        return None
+    series, fields, stamps = sections[0::3], sections[1::3], sections[2::3]
     groups: dict[str, list[int]] | None = None
     if series.count(series[0]) != len(series):
         groups = {}
         for i, name in enumerate(series):
             groups.setdefault(name, []).append(i)
     decoded = Decoded("influx")
-    for name, lines in groups.items() if groups else [(series[0], None)]:
+    for name, members in groups.items() if groups else [(series[0], None)]:
         try:
             measurement, tags = _series(name)
         except TelemetryError:
             return None
-        group_fields = fields if lines is None else [fields[i] for i in lines]
-        group_stamps = stamps if lines is None else [stamps[i] for i in lines]
+        group_fields = fields if members is None else [fields[i] for i in members]
+        group_stamps = stamps if members is None else [stamps[i] for i in members]
         ts = _times(group_stamps)
         columns = _field_columns(group_fields)
         if ts is None or columns is None:
