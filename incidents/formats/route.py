@@ -217,6 +217,15 @@ def rows(
     merged: dict[str, list[Column]] = {}
     for column in columns:
         merged.setdefault(column.name, []).append(column)
+    aligned = _aligned(columns) if len(merged) == len(columns) else None
+    if aligned is not None:  # a column per feature, all at the same increasing times
+        table = np.full((len(aligned), len(index)), math.nan)
+        for column in columns:
+            values = np.asarray(column.values, dtype=float)
+            if column.counter or column.name in counters:
+                values = _rates(column.name, aligned, values, memory)
+            table[:, index[column.name]] = values
+        return aligned, table, _trimmed(memory)
     features: list[tuple[int, np.ndarray, np.ndarray]] = []
     for name, found in merged.items():
         ts = np.asarray([t for c in found for t in c.ts] if len(found) > 1 else found[0].ts)
@@ -230,8 +239,7 @@ def rows(
             values = _rates(name, ts, values, memory)
         last = np.append(ts[1:] != ts[:-1], True)  # a time's last sample is its value
         features.append((index[name], ts[last], values[last]))
-    while len(memory) > MAX_RATE_SERIES:
-        del memory[next(iter(memory))]
+    _trimmed(memory)
     if len(features) == 1:
         times = features[0][1]
     else:
@@ -240,6 +248,23 @@ def rows(
     for j, ts, values in features:
         table[np.searchsorted(times, ts), j] = values
     return times, table, memory
+
+
+def _aligned(columns: Sequence[Column]) -> np.ndarray | None:
+    """The columns' times when they all have the same, in increasing order (the common
+    case: the features of a point sent together); else None."""
+    first = columns[0].ts if columns else None
+    if first is None or any(c.ts is not first and c.ts != first for c in columns):
+        return None
+    times = np.asarray(first, dtype=float)
+    return times if (times[1:] > times[:-1]).all() else None
+
+
+def _trimmed(memory: dict[str, Any]) -> dict[str, Any]:
+    """``memory`` without its oldest counters beyond :data:`MAX_RATE_SERIES`."""
+    while len(memory) > MAX_RATE_SERIES:
+        del memory[next(iter(memory))]
+    return memory
 
 
 def _rates(name: str, ts: np.ndarray, values: np.ndarray, memory: dict[str, Any]) -> np.ndarray:

@@ -144,3 +144,18 @@ def test_log_models_take_every_record_of_the_entity() -> None:
     chosen, errors = plan(decoded, [logs], "logs")
     assert list(chosen) == ["web-1"]
     assert errors == ["model 'l': 1 record(s) have none of the attributes host to name an entity"]
+
+
+def test_features_sent_together_and_apart_make_the_same_rows() -> None:
+    config = model(counters=["req"])
+    together = [
+        Sample(name, t, v) for t in (0.0, 10.0, 20.0) for name, v in [("load", t), ("req", 3 * t)]
+    ]
+    apart = [Sample("load", t, t) for t in (20.0, 0.0, 10.0)] + [
+        Sample("req", t, 3 * t) for t in (0.0, 10.0, 20.0)
+    ]
+    ts, values, memory = rows(columns(*together), config, {"req": [-10.0, 0.0]})
+    ts2, values2, memory2 = rows(columns(*apart), config, {"req": [-10.0, 0.0]})
+    assert ts.tolist() == ts2.tolist() == [0.0, 10.0, 20.0]
+    assert values.tolist() == values2.tolist() == [[0.0, 0.0], [10.0, 3.0], [20.0, 3.0]]
+    assert memory == memory2 == {"req": [20.0, 60.0]}
