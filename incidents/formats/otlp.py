@@ -145,6 +145,7 @@ def _number_column(
 ) -> bool:
     """The data points of a gauge or sum as one column, when they are all alike (each has a
     time, a value of the same kind, finite, and no attributes of its own); else False."""
+    points = list(points)  # each pass over the container would wrap every point again
     if any(point.attributes for point in points):
         return False
     stamps = [point.time_unix_nano for point in points]
