@@ -9,6 +9,11 @@ metrics topic, no tables, no scoring. Run by the bench as a process:
 
 When it has counted ``BENCH_EXPECT`` points it writes ``BENCH_RESULT`` (JSON): the wall time and
 point count when a tenth of the points had been counted, and when all had.
+
+With ``BENCH_TABLE_WRITE=1`` the agent also writes one row per message to a Faust table (the
+message's key: its point count so far), as Faust's own examples write state: ``table[key] =
+value`` inside the stream, one changelog record per message. That is the reference for what a
+state write per message costs Faust (issue 16: the engine writes its rows back once per interval).
 """
 
 from __future__ import annotations
@@ -29,8 +34,11 @@ from app.transport import EngineApp
 WARMUP_FRACTION = 0.1
 
 
-def build_app(settings: Settings, expect: int, result: Path) -> EngineApp:
-    """The counting app; writes ``result`` once ``expect`` points went through."""
+def build_app(
+    settings: Settings, expect: int, result: Path, table_write: bool = False
+) -> EngineApp:
+    """The counting app; writes ``result`` once ``expect`` points went through. With
+    ``table_write`` each message also sets its key's row in a table (a changelog record)."""
     servers = [s.strip() for s in settings.kafka_bootstrap_servers.split(",") if s.strip()]
     datadir = Path(settings.data_dir or f".anomaly-data/{settings.app_id}")
     datadir.mkdir(parents=True, exist_ok=True)
@@ -55,6 +63,11 @@ def build_app(settings: Settings, expect: int, result: Path) -> EngineApp:
         key_serializer="raw",
         value_serializer="raw",
     )
+    rows: Any = (
+        app.Table("bench_rows", default=None, partitions=settings.partitions)
+        if table_write
+        else None
+    )
     mark = max(1, int(expect * WARMUP_FRACTION))
     seen: dict[str, Any] = {"points": 0, "messages": 0, "start": None, "done": False}
 
@@ -62,6 +75,9 @@ def build_app(settings: Settings, expect: int, result: Path) -> EngineApp:
         async for event in stream.events():
             seen["points"] += count_points(orjson.loads(event.value))
             seen["messages"] += 1
+            if rows is not None:
+                key = event.key.decode()
+                rows[key] = (rows.get(key) or 0) + 1
             if seen["start"] is None and seen["points"] >= mark:
                 seen["start"] = [time.time(), seen["points"]]
             if not seen["done"] and seen["points"] >= expect:
@@ -83,7 +99,7 @@ def main() -> None:
     settings = get_settings()
     expect = int(os.environ["BENCH_EXPECT"])
     result = Path(os.environ["BENCH_RESULT"])
-    app = build_app(settings, expect, result)
+    app = build_app(settings, expect, result, os.environ.get("BENCH_TABLE_WRITE") == "1")
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     Worker(app, loglevel=settings.log_level, loop=loop).execute_from_commandline()

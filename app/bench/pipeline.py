@@ -211,15 +211,20 @@ def confluent_run(cluster: Cluster, settings: Settings, total: int) -> Timing:
     return Timing(points, elapsed, "first fetch to last decode")
 
 
-def bare_run(cluster: Cluster, names: dict[str, str], total: int, label: str) -> Timing:
-    """The bare counting Faust agent (``app.bench.bare_agent``) over the same topic."""
-    bare_names = {**names, "app_id": f"{names['app_id']}-bare-{label}"}
+def bare_run(
+    cluster: Cluster, names: dict[str, str], total: int, label: str, table_write: bool = False
+) -> Timing:
+    """The bare counting Faust agent (``app.bench.bare_agent``) over the same topic; with
+    ``table_write``, one table write (a changelog record) per message."""
+    kind = "bare-table" if table_write else "bare"
+    bare_names = {**names, "app_id": f"{names['app_id']}-{kind}-{label}"}
     result = cluster.workdir / f"{bare_names['app_id']}.json"
     env = cluster.env(
         bare_names,
         {
             "BENCH_EXPECT": str(total),
             "BENCH_RESULT": str(result),
+            "BENCH_TABLE_WRITE": "1" if table_write else "0",
             "ANOMALY_DATA_DIR": str(cluster.workdir / bare_names["app_id"] / "data"),
         },
     )
@@ -248,6 +253,7 @@ class SizeResults:
     raw: list[float] = field(default_factory=list)
     confluent: list[float] = field(default_factory=list)
     bare: list[float] = field(default_factory=list)
+    bare_table: list[float] = field(default_factory=list)  # + one table write per message
     engine_vs_raw: list[float] = field(default_factory=list)
     engine_vs_confluent: list[float] = field(default_factory=list)
     engine_vs_bare: list[float] = field(default_factory=list)
@@ -299,6 +305,12 @@ def _one_run(
             f"; bare Faust agent {bare.rate:,.0f} points/s, engine/bare "
             f"{engine.timing.rate / bare.rate:.1%}"
         )
+        try:
+            table = bare_run(cluster, names, total, str(run), table_write=True)
+        except BenchError as exc:
+            return line + f"; bare agent + table write failed: {exc}"
+        found.bare_table.append(table.rate)
+        line += f"; bare agent + one table write per message {table.rate:,.0f} points/s"
     return line
 
 
@@ -375,10 +387,18 @@ def rows(results: dict[int, SizeResults], *, pipeline: bool, bare: bool) -> list
             Row.of("2", "bare counting Faust agent, 1 point/msg", "rate", r.bare, None, failures),
             Row.of(
                 "2",
+                "bare agent + one table write per message, 1 point/msg",
+                "rate",
+                r.bare_table,
+                None,
+                failures,
+            ),
+            Row.of(
+                "2",
                 "engine / bare agent, 1 point/msg",
                 "ratio",
                 r.engine_vs_bare,
-                Target(">=", 0.8),
+                Target(">=", 0.5),  # issue 16
                 failures,
             ),
         ]

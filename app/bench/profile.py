@@ -25,7 +25,7 @@ class Profile:
     latency_windows: int = 3
     latency_window_s: float = 10.0
     latency_warmup_s: float = 3.0
-    latency_rate: int = 1000
+    latency_rates: tuple[int, ...] = (500, 1000)  # events/s, one paced stream each
     latency_spike_every: int = 25
     latency_late_s: float = 10.0  # wait this long after the last send for the last incidents
     score_sizes: tuple[int, ...] = (1_000, 10_000, 100_000)
