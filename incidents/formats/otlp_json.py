@@ -130,12 +130,14 @@ def _number_column(
     decoded: Decoded, name: str, points: list[Any], resource: dict[str, str], counter: bool
 ) -> bool:
     """The data points of a gauge or sum as one column, when they are all alike (a time as
-    a decimal string, a finite ``asDouble`` each, no attributes); else False (each point is
-    then read on its own, and a bad one refused alone)."""
+    a decimal string, a finite ``asDouble`` each or an ``asInt`` each, no attributes); else
+    False (each point is then read on its own, and a bad one refused alone)."""
     try:
         if any("attributes" in point for point in points):
             return False
         raw = [point.get("asDouble") for point in points]
+        if None in raw:  # a sum of integers (a count): asInt, a decimal string
+            raw = [point.get("asInt") for point in points]
         stamps = [point.get("timeUnixNano") for point in points]
         if None in raw or not "".join(stamps).isdigit():
             return False
