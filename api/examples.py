@@ -103,10 +103,22 @@ SCORE_LEARN = {
         {"ts": "2026-11-27T08:00:10Z", "values": [99.0, None]},
     ],
 }
+SCORE_COLUMNS = {
+    "model_id": "metrics-v1",
+    "entity": "host-1",
+    "dry_run": True,
+    "records": {
+        "ts": [T0 + 10 * i for i in range(4)],
+        "values": [[101.0, 99.5, 160.0, 100.2], [5.0, 5.1, 5.0, None]],
+    },
+}
 SCORE_IN = {
     "labels": example(SCORE_LABELS, "A dry run judged against labels (the README's request)"),
     "forecast": example(SCORE_FORECAST, "Trend and a 2-step forecast per feature"),
     "learn": example(SCORE_LEARN, "Score and learn, like streamed points (a null is a gap)"),
+    "columns": example(
+        SCORE_COLUMNS, "The records as columns, a list per feature: the form for large batches"
+    ),
 }
 
 _QUALITY = {

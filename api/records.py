@@ -98,6 +98,60 @@ def record_columns(records: object) -> RecordColumns | None:
     return RecordColumns(ts, values)
 
 
+def columns_of(records: Mapping[str, Any]) -> RecordColumns:
+    """The columnar form of ``records``, ``{"ts": [...], "values": [[feature 0 ...], ...]}`` (as
+    the telemetry topics take it): one time per point, then one list per feature with a value
+    per point (a null is a gap). Decoded straight into numpy; a ValueError names the first
+    wrong entry.
+
+    Examples
+    --------
+    >>> cols = columns_of({"ts": [0, "2026-11-27T08:00:00Z"], "values": [[1, 2], [5, None]]})
+    >>> cols.ts.tolist(), cols[0], cols[1]
+    ([0.0, 1795766400.0], {'ts': 0.0, 'values': [1.0, 5.0]}, {'ts': 1795766400.0, 'values': [2.0, None]})
+    >>> columns_of({"ts": [0, 10], "values": [[1, 2], [5]]})
+    Traceback (most recent call last):
+    ...
+    ValueError: records.values[1] has 1 values for 2 times
+    >>> columns_of({"ts": [0, 10], "values": [[1, True]]})
+    Traceback (most recent call last):
+    ...
+    ValueError: records.values[0][1] must be a finite number or null, got True
+    """
+    if set(records) != {"ts", "values"}:
+        raise ValueError(
+            'the columnar form of records is {"ts": [...], "values": [[...], ...]}, '
+            f"got the keys {sorted(map(str, records))}"
+        )
+    times, columns = records["ts"], records["values"]
+    if not isinstance(times, list) or not times:
+        raise ValueError("records.ts must be a non-empty list of times")
+    if not isinstance(columns, list) or not columns:
+        raise ValueError("records.values must be a non-empty list of one list per feature")
+    ts = _times(times)
+    if ts is None:
+        k = next(k for k, t in enumerate(times) if _times([t]) is None)
+        wrong = repr(times[k])[:200]
+        raise ValueError(f"records.ts[{k}] must be epoch seconds or ISO-8601 text, got {wrong}")
+    for j, column in enumerate(columns):
+        if not isinstance(column, list):
+            wrong = repr(column)[:200]
+            raise ValueError(f"records.values[{j}] must be a list of values, got {wrong}")
+        if len(column) != len(times):
+            raise ValueError(f"records.values[{j}] has {len(column)} values for {len(times)} times")
+    values = _values(list(itertools.chain.from_iterable(columns)), len(columns))
+    if values is None:
+        j, k = next(
+            (j, k)
+            for j, column in enumerate(columns)
+            for k, value in enumerate(column)
+            if _values([value], 1) is None
+        )
+        wrong = repr(columns[j][k])[:200]
+        raise ValueError(f"records.values[{j}][{k}] must be a finite number or null, got {wrong}")
+    return RecordColumns(ts, np.ascontiguousarray(values.T))
+
+
 def _times(times: Sequence[Any]) -> np.ndarray | None:
     """Epoch seconds of numbers or ISO-8601 text, as ``parse_ts`` reads them; None for
     anything it would refuse (or a boolean, which ``RecordIn`` refuses)."""

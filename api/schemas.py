@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from api.records import RecordColumns, record_columns
+from api.records import RecordColumns, columns_of, record_columns
 from detectors import THRESHOLD_STRATEGIES, DetectorError
 from detectors.seasonality import check_bins, check_period, seasonality_params
 from incidents.config import ALERT_CHANNELS, SILENT_AFTER, STATE_TTL, ModelConfig
@@ -468,12 +468,67 @@ class RecordIn(_In):
         return value
 
 
+# The columnar form of `records`, documented beside the list (validated by ``columns_of``).
+_RECORD_COLUMNS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "RecordColumns",
+    "description": "The records as columns, the form of the telemetry topics' columnar batches "
+    "(decoded straight into arrays: the form for large batches)",
+    "properties": {
+        "ts": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"anyOf": [{"type": "string"}, {"type": "number"}]},
+            "description": "A time per point: ISO-8601 (UTC without offset) or epoch seconds",
+        },
+        "values": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "array", "items": {"anyOf": [{"type": "number"}, {"type": "null"}]}},
+            "description": "A list per feature, with a value per point (null: a gap)",
+        },
+    },
+    "required": ["ts", "values"],
+    "additionalProperties": False,
+}
+
+
+_SCORE_IN_EXAMPLE: dict[str, Any] = {
+    "model_id": "metrics-v1",
+    "entity": "host-1",
+    "records": [
+        {"ts": "2026-11-27T08:00:00Z", "values": [101.0, 5.0]},
+        {"ts": "2026-11-27T08:00:10Z", "values": [160.0, 5.2]},
+    ],
+    "labels": [0, 1],
+    "dry_run": True,
+}
+
+
+def _score_in_schema(schema: dict[str, Any]) -> None:
+    records = schema["properties"]["records"]
+    schema["properties"]["records"] = {
+        "anyOf": [
+            {key: value for key, value in records.items() if key not in ("title", "description")},
+            _RECORD_COLUMNS_SCHEMA,
+        ],
+        "title": records.get("title", "Records"),
+        "description": records.get("description", ""),
+    }
+    schema["examples"] = [_SCORE_IN_EXAMPLE]
+
+
 class ScoreIn(_In):
     model_id: str = Field(min_length=1, max_length=200)
     entity: str = Field(
         min_length=1, max_length=500, pattern=r"^[^\x00]", description="Not starting with NUL"
     )
-    records: list[RecordIn] = Field(min_length=1)
+    records: list[RecordIn] = Field(
+        min_length=1,
+        description='A list of {"ts", "values"} points, or the same as columns: {"ts": [...], '
+        '"values": [[feature 0 ...], [feature 1 ...]]} (decoded straight into arrays: the '
+        "form for large batches)",
+    )
     labels: list[Literal[0, 1]] | None = Field(
         default=None, description="Ground truth per record (1 = anomaly) for precision/recall"
     )
@@ -484,20 +539,7 @@ class ScoreIn(_In):
         extra="forbid",
         allow_inf_nan=False,
         strict=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "model_id": "metrics-v1",
-                    "entity": "host-1",
-                    "records": [
-                        {"ts": "2026-11-27T08:00:00Z", "values": [101.0, 5.0]},
-                        {"ts": "2026-11-27T08:00:10Z", "values": [160.0, 5.2]},
-                    ],
-                    "labels": [0, 1],
-                    "dry_run": True,
-                }
-            ]
-        },
+        json_schema_extra=_score_in_schema,
     )
 
     @field_validator("records", mode="wrap")
@@ -506,7 +548,10 @@ class ScoreIn(_In):
         cls, records: Any, handler: ValidatorFunctionWrapHandler
     ) -> list[RecordIn] | RecordColumns:
         """Plain records become :class:`RecordColumns` in one pass; any other goes through
-        ``RecordIn`` one by one, whose errors name the record and field."""
+        ``RecordIn`` one by one, whose errors name the record and field. The columnar form
+        (an object) becomes :class:`RecordColumns` or an error naming the wrong entry."""
+        if isinstance(records, dict):
+            return columns_of(records)
         columns = record_columns(records)
         if columns is not None:
             return columns

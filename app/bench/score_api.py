@@ -11,6 +11,7 @@ row says which was used.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -70,6 +71,26 @@ def request_body(size: int, entity: str) -> bytes:
     """
     return orjson.dumps(
         {"model_id": MODEL_ID, "entity": entity, "dry_run": True, "records": score_records(size)}
+    )
+
+
+def columns_body(size: int, entity: str) -> bytes:
+    """The request of :func:`request_body` with its records as columns, a list per feature.
+
+    Examples
+    --------
+    >>> from api.schemas import ScoreIn
+    >>> as_columns = ScoreIn.model_validate_json(columns_body(3, "host-1"))
+    >>> list(as_columns.records) == list(ScoreIn.model_validate_json(request_body(3, "h")).records)
+    True
+    """
+    records = score_records(size)
+    columns = {
+        "ts": [r["ts"] for r in records],
+        "values": [[r["values"][j] for r in records] for j in range(len(records[0]["values"]))],
+    }
+    return orjson.dumps(
+        {"model_id": MODEL_ID, "entity": entity, "dry_run": True, "records": columns}
     )
 
 
@@ -173,9 +194,10 @@ def measure(worker: Worker, profile: Profile, notes: list[str] | None = None) ->
     rows: list[Row] = []
     scorer = InProcessScorer()
     warm = False
-    for size in profile.score_sizes:
+    forms = (("", request_body), (" as columns", columns_body))
+    for size, (form, make_body) in itertools.product(profile.score_sizes, forms):
         runs = profile.score_runs.get(size, 3)
-        body = request_body(size, f"score-{size}")
+        body = make_body(size, f"score-{size}")
         client: list[float] = []
         server: list[float] = []
         how = "Server-Timing header"
@@ -183,7 +205,8 @@ def measure(worker: Worker, profile: Profile, notes: list[str] | None = None) ->
             if not warm:
                 _post(worker, request_body(100, "score-warm-up"))  # connection, first imports
                 warm = True
-            _post(worker, history_body(f"score-{size}"))  # the key learns its history
+            if not form:
+                _post(worker, history_body(f"score-{size}"))  # the key learns its history
             started = time.monotonic()
             for run in range(runs):
                 if run >= 1 and time.monotonic() - started > profile.score_budget_s:
@@ -196,23 +219,28 @@ def measure(worker: Worker, profile: Profile, notes: list[str] | None = None) ->
                     timed = 1000 * scorer(body)
                 server.append(timed)
         except BenchError as exc:
-            progress(f"score {size:,} points: {exc}")
+            progress(f"score {size:,} points{form}: {exc}")
             cause = worker_error(worker.log_tail(400))
             if cause and notes is not None:
                 notes.append(
-                    f"POST /anomaly/score with {size:,} points failed ({exc}); the worker's log "
+                    f"POST /anomaly/score with {size:,} points{form} failed ({exc}); the worker's log "
                     f"says: {cause[:400]}"
                 )
             note = f"error: {str(exc).splitlines()[0][:120]}"
             rows += [
                 Row(
-                    "4", f"POST /anomaly/score {size:,} points, client round trip", "ms", note=note
+                    "4",
+                    f"POST /anomaly/score {size:,} points{form}, client round trip",
+                    "ms",
+                    note=note,
                 ),
-                Row("4", f"POST /anomaly/score {size:,} points, server side", "ms", note=note),
+                Row(
+                    "4", f"POST /anomaly/score {size:,} points{form}, server side", "ms", note=note
+                ),
             ]
             continue
         progress(
-            f"score {size:,} points ({len(body) / 1e6:.1f} MB body), {len(client)} runs: client "
+            f"score {size:,} points{form} ({len(body) / 1e6:.1f} MB body), {len(client)} runs: client "
             f"median {Summary.of(client).median:,.1f} ms, server median "
             f"{Summary.of(server).median:,.1f} ms ({how})"
         )
@@ -220,13 +248,13 @@ def measure(worker: Worker, profile: Profile, notes: list[str] | None = None) ->
         rows += [
             Row(
                 "4",
-                f"POST /anomaly/score {size:,} points, client round trip",
+                f"POST /anomaly/score {size:,} points{form}, client round trip",
                 "ms",
                 Summary.of(client),
             ),
             Row(
                 "4",
-                f"POST /anomaly/score {size:,} points, server side ({how})",
+                f"POST /anomaly/score {size:,} points{form}, server side ({how})",
                 "ms",
                 Summary.of(server),
                 Target("<=", target) if target else None,

@@ -245,3 +245,56 @@ def test_the_answer_says_how_long_the_server_took(client: TestClient) -> None:
     assert response.status_code == 200
     took = server_timing_ms(response.headers["server-timing"])
     assert took is not None and 0 < took <= elapsed_ms
+
+
+def _as_columns(raw: list[dict[str, Any]]) -> dict[str, Any]:
+    width = len(raw[0]["values"])
+    return {
+        "ts": [r["ts"] for r in raw],
+        "values": [[r["values"][j] for r in raw] for j in range(width)],
+    }
+
+
+def test_records_sent_as_columns_get_the_answer_of_the_same_records_as_points(
+    client: TestClient, engine: OneEngine
+) -> None:
+    raw = _spiky(300)
+    raw[7]["values"][1] = None  # a gap
+    raw[8]["ts"] = "2026-11-27T08:01:20Z"
+    labels = [1 if r["values"][0] == 160.0 else 0 for r in raw]
+    common = {"model_id": "metrics-v1", "entity": "host-1", "labels": labels, "dry_run": True}
+    as_points = client.post("/anomaly/score", json={**common, "records": raw})
+    as_columns = client.post("/anomaly/score", json={**common, "records": _as_columns(raw)})
+    assert as_points.status_code == as_columns.status_code == 200, as_columns.text[:300]
+    assert as_columns.json() == as_points.json()
+    assert engine.commands[0].records == engine.commands[1].records
+
+
+@pytest.mark.parametrize(
+    ("records", "message"),
+    [
+        (
+            {"ts": [0, 10], "values": [[1.0, 2.0], [5.0]]},
+            "records.values[1] has 1 values for 2 times",
+        ),
+        (
+            {"ts": [0, 10], "values": [[1.0, 2.0], [5.0, "5"]]},
+            "records.values[1][1] must be a finite number or null, got '5'",
+        ),
+        (
+            {"ts": [0, True], "values": [[1.0, 2.0]]},
+            "records.ts[1] must be epoch seconds or ISO-8601 text, got True",
+        ),
+        ({"ts": [0], "values": [[1.0]], "labels": [1]}, "the columnar form of records is"),
+        ({"ts": [], "values": [[1.0]]}, "records.ts must be a non-empty list of times"),
+    ],
+)
+def test_a_wrong_entry_of_the_columns_is_named(
+    client: TestClient, engine: OneEngine, records: dict[str, Any], message: str
+) -> None:
+    body = {"model_id": "metrics-v1", "entity": "host-1", "records": records}
+    response = client.post("/anomaly/score", json=body)
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["field"] == "records" and error["message"].startswith(message)
+    assert engine.commands == []
