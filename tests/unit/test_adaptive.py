@@ -100,12 +100,12 @@ def test_parameters_that_cannot_work_are_refused_naming_the_field(
 @pytest.mark.parametrize(
     ("name", "seed"),
     [(name, seed) for name in ("spike", "level_shift", "sparse_burst", "gap") for seed in (0, 1)]
-    # a variance that rose and stays: alerted by the sustained path, then re-baselined (seeds
-    # 0 and 1 alert 7 and 9 points after its start, over the 5 allowed)
-    + [("variance_rise", 2), ("variance_rise", 3)],
+    # a variance that rose and stays: alerted by the sustained path or a point at twice the
+    # threshold, then re-baselined (seed 0 alerts 7 points after its start, over the 5 allowed)
+    + [("variance_rise", 1), ("variance_rise", 2), ("variance_rise", 3)],
 )
 def test_the_adaptive_detector_passes_the_behaviour_scenarios(name: str, seed: int) -> None:
-    # 130/140 over 20 seeds in all (docs/QUALITY.md); the bump at a trough is its weak spot
+    # 132/140 over 20 seeds in all (docs/QUALITY.md); the bump at a trough is its weak spot
     made = scenario(name, seed)
     config = ModelConfig.from_dict(
         {"model_id": "m", "detector": "adaptive", "cooldown": 21600, "resolve_after": 3600}
