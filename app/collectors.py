@@ -157,7 +157,7 @@ class CollectorMessages:
         return steps
 
     def _refuse(self, config: ModelConfig, entity: str, share: Share, refused: list[str]) -> None:
-        self.engine.metrics.series_refused(config.model_id, len(share.items))
+        self.engine.metrics.series_refused(config.model_id, share.points)
         if (share.key, entity) in self._refused:
             return
         self._refused[(share.key, entity)] = None

@@ -45,6 +45,11 @@ class Share:
     items: list[Any]
 
     @property
+    def points(self) -> int:
+        """The samples (metrics) or records (logs) the share holds."""
+        return sum(len(i.ts) if isinstance(i, Column) else 1 for i in self.items)
+
+    @property
     def key(self) -> str:
         """The model id the series is scored under."""
         return self.config.model_id + self.series

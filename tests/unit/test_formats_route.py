@@ -55,6 +55,13 @@ def test_each_label_set_is_its_own_series_by_default() -> None:
     assert [c.values for c in shares["cpu{cpu=cpu1}"].items] == [[20.0]]
 
 
+def test_a_share_counts_its_samples_not_its_columns() -> None:
+    host = {"host": "h1"}
+    decoded = Decoded("influx", samples=[Sample("load", t, 1.0, host) for t in (0.0, 10.0, 20.0)])
+    chosen, _ = plan(decoded, [model()], "metrics")
+    assert len(chosen["h1"]["m"].items) == 1 and chosen["h1"]["m"].points == 3
+
+
 def test_where_filters_and_split_by_none_merges() -> None:
     config = ModelConfig.from_dict({
         "model_id": "cpu", "features": ["cpu_usage_idle"], "where": {"cpu": "cpu-total"},
@@ -75,7 +82,7 @@ def test_prometheus_job_and_instance_do_not_split_series() -> None:
                {"instance": "h1:9100", "job": "node", "code": "500"}, True),
     ])  # fmt: skip
     chosen, _ = plan(decoded, [config], "metrics")
-    assert {k: len(share.items) for k, share in chosen["h1:9100"].items()} == {
+    assert {k: share.points for k, share in chosen["h1:9100"].items()} == {
         "p": 2,
         "p{code=500}": 1,
     }
