@@ -37,6 +37,10 @@ from app.topics import ensure_topics
 
 BATCH = 1000
 TARGET = 0.5  # of the columnar rate, in the same run (issue 17)
+# Three times the pipeline measurement's messages, timed for up to twice its cap: the worker
+# writes its counters once a second (ANOMALY_STATE_FLUSH_INTERVAL_S), so a run of a few seconds
+# would be timed to within a second of its length.
+SCALE, CAP_SCALE = 3, 2
 
 
 @dataclass
@@ -111,6 +115,7 @@ class FormatsBench:
     def one(self, fmt: str, run: int, label: str) -> tuple[float, str]:
         """(points/s, a summary) of one format in one run (``label``: its own topics)."""
         count, entities = self.profile.stream[BATCH]
+        count *= SCALE
         total = count * BATCH
         names = self.names(f"{label}-r{run}")
         settings = self.cluster.create_topics(names)
@@ -121,7 +126,8 @@ class FormatsBench:
             sent = produce_collector(
                 self.cluster.bootstrap, topic, collector_messages(fmt, count, BATCH, entities, run)
             )
-        result = engine_run(self.cluster, names, settings, total, self.profile.stream_cap_s)
+        cap_s = self.profile.stream_cap_s * CAP_SCALE
+        result = engine_run(self.cluster, names, settings, total, cap_s)
         summary = (
             f"{sent:,} messages, {result.timing.rate:,.0f} points/s over "
             f"{result.timing.seconds:.1f} s ({describe_stats(result.stats)})"

@@ -167,14 +167,15 @@ the bare Faust agent, detectors against river) rather than absolute numbers betw
    the rolling median only, as river has no rolling MAD).
 7. **Backtest.** `anomaly-engine backtest` over the whole `../shared/datasets/nab-dev` corpus as
    a user runs it (new interpreter, imports included), with `app/bench/backtest_config.json`.
-8. **Collector formats** (issue 17, `app/bench/collector_formats.py`). The 1000-point columnar
-   messages of measurement 1, re-encoded as the OpenTelemetry Collector writes them (`otlp_proto`,
-   `otlp_json`: a gauge per feature, a data point per time) and as Telegraf does (line
-   protocol, a line per time with both fields), produced with confluent-kafka keyed by host
-   (`murmur2_random`, so each lands on its host's partition as the columnar ones do), each to
-   fresh topics and timed as in measurement 1. One model (the README configuration selecting the two
-   features by name) scores all. A run measures columnar, the three formats, columnar again;
-   a format's ratio is to the mean of its run's two columnar rates.
+8. **Collector formats** (issue 17, `app/bench/collector_formats.py`). Three times as many
+   1000-point columnar messages as in measurement 1 (timed for up to twice as long: the worker
+   writes its counters once a second), re-encoded as the OpenTelemetry Collector writes them
+   (`otlp_proto`, `otlp_json`: a gauge per feature, a data point per time) and as Telegraf does
+   (line protocol, a line per time with both fields), produced with confluent-kafka keyed by host
+   (`murmur2_random`, so each lands on its host's partition as the columnar ones do), each to fresh
+   topics and timed as in measurement 1. One model (the README configuration selecting the two
+   features by name) scores all. A run measures columnar, the three formats, columnar again; a
+   format's ratio is to the mean of its run's two columnar rates.
 """
 
 
