@@ -237,9 +237,9 @@ class EngineMetrics:
 
     # ------------------------------------------------------------------ call sites
 
-    def consumed(self, topic: str) -> None:
-        """A telemetry message arrived (before admission: rejected messages count too)."""
-        self.messages.labels(topic).inc()
+    def consumed(self, topic: str, messages: int = 1) -> None:
+        """Telemetry messages arrived (before admission: rejected messages count too)."""
+        self.messages.labels(topic).inc(messages)
 
     def decoded(self, topic: str, points: int) -> None:
         """A message of ``topic`` held ``points`` points or events."""

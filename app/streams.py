@@ -62,6 +62,7 @@ class TelemetryHandler:
         self.engine = engine
         self.settings = engine.settings
         self.collectors = CollectorMessages(engine)
+        self._decoded: dict[str, int] = {}  # points decoded by topic in the current batch
 
     async def handle_batch(self, batch: Sequence[EventT], stream: str) -> None:
         """Score a batch of messages of ``stream`` ("metrics", "logs" or "behavior") in order,
@@ -83,6 +84,7 @@ class TelemetryHandler:
         stored: dict[TP, int | None] = {}
         nexts: dict[TP, int] = {}
         rewound: dict[TP, None] = {}  # partitions to seek back, in order
+        handled: dict[str, int] = {}  # messages by topic
         for event in batch:
             tp = event.message.tp
             if tp not in assigned:
@@ -104,6 +106,12 @@ class TelemetryHandler:
                 continue
             events += await self.handle(event, stream, pending)
             nexts[tp] = max(nexts.get(tp, stored[tp]) or 0, offset + 1)
+            handled[tp.topic] = handled.get(tp.topic, 0) + 1
+        for topic, messages in handled.items():  # the counters once per batch
+            engine.metrics.consumed(topic, messages)
+        for topic, points in self._decoded.items():
+            engine.metrics.decoded(topic, points)
+        self._decoded.clear()
         # The rows go to the tables before the first await (the REST agent may run during it
         # and must read them), the positions after them.
         pending.flush()
@@ -136,7 +144,6 @@ class TelemetryHandler:
         goes to the dead-letter topic or moves to another partition first flushes ``pending``
         (the only awaits here)."""
         started = time.perf_counter()
-        self.engine.metrics.consumed(event.message.topic)
         try:
             admitted = self._admit(event, stream)
             if isinstance(admitted, Collected):
@@ -242,7 +249,7 @@ class TelemetryHandler:
             batch = decode_batch(payload, config, self.settings.max_points_per_request)
         except TelemetryError as exc:
             raise Rejected(str(exc)) from None
-        self.engine.metrics.decoded(topic, len(batch.ts))
+        self._decoded[topic] = self._decoded.get(topic, 0) + len(batch.ts)
 
         def run(state: State, shared: State) -> BatchOutcome:
             return score_with_feedback(
@@ -281,7 +288,7 @@ class TelemetryHandler:
             actions = decode_behavior_events(payload, limit) if stream == "behavior" else []
         except TelemetryError as exc:
             raise Rejected(str(exc)) from None
-        self.engine.metrics.decoded(topic, len(logs) + len(actions))
+        self._decoded[topic] = self._decoded.get(topic, 0) + len(logs) + len(actions)
 
         def step(config: ModelConfig) -> Step:
             def run(state: State, shared: State) -> BatchOutcome:

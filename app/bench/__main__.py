@@ -20,6 +20,7 @@ from app.bench import (
     backtest_time,
     collector_formats,
     detector_cost,
+    hotspots,
     latency,
     memory,
     pipeline,
@@ -139,6 +140,13 @@ def run_cluster_measurements(
                 )
 
             guarded("pipeline" if "pipeline" in selected else "bare", rows, stream)
+            notes.append(
+                "The hot loop of single-point messages, profiled in-process (cProfile of the "
+                "scoring path, no Faust: `python -m app.bench.hotspots --points 1 --messages "
+                "3000 --entities 50 --profile`), own time per message, top functions: "
+                + "; ".join(hotspots.top_functions())
+                + "."
+            )
             for batch, result in sorted(found.items()):
                 if result.workload:
                     notes.append(

@@ -12,6 +12,7 @@ from faust.types import TP
 
 from app import progress
 from app.engine import Engine
+from app.metrics import EngineMetrics
 from app.pending_writes import PendingWrites
 from app.progress import PartitionPositions, position_key, stored_position
 from app.streams import TelemetryHandler
@@ -168,6 +169,7 @@ def _batch_engine(interval_s: float = 0.0, clock: list[float] | None = None) -> 
         app=SimpleNamespace(consumer_generation_id=1, consumer=consumer, producer=producer),
         publish_events=nothing,
         settings=None,
+        metrics=EngineMetrics(process=False),
     )
     engine.hand_over = lambda: Engine.hand_over(engine)
     engine.write_back = WriteBack(interval_s, hand_over=engine.hand_over, clock=lambda: now[0])
