@@ -24,14 +24,13 @@ from types import TracebackType
 from typing import Any
 
 import httpx
-import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from app.broker import free_port
 from app.embedded import embedded_broker
 from app.metadata import topic_partitions
 from app.settings import Settings, get_settings
-from app.topics import changelog_topic, ensure_topics
+from app.topics import ensure_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 PR_SET_PDEATHSIG = 1
@@ -315,53 +314,6 @@ async def assigned_consumer(
         await consumer.stop()
         raise
     return consumer
-
-
-async def _stats_progress(
-    bootstrap: str, topic: str, model_id: str, at_least: int, timeout: float
-) -> list[tuple[float, int]]:
-    consumer = await assigned_consumer(bootstrap, topic, fetch_max_wait_ms=50)
-    latest: dict[bytes, int] = {}
-    rows: list[tuple[int, int, int, bytes, int]] = []  # (ms, partition, offset, key, points)
-    prefix = f'"{model_id}|'.encode()
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=200)
-            if not batches and sum(latest.values()) >= at_least:
-                break  # everything the worker wrote has been read
-            for tp, records in batches.items():
-                for record in records:
-                    if record.key is None or not record.key.startswith(prefix):
-                        continue
-                    points = int(
-                        (orjson.loads(record.value) if record.value else {}).get("points", 0)
-                    )
-                    latest[record.key] = points
-                    rows.append((record.timestamp, tp.partition, record.offset, record.key, points))
-    finally:
-        await consumer.stop()
-    rows.sort()
-    running: dict[bytes, int] = {}
-    progress: list[tuple[float, int]] = []
-    for ms, _, _, key, points in rows:
-        running[key] = points
-        progress.append((ms / 1000.0, sum(running.values())))
-    return progress
-
-
-def stats_progress(
-    bootstrap: str, settings: Settings, model_id: str, at_least: int, timeout: float = 30.0
-) -> list[tuple[float, int]]:
-    """(time, points counted) after each message the engine applied, from its own records.
-
-    The worker writes its per-(model, partition) counters to the ``model_stats`` table after
-    every message; the changelog records carry the worker's send time (ms), so this gives the
-    point count over time at the worker with no polling. Reads until ``at_least`` points are
-    accounted for and nothing more arrives; empty if the counters are not found.
-    """
-    topic = changelog_topic(settings, "model_stats")
-    return asyncio.run(_stats_progress(bootstrap, topic, model_id, at_least, timeout))
 
 
 def wait_for(

@@ -2,9 +2,10 @@
 against a bare Faust agent, over the same pre-produced messages on the same broker.
 
 Each run gets a fresh group and topics: the messages are produced first, then one worker starts
-and works through the backlog. Its rate is taken from its own records (the ``model_stats``
-changelog it writes after every message, stamped with the worker's clock) over the last 90 % of
-the points, so worker start-up is not counted. In the same run two raw clients read the same
+and works through the backlog. Its rate is taken from its live counter of scored points
+(``anomaly_points_scored_total`` on ``GET /metrics``, polled 10 times a second: its table
+counters reach their changelog only once per flush interval, 1 s) over the last 90 % of the
+points, so worker start-up is not counted. In the same run two raw clients read the same
 topic with the engine's fetch settings and count the points of each message: confluent-kafka
 (librdkafka) with the standard ``json`` module, the client as an outside user has it and the
 reference of the targets (issue 16), and aiokafka with ``orjson``, the engine's own client and
@@ -31,7 +32,6 @@ from app.bench.cluster import (
     Worker,
     assigned_consumer,
     produce,
-    stats_progress,
 )
 from app.bench.profile import Profile, progress
 from app.bench.summary import rate
@@ -78,18 +78,38 @@ def steady_rate(samples: Sequence[tuple[float, int]], how: str) -> Timing:
     return Timing(end[1] - start[1], end[0] - start[0], how)
 
 
+def scored_points(metrics_text: str, model_id: str = MODEL_ID) -> int:
+    """``anomaly_points_scored_total`` of ``model_id`` in a ``GET /metrics`` answer.
+
+    Examples
+    --------
+    >>> scored_points('# HELP x\\nanomaly_points_scored_total{model_id="metrics-v1"} 1500.0\\n'
+    ...               'anomaly_points_scored_total{model_id="other"} 7.0\\n')
+    1500
+    """
+    label = f'model_id="{model_id}"'
+    return int(
+        sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in metrics_text.splitlines()
+            if line.startswith("anomaly_points_scored_total{") and label in line
+        )
+    )
+
+
 def _poll_until_counted(worker: Worker, total: int, cap_s: float) -> list[tuple[float, int]]:
-    """Poll ``GET /anomaly/stats`` (4 times a second) until ``total`` points are counted, or
-    until ``cap_s`` seconds after the first one was."""
+    """Poll the worker's live counter of scored points (``GET /metrics``, 10 times a second)
+    until ``total`` points are counted, or until ``cap_s`` seconds after the first one was."""
     samples: list[tuple[float, int]] = []
     last_change = time.monotonic()
     first: float | None = None
     counted = -1
     while True:
         worker.check_alive()
-        now = time.time()
         with contextlib.suppress(httpx.HTTPError, ValueError):
-            n = worker.points_counted(MODEL_ID)
+            text = worker.http.get("/metrics", timeout=10).text
+            now = time.time()  # when the answer came: the count was read just before
+            n = scored_points(text)
             samples.append((now, n))
             if n != counted:
                 counted, last_change = n, time.monotonic()
@@ -102,7 +122,19 @@ def _poll_until_counted(worker: Worker, total: int, cap_s: float) -> list[tuple[
                 f"the worker counted {max(counted, 0)} of {total} points and no more for "
                 f"{STALL_S:.0f} s:\n{worker.log_tail()}"
             )
-        time.sleep(0.25)
+        time.sleep(0.1)
+
+
+def _final_stats(worker: Worker, counted: int) -> dict[str, Any]:
+    """``GET /anomaly/stats`` for the model once it holds the ``counted`` points (its counters
+    reach their changelog once per flush interval), or as it is after 10 s."""
+    deadline = time.monotonic() + 10
+    while True:
+        models = worker.http.get("/anomaly/stats").json().get("models", {})
+        stats: dict[str, Any] = models.get(MODEL_ID, {})
+        if stats.get("points", 0) >= counted or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.2)
 
 
 @dataclass(frozen=True)
@@ -118,15 +150,10 @@ def engine_run(
     worker = cluster.start_worker(names)
     try:
         polled = _poll_until_counted(worker, total, cap_s)
-        models = worker.http.get("/anomaly/stats").json().get("models", {})
+        stats = _final_stats(worker, polled[-1][1])
     finally:
         cluster.stop(worker)
-    recorded = stats_progress(cluster.bootstrap, settings, MODEL_ID, polled[-1][1])
-    if recorded and recorded[-1][1] >= polled[-1][1]:
-        timing = steady_rate(recorded, "worker's model_stats changelog")
-    else:
-        timing = steady_rate(polled, "GET /anomaly/stats, polled every 0.25 s")
-    return EngineRun(timing, models.get(MODEL_ID, {}))
+    return EngineRun(steady_rate(polled, "the worker's live counter, polled every 0.1 s"), stats)
 
 
 def describe_stats(stats: dict[str, Any]) -> str:

@@ -122,10 +122,10 @@ the bare Faust agent, detectors against river) rather than absolute numbers betw
    around the README baseline, 10 s apart per entity) are produced to a fresh metrics topic of
    the bench's own embedded broker, keyed by entity. Then one worker (`python -m app run`, the
    README configuration applied through `POST /anomaly/config`) starts and works through the
-   backlog. Its rate comes from its own records: the `model_stats` changelog it writes once
-   per `ANOMALY_STATE_FLUSH_INTERVAL_S` (1 s), stamped with the worker's clock, over the last
-   90 % of the points it counted (the first 10 % are warm-up), until the backlog is done or for
-   at most {cap:.0f} s. In the same
+   backlog. Its rate comes from its live counter of scored points (`anomaly_points_scored_total`
+   on `GET /metrics`, polled 10 times a second; its table counters reach their changelog only
+   once per `ANOMALY_STATE_FLUSH_INTERVAL_S`, 1 s), over the last 90 % of the points it counted
+   (the first 10 % are warm-up), until the backlog is done or for at most {cap:.0f} s. In the same
    run two raw consumers (group-less, all partitions, the engine's fetch settings) read the same
    messages and count the points of each: confluent-kafka with the standard `json.loads`, the
    client as an outside user has it and the reference of the target (issue 16), and aiokafka
