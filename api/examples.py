@@ -107,6 +107,7 @@ SCORE_COLUMNS = {
     "model_id": "metrics-v1",
     "entity": "host-1",
     "dry_run": True,
+    "results_as": "columns",
     "records": {
         "ts": [T0 + 10 * i for i in range(4)],
         "values": [[101.0, 99.5, 160.0, 100.2], [5.0, 5.1, 5.0, None]],
@@ -117,7 +118,8 @@ SCORE_IN = {
     "forecast": example(SCORE_FORECAST, "Trend and a 2-step forecast per feature"),
     "learn": example(SCORE_LEARN, "Score and learn, like streamed points (a null is a gap)"),
     "columns": example(
-        SCORE_COLUMNS, "The records as columns, a list per feature: the form for large batches"
+        SCORE_COLUMNS,
+        "Records and answer as columns (a list per feature, per field): for large batches",
     ),
 }
 

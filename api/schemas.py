@@ -533,6 +533,11 @@ class ScoreIn(_In):
         default=None, description="Ground truth per record (1 = anomaly) for precision/recall"
     )
     horizon: int | None = Field(default=None, ge=1, le=10_000)
+    results_as: Literal["points", "columns"] = Field(
+        default="points",
+        description='"columns": the points\' outcomes as `columns` (a list per field, with no '
+        "object per point: the form for large batches) instead of `results`",
+    )
     dry_run: bool = Field(default=False, description="Score without touching state or incidents")
 
     model_config = ConfigDict(
@@ -622,6 +627,21 @@ class QualityOut(BaseModel):
     points: int
 
 
+class ResultColumnsOut(BaseModel):
+    """The outcomes of the points as columns, one entry per point in each list."""
+
+    ts: list[float]
+    score: list[float | None]
+    threshold: list[float]
+    is_anomaly: list[bool]
+    warm: list[bool]
+    alert: list[bool]
+    extra: list[tuple[int, dict[str, Any]]] = Field(
+        description="[point index, {suppressed_by, incident_id, root_cause, correlated}] for the "
+        "points with any of these fields (the others have none)"
+    )
+
+
 class ScoreOut(BaseModel):
     model_id: str
     model_version: str
@@ -634,6 +654,9 @@ class ScoreOut(BaseModel):
     metrics: QualityOut | None = Field(default=None, description="With labels: how the alerts did")
     forecast: dict[str, Any] | None = Field(
         default=None, description="With horizon: per feature, trend and forecast"
+    )
+    columns: ResultColumnsOut | None = Field(
+        default=None, description='With results_as "columns": the points as columns'
     )
 
 

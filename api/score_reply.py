@@ -89,8 +89,23 @@ def quality(columns: Mapping[str, Any], labels: Sequence[int]) -> QualityOut:
     return QualityOut(**counters.snapshot())
 
 
-def score_reply(head: ScoreOut, columns: Mapping[str, Any]) -> bytes:
-    """``head`` (a ``ScoreOut`` without results) with the points of ``columns``, as JSON."""
+def score_reply(head: ScoreOut, columns: Mapping[str, Any], *, as_columns: bool = False) -> bytes:
+    """``head`` (a ``ScoreOut`` without results) with the points of ``columns``, as JSON: as
+    ``results``, or ``as_columns`` as ``columns`` (lists encoded by orjson at once).
+
+    Examples
+    --------
+    >>> head = ScoreOut(model_id="m", model_version="1", entity="e", dry_run=True, points_seen=0,
+    ...                 anomalies=0, results=[], incidents=[])
+    >>> columns = {"ts": [0.0], "score": [0.5], "threshold": [3.0], "is_anomaly": [False],
+    ...            "warm": [True], "alert": [False], "extra": []}
+    >>> answer = orjson.loads(score_reply(head, columns, as_columns=True))
+    >>> answer["results"], answer["columns"]["score"]
+    ([], [0.5])
+    """
     body = head.model_dump(mode="json")
+    if as_columns:
+        body["columns"] = {name: columns[name] for name in (*COLUMNS, "extra")}
+        return orjson.dumps(body)
     body["results"] = result_points(columns)
     return orjson.dumps(body)

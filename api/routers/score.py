@@ -50,7 +50,8 @@ async def score(
     also feed the model's running quality counters (GET /anomaly/stats).
     With `horizon`, each feature's trend (slope, direction, change points) and a forecast of that
     many steps with 95 % prediction intervals are returned, and when the forecast is expected to
-    leave the alert band.
+    leave the alert band. For large batches, `records` may be columns (`{"ts": [...], "values":
+    [[feature 0 ...], ...]}`) and `results_as: "columns"` answers the points as columns too.
 
     Read scope; rate-limited per API key (or per client address without keys).
     """
@@ -93,4 +94,5 @@ def _answer(body: ScoreIn, outcome: Mapping[str, Any]) -> Response:
         metrics=quality(columns, body.labels) if body.labels is not None else None,
         forecast=outcome.get("insights"),
     )
-    return Response(score_reply(head, columns), media_type="application/json")
+    answer = score_reply(head, columns, as_columns=body.results_as == "columns")
+    return Response(answer, media_type="application/json")

@@ -143,7 +143,9 @@ the bare Faust agent, detectors against river) rather than absolute numbers betw
    warm-up, each {window:.0f} s window is one run. "Published" uses the alert record's timestamp
    (the worker's send time) instead of the receive time.
 4. **`POST /anomaly/score`.** Dry-run requests of 1k, 10k and 100k records (epoch `ts`, 2 values)
-   to the worker, pre-encoded, keep-alive; the client side is the round trip. The server side is
+   to the worker, pre-encoded, keep-alive, each sent twice: as a list of points, and "as
+   columns" (`records` as `{{"ts": [...], "values": [[...], [...]]}}` and `"results_as":
+   "columns"`); the client side is the round trip. The server side is
    the `total` duration of the API's `Server-Timing` header when it sends one; otherwise the
    worker's scoring path timed in the bench's process: the same body parsed and validated as
    the API does (`ScoreIn`; plain records become columns), turned into a batch, and

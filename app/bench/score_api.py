@@ -75,7 +75,8 @@ def request_body(size: int, entity: str) -> bytes:
 
 
 def columns_body(size: int, entity: str) -> bytes:
-    """The request of :func:`request_body` with its records as columns, a list per feature.
+    """The request of :func:`request_body` with its records as columns, a list per feature,
+    and its answer as columns too.
 
     Examples
     --------
@@ -90,7 +91,13 @@ def columns_body(size: int, entity: str) -> bytes:
         "values": [[r["values"][j] for r in records] for j in range(len(records[0]["values"]))],
     }
     return orjson.dumps(
-        {"model_id": MODEL_ID, "entity": entity, "dry_run": True, "records": columns}
+        {
+            "model_id": MODEL_ID,
+            "entity": entity,
+            "dry_run": True,
+            "records": columns,
+            "results_as": "columns",
+        }
     )
 
 

@@ -298,3 +298,20 @@ def test_a_wrong_entry_of_the_columns_is_named(
     [error] = response.json()["detail"]
     assert error["field"] == "records" and error["message"].startswith(message)
     assert engine.commands == []
+
+
+def test_the_answer_as_columns_holds_what_the_points_say(client: TestClient) -> None:
+    raw = _spiky(300)
+    common = {"model_id": "metrics-v1", "entity": "host-1", "dry_run": True}
+    points = client.post("/anomaly/score", json={**common, "records": raw}).json()
+    answer = client.post(
+        "/anomaly/score",
+        json={**common, "records": _as_columns(raw), "results_as": "columns"},
+    ).json()
+    assert answer["results"] == [] and points["columns"] is None
+    assert points_from_columns(answer["columns"]) == [
+        PointOut(**p).model_dump() for p in points["results"]
+    ]
+    assert {k: v for k, v in answer.items() if k not in ("results", "columns")} == {
+        k: v for k, v in points.items() if k not in ("results", "columns")
+    }
