@@ -11,8 +11,8 @@ partition, in order, as the columnar messages do. (Unkeyed, most messages land e
 the worker moves them; a host's points then arrive out of order, and alerts on late points are
 suppressed, which makes the work incomparable.) One model, the README configuration selecting
 the two features by name, scores all of them. Each rate is timed as
-:func:`app.bench.pipeline.engine_run` times the columnar one, from the worker's own
-``model_stats`` records; a format's ratio is to the mean of the run's two columnar rates (the
+:func:`app.bench.pipeline.engine_run` times the columnar one (the worker's live counter of
+scored points); a format's ratio is to the mean of the run's two columnar rates (the
 load of this shared machine drifts within a run).
 """
 
@@ -37,9 +37,8 @@ from app.topics import ensure_topics
 
 BATCH = 1000
 TARGET = 0.5  # of the columnar rate, in the same run (issue 17)
-# Three times the pipeline measurement's messages, timed for up to twice its cap: the worker
-# writes its counters once a second (ANOMALY_STATE_FLUSH_INTERVAL_S), so a run of a few seconds
-# would be timed to within a second of its length.
+# Three times the pipeline measurement's messages, timed for up to twice its cap: a run of a
+# few seconds swings with the load of this shared machine, and five of them make a run.
 SCALE, CAP_SCALE = 3, 2
 
 
