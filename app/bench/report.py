@@ -170,8 +170,8 @@ the bare Faust agent, detectors against river) rather than absolute numbers betw
 7. **Backtest.** `anomaly-engine backtest` over the whole `../shared/datasets/nab-dev` corpus as
    a user runs it (new interpreter, imports included), with `app/bench/backtest_config.json`.
 8. **Collector formats** (issue 17, `app/bench/collector_formats.py`). Three times as many
-   1000-point columnar messages as in measurement 1 (timed for up to twice as long: a run of a
-   few seconds swings with the machine's load), re-encoded as the OpenTelemetry Collector writes them
+   1000-point columnar messages as in measurement 1 (timed for up to twice as long: a run of a few
+   seconds swings with the machine's load), re-encoded as the OpenTelemetry Collector writes them
    (`otlp_proto`, `otlp_json`: a gauge per feature, a data point per time) and as Telegraf does
    (line protocol, a line per time with both fields), produced with confluent-kafka keyed by host
    (`murmur2_random`, so each lands on its host's partition as the columnar ones do), each to fresh
