@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -95,3 +96,37 @@ def test_a_new_model_version_resets_state_and_the_same_version_keeps_it(
     bumped = {"configs": [{**LEARNED["configs"][0], "model_version": "2"}]}
     assert engine.post("/anomaly/config", bumped).status_code == 200
     assert dry_run(engine, 50.0, T0 + 700)["warm"] is False
+
+
+def test_state_kept_in_memory_is_written_when_the_worker_stops(
+    spawn: Any, bootstrap: str, names: dict[str, str]
+) -> None:
+    # The rows would go to the changelog once an hour: only the stop writes them.
+    engine = spawn(env={"ANOMALY_STATE_FLUSH_INTERVAL_S": "3600"})
+    assert engine.post("/anomaly/config", LEARNED).status_code == 200
+    rng = random.Random(5)
+    produce_aiokafka(
+        bootstrap,
+        names["metrics_topic"],
+        [(b"db-1", point("cpu", "db-1", T0 + 10 * i, [50 + rng.gauss(0, 1)])) for i in range(80)],
+    )
+    before = wait_until(
+        lambda: (r := dry_run(engine, 80.0, T0 + 2000))["points_seen"] == 80 and r,
+        30,
+        "the 80 streamed points to be scored",
+    )
+
+    changelog = f"{names['app_id']}-entity_state-changelog"
+    assert not read_topic(bootstrap, changelog, lambda rs: True, 5)  # nothing written yet
+
+    engine.stop()
+    rows = read_topic(bootstrap, changelog, lambda rs: True, 10)
+    points = [
+        r["value"]["models"]["cpu"]["points"]
+        for r in rows
+        if r["key"] is not None and json.loads(r["key"]) == "db-1" and r["value"]
+    ]
+    assert points == [80]  # one record, written by the stop, counting every point
+    engine.start()
+    engine.wait_ready()
+    assert dry_run(engine, 80.0, T0 + 2000) == before
