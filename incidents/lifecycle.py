@@ -44,6 +44,7 @@ from incidents.stored_incident import store
 PEAK_GROWTH_FOR_UPDATE = 1.25
 MAX_SIGNALS = 16
 KEEP_RUN = 2  # elevated points in a row of one model that keep an incident going
+SHORT_RUN = 24  # runs of up to this many points: EntityIncidents.quiet goes point by point
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,8 @@ class EntityIncidents:
         incident = self.open
         if incident is None or not len(ts):
             return len(ts), []
+        if len(ts) <= SHORT_RUN:
+            return self._quiet_points(incident, model_id, ts, score, threshold, spec)
         with np.errstate(invalid="ignore"):
             finite = np.isfinite(score)
             elevated = finite & (score >= spec.recover_ratio * threshold)
@@ -271,6 +274,48 @@ class EntityIncidents:
             return j, []
         at = float(last[j] + spec.resolve_after) if elevated[j] else float(ts[j])
         return j + 1, [self._resolve(incident, at)]
+
+    def _quiet_points(
+        self,
+        incident: dict[str, Any],
+        model_id: str,
+        ts: np.ndarray,
+        score: np.ndarray,
+        threshold: np.ndarray,
+        spec: LifecycleSpec,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """:meth:`quiet` point by point, for short runs (numpy's fixed cost per call outweighs
+        a few points): the same result, the same state."""
+        ours = model_id in incident["models"]
+        run = _run_of(incident, model_id)
+        moved = False  # whether the run changed on the way (then stored once, as _moved does)
+        last = incident["last_elevated"]
+        kept = False
+        bar, resolve_after = spec.recover_ratio, spec.resolve_after
+        used, resolved_at = len(ts), None
+        points = zip(ts.tolist(), score.tolist(), threshold.tolist(), strict=True)
+        for k, (t, s, th) in enumerate(points):
+            finite = math.isfinite(s)
+            elevated = finite and s >= bar * th
+            if finite and t - last >= resolve_after:
+                used, resolved_at = k + 1, last + resolve_after if elevated else t
+                break
+            if ours and finite:
+                previous = run
+                run = min(run + 1, KEEP_RUN) if elevated else 0
+                moved = moved or run != previous
+                if run >= KEEP_RUN:
+                    last = max(last, t)
+                    kept = True
+        if kept:
+            incident["last_elevated"] = float(last)
+            self.changed = True
+        if moved:
+            _set_run(incident, model_id, run)
+            self.changed = True
+        if resolved_at is None:
+            return used, []
+        return used, [self._resolve(incident, float(resolved_at))]
 
     def _moved(
         self,
