@@ -340,7 +340,7 @@ class EntityIncidents:
     def _run_on(self, incident: dict[str, Any], model_id: str, elevated: bool) -> int:
         """The run of elevated points of ``model_id`` after one more of its scored points."""
         before = _run_of(incident, model_id)
-        run = min(before + 1, KEEP_RUN) if elevated else 0
+        run = (before + 1 if before + 1 < KEEP_RUN else KEEP_RUN) if elevated else 0
         if run != before:
             _set_run(incident, model_id, run)
             self.changed = True
@@ -496,13 +496,20 @@ def _run_of(incident: Mapping[str, Any], model_id: str) -> int:
     """How many of the last scored points of ``model_id`` were elevated, up to :data:`KEEP_RUN`
     (``runs``, absent from incidents stored before it: none)."""
     runs = incident.get("runs")
+    if runs is None:
+        return 0
+    if type(runs) is dict:  # as stored and as set: checked first, faster than the ABC's check
+        return int(runs.get(model_id, 0))
     return int(runs.get(model_id, 0)) if isinstance(runs, Mapping) else 0
 
 
 def _set_run(incident: dict[str, Any], model_id: str, run: int) -> None:
     """Store a run; runs of 0 are left out (and ``runs`` without any)."""
     runs = incident.get("runs")
-    runs = dict(runs) if isinstance(runs, Mapping) else {}
+    if runs is None:
+        runs = {}
+    else:  # a plain dict as stored and as set: checked first, faster than the ABC's check
+        runs = dict(runs) if type(runs) is dict or isinstance(runs, Mapping) else {}
     if run:
         runs[model_id] = run
     else:
