@@ -20,8 +20,9 @@ Each feature keeps (all updated online, one point at a time):
 - a second, sustained path: a run of moderately far points flags though none crosses the
   threshold (each adds its score above ``sustain_level`` to a sum decaying by
   ``sustain_decay``; the sum above ``sustain_sum`` flags, and no single point can get it there);
-- bounded learning: a flagged point is learned pulled in to the threshold, and does not teach
-  the half-hour offset of a profile in use (a bump at a trough stays a bump);
+- bounded learning: a flagged point is learned pulled in to the threshold (by the slow level,
+  the variance and the fast center, so a bump stays far from the fast center for its length),
+  and does not teach the half-hour offset of a profile in use (a bump at a trough stays a bump);
 - change points: a decaying count of flags (``change_decay``) reaching ``change_count``
   re-baselines the level on the run's own points, and a fast center that stays more than
   ``drift_sigmas`` spreads away for ``drift_points`` points moves the level to it; both say so;
@@ -205,7 +206,7 @@ class Adaptive(Detector):
 
     >>> shifted = [det.step([150.0 + rng.normal()], 60.0 * (2001 + k), 2.0) for k in range(40)]
     >>> [k for k, s in enumerate(shifted) if any(s.flagged)]
-    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22]
     >>> [(k, round(s.change[0][1]), round(s.change[0][2])) for k, s in enumerate(shifted)
     ...  if s.change]
     [(20, 100, 148)]
@@ -476,8 +477,8 @@ class Adaptive(Detector):
         self._spread_change(f, abs(v - f.prev), flag)
         if math.isnan(f.fast):
             f.fast = v - offset
-        else:
-            f.fast += self.fast_alpha * (v - offset - f.fast)
+        else:  # a flagged point moves it as far as the threshold only, as it does the level
+            f.fast += self.fast_alpha * (kept - offset - f.fast)
         if self.drift_points > 0:
             base = f.level if on else f.plain
             f.drift = f.drift + 1 if abs(f.fast - base) > self.drift_sigmas * s else 0.0
