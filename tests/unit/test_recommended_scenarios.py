@@ -30,9 +30,9 @@ def test_the_peaks_of_a_daily_cycle_are_not_alerts(seed: int) -> None:
     assert verdict.false_alerts <= 5 and verdict.false_in_tail == 0, verdict.reason
 
 
-# Seeds 0 and 1 of 0..5 are missed: the bump scores near the threshold because the spread at a
-# trough carries the half-hour profile's misfit (14 of 20 seeds pass, docs/QUALITY.md).
-@pytest.mark.parametrize("seed", [2, 3, 4, 5])
+# Seed 1 of 0..5 is missed: the bump scores near the threshold because the spread at a trough
+# carries the half-hour profile's misfit (15 of 20 seeds pass, docs/QUALITY.md).
+@pytest.mark.parametrize("seed", [0, 2, 3, 4, 5])
 def test_a_bump_at_a_trough_of_a_daily_cycle_is_found_and_the_peaks_are_not(seed: int) -> None:
     made = scenario("daily_bump", seed)
     verdict = judge(made, engine_alerts(RECOMMENDED)(made))
@@ -41,7 +41,7 @@ def test_a_bump_at_a_trough_of_a_daily_cycle_is_found_and_the_peaks_are_not(seed
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_variance_that_rises_and_stays_does_not_alert_for_ever(seed: int) -> None:
-    # Detected within 5 points in 15 of 20 seeds only (docs/QUALITY.md: a weak spot); what is
+    # Detected within 5 points in 19 of 20 seeds (docs/QUALITY.md: a weak spot); what is
     # asserted here is that the new spread is learned: no false alert after the hour's grace.
     made = scenario("variance_rise", seed)
     verdict = judge(made, engine_alerts(RECOMMENDED)(made))
