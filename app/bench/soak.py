@@ -40,6 +40,7 @@ from app.pending_writes import PendingWrites
 from app.recent import RecentStore
 from app.settings import Settings
 from app.sweeper import SWEEP_INTERVAL_S, Sweeper
+from app.write_back import WriteBack
 from incidents.config import ModelConfig
 from incidents.live import LiveCache
 from incidents.scoring import score_batch
@@ -90,6 +91,7 @@ class Worker:
         engine.entity_state = SoakTable(rows)
         engine.model_stats = SoakTable()
         engine.deliveries = SoakTable(ledger)
+        engine.write_back = WriteBack(0.0)  # the sweeper's writes go through at once
         engine.partition_of = lambda entity: partition_for(entity, PARTITIONS)
         engine.model_config = lambda model_id: config if model_id == config.model_id else None
         engine.list_configs = lambda: [{"model_id": config.model_id}]
