@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.integration.browser import LAUNCH_ARGS, chromium_path
 from tests.integration.harness import (
@@ -25,6 +26,8 @@ READ_KEY = "dashboard-read-key-0123456789"
 T0 = 1795766400.0
 NORMAL = [100.0, 101.0, 99.0, 100.5, 99.5, 100.0, 101.5, 98.5]
 ENTITY = "checkout-7"
+# A generous deadline for what the page polls (incidents every 3 s, the chart every 5 s).
+WAIT_MS = 60_000
 
 
 def _headers(key: str) -> dict[str, str]:
@@ -102,7 +105,7 @@ def test_the_dashboard_shows_the_incident_and_charts_it(
                 page.get_by_role("button", name="Use this key").click()
 
                 row = page.locator(f'#incidents tbody tr[data-entity="{ENTITY}"]')
-                row.wait_for(timeout=15_000)
+                row.wait_for(timeout=WAIT_MS)
                 assert row.get_attribute("data-incident-id") == incident["incident_id"]
                 assert row.locator("td.summary").inner_text() == summary
                 assert "critical" in row.locator(".severity").inner_text()
@@ -117,9 +120,13 @@ def test_the_dashboard_shows_the_incident_and_charts_it(
                 assert stats.first.inner_text() == str(normal + 1)  # points scored
 
                 row.get_by_role("button").click()
-                page.locator(f'#chart[data-state="drawn"][data-entity="{ENTITY}"]').wait_for(
-                    timeout=15_000
-                )
+                drawn = page.locator(f'#chart[data-state="drawn"][data-entity="{ENTITY}"]')
+                try:  # the chart asks the entity's owner every 5 s; a loaded machine is slow
+                    drawn.wait_for(timeout=WAIT_MS)
+                except PlaywrightTimeout:
+                    raise AssertionError(
+                        "the chart was not drawn; it shows: " + page.locator("#chart").inner_text()
+                    ) from None
                 chart = 'svg[data-feature="feature_0"]'
                 assert page.locator(chart).get_attribute("data-points") == str(normal + 1)
                 assert page.locator(f'{chart} path[data-role="series"]').get_attribute("d")
@@ -147,7 +154,7 @@ def test_the_dashboard_shows_the_incident_and_charts_it(
 
                 # The key was kept: a reload shows the incidents without asking again.
                 page.reload()
-                row.wait_for(timeout=15_000)
+                row.wait_for(timeout=WAIT_MS)
                 assert page.locator("#key-form").is_hidden()
                 assert errors == []
             finally:
