@@ -1,4 +1,4 @@
-"""Three adjustments to Faust's aiokafka transport that the engine relies on.
+"""Four adjustments to Faust's aiokafka transport that the engine relies on.
 
 1. Fetch wait. Faust's worker consumer hard-codes ``fetch_max_wait_ms=1500``
    (``faust/transport/drivers/aiokafka.py``). The embedded broker holds an empty fetch for the whole
@@ -18,6 +18,16 @@
    stream starts over from an earlier position, seen on Apache Kafka): Faust then fulfils a
    promise that is already done, the ``InvalidStateError`` ends the reply stream and the worker
    stops. Replies for done promises are dropped.
+
+4. Never-committed partitions. Around a rebalance (and at a worker's start) Faust drops the
+   records it fetches while its flow is stopped and then seeks every partition back to its
+   committed offset; aiokafka seeks only partitions with a committed offset above 0, so one that
+   nobody committed stays where the fetcher stood, past the dropped records. Seen on the alerts
+   topic: a partition holding only events PagerDuty had not finished when the worker was killed
+   (so nothing of it was committed) was not read again after the restart, and those pages were
+   never sent; likewise telemetry written while the worker was down. Such a partition of a topic
+   whose offsets Faust commits is sought to its beginning (``never_committed``), as
+   ``consumer_auto_offset_reset="earliest"`` means.
 """
 
 from __future__ import annotations
@@ -34,6 +44,21 @@ from mode.utils.objects import cached_property
 from app.offsets import fetched_end_offsets
 
 
+def never_committed(committed: Mapping[Any, int | None], acked: Callable[[str], bool]) -> list[Any]:
+    """The partitions of ``committed`` (``seek_to_committed``'s answer) that aiokafka did not seek
+    (no committed offset above 0), of the topics whose offsets are committed (``acked``).
+
+    >>> from collections import namedtuple
+    >>> TP = namedtuple("TP", "topic partition")
+    >>> answer = {TP("alerts", 0): 6, TP("alerts", 2): None, TP("alerts", 3): 0, TP("reply", 0): None}
+    >>> never_committed(answer, lambda topic: topic != "reply")
+    [TP(topic='alerts', partition=2), TP(topic='alerts', partition=3)]
+    """
+    return [
+        tp for tp, offset in committed.items() if not (offset and offset > 0) and acked(tp.topic)
+    ]
+
+
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
@@ -47,6 +72,13 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             return listed
         bootstrap = faust_aiokafka.server_list(self.transport.url, self.transport.default_port)
         return await fetched_end_offsets(bootstrap, listed)  # type: ignore[return-value]
+
+    async def seek_to_committed(self) -> Mapping[Any, int]:
+        committed = await super().seek_to_committed()
+        fresh = never_committed(committed, self.app.topics.acks_enabled_for)
+        if fresh:
+            await self.seek_to_beginning(*fresh)
+        return committed
 
 
 class _Consumer(faust_aiokafka.Consumer):
