@@ -14,7 +14,8 @@ hold back Slack. For each event that names the channel, the agent:
    `Retry-After`, until it is `delivered` or finally `failed` (another 4xx, or out of attempts).
 
 The agent finishes an event only once its outcome is final, so Faust does not commit the offset
-before then: a worker killed mid-retry re-reads the event after a restart (at least once), and
+before then: a worker killed mid-retry re-reads the event after a restart (at least once; a
+partition nothing of which was committed yet is read from its start, ``app.transport``), and
 the ledger (a changelog-backed table, flushed right after each final outcome) prevents a second
 send. The residual window: a worker killed after a receiver accepted a request and before the
 ledger row reached the broker sends that event once more after the restart.
