@@ -27,11 +27,14 @@
    (so nothing of it was committed) was not read again after the restart, and those pages were
    never sent; likewise telemetry written while the worker was down. Such a partition of a topic
    whose offsets Faust commits is sought to its beginning (``never_committed``), as
-   ``consumer_auto_offset_reset="earliest"`` means.
+   ``consumer_auto_offset_reset="earliest"`` means. And the seeks are done at once, after every
+   committed offset is known: Faust clears its agents' queues only after the seek, so a record
+   read again before that was dropped from the queue of an agent that had not taken it yet.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -73,11 +76,25 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         bootstrap = faust_aiokafka.server_list(self.transport.url, self.transport.default_port)
         return await fetched_end_offsets(bootstrap, listed)  # type: ignore[return-value]
 
-    async def seek_to_committed(self) -> Mapping[Any, int]:
-        committed = await super().seek_to_committed()
-        fresh = never_committed(committed, self.app.topics.acks_enabled_for)
-        if fresh:
-            await self.seek_to_beginning(*fresh)
+    async def seek_to_committed(self) -> Mapping[Any, int | None]:
+        return await self.call_thread(self._seek_to_committed_at_once)
+
+    async def _seek_to_committed_at_once(self) -> dict[Any, int | None]:
+        """aiokafka's ``seek_to_committed`` asks for one committed offset at a time and seeks each
+        partition as its answer comes: the first ones are read again long before Faust clears
+        its agents' queues (``flow_control.resume``), and what a slow agent had not taken from
+        its queue by then (PagerDuty while it retries) is gone. So: every committed offset
+        first, then every seek at once, a never-committed partition to its start."""
+        consumer = self._ensure_consumer()
+        partitions = sorted(consumer.assignment())
+        found = await asyncio.gather(*(consumer.committed(tp) for tp in partitions))
+        committed = dict(zip(partitions, found, strict=True))
+        fresh = set(never_committed(committed, self.app.topics.acks_enabled_for))
+        for tp, offset in committed.items():
+            if tp in fresh:
+                consumer.seek(tp, 0)  # gone by retention: auto_offset_reset (earliest) applies
+            elif offset and offset > 0:
+                consumer.seek(tp, offset)
         return committed
 
 

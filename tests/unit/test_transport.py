@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import namedtuple
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
-
-import pytest
-from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from app.transport import _ConsumerThread
 
@@ -21,34 +19,52 @@ TP = namedtuple("TP", "topic partition")
 ALERTS, REPLIES, CHANGELOG = "anomaly.alerts", "f-reply-1", "app-deliveries-changelog"
 
 
-def seek(committed: dict[Any, int | None], monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """The partitions the worker consumer seeks to their beginning after ``committed``."""
+class Consumer:
+    """The part of aiokafka's consumer the seek uses, with the group's committed offsets."""
 
-    async def parent_seek(self: Any) -> dict[Any, int | None]:
-        return committed
+    def __init__(self, committed: dict[Any, int | None]) -> None:
+        self._committed = committed
+        self.asked: list[Any] = []
+        self.sought: dict[Any, int] = {}
 
-    monkeypatch.setattr(faust_aiokafka.AIOKafkaConsumerThread, "seek_to_committed", parent_seek)
+    def assignment(self) -> set[Any]:
+        return set(self._committed)
+
+    async def committed(self, tp: Any) -> int | None:
+        self.asked.append(tp)
+        await asyncio.sleep(0)
+        return self._committed[tp]
+
+    def seek(self, tp: Any, offset: int) -> None:
+        assert len(self.asked) == len(self._committed), "a seek before every offset was known"
+        self.sought[tp] = offset
+
+
+def seek(committed: dict[Any, int | None]) -> dict[Any, int]:
+    """Where the worker consumer seeks each partition, given the group's ``committed`` offsets."""
+    consumer = Consumer(committed)
     thread = object.__new__(_ConsumerThread)
     thread.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda t: t == ALERTS))
-    rewound: list[Any] = []
+    thread._ensure_consumer = lambda: consumer  # type: ignore[method-assign]
 
-    async def seek_to_beginning(*partitions: Any) -> None:
-        rewound.extend(partitions)
+    async def call_thread(fun: Callable[..., Any], *args: Any) -> Any:
+        return await fun(*args)
 
-    thread.seek_to_beginning = seek_to_beginning  # type: ignore[method-assign]
+    thread.call_thread = call_thread  # type: ignore[method-assign]
     assert asyncio.run(thread.seek_to_committed()) == committed  # Faust's read offsets from it
-    return rewound
+    return consumer.sought
 
 
-def test_a_never_committed_partition_is_read_again_from_its_beginning(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_never_committed_partition_is_read_again_from_its_beginning() -> None:
     committed = {TP(ALERTS, 0): 6, TP(ALERTS, 1): None, TP(ALERTS, 2): None, TP(ALERTS, 3): 4}
-    assert seek(committed, monkeypatch) == [TP(ALERTS, 1), TP(ALERTS, 2)]
+    assert seek(committed) == {
+        TP(ALERTS, 0): 6,
+        TP(ALERTS, 1): 0,
+        TP(ALERTS, 2): 0,
+        TP(ALERTS, 3): 4,
+    }
 
 
-def test_committed_partitions_and_unacked_topics_are_left_to_faust(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_unacked_topics_without_a_committed_offset_stay_where_they_are() -> None:
     committed = {TP(ALERTS, 0): 6, TP(REPLIES, 0): None, TP(CHANGELOG, 0): None}
-    assert seek(committed, monkeypatch) == []
+    assert seek(committed) == {TP(ALERTS, 0): 6}
