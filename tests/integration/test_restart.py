@@ -39,21 +39,29 @@ def dry_run(engine: EngineProcess, value: float, ts: float) -> dict[str, Any]:
     return {**body["results"][0], "points_seen": body["points_seen"]}
 
 
-def test_configs_and_state_survive_a_restart(
-    engine: EngineProcess, bootstrap: str, names: dict[str, str]
-) -> None:
+def learn_80_points(
+    engine: EngineProcess, bootstrap: str, names: dict[str, str], seed: int
+) -> dict[str, Any]:
+    """LEARNED applied and 80 points around 50 streamed for db-1; the dry run of an 80 once all
+    80 are scored."""
     assert engine.post("/anomaly/config", LEARNED).status_code == 200
-    rng = random.Random(3)
+    rng = random.Random(seed)
     produce_aiokafka(
         bootstrap,
         names["metrics_topic"],
         [(b"db-1", point("cpu", "db-1", T0 + 10 * i, [50 + rng.gauss(0, 1)])) for i in range(80)],
     )
-    before = wait_until(
+    return wait_until(
         lambda: (r := dry_run(engine, 80.0, T0 + 2000))["points_seen"] == 80 and r,
         30,
         "the 80 streamed points to be scored",
     )
+
+
+def test_configs_and_state_survive_a_restart(
+    engine: EngineProcess, bootstrap: str, names: dict[str, str]
+) -> None:
+    before = learn_80_points(engine, bootstrap, names, seed=3)
     assert before["warm"] is True
     assert before["is_anomaly"] is True
 
@@ -103,18 +111,7 @@ def test_state_kept_in_memory_is_written_when_the_worker_stops(
 ) -> None:
     # The rows would go to the changelog once an hour: only the stop writes them.
     engine = spawn(env={"ANOMALY_STATE_FLUSH_INTERVAL_S": "3600"})
-    assert engine.post("/anomaly/config", LEARNED).status_code == 200
-    rng = random.Random(5)
-    produce_aiokafka(
-        bootstrap,
-        names["metrics_topic"],
-        [(b"db-1", point("cpu", "db-1", T0 + 10 * i, [50 + rng.gauss(0, 1)])) for i in range(80)],
-    )
-    before = wait_until(
-        lambda: (r := dry_run(engine, 80.0, T0 + 2000))["points_seen"] == 80 and r,
-        30,
-        "the 80 streamed points to be scored",
-    )
+    before = learn_80_points(engine, bootstrap, names, seed=5)
 
     changelog = f"{names['app_id']}-entity_state-changelog"
     assert not read_topic(bootstrap, changelog, lambda rs: True, 5)  # nothing written yet

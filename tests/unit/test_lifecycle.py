@@ -702,32 +702,14 @@ def test_points_in_quiet_runs_between_alerts_equal_the_points_one_by_one(
     one = EntityIncidents("host-1")
     expected = _feed(one, story, spec)
     many = EntityIncidents("host-1")
-    events: list[dict[str, Any]] = []
-    k = 0
-    while k < len(story):
-        obs = story[k]
-        if obs.alert:
-            events += many.observe(obs, spec).events
-            k += 1
-            continue
-        stop = k
-        while stop < len(story) and not story[stop].alert and story[stop].model_id == obs.model_id:
-            stop += 1
-        run = story[k:stop]
-        used, got = many.quiet(
-            obs.model_id,
-            np.array([o.ts for o in run]),
-            np.array([o.score for o in run]),
-            np.array([o.threshold for o in run]),
-            spec,
-        )
-        events += got
-        k += used
+    events = _quiet_in_runs(many, story, spec)
     assert events == expected
     assert many.to_state() == one.to_state()
 
 
-def _quiet_in_runs(life: EntityIncidents, story: list[Observation]) -> list[dict[str, Any]]:
+def _quiet_in_runs(
+    life: EntityIncidents, story: list[Observation], spec: LifecycleSpec = SPEC
+) -> list[dict[str, Any]]:
     """``story`` through the lifecycle: alerts one by one, runs of one model's other points at
     once with :meth:`EntityIncidents.quiet`, as a metrics block goes."""
     events: list[dict[str, Any]] = []
@@ -735,7 +717,7 @@ def _quiet_in_runs(life: EntityIncidents, story: list[Observation]) -> list[dict
     while k < len(story):
         obs = story[k]
         if obs.alert:
-            events += life.observe(obs, SPEC).events
+            events += life.observe(obs, spec).events
             k += 1
             continue
         stop = k
@@ -747,7 +729,7 @@ def _quiet_in_runs(life: EntityIncidents, story: list[Observation]) -> list[dict
             np.array([o.ts for o in run]),
             np.array([o.score for o in run]),
             np.array([o.threshold for o in run]),
-            SPEC,
+            spec,
         )
         events += got
         k += used
