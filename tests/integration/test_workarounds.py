@@ -122,7 +122,12 @@ def test_routed_scoring_answers_after_a_rebalance(spawn: Any) -> None:
 
     third = spawn(wait=False)
     third.wait_ready()
-    wait_until(lambda: _settled([first, second, third]), 90, "the rebalance to settle", 0.3)
+    workers = [first, second, third]
+    try:
+        wait_until(lambda: _settled(workers), 90, "the rebalance to settle", 0.3)
+    except AssertionError as exc:  # say what each worker reported, and what it logged
+        reports = [f"--- worker {w.port}: {w.health()}\n{w.log_tail(40)}" for w in workers]
+        raise AssertionError("\n".join([str(exc), *reports])) from None
 
     for entity in entities:
         assert _score(second, entity, T0 + 10)["points_seen"] == 1  # the state kept
