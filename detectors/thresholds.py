@@ -17,33 +17,13 @@ import numpy as np
 
 from detectors._batch import first_true
 from detectors._checks import require_floats, require_int, require_positive, state_field
+from detectors._hampel_walk import WalkRows, quiet_limits, round6
 from detectors._packed import pack_decimals, unpack_decimals
 from detectors._robust import median_and_scaled_mad
 from detectors.base import DetectorError
 from detectors.budget import BudgetThreshold
 
 THRESHOLD_STRATEGIES = ("adaptive", "budget", "static")
-
-
-def round6(values: np.ndarray) -> np.ndarray:
-    """``values`` rounded to 6 significant digits (the adaptive history is kept at that precision
-    to keep the state small).
-
-    Examples
-    --------
-    >>> round6(np.array([0.123456789, 123456.789, -9.87654321e-5, 0.0, 5e-324])).tolist()
-    [0.123457, 123457.0, -9.87654e-05, 0.0, 5e-324]
-    """
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        digits = 5 - np.floor(np.log10(np.abs(values)))
-        digits = np.where(np.isfinite(digits), digits, 0.0)
-        scale = 10.0**digits
-        rounded = np.round(values * scale) / scale
-    awkward = np.isfinite(values) & ~np.isfinite(rounded)  # tiny values: the scale overflows
-    if awkward.any():
-        rounded[awkward] = [float(f"{v:.6g}") for v in values[awkward]]
-    result: np.ndarray = rounded
-    return result
 
 
 class Threshold(Protocol):
@@ -214,8 +194,11 @@ class AdaptiveThreshold:
         flags, and how many rows were walked: all of them, or (given ``guess``, the flags
         expected) up to and including the first row whose flag differs from its guess.
 
-        A Python loop over floats, with a median per ``refresh`` learned scores: the flags depend
-        on the threshold, which depends on the flags, so each row waits for the one before it.
+        Once the history is full, stretches where nothing is flagged go at once
+        (:func:`detectors._hampel_walk.quiet_limits`: every recomputation of the stretch from
+        one sort of its windows) up to the first flagged row; the rest, and stretches cut short
+        by flags close together, go row by row (a Python loop over floats, with a median per
+        ``refresh`` learned scores). Both give the same floats.
 
         Examples
         --------
@@ -230,34 +213,91 @@ class AdaptiveThreshold:
         ...                  guess=np.zeros(3, dtype=bool))[1:]
         (array([False,  True]), 2)
         """
-        n = len(scores)
-        finite = np.isfinite(scores)
-        rounded = round6(np.where(finite, scores, 0.0)).tolist()
-        values = np.where(finite, scores, np.nan).tolist()
-        eligible = (warm & finite).tolist()
-        expected = guess.tolist() if guess is not None else None
-        limits = [0.0] * n
-        flags = [False] * n
+        rows = WalkRows.of(scores, warm, guess, self._value)
+        n, k = len(scores), 0
+        while k < n:
+            if len(self._history) < self.window or self._since >= self.refresh:
+                k, stopped = self._walk(rows, k, n)
+            else:
+                k, stopped = self._stretch(rows, k, n)
+            if stopped:
+                return rows.limits[:k], rows.flags[:k], k
+        return rows.limits, rows.flags, n
+
+    def _walk(self, rows: WalkRows, start: int, stop: int) -> tuple[int, bool]:
+        """:meth:`settle` row by row over ``start .. stop`` (or until the history is full and
+        the stretches can take over): fills the rows' limits and flags, returns the next row
+        and whether a row's flag differed from its guess (the walk stops after that row)."""
+        values = np.where(rows.finite[start:stop], rows.scores[start:stop], np.nan).tolist()
+        learned = rows.rounded[start:stop].tolist()
+        candidate = rows.eligible[start:stop].tolist()
+        expected = rows.guess[start:stop].tolist() if rows.guess is not None else None
+        limits, flags = rows.limits, rows.flags
         history, window, refresh = self._history, self.window, self.refresh
-        value, since, done = self._value, self._since, n
-        for k in range(n):
+        hand_over = len(history) < window or self._since >= refresh
+        value, since = self._value, self._since
+        k, stopped = start, False
+        for k in range(start, stop):
             limits[k] = value
-            score = values[k]
-            flag = eligible[k] and score > value
+            score = values[k - start]
+            flag = candidate[k - start] and score > value
             if flag:
                 flags[k] = True
             elif score == score:  # finite (not NaN): learned
                 filling = len(history) < window
-                history.append(rounded[k])
+                history.append(learned[k - start])
                 since += 1
                 if filling or since >= refresh:
                     value = self._compute()
                     since = 0
-            if expected is not None and flag != expected[k]:
-                done = k + 1
+            if expected is not None and flag != expected[k - start]:
+                stopped = True
                 break
+            if hand_over and len(history) == window and since < refresh:
+                break  # full: the stretches take over
         self._value, self._since = value, since
-        return np.array(limits[:done]), np.array(flags[:done], dtype=bool), done
+        return k + 1, stopped
+
+    def _stretch(self, rows: WalkRows, start: int, stop: int) -> tuple[int, bool]:
+        """:meth:`settle` over ``start .. stop`` at once, from the rows' predicted flags (the
+        guess, or the rows above the threshold at the start): the thresholds those flags give
+        (:func:`quiet_limits`) are right up to the first row whose flag they contradict. Without
+        a guess, the flags found are the next prediction, for a few rounds. The rows before the
+        contradiction are kept and learned, that row goes through :meth:`_walk`, and what was
+        found predicts the rows after it. The same return as :meth:`_walk`."""
+        predicted = rows.predicted[start:stop]
+        finite = rows.finite[start:stop]
+        history = np.array(self._history)
+        for _ in range(4):  # flags found change later thresholds: a few rounds reach them
+            found = quiet_limits(
+                history,
+                rows.rounded[start:stop],
+                finite & ~predicted,
+                self._value,
+                self._since,
+                self.refresh,
+                self.sensitivity,
+                self.floor,
+            )
+            if found is None:  # a median overflowed: the scalar rule
+                return self._walk(rows, start, stop)
+            quiet = found
+            with np.errstate(invalid="ignore"):
+                flagged = rows.eligible[start:stop] & (rows.scores[start:stop] > quiet[:-1])
+            right = first_true(flagged != predicted)
+            if right == stop - start or rows.guess is not None:
+                break
+            predicted = flagged
+        rows.limits[start : start + right] = quiet[:right]
+        rows.flags[start : start + right] = flagged[:right]
+        learned = finite[:right] & ~flagged[:right]
+        self._history.extend(rows.rounded[start : start + right][learned].tolist())
+        self._value = float(quiet[right])
+        self._since = (self._since + int(np.count_nonzero(learned))) % self.refresh
+        if start + right == stop:
+            return stop, False
+        rows.predicted[start + right + 1 : stop] = flagged[right + 1 :]
+        return self._walk(rows, start + right, start + right + 1)
 
     def to_state(self) -> dict[str, Any]:
         """Recent scores (oldest first; packed as :func:`detectors._packed.pack_decimals` does

@@ -247,3 +247,67 @@ def test_settle_walks_the_scores_as_get_and_learn_one_by_one(
     assert got_limits.tolist() == limits[:stop]
     assert got_flags.tolist() == flags[:stop]
     assert walker.to_state() == one.to_state()
+
+
+def _one_by_one(
+    threshold: AdaptiveThreshold, scores: np.ndarray, warm: np.ndarray, guess: np.ndarray | None
+) -> tuple[list[float], list[bool]]:
+    """``get`` and ``learn`` point by point, up to the first row whose flag is not its guess."""
+    limits, flags = [], []
+    for k, (score, is_warm) in enumerate(zip(scores.tolist(), warm.tolist(), strict=True)):
+        limits.append(threshold.get())
+        flags.append(is_warm and math.isfinite(score) and score > threshold.get())
+        if not flags[-1]:
+            threshold.learn(score)
+        if guess is not None and flags[-1] != bool(guess[k]):
+            break
+    return limits, flags
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n=st.integers(1, 3000),
+    story=st.sampled_from(["normal", "spikes", "level shift", "bursts", "gaps", "huge"]),
+    learned_before=st.integers(0, 200),
+    guessing=st.sampled_from(["none", "quiet", "random"]),
+)
+def test_settle_of_long_blocks_gives_the_same_floats_as_one_by_one(
+    seed: int, n: int, story: str, learned_before: int, guessing: str
+) -> None:
+    """Blocks as the columnar path sends them (thousands of rows, the default window of 64 and
+    its refresh of 16, a history part-filled or full, spikes, a level shift, bursts of flags
+    close together, missing values, medians that overflow): the stretches walked at once give
+    the thresholds, flags, rows walked and state of ``get`` and ``learn`` row by row, float for
+    float."""
+    rng = np.random.default_rng(seed)
+    scores = np.abs(rng.normal(0.0, 1.0, n))
+    if story == "spikes":
+        scores[rng.random(n) < 0.01] = 12.0
+    elif story == "level shift":
+        scores[n // 2 :] += 6.0
+    elif story == "bursts":
+        for at in rng.integers(0, n, size=5):
+            scores[at : at + 40] = rng.uniform(5.0, 50.0, size=len(scores[at : at + 40]))
+    elif story == "gaps":
+        scores[rng.random(n) < 0.2] = np.nan
+        scores[rng.random(n) < 0.01] = np.inf
+    elif story == "huge":
+        scores[rng.random(n) < 0.6] = 1.7e308
+    warm = np.arange(n) >= rng.integers(0, 50)
+    guess = {
+        "none": None,
+        "quiet": np.zeros(n, dtype=bool),
+        "random": rng.random(n) < 0.02,
+    }[guessing]
+    walker, one = AdaptiveThreshold(3.0, 64, 1.0), AdaptiveThreshold(3.0, 64, 1.0)
+    before = np.abs(rng.normal(0.0, 1.0, learned_before))
+    for score in before.tolist():
+        walker.learn(score)
+        one.learn(score)
+    limits, flags = _one_by_one(one, scores, warm, guess)
+    got_limits, got_flags, done = walker.settle(scores, warm, guess)
+    assert done == len(limits)
+    assert got_limits.tolist() == limits
+    assert got_flags.tolist() == flags
+    assert walker.to_state() == one.to_state()
