@@ -251,6 +251,45 @@ class Holt(_Smoother):
         self._b = self.beta * (level - self._l) + (1.0 - self.beta) * self._b
         self._l = level
 
+    def learn_many(self, values: np.ndarray) -> None:
+        """:meth:`learn_one` on each value in order, the started state's arithmetic on local
+        variables (the insights' tail of every message goes through here).
+
+        Examples
+        --------
+        >>> one, many = Holt(), Holt()
+        >>> values = [10.0, np.nan, 12.0, 15.0, np.inf, 16.0, 15.5]
+        >>> for y in values:
+        ...     one.learn_one(y)
+        >>> many.learn_many(np.array(values))
+        >>> one.to_state() == many.to_state()
+        True
+        """
+        todo = np.where(np.isfinite(values), values, np.nan).tolist()
+        k = 0
+        while self._l is None and k < len(todo):  # the start: the first two values
+            self._learn(todo[k])
+            k += 1
+        if k == len(todo):
+            return
+        level, trend, n = self._l, self._b, self._n
+        assert level is not None
+        alpha, beta, decay = self.alpha, self.beta, self._decay
+        total, weight = self._errors
+        for value in todo[k:]:
+            if value != value:  # NaN: a gap
+                level += trend
+                continue
+            n += 1
+            error = value - (level + trend)
+            total = decay * total + error * error
+            weight = decay * weight + 1.0
+            new_level = alpha * value + (1.0 - alpha) * (level + trend)
+            trend = beta * (new_level - level) + (1.0 - beta) * trend
+            level = new_level
+        self._l, self._b, self._n = level, trend, n
+        self._errors = [total, weight]
+
     def _mean(self, step: int) -> float:
         assert self._l is not None
         return self._l + step * self._b

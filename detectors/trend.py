@@ -188,10 +188,76 @@ class TrendTracker:
             for when, value in zip(ts.tolist(), values.tolist(), strict=True):
                 self.update(when, value)
             return
-        step = self._step
         finite = np.isfinite(values)
-        for when, v in zip(ts[finite].tolist(), values[finite].tolist(), strict=True):
-            step(when, v)
+        self._walk(ts[finite].tolist(), values[finite].tolist())
+
+    def _walk(self, times: list[float], values: list[float]) -> bool:
+        """:meth:`_step` on each finite ``(ts, value)`` pair in order, its arithmetic on local
+        variables (the insights' tail of every message goes through here; one point at a time
+        keeps :meth:`_step`, which sets up less); True if the last pair is a change point."""
+        line = self._line
+        n, weight, mean_x, mean_y = line.n, line.weight, line.mean_x, line.mean_y
+        sxx, syy, sxy = line.sxx, line.syy, line.sxy
+        error_total, error_weight = self._error
+        interval_total, interval_weight = self._interval
+        up, down, up_since, down_since = self._up, self._down, self._up_since, self._down_since
+        last_ts = self._last_ts
+        decay, drift, threshold = self._decay, self.drift, self.threshold
+        min_points, limit = self.min_points, self.threshold / 2.0
+        changes = self._changes
+        changed = False
+        for when, v in zip(times, values, strict=True):
+            learned = v
+            changed = False
+            if sxx > 0.0:  # the line has a slope
+                predicted = mean_y + sxy / sxx * (when - mean_x)
+                residual = v - predicted
+                if n >= min_points:
+                    rms = math.sqrt(error_total / error_weight) if error_weight > 0.0 else 0.0
+                    scale = max(rms, 1e-9, abs(predicted) / 1e6)  # floored(predicted, rms)
+                    z = max(-limit, min(limit, residual / scale))
+                    residual = z * scale
+                    learned = predicted + residual
+                    if up == 0.0:
+                        up_since = when
+                    if down == 0.0:
+                        down_since = when
+                    up = max(0.0, up + z - drift)
+                    down = max(0.0, down - z - drift)
+                    changed = up > threshold or down > threshold
+                if changed:
+                    changes.append(up_since if up > threshold else down_since)
+                    up = down = 0.0
+                    n, weight, mean_x, mean_y, sxx, syy, sxy = 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+                    learned = v
+                else:
+                    error_total = decay * error_total + residual * residual
+                    error_weight = decay * error_weight + 1.0
+            if last_ts is not None and when > last_ts:
+                interval_total = decay * interval_total + (when - last_ts)
+                interval_weight = decay * interval_weight + 1.0
+            if last_ts is None or when > last_ts:
+                last_ts = when
+            # the line learns (when, learned): EWMoments.update, inlined
+            n += 1
+            weight = decay * weight + 1.0
+            sxx *= decay
+            syy *= decay
+            sxy *= decay
+            dx = when - mean_x
+            dy = learned - mean_y
+            mean_x += dx / weight
+            mean_y += dy / weight
+            sxx += dx * (when - mean_x)
+            syy += dy * (learned - mean_y)
+            sxy += dx * (learned - mean_y)
+        line.n, line.weight, line.mean_x, line.mean_y = n, weight, mean_x, mean_y
+        line.sxx, line.syy, line.sxy = sxx, syy, sxy
+        self._error = [error_total, error_weight]
+        self._interval = [interval_total, interval_weight]
+        self._up, self._down, self._up_since, self._down_since = up, down, up_since, down_since
+        self._last_ts = last_ts
+        return changed
 
     def _step(self, when: float, v: float) -> bool:
         """:meth:`update` with a finite timestamp and value."""

@@ -19,7 +19,9 @@ import orjson
 import pytest
 
 from api.schemas import README_CONFIG_EXAMPLE
+from detectors.forecast import Holt, _Smoother
 from detectors.thresholds import AdaptiveThreshold
+from detectors.trend import TrendTracker
 from incidents.config import ModelConfig
 from incidents.recommended import with_recommended
 from incidents.scoring import score_batch
@@ -31,9 +33,15 @@ def _plain_stretch(self: AdaptiveThreshold, rows: Any, start: int, stop: int) ->
     return self._walk(rows, start, stop)
 
 
+def _plain_trend_walk(self: TrendTracker, times: list[float], values: list[float]) -> bool:
+    return [self._step(t, v) for t, v in zip(times, values, strict=True)][-1:] == [True]
+
+
 # (owner, attribute, the plain form it stands for)
 REFERENCES: list[tuple[Any, str, Callable[..., Any]]] = [
     (AdaptiveThreshold, "_stretch", _plain_stretch),
+    (TrendTracker, "_walk", _plain_trend_walk),
+    (Holt, "learn_many", _Smoother.learn_many),
 ]
 
 CONFIGS = {

@@ -371,3 +371,29 @@ def test_state_round_trip_gives_identical_results(
         copy.learn_one(y)
         assert copy.forecast(4) == model.forecast(4)
     assert copy.to_state() == model.to_state()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    before=st.integers(0, 3),
+    n=st.integers(0, 300),
+    gaps=st.sampled_from([0.0, 0.1, 0.6]),
+)
+def test_holt_learns_a_block_as_one_value_at_a_time(
+    seed: int, before: int, n: int, gaps: float
+) -> None:
+    """Holt's block walk (the insights' tail of every message) leaves the state that
+    ``learn_one`` on each value leaves, float for float, from any point of its start."""
+    rng = np.random.default_rng(seed)
+    values = 100.0 + np.cumsum(rng.normal(0.5, 3.0, before + n))
+    values[rng.random(before + n) < gaps] = rng.choice([np.nan, np.inf, -np.inf])
+    one, many = Holt(), Holt()
+    for y in values[:before].tolist():
+        one.learn_one(y)
+        many.learn_one(y)
+    for y in values[before:].tolist():
+        one.learn_one(y)
+    many.learn_many(values[before:])
+    assert many.to_state() == one.to_state()
+    assert many.forecast(3) == one.forecast(3)

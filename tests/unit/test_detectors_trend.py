@@ -258,3 +258,35 @@ def test_state_round_trip_gives_identical_results(
         assert copy.update(START + 1e4 + t, v) == original.update(START + 1e4 + t, v)
     assert copy.to_state() == original.to_state()
     assert copy.summary() == original.summary()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n=st.integers(1, 400),
+    story=st.sampled_from(["ramp", "level shifts", "spikes", "out of order", "gaps"]),
+    min_points=st.sampled_from([3, 8]),
+)
+def test_update_many_walks_as_update_one_by_one(
+    seed: int, n: int, story: str, min_points: int
+) -> None:
+    """The block walk (the insights' tail of every message) is :meth:`update` on each point:
+    the same change points, slope and state, float for float."""
+    rng = np.random.default_rng(seed)
+    ts = 10.0 * np.arange(n)
+    values = 100.0 + 0.5 * np.arange(n) + rng.normal(0.0, 2.0, n)
+    if story == "level shifts":
+        for at in rng.integers(0, n, size=3):
+            values[at:] += rng.choice([-1.0, 1.0]) * rng.uniform(10.0, 80.0)
+    elif story == "spikes":
+        values[rng.random(n) < 0.05] += 500.0
+    elif story == "out of order":
+        ts = ts[rng.permutation(n)] if rng.random() < 0.5 else np.repeat(ts[: (n + 1) // 2], 2)[:n]
+    elif story == "gaps":
+        values[rng.random(n) < 0.1] = rng.choice([np.nan, np.inf])
+    one, many = TrendTracker(min_points=min_points), TrendTracker(min_points=min_points)
+    for t, v in zip(ts.tolist(), values.tolist(), strict=True):
+        one.update(t, v)
+    many.update_many(ts, values)
+    assert many.to_state() == one.to_state()
+    assert many.summary() == one.summary()
