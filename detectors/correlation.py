@@ -487,6 +487,27 @@ def _six_digits(value: float) -> float:
     return float(f"{value:.6g}")
 
 
+def _rest_sums(
+    values: np.ndarray, starts: np.ndarray, sizes: np.ndarray, means: list[float]
+) -> np.ndarray:
+    """For each run ``values[start : start + size]``, ``(values[start + 1 : start + size] -
+    mean).sum()``: the runs of one size are summed as the rows of one matrix, which numpy sums
+    row by row as it sums each slice (the same pairwise order, so the same floats).
+
+    Examples
+    --------
+    >>> _rest_sums(np.array([1.0, 2.0, 4.0, 10.0, 7.0, 5.0]), np.array([0, 3, 4]),
+    ...            np.array([3, 1, 2]), [1.0, 10.0, 6.0]).tolist()
+    [4.0, 0.0, -1.0]
+    """
+    distances = values - np.repeat(np.asarray(means), sizes)
+    sums = np.zeros(len(sizes))
+    for size in np.unique(sizes[sizes > 1]).tolist():
+        runs = np.flatnonzero(sizes == size)
+        sums[runs] = distances[starts[runs, None] + np.arange(1, size)].sum(axis=1)
+    return sums
+
+
 def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     """Pearson r of two equally long lists (two-pass), or None if either has no spread.
 
@@ -625,7 +646,6 @@ class SignalCorrelator:
             order = np.argsort(indices, kind="stable")  # a bucket's values stay in order
             indices, kept = indices[order], kept[order]
         starts = [0, *(np.flatnonzero(indices[1:] != indices[:-1]) + 1).tolist()]
-        ends = [*starts[1:], len(indices)]
         if not isinstance(signal, str) or not signal:
             raise DetectorError(f"signal must be a non-empty string, got {signal!r}")
         # What add does per value, once: move the signal to the most recent (a new one may
@@ -639,15 +659,23 @@ class SignalCorrelator:
             del self._signals[signal]
         self._signals[signal] = entry
         buckets = entry.buckets
-        for index, lo, hi, first in zip(
-            indices[starts].tolist(), starts, ends, kept[starts].tolist(), strict=True
-        ):
+        bucket_ids = indices[starts].tolist()
+        firsts = kept[starts].tolist()
+        # Each bucket's mean after its first value, then the sum of its other values' distances
+        # to that mean, all buckets at once (summed as the slice of each would be).
+        merged: list[tuple[float, int]] = []
+        for index, first in zip(bucket_ids, firsts, strict=True):
             mean, count = buckets.get(index, (0.0, 0))
             count += 1
-            mean = _six_digits(mean + (first - mean) / count)
-            if hi - lo > 1:
-                count += hi - lo - 1
-                mean = _six_digits(mean + float((kept[lo + 1 : hi] - mean).sum()) / count)
+            merged.append((_six_digits(mean + (first - mean) / count), count))
+        sizes = np.diff([*starts, len(indices)])
+        rests = _rest_sums(kept, np.array(starts), sizes, [mean for mean, _ in merged])
+        for index, (mean, count), size, rest in zip(
+            bucket_ids, merged, sizes.tolist(), rests.tolist(), strict=True
+        ):
+            if size > 1:
+                count += size - 1
+                mean = _six_digits(mean + rest / count)
             buckets[index] = (mean, count)
         if newest > entry.last or len(buckets) > self.window:
             entry.last = newest

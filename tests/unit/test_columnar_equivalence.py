@@ -19,6 +19,7 @@ import orjson
 import pytest
 
 from api.schemas import README_CONFIG_EXAMPLE
+from detectors import correlation
 from detectors.forecast import Holt, _Smoother
 from detectors.thresholds import AdaptiveThreshold
 from detectors.trend import TrendTracker
@@ -37,11 +38,23 @@ def _plain_trend_walk(self: TrendTracker, times: list[float], values: list[float
     return [self._step(t, v) for t, v in zip(times, values, strict=True)][-1:] == [True]
 
 
+def _plain_rest_sums(
+    values: np.ndarray, starts: np.ndarray, sizes: np.ndarray, means: list[float]
+) -> np.ndarray:
+    return np.array(
+        [
+            float((values[s + 1 : s + n] - m).sum()) if n > 1 else 0.0
+            for s, n, m in zip(starts.tolist(), sizes.tolist(), means, strict=True)
+        ]
+    )
+
+
 # (owner, attribute, the plain form it stands for)
 REFERENCES: list[tuple[Any, str, Callable[..., Any]]] = [
     (AdaptiveThreshold, "_stretch", _plain_stretch),
     (TrendTracker, "_walk", _plain_trend_walk),
     (Holt, "learn_many", _Smoother.learn_many),
+    (correlation, "_rest_sums", _plain_rest_sums),
 ]
 
 CONFIGS = {

@@ -17,6 +17,7 @@ from detectors.base import DetectorError
 from detectors.correlation import (
     RollingCorrelation,
     SignalCorrelator,
+    _rest_sums,
     expanded,
     half_life_decay,
 )
@@ -435,3 +436,32 @@ def test_add_many_keeps_the_buckets_of_add_one_by_one(
         assert (have is None) == (expected is None)
         if have is not None:
             assert math.isclose(have, expected, rel_tol=1e-4)  # add rounds every value
+
+
+def _sums_slice_by_slice(
+    values: np.ndarray, starts: np.ndarray, sizes: np.ndarray, means: list[float]
+) -> list[float]:
+    return [
+        float((values[s + 1 : s + n] - m).sum()) if n > 1 else 0.0
+        for s, n, m in zip(starts.tolist(), sizes.tolist(), means, strict=True)
+    ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    sizes=st.lists(st.sampled_from([1, 2, 3, 7, 8, 9, 30, 129, 300]), min_size=1, max_size=12),
+    scale=st.sampled_from([1e-6, 1.0, 1e9]),
+)
+def test_the_runs_are_summed_as_each_slice_would_be(
+    seed: int, sizes: list[int], scale: float
+) -> None:
+    """add_many sums a bucket's values in one matrix per run length: float for float what the
+    bucket's own slice sums to (numpy's pairwise order, blocks of 8 and 128 included)."""
+    rng = np.random.default_rng(seed)
+    lengths = np.array(sizes)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    values = rng.normal(100.0, 5.0, int(lengths.sum())) * scale
+    means = (rng.normal(100.0, 5.0, len(sizes)) * scale).tolist()
+    got = _rest_sums(values, starts, lengths, means).tolist()
+    assert got == _sums_slice_by_slice(values, starts, lengths, means)
