@@ -38,6 +38,7 @@ from app.entity_record import ROW_VERSION, EntityRecord, source_key
 from app.logformat import log_context
 from app.metrics import EngineMetrics
 from app.pending_writes import PendingWrites
+from app.pending_writes import send as send_record
 from app.progress import PartitionPositions
 from app.recent import RecentStore
 from app.series import series_reply
@@ -233,7 +234,9 @@ class Engine:
         )  # silent incidents, idle state, the ledger (app/sweeper.py)
         self.app.timer(SWEEP_INTERVAL_S, name="sweep_state")(self._sweep)
         # The agents' rows and counters, written to their changelogs once per interval.
-        self.write_back = WriteBack(settings.state_flush_interval_s, hand_over=self.hand_over)
+        self.write_back = WriteBack(
+            settings.state_flush_interval_s, hand_over=self.hand_over, send=send_record
+        )
         self.app.timer(max(0.05, min(settings.state_flush_interval_s, 0.25)), name="flush_state")(
             self._flush_due
         )

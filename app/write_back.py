@@ -32,7 +32,10 @@ class WriteBack:
     """Dirty rows by (table, key), each with its changelog partition and latest value.
 
     ``write`` sends one changelog record (``app.pending_writes.put``) and returns its future;
-    ``hand_over`` moves the sent records from Faust's buffer to the client.
+    ``hand_over`` moves the sent records from Faust's buffer to the client. With ``send`` (an
+    async ``app.pending_writes.send``: the record straight to the client), a flush sends its
+    records that way, after handing over what ``put_now`` left in Faust's buffer (so a key's
+    records reach the client in the order written).
 
     Examples
     --------
@@ -64,9 +67,12 @@ class WriteBack:
         write: Callable[[Any, int, str, Any], Any] = put,
         hand_over: Callable[[], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        send: Callable[[Any, int, str, Any], Awaitable[Any]] | None = None,
     ) -> None:
         self.interval_s = interval_s
         self._write = write
+        self._send = send
+        self._sending: dict[tuple[int, str], tuple[Any, int, Any]] = {}  # a flush's rows, unsent
         self._hand_over = hand_over
         self._clock = clock
         self._dirty: dict[tuple[int, str], tuple[Any, int, Any]] = {}
@@ -96,6 +102,8 @@ class WriteBack:
     def put_now(self, table: Any, partition: int, key: str, value: Any) -> Any:
         """``table[key] = value`` with its changelog record sent now; returns its future."""
         self._dirty.pop((id(table), key), None)
+        if (id(table), key) in self._sending:  # a flush will send it after this: the new value
+            self._sending[(id(table), key)] = (table, partition, value)
         return self._write(table, partition, key, value)
 
     async def flush(self) -> None:
@@ -107,6 +115,9 @@ class WriteBack:
             self._flushed_at = self._clock()
             if not self._dirty:
                 return
+            if self._send is not None:
+                await self._flush_sending()
+                return
             dirty, self._dirty = self._dirty, {}
             write, sent = self._write, []
             positions = []
@@ -115,11 +126,7 @@ class WriteBack:
                     positions.append((table, partition, key, value))
                 else:
                     sent.append(write(table, partition, key, value))
-            try:
-                await self.delivered()
-            except BaseException as exc:
-                self._failed = exc  # the rows it sent may be missing: never a position after
-                raise
+            await self._after_previous()
             for table, partition, key, value in positions:
                 current = table.data.get(key)
                 sent.append(write(table, partition, key, value))
@@ -128,6 +135,43 @@ class WriteBack:
             self._sent = sent
             if self._hand_over is not None:
                 await self._hand_over()
+
+    async def _flush_sending(self) -> None:
+        """``flush`` with ``send``: the table already holds each value; only records go."""
+        assert self._send is not None
+        if self._hand_over is not None:
+            await self._hand_over()  # what put_now wrote before goes first
+        self._sending, self._dirty = self._dirty, {}
+        sending, sent = self._sending, []
+        try:
+            rows = [k for k in sending if not k[1].startswith(RESERVED_PREFIX)]
+            for k in rows:
+                sent.append(await self._send_one(k))
+            await self._after_previous()
+            for k in list(sending):
+                sent.append(await self._send_one(k))
+        finally:  # what a failed send left goes with the next flush (unless written since)
+            for k, entry in self._sending.items():
+                self._dirty.setdefault(k, entry)
+            self._sending = {}
+            self._sent = sent
+        await asyncio.sleep(0)  # one turn of the loop: the client's sender writes the requests
+
+    async def _send_one(self, k: tuple[int, str]) -> Any:
+        """Send one row of the flush (its latest value: ``put_now`` may have replaced it)."""
+        assert self._send is not None
+        table, partition, value = self._sending[k]
+        sent = await self._send(table, partition, k[1], value)
+        self._sending.pop(k, None)  # sent: a put_now from now on goes after it
+        return sent
+
+    async def _after_previous(self) -> None:
+        """Wait for the previous flush's records; if one failed, no position may follow."""
+        try:
+            await self.delivered()
+        except BaseException as exc:
+            self._failed = exc  # the rows it sent may be missing: never a position after
+            raise
 
     async def delivered(self) -> None:
         """Wait until the broker has every record of the last flush."""

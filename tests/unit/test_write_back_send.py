@@ -1,0 +1,160 @@
+"""The write-back cache's flush with records sent straight to the Kafka client
+(``app.pending_writes.send``), past Faust's producer buffer."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from faust.types import TP
+
+from app.pending_writes import send
+from app.progress import position_key
+from app.write_back import WriteBack
+
+
+class Store(dict[str, Any]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.persisted: dict[TP, int] = {}
+
+    def set_persisted_offset(self, tp: TP, offset: int) -> None:
+        self.persisted[tp] = offset
+
+
+class Producer:
+    """Faust's producer as ``send`` uses it: each record's future, completed by the test."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, bytes, bytes | None, int]] = []
+        self.futures: list[asyncio.Future[Any]] = []
+
+    async def send(self, topic: str, key: bytes, value: bytes | None, partition: int, *_: Any):
+        self.records.append((topic, key, value, partition))
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.futures.append(future)
+        return future
+
+    def deliver(self) -> None:
+        for offset, future in enumerate(self.futures):
+            if not future.done():
+                future.set_result(SimpleNamespace(offset=offset))
+
+
+class Topic:
+    def prepare_key(self, key: str, serializer: str) -> tuple[bytes, None]:
+        return f"{serializer}:{key}".encode(), None
+
+    def prepare_value(self, value: Any, serializer: str) -> tuple[bytes, None]:
+        return f"{serializer}:{value}".encode(), None
+
+    def get_topic_name(self) -> str:
+        return "app-entity_state-changelog"
+
+
+class Table:
+    def __init__(self, producer: Producer) -> None:
+        self.data = Store()
+        self.changelog_topic = Topic()
+        self.key_serializer = self.value_serializer = "json"
+        self.app = SimpleNamespace(producer=producer)
+        self.through_faust: list[tuple[str, Any]] = []  # put_now's records (Faust's buffer)
+
+    def send_changelog(self, partition: int, key: str, value: Any, **_: Any) -> None:
+        self.through_faust.append((key, value))
+
+
+def test_send_serialises_with_the_tables_codecs_and_keeps_the_persisted_offset() -> None:
+    async def scenario() -> None:
+        producer = Producer()
+        table = Table(producer)
+        table.data["host-1"] = {"n": 1}
+        row = await send(table, 2, "host-1", {"n": 1})
+        tombstone = await send(table, 3, "host-2", None)
+        assert producer.records == [
+            ("app-entity_state-changelog", b"json:host-1", b"json:{'n': 1}", 2),
+            ("app-entity_state-changelog", b"json:host-2", None, 3),
+        ]
+        assert table.data == {"host-1": {"n": 1}}  # the store is the caller's to set
+        producer.deliver()
+        await asyncio.gather(row, tombstone)
+        assert table.data.persisted == {
+            TP("app-entity_state-changelog", 2): 0,
+            TP("app-entity_state-changelog", 3): 1,
+        }
+
+    asyncio.run(scenario())
+
+
+def test_a_flush_sends_rows_then_positions_once_the_previous_flush_is_on_the_broker() -> None:
+    async def scenario() -> None:
+        producer = Producer()
+        rows = Table(producer)
+        cache = WriteBack(1.0, send=send)
+        position = position_key("telemetry.metrics", 0)
+        cache.put_later(rows, 0, "host-1", {"n": 1})
+        await cache.flush()
+        cache.put_later(rows, 0, position, {"next": 5})
+        cache.put_later(rows, 0, "host-1", {"n": 2})
+        flushing = asyncio.ensure_future(cache.flush())
+        await asyncio.sleep(0.01)
+        # host-1's new row went out; the position waits for the first flush's record
+        assert [r[1] for r in producer.records] == [b"json:host-1", b"json:host-1"]
+        assert not flushing.done()
+        producer.deliver()
+        await flushing
+        assert producer.records[-1][1:3] == (f"json:{position}".encode(), b"json:{'next': 5}")
+        assert rows.data == {"host-1": {"n": 2}, position: {"next": 5}}
+
+    asyncio.run(scenario())
+
+
+def test_a_row_written_through_during_a_flush_is_sent_with_its_new_value() -> None:
+    async def scenario() -> None:
+        producer = Producer()
+        rows = Table(producer)
+        cache = WriteBack(1.0, send=send)
+        cache.put_later(rows, 0, "host-1", {"n": 1})
+        await cache.flush()  # a record on its way: the next flush waits for it
+        cache.put_later(rows, 0, "host-2", {"n": 1})
+        cache.put_later(rows, 0, position_key("t", 0), {"next": 2})
+        flushing = asyncio.ensure_future(cache.flush())
+        await asyncio.sleep(0.01)
+        cache.put_now(rows, 0, position_key("t", 0), {"next": 3})  # e.g. the sweeper
+        producer.deliver()
+        await flushing
+        assert producer.records[-1][2] == b"json:{'next': 3}"
+        assert rows.through_faust == [(position_key("t", 0), {"next": 3})]
+
+    asyncio.run(scenario())
+
+
+def test_what_a_failed_send_left_goes_with_the_next_flush() -> None:
+    async def scenario() -> None:
+        producer = Producer()
+        rows = Table(producer)
+        calls = []
+
+        async def flaky(table: Any, partition: int, key: str, value: Any) -> Any:
+            calls.append(key)
+            if len(calls) == 2:
+                raise RuntimeError("producer stopped")
+            return await send(table, partition, key, value)
+
+        cache = WriteBack(1.0, send=flaky)
+        for entity in ("host-1", "host-2", "host-3"):
+            cache.put_later(rows, 0, entity, {"n": 1})
+        with pytest.raises(RuntimeError):
+            await cache.flush()
+        assert cache.dirty == 2  # host-2 and host-3
+        producer.deliver()
+        await cache.flush()
+        assert sorted(r[1] for r in producer.records) == [
+            b"json:host-1",
+            b"json:host-2",
+            b"json:host-3",
+        ]
+
+    asyncio.run(scenario())
