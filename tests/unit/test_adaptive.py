@@ -10,6 +10,7 @@ import pytest
 
 from app.scenarios import engine_alerts, judge, scenario
 from detectors import DetectorError, ModelScorer, ModelSpec
+from detectors.adaptive import CONFIRMED, Adaptive
 from detectors.results import describe_change
 from incidents.config import ModelConfig
 from incidents.scoring import score_batch
@@ -112,6 +113,22 @@ def test_the_adaptive_detector_passes_the_behaviour_scenarios(name: str, seed: i
     )
     verdict = judge(made, engine_alerts(config)(made))
     assert verdict.passed, verdict.reason
+
+
+def test_a_sustained_run_is_reported_once_at_its_confirmation_above_the_threshold() -> None:
+    # a bump at a trough of moderately far points: the sustained sum flags it, and the point
+    # whose sum first crosses (twice here: it fell back in between) scores 1.5 x the threshold
+    # while the run's later points keep their own scores, below the threshold (one report per
+    # run in the scores; the flags, hence the alerts, are what they were)
+    made = scenario("daily_bump", 3)
+    det = Adaptive(1)
+    steps = [det.step([v], t, 2.0) for t, v in zip(made.ts, made.values, strict=True)]
+    start, end = made.windows[0]
+    confirmed = [k for k, s in enumerate(steps) if abs(s.feature_scores[0]) == CONFIRMED * 2.0]
+    assert confirmed == [2392, 2395]
+    assert all(steps[k].flagged[0] for k in confirmed)
+    assert all(start <= k <= end for k in confirmed)
+    assert steps[2396].flagged[0] and abs(steps[2396].feature_scores[0]) < 2.0
 
 
 def _older_row(state: dict) -> dict:
