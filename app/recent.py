@@ -97,12 +97,13 @@ class RecentStore:
     def add(self, model_id: str, entity: str, outcome: BatchOutcome) -> None:
         """Append the points of a scored batch (only its last ``points`` are looked at)."""
         keep = self.points
-        marks = outcome.last_marks(keep)
-        if not marks:
+        marks = outcome.last_mark_columns(keep)
+        count = len(marks.ts)
+        if not count:
             return
         rows: Sequence[Sequence[float]] = outcome.values[-keep:] if len(outcome.values) else ()
         width = len(rows[0]) if len(rows) else 0
-        if len(rows) and len(rows) != len(marks):  # not one row per point: keep scores only
+        if len(rows) and len(rows) != count:  # not one row per point: keep scores only
             rows, width = (), 0
         key = (model_id, entity)
         series = self._series.get(key)
@@ -115,22 +116,19 @@ class RecentStore:
         baseline += [(math.nan, math.nan)] * (width - len(baseline))
         centers = [c for c, _ in baseline]
         spreads = [s for _, s in baseline]
-        ts, score, threshold, is_anomaly, alert, incident_ids = zip(*marks, strict=True)
-        series.ts.extend(ts)
-        series.score.extend(score)
-        series.threshold.extend(threshold)
-        series.flags.extend(ANOMALY * a + ALERT * b for a, b in zip(is_anomaly, alert, strict=True))
+        series.ts.frombytes(marks.ts.tobytes())
+        series.score.frombytes(marks.score.tobytes())
+        series.threshold.frombytes(marks.threshold.tobytes())
+        series.flags.extend(marks.flags.tobytes())
         if width:
             if isinstance(rows, np.ndarray):  # a decoded message: copy its float64 rows whole
                 series.values.frombytes(np.ascontiguousarray(rows, dtype=np.float64).tobytes())
             else:
                 for row in rows:
                     series.values.extend(row)
-            series.center.extend(centers * len(marks))
-            series.spread.extend(spreads * len(marks))
-        for t, incident_id in zip(ts, incident_ids, strict=True):
-            if incident_id:
-                series.incidents[t] = incident_id
+            series.center.extend(centers * count)
+            series.spread.extend(spreads * count)
+        series.incidents.update(marks.opened)
         excess = len(series.ts) - keep
         if excess >= self._slack:
             series.drop_oldest(excess, width)

@@ -13,7 +13,7 @@ from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -100,6 +100,37 @@ class Draft:
 PointMark = tuple[float, float, float, bool, bool, str | None]
 
 
+class MarkColumns(NamedTuple):
+    """What the recent-series view keeps of a run of points, as columns (see
+    :meth:`PointTable.mark_columns`)."""
+
+    ts: np.ndarray
+    score: np.ndarray
+    threshold: np.ndarray
+    flags: np.ndarray  # is_anomaly + 2 * alert
+    opened: dict[float, str]  # the incident ids, by the time of their point
+
+    @classmethod
+    def of(cls, marks: Sequence[PointMark]) -> MarkColumns:
+        """The columns of a list of marks.
+
+        Examples
+        --------
+        >>> MarkColumns.of([(1.0, 2.0, 3.0, True, True, "i-1"), (2.0, 0.5, 3.0, False, False, None)]).flags.tolist()
+        [3, 0]
+        """
+        ts, score, threshold, is_anomaly, alert, ids = (
+            zip(*marks, strict=True) if marks else [()] * 6
+        )
+        return cls(
+            np.array(ts, dtype=np.float64),
+            np.array(score, dtype=np.float64),
+            np.array(threshold, dtype=np.float64),
+            np.array(is_anomaly, dtype=np.uint8) + 2 * np.array(alert, dtype=np.uint8),
+            {t: i for t, i in zip(ts, ids, strict=True) if i},
+        )
+
+
 def _mark(point: PointOutcome) -> PointMark:
     return (
         point.ts,
@@ -184,6 +215,28 @@ class PointTable:
             if k >= start:
                 marks[k - start] = _mark(row)
         return marks
+
+    def mark_columns(self, start: int) -> MarkColumns:
+        """:meth:`marks` as columns: times, scores, thresholds (float64), flags (``is_anomaly +
+        2 * alert``, uint8) and the incident ids by time, without a tuple per row."""
+        block = self.block
+        ts = self.ts[start:].astype(np.float64)
+        score = block.score[start:].astype(np.float64)
+        threshold = block.threshold[start:].astype(np.float64)
+        flags = block.is_anomaly[start:].astype(np.uint8)
+        opened: dict[float, str] = {}
+        for k in sorted(self.rows):
+            row = self.rows[k]
+            if k >= start:
+                ts[k - start], score[k - start], threshold[k - start] = (
+                    row.ts,
+                    row.score,
+                    row.threshold,
+                )
+                flags[k - start] = int(row.is_anomaly) + 2 * int(row.alert)
+                if row.incident_id:
+                    opened[row.ts] = row.incident_id
+        return MarkColumns(ts, score, threshold, flags, opened)
 
     def outcomes(self, start: int = 0) -> list[PointOutcome]:
         """The outcomes of rows ``start ..`` (all by default)."""
@@ -315,6 +368,19 @@ class BatchOutcome:
         if self.table is not None:
             return self.table.marks(max(0, len(self.table) - n))
         return [_mark(point) for point in self.point_list[-n:]]
+
+    def last_mark_columns(self, n: int) -> MarkColumns:
+        """:meth:`last_marks` as :class:`MarkColumns`.
+
+        Examples
+        --------
+        >>> BatchOutcome(point_list=[PointOutcome(float(t), 0.0, 1.0, False, True)
+        ...                          for t in range(5)]).last_mark_columns(2).ts.tolist()
+        [3.0, 4.0]
+        """
+        if self.table is not None and n > 0:
+            return self.table.mark_columns(max(0, len(self.table) - n))
+        return MarkColumns.of(self.last_marks(n))
 
     @property
     def opened(self) -> list[dict[str, Any]]:

@@ -163,6 +163,8 @@ def test_a_block_keeps_what_its_point_outcomes_say(seed: int) -> None:
         values[rng.random(n) < 0.03] += 80.0  # spikes that open incidents
         for config in (STATIC, adaptive):
             out = score_batch(config, "host-1", state, ts, values.tolist())
+            from_columns, from_outcomes = RecentStore(points=300), RecentStore(points=300)
+            from_columns.add("metrics-v1", "host-1", out)  # before out.points drops the table
             marks = out.last_marks(300)
             expected = [
                 (p.ts, p.score, p.threshold, p.is_anomaly, p.alert, p.incident_id)
@@ -170,6 +172,12 @@ def test_a_block_keeps_what_its_point_outcomes_say(seed: int) -> None:
             ]
             assert marks == expected
             seen.update(m[5] for m in marks if m[5])
+            # the view's columns keep what the outcomes give
+            listed = BatchOutcome(point_list=out.points, values=out.values, baseline=out.baseline)
+            from_outcomes.add("metrics-v1", "host-1", listed)
+            assert from_columns.series("metrics-v1", "host-1") == from_outcomes.series(
+                "metrics-v1", "host-1"
+            )
         state = out.state
     assert seen  # incidents opened within the kept points
 
