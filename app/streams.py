@@ -123,8 +123,9 @@ class TelemetryHandler:
         pending.flush()
         await engine.publish_events(events)
         cache = engine.write_back
-        if cache.due() or not cache.interval_s:
-            await cache.flush()
+        cache.check()
+        if not cache.interval_s:
+            await cache.flush()  # else the engine's timer flushes, off the agents' path
         await self._seek_back(rewound)
 
     async def _seek_back(self, rewound: Iterable[TP]) -> None:

@@ -5,7 +5,7 @@ With single-point messages from many entities a batch rarely holds one entity tw
 each changed row once per batch (``app.pending_writes``) still costs one changelog record per
 message, and a record costs Faust and aiokafka more than scoring a point. Here a row changed by a
 batch goes to the table at once (readers see it) but to its changelog only at the next flush, once
-however many batches changed it: every ``state_flush_interval_s`` (after a batch or on the
+however many batches changed it: every ``state_flush_interval_s`` (on the
 worker's timer), before partitions are revoked and when the worker stops.
 
 The position protocol (``app.progress``) is kept: a partition's position is a row like the others,
@@ -26,6 +26,8 @@ from typing import Any
 
 from app.pending_writes import put
 from incidents.telemetry import RESERVED_PREFIX
+
+SEND_SLICE = 32  # rows a flush sends between two turns of the event loop
 
 
 class WriteBack:
@@ -86,6 +88,12 @@ class WriteBack:
         """Rows changed since the last flush."""
         return len(self._dirty)
 
+    def check(self) -> None:
+        """Raise the error of a flush whose records did not all reach the broker: the stream
+        must stop before a later position counts the rows it lost."""
+        if self._failed is not None:
+            raise self._failed
+
     def due(self) -> bool:
         """Whether a flush is due (there are dirty rows and the interval has passed)."""
         return bool(self._dirty) and self._clock() - self._flushed_at >= self.interval_s
@@ -110,8 +118,7 @@ class WriteBack:
         """Write every dirty row to its changelog: the rows, then (once the previous flush is on
         the broker) the partitions' positions. A failed send of the previous flush raises."""
         async with self._lock:
-            if self._failed is not None:
-                raise self._failed
+            self.check()
             self._flushed_at = self._clock()
             if not self._dirty:
                 return
@@ -145,8 +152,10 @@ class WriteBack:
         sending, sent = self._sending, []
         try:
             rows = [k for k in sending if not k[1].startswith(RESERVED_PREFIX)]
-            for k in rows:
+            for n, k in enumerate(rows, start=1):
                 sent.append(await self._send_one(k))
+                if not n % SEND_SLICE:
+                    await asyncio.sleep(0)  # let the agents run: a flush is off their path
             await self._after_previous()
             for k in list(sending):
                 sent.append(await self._send_one(k))

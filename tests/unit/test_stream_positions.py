@@ -243,6 +243,8 @@ async def _written_back() -> None:
     assert rows.records == [] and stats.records == []
     clock[0] += 1.0
     await handler.handle_batch(_events(5), "metrics")
+    assert rows.records == []  # the engine's timer flushes, not the agent
+    await Engine._flush_due(engine)
     assert rows.records == [("host-1", {"last": 5}), (POSITION, {"next": 6})]
     assert stats.records == [("m|p0", {"points": 6})]
 

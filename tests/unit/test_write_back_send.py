@@ -158,3 +158,24 @@ def test_what_a_failed_send_left_goes_with_the_next_flush() -> None:
         ]
 
     asyncio.run(scenario())
+
+
+def test_a_flush_of_many_rows_lets_the_agents_run_between_slices() -> None:
+    async def scenario() -> None:
+        producer = Producer()
+        rows = Table(producer)
+        cache = WriteBack(1.0, send=send)
+        for n in range(100):
+            cache.put_later(rows, 0, f"host-{n}", {"n": n})
+        flushing = asyncio.ensure_future(cache.flush())
+        seen = []
+
+        async def agent() -> None:
+            seen.append(len(producer.records))
+            cache.put_later(rows, 0, "host-0", {"n": -1})  # scored meanwhile: the next flush
+
+        await asyncio.gather(flushing, agent())
+        assert 0 < seen[0] < 100 and len(producer.records) == 100
+        assert cache.dirty == 1 and rows.data["host-0"] == {"n": -1}
+
+    asyncio.run(scenario())
