@@ -24,6 +24,7 @@ from detectors.base import DetectorError
 from detectors.budget import BudgetThreshold
 
 THRESHOLD_STRATEGIES = ("adaptive", "budget", "static")
+STRETCH_VALUES = 1 << 20  # scores sorted at once by the adaptive threshold's stretches, at most
 
 
 class Threshold(Protocol):
@@ -215,11 +216,13 @@ class AdaptiveThreshold:
         """
         rows = WalkRows.of(scores, warm, guess, self._value)
         n, k = len(scores), 0
+        # A stretch sorts a window per `refresh` rows at most: about a million values at once.
+        span = max(self.refresh, self.refresh * STRETCH_VALUES // self.window)
         while k < n:
             if len(self._history) < self.window or self._since >= self.refresh:
                 k, stopped = self._walk(rows, k, n)
             else:
-                k, stopped = self._stretch(rows, k, n)
+                k, stopped = self._stretch(rows, k, min(n, k + span))
             if stopped:
                 return rows.limits[:k], rows.flags[:k], k
         return rows.limits, rows.flags, n

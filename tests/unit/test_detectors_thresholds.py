@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -311,3 +312,40 @@ def test_settle_of_long_blocks_gives_the_same_floats_as_one_by_one(
     assert got_limits.tolist() == limits
     assert got_flags.tolist() == flags
     assert walker.to_state() == one.to_state()
+
+
+def test_a_long_window_walks_in_short_stretches_with_the_same_floats() -> None:
+    """A window of thousands of scores (the API allows 100,000) over a long block: the
+    stretches stay within about a million sorted values at once (not a window per 16 rows of
+    the whole block) and give what ``get`` and ``learn`` give row by row."""
+    rng = np.random.default_rng(5)
+    scores = np.abs(rng.normal(0.0, 1.0, 4000))
+    scores[rng.random(4000) < 0.02] = 15.0
+    warm = np.ones(4000, dtype=bool)
+    walker, one = AdaptiveThreshold(3.0, 3000, 1.0), AdaptiveThreshold(3.0, 3000, 1.0)
+    for score in np.abs(rng.normal(0.0, 1.0, 3000)).tolist():
+        walker.learn(score)
+        one.learn(score)
+    limits, flags = _one_by_one(one, scores, warm, None)
+    got_limits, got_flags, done = walker.settle(scores, warm)
+    assert (got_limits.tolist(), got_flags.tolist(), done) == (limits, flags, 4000)
+    assert walker.to_state() == one.to_state()
+
+
+def test_the_longest_window_walks_a_block_in_bounded_memory() -> None:
+    """The API's longest window (100,000 scores) over a 2,000-row block: the stretches sort
+    about a million scores at a time, not a window per 16 rows of the block (400 MB here, and
+    gigabytes for a 100,000-point request)."""
+    rng = np.random.default_rng(5)
+    history = np.abs(rng.normal(0.0, 1.0, 100_000)).round(6).tolist()
+    threshold = AdaptiveThreshold.from_state(
+        {"history": history, "value": 3.0, "since": 0}, sensitivity=3.0, window=100_000, floor=1.0
+    )
+    tracemalloc.start()
+    try:
+        _, flags, done = threshold.settle(np.abs(rng.normal(0.0, 1.0, 2000)), np.ones(2000, bool))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert done == 2000 and len(threshold.history) == 100_000
+    assert peak < 100e6, f"{peak / 1e6:.0f} MB"
