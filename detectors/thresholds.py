@@ -24,6 +24,7 @@ from detectors.base import DetectorError
 from detectors.budget import BudgetThreshold
 
 THRESHOLD_STRATEGIES = ("adaptive", "budget", "static")
+STRETCH_ROWS = 1024  # rows of one stretch of the adaptive threshold's walk, at most
 STRETCH_VALUES = 1 << 20  # scores sorted at once by the adaptive threshold's stretches, at most
 
 
@@ -216,8 +217,10 @@ class AdaptiveThreshold:
         """
         rows = WalkRows.of(scores, warm, guess, self._value)
         n, k = len(scores), 0
-        # A stretch sorts a window per `refresh` rows at most: about a million values at once.
-        span = max(self.refresh, self.refresh * STRETCH_VALUES // self.window)
+        # A stretch is at most STRETCH_ROWS rows (each contradiction re-walks the rest of its
+        # stretch: a whole long block would make that quadratic) and sorts about
+        # STRETCH_VALUES scores at once (a window per `refresh` rows).
+        span = max(self.refresh, min(STRETCH_ROWS, self.refresh * STRETCH_VALUES // self.window))
         while k < n:
             if len(self._history) < self.window or self._since >= self.refresh:
                 k, stopped = self._walk(rows, k, n)
