@@ -22,6 +22,10 @@ Each feature keeps (all updated online, one point at a time):
   ``sustain_decay``; the sum above ``sustain_sum`` flags, and no single point can get it there);
   the point whose sum first crosses scores at least :data:`CONFIRMED` times the threshold, so
   the run also stands out in the scores, once;
+- a flag's direction: a point past the threshold (but under twice it) against the direction of
+  a threshold flag of the last 3 points is not flagged, so a pair of opposite noise flags does
+  not pass a 2-of-3 persistence (a persistent move goes one way; a spread that rose is the
+  sustained path's and the variance re-baseline's);
 - bounded learning: a flagged point is learned pulled in to the threshold (by the slow level,
   the variance and the fast center, so a bump stays far from the fast center for its length),
   and does not teach the half-hour offset of a profile in use (a bump at a trough stays a bump);
@@ -69,11 +73,14 @@ CONFIRMED = 1.5
 _SCALARS = (
     "level", "plain", "w_level", "var", "w_var", "err_plain", "err_season", "step", "prev",
     "high", "low", "flags", "run_n", "run_mean", "run_m2", "fast", "drift", "day", "first",
-    "n", "seasonal", "last", "dt", "sus", "sn", "short", "long", "sq", "sq_long", "base", "beta",
+    "n", "seasonal", "last", "dt", "sus", "sn", "short", "long", "sq", "sq_long", "lastflag",
+    "base", "beta",
 )  # fmt: skip
 # Rows written before the sustained path and the variance re-baseline: the scalars without them.
 _NEW_SCALARS = ("sus", "sn", "short", "long", "sq", "sq_long")
-_SCALARS_V1 = tuple(name for name in _SCALARS if name not in _NEW_SCALARS)
+_SCALARS_V1 = tuple(name for name in _SCALARS if name not in (*_NEW_SCALARS, "lastflag"))
+# Rows written before the direction of the last flag was kept.
+_SCALARS_V2 = tuple(name for name in _SCALARS if name != "lastflag")
 
 
 def _packed_len(count: int) -> int:
@@ -138,6 +145,8 @@ class _Feature:
         self.long = _NAN
         self.sq = 0.0
         self.sq_long = _NAN
+        # The last flag by the threshold: +-k, k points ago, up or down (0: none in the last 3).
+        self.lastflag = 0.0
         self.offsets = [0.0] * BINS
         self.seen = 0  # bit k: bin k has an offset
         # Per bin the largest deviation of earlier days (decayed) and of today, as float32.
@@ -417,6 +426,15 @@ class Adaptive(Detector):
         if f.dt < self.tail_interval:  # per interval: the chance that one of its points is as far
             score = max(0.0, score - self._budget_shift(f))
         flag = score > threshold
+        recent = f.lastflag
+        if flag and score < 2.0 * threshold and recent * r < 0:
+            # against the direction of a flag of the last 3 points: noise, not a persistent
+            # move (a pair of opposite flags would pass the 2-of-3 persistence)
+            flag = False
+        if flag:
+            f.lastflag = 1.0 if r > 0 else -1.0
+        else:
+            f.lastflag = 0.0 if abs(recent) >= 3 else recent + math.copysign(recent != 0, recent)
         if self.sustain_sum > 0:
             # a run of moderately far points from the slow baseline alerts though none crosses
             # the threshold: each adds its score above ``sustain_level``, at most 0.6 of the sum
@@ -595,8 +613,9 @@ class Adaptive(Detector):
                 raise DetectorError("adaptive state features must be objects")
             f = _Feature(self._calibration())
             names: tuple[str, ...] = _SCALARS
-            if isinstance(row.get("s"), str) and len(row["s"]) == _packed_len(len(_SCALARS_V1)):
-                names = _SCALARS_V1  # a row of an older engine: the new scalars start afresh
+            for older in (_SCALARS_V1, _SCALARS_V2):
+                if isinstance(row.get("s"), str) and len(row["s"]) == _packed_len(len(older)):
+                    names = older  # a row of an older engine: the new scalars start afresh
             scalars = unpack_floats("adaptive state", row.get("s"), len(names))
             for name, value in zip(names[:-2], scalars, strict=False):
                 setattr(f, name, value)

@@ -10,7 +10,7 @@ import pytest
 
 from app.scenarios import engine_alerts, judge, scenario
 from detectors import DetectorError, ModelScorer, ModelSpec
-from detectors.adaptive import CONFIRMED, Adaptive
+from detectors.adaptive import _SCALARS_V1, _SCALARS_V2, CONFIRMED, Adaptive
 from detectors.results import describe_change
 from incidents.config import ModelConfig
 from incidents.scoring import score_batch
@@ -131,25 +131,42 @@ def test_a_sustained_run_is_reported_once_at_its_confirmation_above_the_threshol
     assert steps[2396].flagged[0] and abs(steps[2396].feature_scores[0]) < 2.0
 
 
-def _older_row(state: dict) -> dict:
-    """``state`` as an engine before the sustained path wrote it: its scalars without the
-    sustained sum and the step statistics."""
+def test_a_flag_against_the_direction_of_the_last_one_is_noise_not_persistence() -> None:
+    # two points a little past the threshold on opposite sides: the second is not flagged (a
+    # pair of opposite flags would pass the 2-of-3 persistence and page on noise), though its
+    # score still says how far it is
+    rng = np.random.default_rng(1)
+    det = Adaptive(1)
+    for k in range(2000):
+        det.step([100.0 + rng.normal()], 60.0 * k, 2.0)
+    up = det.step([104.0], 60.0 * 2000, 2.0)
+    down = det.step([96.0], 60.0 * 2001, 2.0)
+    assert up.flagged == [True] and up.feature_scores[0] > 2.0
+    assert down.flagged == [False] and down.feature_scores[0] < -2.0
+
+
+def _older_row(state: dict, names: tuple[str, ...]) -> dict:
+    """``state`` as an older engine wrote it: its scalars ``names`` only."""
     from detectors._packed import pack_floats, unpack_floats
-    from detectors.adaptive import _SCALARS, _SCALARS_V1
+    from detectors.adaptive import _SCALARS
 
     older = json.loads(json.dumps(state))
     for row in older["features"]:
         values = dict(zip(_SCALARS, unpack_floats("s", row["s"], len(_SCALARS)), strict=True))
-        row["s"] = pack_floats([values[name] for name in _SCALARS_V1])
+        row["s"] = pack_floats([values[name] for name in names])
     return older
 
 
-def test_a_row_written_by_the_older_state_format_loads_and_keeps_scoring() -> None:
+# before the sustained path (its sum and step statistics), before the last flag's direction
+@pytest.mark.parametrize("names", [_SCALARS_V1, _SCALARS_V2], ids=["v1", "v2"])
+def test_a_row_written_by_the_older_state_format_loads_and_keeps_scoring(
+    names: tuple[str, ...],
+) -> None:
     ts, rows = _series(1, 2000)
     scorer = ModelScorer(ModelSpec("adaptive", {}, n_features=2))
     scorer.score_block(rows[:1500], ts=ts[:1500])
     state = scorer.to_state()
-    older = dict(state, detector_state=_older_row(state["detector_state"]))
+    older = dict(state, detector_state=_older_row(state["detector_state"], names))
     assert len(json.dumps(older)) < len(json.dumps(state))
     resumed = ModelScorer(ModelSpec("adaptive", {}, n_features=2), older)
     again = ModelScorer(ModelSpec("adaptive", {}, n_features=2), state)
@@ -157,7 +174,7 @@ def test_a_row_written_by_the_older_state_format_loads_and_keeps_scoring() -> No
         a, b = resumed.score_one(list(r), ts=float(t)), again.score_one(list(r), ts=float(t))
         if not np.isnan(b.score):
             # the level, spread, profile and calibration are kept: the same scores, bar the
-            # sustained path and the step statistics, which start afresh
+            # scalars the older row lacks, which start afresh
             assert abs(a.score - b.score) < 0.5
     spike = resumed.score_one([160.0, 100.0], ts=float(ts[-1] + 300))
     assert spike.is_anomaly
