@@ -225,7 +225,10 @@ class AdaptiveThreshold:
             if len(self._history) < self.window or self._since >= self.refresh:
                 k, stopped = self._walk(rows, k, n)
             else:
+                start = k
                 k, stopped = self._stretch(rows, k, min(n, k + span))
+                if k - start < 32 and k < n and not stopped:  # flags close together: the loop
+                    k, stopped = self._walk(rows, k, min(n, k + 32))
             if stopped:
                 return rows.limits[:k], rows.flags[:k], k
         return rows.limits, rows.flags, n
