@@ -1,4 +1,4 @@
-"""Four adjustments to Faust's aiokafka transport that the engine relies on.
+"""Five adjustments to Faust's aiokafka transport that the engine relies on.
 
 1. Fetch wait. Faust's worker consumer hard-codes ``fetch_max_wait_ms=1500``
    (``faust/transport/drivers/aiokafka.py``). The embedded broker holds an empty fetch for the whole
@@ -30,6 +30,16 @@
    ``consumer_auto_offset_reset="earliest"`` means. And the seeks are done at once, after every
    committed offset is known: Faust clears its agents' queues only after the seek, so a record
    read again before that was dropped from the queue of an agent that had not taken it yet.
+
+5. Fetches that span a rebalance. Faust hands the fetch its set of active partitions, a set it
+   changes in place: a rebalance that pauses the whole assignment empties it while the fetch
+   waits, and aiokafka reads an empty set as *every* partition. The fetch then returned the
+   changelog records a new recovery had just sought to, Faust dropped them (its flow was
+   stopped, or the partition was not in its set any more), and nothing seeks a changelog back:
+   the recovery waited for them for ever (a worker that kept its partitions through a
+   rebalance stayed "starting", ``No event received for active tp``). The fetch now asks for a
+   copy of the set taken when it starts, and the records Faust would drop are sought back
+   (``_fetch_records``), so they are read again.
 """
 
 from __future__ import annotations
@@ -96,6 +106,52 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             elif offset and offset > 0:
                 consumer.seek(tp, offset)
         return committed
+
+    async def _fetch_records(
+        self,
+        consumer: Any,
+        active_partitions: Any,
+        timeout: float | None = None,
+        max_records: int | None = None,
+    ) -> Any:
+        if active_partitions is None:  # a client-only app: every partition
+            return await super()._fetch_records(consumer, None, timeout, max_records)
+        wanted = frozenset(active_partitions)  # Faust changes its set in place
+        if not wanted:
+            return {}  # aiokafka would read an empty set as every partition
+        records = await super()._fetch_records(consumer, wanted, timeout, max_records)
+        # What Faust's getmany keeps: its flow running, and partitions still in the set it passed
+        taken = set(active_partitions) | set(self.consumer._buffered_partitions)
+        kept, rewind = split_fetched(records, self.consumer.flow_active, taken)
+        assigned = consumer.assignment()
+        for tp, offset in rewind.items():
+            if tp in assigned:  # a revoked partition's new owner reads it from its commit
+                consumer.seek(tp, offset)
+        return kept
+
+
+def split_fetched(
+    records: Mapping[Any, list[Any]], flowing: bool, active: set[Any]
+) -> tuple[dict[Any, list[Any]], dict[Any, int]]:
+    """The fetched ``records`` Faust will take, and the first offset of each partition whose
+    records it would drop (its flow stopped, or the partition no longer in its ``active`` set).
+
+    >>> from collections import namedtuple
+    >>> R = namedtuple("R", "offset")
+    >>> fetched = {"a": [R(4), R(5)], "b": [R(7)], "c": []}
+    >>> split_fetched(fetched, True, {"a", "c"})
+    ({'a': [R(offset=4), R(offset=5)], 'c': []}, {'b': 7})
+    >>> split_fetched(fetched, False, {"a", "b"})
+    ({}, {'a': 4, 'b': 7})
+    """
+    kept: dict[Any, list[Any]] = {}
+    rewind: dict[Any, int] = {}
+    for tp, batch in records.items():
+        if flowing and tp in active:
+            kept[tp] = batch
+        elif batch:
+            rewind[tp] = batch[0].offset
+    return kept, rewind
 
 
 class _Consumer(faust_aiokafka.Consumer):
