@@ -234,12 +234,21 @@ def load_config(path: Path | None) -> ModelConfig:
     >>> load_config(None).detector == RECOMMENDED["detector"]
     True
     """
+    return config_from({} if path is None else read_config(path), path)
+
+
+def read_config(path: Path) -> Any:
+    """The JSON of a config file, read once (``<(echo ...)`` is a pipe: it reads once)."""
+    return _read_json(path, "config file")
+
+
+def config_from(data: Any, path: Path | None) -> ModelConfig:
+    """:func:`load_config` for the JSON ``data`` read from ``path``."""
     from pydantic import ValidationError
 
     from api.errors import validation_items
     from api.schemas import ModelConfigIn
 
-    data = {} if path is None else _read_json(path, "config file")
     if isinstance(data, dict) and "configs" in data:
         configs = data["configs"]
         if not isinstance(configs, list) or len(configs) != 1 or len(data) != 1:

@@ -431,15 +431,16 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
-    from app.backtest import BacktestError, load_config
+    from app.backtest import BacktestError, config_from, read_config
 
     try:
-        config = load_config(args.config)
+        data = read_config(args.config)  # once: the documented <(echo ...) is a pipe
+        config = config_from(data, args.config)
     except BacktestError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     verdicts = run_scenarios(engine_alerts(config), range(args.seeds), args.only)
-    title = json.dumps(json.loads(args.config.read_text(encoding="utf-8")), sort_keys=True)
+    title = json.dumps(data, sort_keys=True)
     print(format_table(verdicts, title=title), file=stream or sys.stdout)
     return 0 if all(v.passed for v in verdicts) else 1
 

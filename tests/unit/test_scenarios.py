@@ -4,6 +4,7 @@ on hand-made alert lists."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -223,3 +224,17 @@ def test_cli_scores_through_the_engine(tmp_path: Path, capsys: pytest.CaptureFix
     assert out[0] == '{"detector": "zscore", "model_id": "m"}'
     assert [line.split()[0] for line in out[2:4]] == ["spike", "drift"]
     assert code == (0 if out[-1] == "passed 2/2" else 1)
+
+
+def test_cli_reads_its_config_from_a_pipe(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--config <(echo '{...}')``, as docs/QUALITY.md runs it: the file is a pipe, read once."""
+    read, write = os.pipe()
+    os.write(write, b'{"model_id": "m", "detector": "zscore"}')
+    os.close(write)
+    try:
+        code = main(["--config", f"/dev/fd/{read}", "--seeds", "1", "--only", "spike"])
+    finally:
+        os.close(read)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == '{"detector": "zscore", "model_id": "m"}'
+    assert out[2].split()[0] == "spike" and code in (0, 1)
