@@ -66,6 +66,20 @@ class Table:
         self.through_faust.append((key, value))
 
 
+def on_send(producer: Producer) -> tuple[Table, WriteBack]:
+    """A table and a write-back cache whose flushes send through ``producer``."""
+    return Table(producer), WriteBack(1.0, send=send)
+
+
+async def until_sent(producer: Producer, count: int) -> None:
+    """Let the event loop run until ``producer`` has ``count`` records (a flush in progress)."""
+    for _ in range(1000):
+        if len(producer.records) >= count:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"{len(producer.records)} records sent, not {count}")
+
+
 def test_send_serialises_with_the_tables_codecs_and_keeps_the_persisted_offset() -> None:
     async def scenario() -> None:
         producer = Producer()
@@ -91,15 +105,14 @@ def test_send_serialises_with_the_tables_codecs_and_keeps_the_persisted_offset()
 def test_a_flush_sends_rows_then_positions_once_the_previous_flush_is_on_the_broker() -> None:
     async def scenario() -> None:
         producer = Producer()
-        rows = Table(producer)
-        cache = WriteBack(1.0, send=send)
+        rows, cache = on_send(producer)
         position = position_key("telemetry.metrics", 0)
         cache.put_later(rows, 0, "host-1", {"n": 1})
         await cache.flush()
         cache.put_later(rows, 0, position, {"next": 5})
         cache.put_later(rows, 0, "host-1", {"n": 2})
         flushing = asyncio.ensure_future(cache.flush())
-        await asyncio.sleep(0.01)
+        await until_sent(producer, 2)
         # host-1's new row went out; the position waits for the first flush's record
         assert [r[1] for r in producer.records] == [b"json:host-1", b"json:host-1"]
         assert not flushing.done()
@@ -114,14 +127,13 @@ def test_a_flush_sends_rows_then_positions_once_the_previous_flush_is_on_the_bro
 def test_a_row_written_through_during_a_flush_is_sent_with_its_new_value() -> None:
     async def scenario() -> None:
         producer = Producer()
-        rows = Table(producer)
-        cache = WriteBack(1.0, send=send)
+        rows, cache = on_send(producer)
         cache.put_later(rows, 0, "host-1", {"n": 1})
         await cache.flush()  # a record on its way: the next flush waits for it
         cache.put_later(rows, 0, "host-2", {"n": 1})
         cache.put_later(rows, 0, position_key("t", 0), {"next": 2})
         flushing = asyncio.ensure_future(cache.flush())
-        await asyncio.sleep(0.01)
+        await until_sent(producer, 2)  # host-2's row out, the position waiting for host-1's
         cache.put_now(rows, 0, position_key("t", 0), {"next": 3})  # e.g. the sweeper
         producer.deliver()
         await flushing
@@ -163,8 +175,7 @@ def test_what_a_failed_send_left_goes_with_the_next_flush() -> None:
 def test_a_flush_of_many_rows_lets_the_agents_run_between_slices() -> None:
     async def scenario() -> None:
         producer = Producer()
-        rows = Table(producer)
-        cache = WriteBack(1.0, send=send)
+        rows, cache = on_send(producer)
         for n in range(100):
             cache.put_later(rows, 0, f"host-{n}", {"n": n})
         flushing = asyncio.ensure_future(cache.flush())
