@@ -33,7 +33,6 @@ from api.engine import (
 )
 from api.nogc import paused_gc
 from api.records import RecordColumns, columns_batch
-from app.dispatch import Dispatcher
 from app.entity_record import ROW_VERSION, EntityRecord, source_key
 from app.logformat import log_context
 from app.metrics import EngineMetrics
@@ -52,14 +51,15 @@ from app.views import AlertStore, ConfigStore, DeliveryStore, SilenceStore, Topi
 from app.write_back import WriteBack
 from detectors import DetectorError
 from incidents.absence import REPORTED, absence_event
-from incidents.channels import ChannelSettings, build_channels
 from incidents.config import ModelConfig
 from incidents.feedback import Dismissal, FeedbackRefused, dismissal
 from incidents.incident import iso_time
 from incidents.live import LiveCache
+from incidents.notify import Dispatcher
+from incidents.notify.channels import ChannelSettings, build_channels
+from incidents.notify.retry import RetryPolicy
 from incidents.pipeline import BatchOutcome
 from incidents.redact import Redactor
-from incidents.retry import RetryPolicy
 from incidents.scoring import score_batch
 from incidents.silences import Silence, SilenceError
 from incidents.telemetry import TelemetryError, records_to_batch
@@ -221,7 +221,6 @@ class Engine:
                 max_delay=max(settings.delivery_max_delay_s, settings.delivery_retry_base_s),
             ),
             timeout=settings.delivery_timeout_s,
-            slack_interval=settings.slack_interval_s,
             flush=self.app.producer.flush,
             redactor=self.redactor,
             metrics=self.metrics,

@@ -24,41 +24,28 @@ the log call gave them with ``extra=`` (see :func:`log_context`), the :data:`CON
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import IO, Any
 
 import orjson
 from faust import Worker
 
+from incidents.log_context import CONTEXT_FIELDS, log_context
 from incidents.redact import Redactor, install_log_filter
 
 FORMATS = ("json", "text", "auto")
 
-# Fields a log call may carry (``extra=``); a JSON line has those given, in this order.
-CONTEXT_FIELDS = (
-    "incident_id",
-    "model_id",
-    "entity",
-    "event",
-    "severity",
-    "channel",
-    "topic",
-    "partition",
-    "offset",
-)
-
-
-def log_context(document: Mapping[str, Any], **more: Any) -> dict[str, Any]:
-    """The :data:`CONTEXT_FIELDS` of ``document`` (an incident event, a DLQ record) and ``more``,
-    for a log call's ``extra=``; missing and None values are left out.
-
-    >>> log_context({"incident_id": "inc-1", "summary": "x", "entity": None}, channel="slack")
-    {'incident_id': 'inc-1', 'channel': 'slack'}
-    """
-    found = {name: document[name] for name in CONTEXT_FIELDS if document.get(name) is not None}
-    found.update({name: value for name, value in more.items() if value is not None})
-    return found
+__all__ = [
+    "CONTEXT_FIELDS",
+    "FORMATS",
+    "EngineWorker",
+    "JsonFormatter",
+    "TextFormatter",
+    "console_line",
+    "install_log_format",
+    "log_context",
+    "resolve_format",
+]
 
 
 def _context(record: logging.LogRecord) -> dict[str, Any]:

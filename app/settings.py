@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = Field(default=12, ge=1)
     delivery_max_delay_s: float = Field(default=300.0, gt=0)
     slack_interval_s: float = Field(default=1.0, ge=0)
-    # The deliveries ledger (app/dispatch.py): rows older than this go, and the oldest beyond
+    # The deliveries ledger (incidents/notify/dispatcher.py): rows older than this go, and the oldest beyond
     # the cap per worker (app/sweeper.py).
     ledger_retention_s: float = Field(default=7 * 86400.0, gt=0)
     ledger_max_rows: int = Field(default=100_000, ge=1)
@@ -110,7 +110,7 @@ class Settings(BaseSettings):
         return (self.metrics_topic, self.logs_topic, self.behavior_topic)
 
     def channel_settings(self) -> dict[str, str]:
-        """The alert channels' settings, for ``incidents.channels.build_channels``."""
+        """The alert channels' settings, for ``incidents.notify.channels.build_channels``."""
         names = (
             "pagerduty_routing_key",
             "pagerduty_url",
@@ -123,6 +123,7 @@ class Settings(BaseSettings):
         found = {name: getattr(self, name) for name in names if getattr(self, name)}
         for flag in ("slack_include_updates", "webhook_include_updates"):
             found[flag] = "true" if getattr(self, flag) else "false"
+        found["slack_interval_s"] = repr(self.slack_interval_s)
         return found
 
 

@@ -10,7 +10,7 @@ so no agent step interleaves with a row half-swept; a large table is swept in sl
 :data:`SLICE_ROWS` rows, the agents running in between. The resolve events wait in their rows'
 outbox until the broker has them, and are then taken out of it (:mod:`app.expiry`).
 
-The deliveries ledger (``app.dispatch``) is pruned on the same timer: rows older than
+The deliveries ledger (``incidents.notify.dispatcher``) is pruned on the same timer: rows older than
 ``ledger_retention_s`` go, and the oldest beyond ``ledger_max_rows`` per worker.
 """
 

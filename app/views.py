@@ -283,7 +283,7 @@ class SilenceStore:
 class DeliveryStore:
     """Delivery status per incident and channel, from the deliveries table's changelog.
 
-    Ledger keys are ``<incident_id>|<event>|<seq>|<channel>`` (see ``app.dispatch``); Faust
+    Ledger keys are ``<incident_id>|<event>|<seq>|<channel>`` (see ``incidents.notify.dispatcher``); Faust
     writes them as JSON strings. Keeps the ``limit`` incidents most recently written.
     """
 

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from incidents.channels import AlertmanagerChannel, DeliveryResult
 from incidents.incident import iso_time
+from incidents.notify.channels import AlertmanagerChannel, DeliveryResult
 from tests.integration.alertmanager import AlertmanagerProcess, start_alertmanager, wait_until
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from incidents.channels import (
+from incidents.notify.channels import (
     AlertmanagerChannel,
     Channel,
     DeliveryResult,
@@ -23,7 +23,7 @@ from incidents.channels import (
     SlackChannel,
     WebhookChannel,
 )
-from incidents.retry import RetryPolicy
+from incidents.notify.retry import RetryPolicy
 from tests.integration.receivers import Receiver, Reply, receiver_fixture
 
 receiver = receiver_fixture()

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from incidents.channels import (
+from incidents.notify.channels import (
     AlertmanagerChannel,
     Channel,
     ChannelConfigError,
@@ -22,7 +22,7 @@ from incidents.channels import (
     build_channels,
     select_channels,
 )
-from incidents.channels.base import parse_retry_after
+from incidents.notify.channels.base import parse_retry_after
 
 ROUTING_KEY = "R0ut1ngKeyR0ut1ngKeyR0ut1ngKey12"
 SLACK_URL = "https://hooks.slack.example/services/T0001/B0002/s3cr3tT0k3nXYZ"

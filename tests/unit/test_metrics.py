@@ -15,10 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from api import create_api
 from api.options import ApiOptions
 from api.security import KeyRing
-from app.dispatch import Dispatcher
 from app.metrics import EngineMetrics, consumer_lag
-from incidents.channels.base import DeliveryResult
-from incidents.retry import RetryPolicy
+from incidents.notify.channels.base import DeliveryResult
+from incidents.notify.dispatcher import Dispatcher
+from incidents.notify.retry import RetryPolicy
 from tests.unit.test_api import FakeEngine
 
 
@@ -128,6 +128,7 @@ class ScriptedChannel:
     """A channel answering from a script of results."""
 
     name = "webhook"
+    min_interval = 0.0
 
     def __init__(self, results: list[DeliveryResult]) -> None:
         self.results = results

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from incidents.ratelimit import PerTargetRateLimiter
+from incidents.notify.ratelimit import PerTargetRateLimiter
 
 
 class VirtualTime:

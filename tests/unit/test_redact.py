@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from incidents.channels import ChannelSettings, DeliveryResult, build_channels
+from incidents.notify.channels import ChannelSettings, DeliveryResult, build_channels
 from incidents.redact import REDACTED, Redactor, install_log_filter, remove_log_filter
 
 ROUTING_KEY = "R0ut1ngKeyR0ut1ngKeyR0ut1ngKey12"

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from incidents.channels import DeliveryResult
-from incidents.retry import RetryPolicy
+from incidents.notify.channels import DeliveryResult
+from incidents.notify.retry import RetryPolicy
 
 RETRYABLE = DeliveryResult(
     ok=False, retryable=True, status=503, retry_after=None, detail="HTTP 503"

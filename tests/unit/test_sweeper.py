@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from faust.types import TP
 
-from app.dispatch import Dispatcher
 from app.engine import Engine, partition_for
 from app.entity_record import ROW_VERSION, EntityRecord
 from app.metrics import EngineMetrics
@@ -24,8 +23,9 @@ from app.write_back import WriteBack
 from incidents.config import ModelConfig
 from incidents.incident import iso_time
 from incidents.lifecycle import EntityIncidents, LifecycleSpec, Observation
+from incidents.notify.dispatcher import Dispatcher
+from incidents.notify.retry import RetryPolicy
 from incidents.pipeline import BatchOutcome
-from incidents.retry import RetryPolicy
 from tests.unit.test_metrics import ScriptedChannel, no_sleep, ok
 
 NOW = 1_800_000_000.0

@@ -78,9 +78,14 @@ class DeliveryResult:
 
 @runtime_checkable
 class Channel(Protocol):
-    """A destination for incident events (PagerDuty, Slack, a webhook, Alertmanager)."""
+    """A destination for incident events (PagerDuty, Slack, a webhook, Alertmanager).
+
+    ``min_interval``: the least time, in seconds, between two requests to one target (the
+    receiver's rate limit; 0 for none). The dispatcher keeps it, so a channel never sleeps.
+    """
 
     name: str
+    min_interval: float
 
     def target_id(self) -> str:
         """A stable id of the destination that reveals nothing secret (for dedup, rate limits)."""
@@ -293,6 +298,7 @@ class HttpChannel:
 
     name: str = "http"
     sends: tuple[str, ...] = ("open", "resolve")
+    min_interval: float = 0.0
 
     def __init__(self, redactor: Redactor, clock: Callable[[], float] = time.time) -> None:
         self._redactor = redactor

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from incidents.channels.base import (
+from incidents.notify.channels.base import (
     DeliveryResult,
     HttpChannel,
     event_kind,

@@ -26,7 +26,8 @@ from typing import Any
 
 import httpx
 
-from incidents.channels.base import (
+from incidents.incident import iso_time
+from incidents.notify.channels.base import (
     DeliveryResult,
     HttpChannel,
     credentials_in,
@@ -35,8 +36,7 @@ from incidents.channels.base import (
     target_id_for,
     text_of,
 )
-from incidents.channels.slack import number
-from incidents.incident import iso_time
+from incidents.notify.channels.slack import number
 from incidents.redact import Redactor
 
 ALERTNAME = "AnomalyDetected"

@@ -8,6 +8,7 @@ object's dump), by these keys; an empty value means "not configured":
 ``pagerduty_url``              default ``https://events.pagerduty.com/v2/enqueue``
 ``slack_webhook_url``          incoming-webhook URL (secret)
 ``slack_include_updates``      ``true``/``false`` (default false)
+``slack_interval_s``           least seconds between two messages to the webhook (default 1)
 ``webhook_url``                generic webhook URL (secret)
 ``webhook_headers``            JSON object of extra headers, e.g. ``{"Authorization": "..."}`` (values secret)
 ``webhook_include_updates``    ``true``/``false`` (default false)
@@ -26,10 +27,16 @@ Examples
 ['alertmanager', 'slack']
 >>> "secret" in repr(channels["slack"])
 False
+>>> channels["slack"].min_interval
+1.0
 >>> build_channels({"webhook_headers": "[1]", "webhook_url": "https://example.com/x"})
 Traceback (most recent call last):
 ...
-incidents.channels.base.ChannelConfigError: webhook_headers must be a JSON object of header names to string values.
+incidents.notify.channels.base.ChannelConfigError: webhook_headers must be a JSON object of header names to string values.
+>>> build_channels({"slack_interval_s": "-1"})
+Traceback (most recent call last):
+...
+incidents.notify.channels.base.ChannelConfigError: slack_interval_s must be a non-negative number of seconds.
 """
 
 from __future__ import annotations
@@ -43,8 +50,8 @@ from typing import Any
 
 import httpx
 
-from incidents.channels.alertmanager import AlertmanagerChannel
-from incidents.channels.base import (
+from incidents.notify.channels.alertmanager import AlertmanagerChannel
+from incidents.notify.channels.base import (
     Channel,
     ChannelConfigError,
     DeliveryResult,
@@ -55,10 +62,10 @@ from incidents.channels.base import (
     post_json,
     target_id_for,
 )
-from incidents.channels.pagerduty import DEFAULT_URL as PAGERDUTY_URL
-from incidents.channels.pagerduty import PagerDutyChannel
-from incidents.channels.slack import SlackChannel
-from incidents.channels.webhook import RESERVED_HEADERS, WebhookChannel
+from incidents.notify.channels.pagerduty import DEFAULT_URL as PAGERDUTY_URL
+from incidents.notify.channels.pagerduty import PagerDutyChannel
+from incidents.notify.channels.slack import SlackChannel
+from incidents.notify.channels.webhook import RESERVED_HEADERS, WebhookChannel
 from incidents.redact import Redactor
 
 __all__ = [
@@ -108,6 +115,19 @@ def _flag(settings: Mapping[str, str], key: str) -> bool:
     if value in _FALSE:
         return False
     raise ChannelConfigError(key, f"{key} must be true or false.")
+
+
+def _seconds(settings: Mapping[str, Any], key: str, default: float) -> float:
+    raw = settings.get(key)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return default
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (value >= 0 and value != float("inf")):
+        raise ChannelConfigError(key, f"{key} must be a non-negative number of seconds.")
+    return value
 
 
 def _routing_key(settings: Mapping[str, str]) -> str | None:
@@ -170,6 +190,7 @@ class ChannelSettings:
     pagerduty_url: str = PAGERDUTY_URL
     slack_webhook_url: str | None = field(default=None, repr=False)
     slack_include_updates: bool = False
+    slack_interval_s: float = 1.0
     webhook_url: str | None = field(default=None, repr=False)
     webhook_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     webhook_include_updates: bool = False
@@ -185,6 +206,7 @@ class ChannelSettings:
             pagerduty_url=_url(lowered, "pagerduty_url") or PAGERDUTY_URL,
             slack_webhook_url=_url(lowered, "slack_webhook_url"),
             slack_include_updates=_flag(lowered, "slack_include_updates"),
+            slack_interval_s=_seconds(lowered, "slack_interval_s", 1.0),
             webhook_url=_url(lowered, "webhook_url"),
             webhook_headers=_headers(lowered),
             webhook_include_updates=_flag(lowered, "webhook_include_updates"),
@@ -244,6 +266,7 @@ def build_channels(
         channels["slack"] = SlackChannel(
             parsed.slack_webhook_url,
             include_updates=parsed.slack_include_updates,
+            min_interval=parsed.slack_interval_s,
             redactor=shared,
             clock=clock,
         )

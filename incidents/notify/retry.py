@@ -22,7 +22,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from incidents.channels.base import DeliveryResult
+from incidents.notify.channels.base import DeliveryResult
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from incidents.channels.base import (
+from incidents.notify.channels.base import (
     DeliveryResult,
     HttpChannel,
     event_kind,
@@ -183,7 +183,11 @@ def message(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class SlackChannel(HttpChannel):
-    """Posts to one Slack incoming webhook (its URL is the secret)."""
+    """Posts to one Slack incoming webhook (its URL is the secret).
+
+    Slack accepts about one message a second per incoming webhook ("Rate limits", Slack API
+    docs), so ``min_interval`` defaults to 1 s: the dispatcher spaces its requests that far.
+    """
 
     name = "slack"
 
@@ -192,10 +196,16 @@ class SlackChannel(HttpChannel):
         webhook_url: str,
         *,
         include_updates: bool = False,
+        min_interval: float = 1.0,
         redactor: Redactor | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(redactor or Redactor([webhook_url]), clock)
+        if not min_interval >= 0:
+            raise ValueError(
+                f"min_interval must be a non-negative number of seconds, got {min_interval}"
+            )
+        self.min_interval = float(min_interval)
         self._url = webhook_url
         self.include_updates = include_updates
         self.sends = ("open", "update", "resolve") if include_updates else ("open", "resolve")
