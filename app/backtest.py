@@ -33,9 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from app.csv_table import CsvTable, number_cell
 from detectors import DetectorError
 from detectors.evaluation import eventwise_metrics, pointwise_metrics
-from incidents.config import ModelConfig
+from incidents.config import ModelConfig, configs_in
 from incidents.scoring import PointOutcome, score_batch
 from incidents.telemetry import TelemetryError, parse_ts
 
@@ -122,22 +123,18 @@ def read_series(data_dir: Path, key: str) -> Series:
     except OSError as exc:
         raise BacktestError(f"cannot read {path}: {exc.strerror or exc}.") from None
     with handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        columns = [name.strip().lower() for name in header or []]
-        if "timestamp" not in columns or "value" not in columns:
+        table = CsvTable(handle, str(path))
+        t_col, v_col = table.column("timestamp"), table.column("value")
+        if t_col is None or v_col is None:
             raise BacktestError(
                 f"{path} must start with a header naming the columns timestamp and value, "
-                f"got {','.join(header or []) or 'an empty file'}."
+                f"got {','.join(table.header or []) or 'an empty file'}."
             )
-        t_col, v_col = columns.index("timestamp"), columns.index("value")
         timestamps: list[str] = []
         values_text: list[str] = []
         ts: list[float] = []
         values: list[float] = []
-        for line, row in enumerate(reader, start=2):
-            if not row or all(not cell.strip() for cell in row):
-                continue
+        for line, row in table.rows():
             if len(row) <= max(t_col, v_col):
                 raise BacktestError(f"{path} line {line} has {len(row)} columns, not 2 or more.")
             stamp, text = row[t_col], row[v_col]
@@ -146,14 +143,14 @@ def read_series(data_dir: Path, key: str) -> Series:
             except TelemetryError as exc:
                 raise BacktestError(f"{path} line {line}: {exc}.") from None
             try:
-                value = float(text) if text.strip() else math.nan
+                value = number_cell(text)
             except ValueError:
                 raise BacktestError(
                     f"{path} line {line}: value {text!r} is not a number."
                 ) from None
             timestamps.append(stamp)
             values_text.append(text)
-            values.append(value if math.isfinite(value) else math.nan)
+            values.append(math.nan if value is None else value)
     if not ts:
         raise BacktestError(f"{path} has a header but no rows.")
     return Series(key, timestamps, values_text, ts, values)
@@ -249,13 +246,15 @@ def config_from(data: Any, path: Path | None) -> ModelConfig:
     from api.errors import validation_items
     from api.schemas import ModelConfigIn
 
-    if isinstance(data, dict) and "configs" in data:
-        configs = data["configs"]
-        if not isinstance(configs, list) or len(configs) != 1 or len(data) != 1:
-            raise BacktestError(
-                f'the config file {path} must hold one configuration, or {{"configs": [one]}}.'
-            )
-        data = configs[0]
+    try:
+        configs = configs_in(data)
+    except ValueError:
+        configs = []
+    if len(configs) != 1 or (isinstance(data, dict) and "configs" in data and len(data) != 1):
+        raise BacktestError(
+            f'the config file {path} must hold one configuration, or {{"configs": [one]}}.'
+        )
+    data = configs[0]
     if not isinstance(data, dict):
         raise BacktestError(f"the config file {path} must hold a JSON object.")
     data = {"model_id": DEFAULT_MODEL_ID, **data}

@@ -23,6 +23,7 @@ import typer
 from pydantic import ValidationError
 
 from app.settings import Settings, get_settings
+from incidents.config import configs_in
 
 INPUT_ERROR = 2
 FAILED = 1
@@ -371,20 +372,12 @@ def config_payload(document: Any) -> dict[str, Any]:
     >>> config_payload({"model_id": "m", "detector": "zscore", "updated_at": "x"})
     {'configs': [{'model_id': 'm', 'detector': 'zscore'}]}
     """
-    if isinstance(document, dict) and "configs" in document:
-        payload = dict(document)
-    elif isinstance(document, dict):
-        payload = {"configs": [document]}
-    elif isinstance(document, list):
-        payload = {"configs": document}
-    else:
-        raise ValueError('expected {"configs": [...]}, one configuration object, or a list of them')
-    if isinstance(payload["configs"], list):
-        payload["configs"] = [
-            {k: v for k, v in c.items() if k != "updated_at"} if isinstance(c, dict) else c
-            for c in payload["configs"]
-        ]
-    return payload
+    configs = [
+        {k: v for k, v in c.items() if k != "updated_at"} if isinstance(c, dict) else c
+        for c in configs_in(document)
+    ]
+    wrapped = isinstance(document, dict) and "configs" in document
+    return {**(document if wrapped else {}), "configs": configs}
 
 
 @config_cli.command("apply")

@@ -16,8 +16,6 @@ Everything is read and checked before the first message is sent, so a bad line s
 from __future__ import annotations
 
 import asyncio
-import csv
-import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from app.csv_table import TIMESTAMP_COLUMNS, CsvTable, number_cell
 from incidents.telemetry import TelemetryError, parse_ts
 
 
@@ -106,18 +105,11 @@ def parse_lines(lines: Iterable[str], source: str = "stdin") -> list[tuple[bytes
     return [(m.key, m.value) for m in parse_jsonl(lines, source)]
 
 
-TIMESTAMP_COLUMNS = ("timestamp", "ts")
-
-
 def _number(text: str, where: str) -> float | None:
-    text = text.strip()
-    if not text:
-        return None
     try:
-        value = float(text)
+        return number_cell(text)
     except ValueError:
-        raise ProduceError(f"{where}: {text!r} is not a number") from None
-    return value if math.isfinite(value) else None
+        raise ProduceError(f"{where}: {text.strip()!r} is not a number") from None
 
 
 def _label(text: str, where: str) -> int | None:
@@ -154,9 +146,8 @@ def parse_csv(
     """
     if batch < 1:
         raise ProduceError(f"--batch must be at least 1, got {batch}")
-    reader = csv.reader(lines)
-    header: list[str] | None = None
-    columns: dict[str, int] = {}
+    table = CsvTable(lines, source)
+    header = table.header
     value_columns: list[int] = []
     pending: dict[str, list[tuple[float, list[float | None], int | None]]] = {}
     messages: list[Message] = []
@@ -179,29 +170,26 @@ def parse_csv(
                 document["labels"] = [row[2] for row in rows]
         messages.append(Message(key.encode(), orjson.dumps(document), len(rows)))
 
-    for row in reader:
-        number = reader.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        if header is None:
-            header = [cell.strip() for cell in row]
-            lowered = [name.lower() for name in header]
-            columns = {name: i for i, name in reversed(list(enumerate(lowered)))}
-            ts_name = next((n for n in TIMESTAMP_COLUMNS if n in columns), None)
-            if ts_name is None:
-                raise ProduceError(
-                    f"{source} line {number}: the header must name a timestamp column "
-                    f"(timestamp or ts), got {', '.join(header)}"
-                )
-            columns["timestamp"] = columns[ts_name]
-            special = {columns[n] for n in ("timestamp", "entity", "label") if n in columns}
-            value_columns = [i for i in range(len(header)) if i not in special]
-            if not value_columns:
-                raise ProduceError(f"{source} line {number}: the header names no value column")
-            if entity is None and "entity" not in columns:
-                raise ProduceError(f"{source}: give --entity, or an entity column in the CSV")
-            has_labels = "label" in columns
-            continue
+    if header is None:
+        raise ProduceError(f"{source}: empty, expected a header such as timestamp,value")
+    ts_col = table.column(*TIMESTAMP_COLUMNS)
+    if ts_col is None:
+        raise ProduceError(
+            f"{source} line {table.header_line}: the header must name a timestamp column "
+            f"(timestamp or ts), got {', '.join(header)}"
+        )
+    columns = {"timestamp": ts_col}
+    for name in ("entity", "label"):
+        found = table.column(name)
+        if found is not None:
+            columns[name] = found
+    value_columns = [i for i in range(len(header)) if i not in columns.values()]
+    if not value_columns:
+        raise ProduceError(f"{source} line {table.header_line}: the header names no value column")
+    if entity is None and "entity" not in columns:
+        raise ProduceError(f"{source}: give --entity, or an entity column in the CSV")
+    has_labels = "label" in columns
+    for number, row in table.rows():
         where = f"{source} line {number}"
         if len(row) != len(header):
             raise ProduceError(f"{where}: {len(row)} cells for the {len(header)} columns")
@@ -219,8 +207,6 @@ def parse_csv(
         rows.append((ts, values, label))
         if len(rows) >= batch:
             flush(key)
-    if header is None:
-        raise ProduceError(f"{source}: empty, expected a header such as timestamp,value")
     for key in list(pending):
         flush(key)
     return messages

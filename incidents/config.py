@@ -214,3 +214,30 @@ class ModelConfig:
             seasonality=None if self.seasonality is None else dict(self.seasonality),
             alerts_per_day=self.alerts_per_day,
         )
+
+
+def configs_in(document: Any) -> list[Any]:
+    """The configurations a JSON document holds: ``{"configs": [...]}`` as ``POST /anomaly/config``
+    takes it, one configuration object, or a list of them (``config get`` prints such a list).
+
+    Each is returned as it is, for the caller to validate.
+
+    >>> configs_in({"configs": [{"model_id": "a"}]}), configs_in({"model_id": "a"})
+    ([{'model_id': 'a'}], [{'model_id': 'a'}])
+    >>> configs_in([{"model_id": "a"}, {"model_id": "b"}])
+    [{'model_id': 'a'}, {'model_id': 'b'}]
+    >>> configs_in("zscore")
+    Traceback (most recent call last):
+    ...
+    ValueError: expected {"configs": [...]}, one configuration object, or a list of them
+    """
+    if isinstance(document, dict) and "configs" in document:
+        configs = document["configs"]
+        if not isinstance(configs, list):
+            raise ValueError('"configs" must be a list of configuration objects')
+        return configs
+    if isinstance(document, dict):
+        return [document]
+    if isinstance(document, list):
+        return document
+    raise ValueError('expected {"configs": [...]}, one configuration object, or a list of them')
