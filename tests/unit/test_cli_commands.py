@@ -26,8 +26,8 @@ from api.options import ApiOptions
 from api.security import KeyRing
 from app.broker import free_port
 from app.cli import cli
-from app.produce import Message
-from app.tail import Tail
+from app.cli.replay import Message
+from app.cli.tail import Tail
 from tests.unit.test_api import README_PAYLOAD, FakeEngine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,7 +99,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         for message in messages:
             kwargs["on_acked"](message)
 
-    monkeypatch.setattr("app.produce.send_paced", fake_send)
+    monkeypatch.setattr("app.cli.replay.send_paced", fake_send)
     return calls
 
 

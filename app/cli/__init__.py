@@ -1,4 +1,6 @@
-"""The `anomaly-engine` command."""
+"""The `anomaly-engine` command: `run`, `demo`, `backtest` and `bench` here, the operator's commands
+beside it (`produce`, `config apply|get`, `alerts tail`: :mod:`app.cli.produce`,
+:mod:`app.cli.config`, :mod:`app.cli.alerts`)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from app.commands import register as register_operator_commands
+from app.cli.alerts import alerts_cli
+from app.cli.config import config_cli
+from app.cli.produce import produce
 from app.settings import Settings, get_settings
 
 cli = typer.Typer(
@@ -62,7 +66,9 @@ def run(
 
 
 # produce, config apply|get, alerts tail
-register_operator_commands(cli)
+cli.command()(produce)
+cli.add_typer(config_cli, name="config")
+cli.add_typer(alerts_cli, name="alerts")
 
 
 @cli.command()
@@ -122,7 +128,7 @@ def demo(
     KAFKA_BOOTSTRAP_SERVERS."""
     settings = _settings(api_port, log_level)
     from app.broker import BrokerError
-    from app.demo import start_feed
+    from app.cli.demo import start_feed
     from app.topics import TopicError
     from app.worker import run_worker
 

@@ -100,7 +100,7 @@ def parse_lines(lines: Iterable[str], source: str = "stdin") -> list[tuple[bytes
     >>> parse_lines(['{"entity": 5}'])
     Traceback (most recent call last):
     ...
-    app.produce.ProduceError: stdin line 1: "entity" must be a non-empty string
+    app.cli.replay.ProduceError: stdin line 1: "entity" must be a non-empty string
     """
     return [(m.key, m.value) for m in parse_jsonl(lines, source)]
 
@@ -142,7 +142,7 @@ def parse_csv(
     >>> parse_csv(["timestamp,value", "yesterday,1"], "x.csv", model_id="m", entity="h")
     Traceback (most recent call last):
     ...
-    app.produce.ProduceError: x.csv line 2: timestamp 'yesterday' is neither ISO-8601 nor epoch seconds
+    app.cli.replay.ProduceError: x.csv line 2: timestamp 'yesterday' is neither ISO-8601 nor epoch seconds
     """
     if batch < 1:
         raise ProduceError(f"--batch must be at least 1, got {batch}")
