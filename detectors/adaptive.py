@@ -8,7 +8,9 @@ Each feature keeps (all updated online, one point at a time):
   the last few points;
 - a daily profile of 48 half-hour offsets, used once two days are seen and the profile halves
   the squared error, and per bin the largest recent deviation (decaying over ``peak_days``):
-  the spread is at least ``peak_factor`` times it, so a daily peak seen before is no anomaly;
+  the spread is at least ``peak_factor`` times the largest of its bin's and the two
+  neighbouring bins', so a daily peak seen before is no anomaly though it comes up to half an
+  hour earlier or later than on earlier days;
 - a spread floor from the data's granularity (smallest step between distinct values) and
   ``range_floor`` times its recent range;
 - a tail calibration of ``z`` (:class:`detectors._tail.TailCalibration`): the score is
@@ -191,7 +193,8 @@ class Adaptive(Detector):
         values are seen) ``rel_floor`` times the level's magnitude.
     peak_factor, peak_days
         The spread is at least ``peak_factor`` times the largest deviation in the same half
-        hour, which decays by ``e`` in ``peak_days`` days.
+        hour or the two next to it (a daily peak's time wanders), which decays by ``e`` in
+        ``peak_days`` days.
     tail_interval
         Seconds of event time the tail probability is counted per: points closer together
         score ``log10(tail_interval / dt)`` less (0: per point, whatever the sampling).
@@ -361,7 +364,8 @@ class Adaptive(Detector):
                 )
                 f.today = array("f", bytes(4 * BINS))
             f.day = day
-            s = max(s, self.peak_factor * f.peaks[k])
+            peaks = f.peaks  # this half hour's and its neighbours': a daily peak's time wanders
+            s = max(s, self.peak_factor * max(peaks[k - 1], peaks[k], peaks[(k + 1) % BINS]))
         return s
 
     def step(

@@ -213,3 +213,19 @@ def test_an_incident_of_a_key_sampled_every_second_resolves_an_hour_after_its_sp
     spike = start + 60.0 * 41 - 2
     assert events[0]["ts"] == spike
     assert events[1]["ts"] <= spike + 3600 + 60
+
+
+def test_a_daily_peak_widens_the_band_of_the_half_hours_next_to_its_own() -> None:
+    # a peak of +12 between 03:05 and 03:25 every day, on noise of sd 0.5: its time wanders,
+    # so on day 8 the band is as wide from 02:30 to 04:00 and narrow again at 05:00
+    rng = np.random.default_rng(3)
+    det = Adaptive(1)
+    peaks = {int((d * DAY + 3 * 3600 + m * 60) // 300) for d, m in enumerate([5, 20, 10, 25, 15])}
+    for k in range(5 * 288):
+        det.step([10.0 + rng.normal(0, 0.5) + (12.0 if k in peaks else 0.0)], 300.0 * k, 2.0)
+    spread = {
+        minute: det.step([10.0], 5 * DAY + minute * 60, 2.0, learn=False).baseline[0][1]
+        for minute in (160, 190, 220, 300)
+    }
+    assert spread[160] == spread[190] == spread[220] > 3 * spread[300]
+    assert 0.3 * 12.0 * np.exp(-1 / 7) * 0.9 < spread[190] < 0.3 * 12.0 * 1.1
