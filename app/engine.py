@@ -47,7 +47,14 @@ from app.streams import TelemetryHandler
 from app.sweeper import SWEEP_INTERVAL_S, Sweeper
 from app.topics import changelog_topic
 from app.transport import EngineApp
-from app.views import AlertStore, ConfigStore, DeliveryStore, SilenceStore, TopicView
+from app.views import (
+    AlertStore,
+    ConfigStore,
+    DeliveryStore,
+    SilenceStore,
+    TopicView,
+    TopicViews,
+)
 from app.write_back import WriteBack
 from detectors import DetectorError
 from incidents.absence import REPORTED, absence_event
@@ -162,36 +169,12 @@ class Engine:
         self.recent = RecentStore()  # recent points of the keys this worker scores, for charts
         self.live = LiveCache()  # parsed states of the keys this worker scored (identity-checked)
         self.positions = PartitionPositions()  # telemetry partitions sought back to a gap
-        bootstrap = ",".join(servers)
-        self.config_view = TopicView(
-            bootstrap,
-            settings.config_topic,
-            self.configs.apply,
-            fetch_max_wait_ms=settings.fetch_max_wait_ms,
-        )
-        self.alert_view = TopicView(
-            bootstrap,
-            settings.alerts_topic,
-            self.alerts.apply,
-            fetch_max_wait_ms=settings.fetch_max_wait_ms,
-        )
-        self.stats_view = TopicView(
-            bootstrap,
-            changelog_topic(settings, "model_stats"),
-            self.stats.apply,
-            fetch_max_wait_ms=settings.fetch_max_wait_ms,
-        )
-        self.silence_view = TopicView(
-            bootstrap,
-            settings.silences_topic,
-            self.silences.apply,
-            fetch_max_wait_ms=settings.fetch_max_wait_ms,
-        )
+        self.config_view = TopicView(settings.config_topic, self.configs.apply)
+        self.alert_view = TopicView(settings.alerts_topic, self.alerts.apply)
+        self.stats_view = TopicView(changelog_topic(settings, "model_stats"), self.stats.apply)
+        self.silence_view = TopicView(settings.silences_topic, self.silences.apply)
         self.delivery_view = TopicView(
-            bootstrap,
-            changelog_topic(settings, "deliveries"),
-            self.delivery_status.apply,
-            fetch_max_wait_ms=settings.fetch_max_wait_ms,
+            changelog_topic(settings, "deliveries"), self.delivery_status.apply
         )
         self.views = (
             self.config_view,
@@ -200,8 +183,10 @@ class Engine:
             self.silence_view,
             self.delivery_view,
         )
-        for view in self.views:
-            self.app.add_dependency(view)
+        self.view_reader = TopicViews(
+            ",".join(servers), self.views, fetch_max_wait_ms=settings.fetch_max_wait_ms
+        )
+        self.app.add_dependency(self.view_reader)
         channel_settings = ChannelSettings.from_mapping(settings.channel_settings())
         api_keys = [
             key.strip()

@@ -12,7 +12,7 @@ import asyncio
 import heapq
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -28,66 +28,21 @@ from incidents.silences import Silence
 log = logging.getLogger(__name__)
 
 
-class TopicView(Service):
-    """Reads all partitions of ``topic`` from the beginning and hands each record to ``apply``.
+class TopicView:
+    """One topic read whole from the beginning by a :class:`TopicViews` reader, each record handed
+    to ``apply``.
 
-    ``ready`` is set once everything that was in the topic when the view started has been read;
-    :meth:`wait_for` waits until a given offset has been read (read-your-writes).
+    ``ready`` is set once everything that was in the topic when the reader started has been
+    read; :meth:`wait_for` waits until a given offset has been read (read-your-writes).
     """
 
-    def __init__(
-        self,
-        bootstrap: str,
-        topic: str,
-        apply: Callable[[ConsumerRecord[bytes, bytes]], None],
-        *,
-        fetch_max_wait_ms: int = 10,
-        **kwargs: Any,
-    ) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, topic: str, apply: Callable[[ConsumerRecord[bytes, bytes]], None]) -> None:
         self.topic = topic
         self.apply = apply
-        self.fetch_max_wait_ms = fetch_max_wait_ms
         self.ready = asyncio.Event()
-        self._consumer: AIOKafkaConsumer | None = None
         self._positions: dict[int, int] = {}
         self._progress = asyncio.Condition()
         self._tps: list[TopicPartition] = []
-        super().__init__(**kwargs)
-
-    @property
-    def label(self) -> str:
-        return f"{type(self).__name__}: {self.topic}"
-
-    async def on_start(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=self.fetch_max_wait_ms,
-            max_partition_fetch_bytes=16 * 1024 * 1024,
-        )
-        await consumer.start()
-        self._consumer = consumer
-        partitions: set[int] | None = None
-        for _ in range(100):
-            partitions = await topic_partitions(consumer, self.topic)
-            if partitions:
-                break
-            await asyncio.sleep(0.1)
-        if not partitions:
-            raise KafkaError(f"topic {self.topic!r} does not exist")
-        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        self._tps = tps
-        self._positions = {tp.partition: 0 for tp in tps}
-
-    async def on_stop(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
 
     def _check_ready(self, consumer: AIOKafkaConsumer) -> None:
         """Ready once every partition is read up to the high watermark of a fetch response.
@@ -104,6 +59,85 @@ class TopicView(Service):
         self.ready.set()
         log.info("view of %s loaded", self.topic)
 
+    async def _read_up_to(self, consumer: AIOKafkaConsumer) -> None:
+        """Note the consumer's positions on this topic and wake whoever waits for them."""
+        for tp in self._tps:
+            # The fetch position, past any control records or compaction gaps.
+            self._positions[tp.partition] = await consumer.position(tp)
+        self._check_ready(consumer)
+        async with self._progress:
+            self._progress.notify_all()
+
+    async def wait_for(self, partition: int, offset: int, timeout: float) -> None:
+        """Wait until the record at ``offset`` of ``partition`` has been applied."""
+
+        async def _reached() -> None:
+            async with self._progress:
+                await self._progress.wait_for(lambda: self._positions.get(partition, 0) > offset)
+
+        await asyncio.wait_for(_reached(), timeout)
+
+
+class TopicViews(Service):
+    """Reads every partition of each view's topic from the beginning with one group-less
+    consumer, handing each record to its view.
+
+    One consumer for all the views, not one each: an idle consumer sends a fetch every
+    ``fetch_max_wait_ms`` (10 ms by default, for the embedded broker that holds an empty fetch
+    that long), and a fetch request costs about the same however many topics it names, so
+    five consumers cost a worker five times the idle fetches of one, on its busy event loop.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        views: Sequence[TopicView],
+        *,
+        fetch_max_wait_ms: int = 10,
+        **kwargs: Any,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.views = {view.topic: view for view in views}
+        self.fetch_max_wait_ms = fetch_max_wait_ms
+        self._consumer: AIOKafkaConsumer | None = None
+        super().__init__(**kwargs)
+
+    @property
+    def label(self) -> str:
+        return f"{type(self).__name__}: {', '.join(self.views)}"
+
+    async def on_start(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+        )
+        await consumer.start()
+        self._consumer = consumer
+        everything: list[TopicPartition] = []
+        for topic, view in self.views.items():
+            partitions: set[int] | None = None
+            for _ in range(100):
+                partitions = await topic_partitions(consumer, topic)
+                if partitions:
+                    break
+                await asyncio.sleep(0.1)
+            if not partitions:
+                raise KafkaError(f"topic {topic!r} does not exist")
+            view._tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+            view._positions = {tp.partition: 0 for tp in view._tps}
+            everything += view._tps
+        consumer.assign(everything)  # all at once: a later assign() would drop the positions
+        await consumer.seek_to_beginning(*everything)
+
+    async def on_stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
     @Service.task
     async def _read(self) -> None:
         while not self.should_stop:
@@ -114,30 +148,18 @@ class TopicView(Service):
             try:
                 batches = await consumer.getmany(timeout_ms=200)
             except KafkaError as exc:
-                log.warning("reading %s failed, retrying: %s", self.topic, exc)
+                log.warning("reading %s failed, retrying: %s", ", ".join(self.views), exc)
                 await asyncio.sleep(0.5)
                 continue
             for tp, records in batches.items():
+                apply = self.views[tp.topic].apply
                 for record in records:
                     try:
-                        self.apply(record)
+                        apply(record)
                     except Exception:  # a bad record must not stop the view
                         log.exception("skipping unreadable record %s:%s", tp, record.offset)
-            for tp in self._tps:
-                # The fetch position, past any control records or compaction gaps.
-                self._positions[tp.partition] = await consumer.position(tp)
-            self._check_ready(consumer)
-            async with self._progress:
-                self._progress.notify_all()
-
-    async def wait_for(self, partition: int, offset: int, timeout: float) -> None:
-        """Wait until the record at ``offset`` of ``partition`` has been applied."""
-
-        async def _reached() -> None:
-            async with self._progress:
-                await self._progress.wait_for(lambda: self._positions.get(partition, 0) > offset)
-
-        await asyncio.wait_for(_reached(), timeout)
+            for view in self.views.values():
+                await view._read_up_to(consumer)
 
 
 def _json(value: bytes | None) -> Any:
