@@ -103,6 +103,12 @@ class SuppressionIn(_In):
     min_rel_deviation: float = Field(
         default=0.01, ge=0, description="Least |value - baseline| / |baseline| worth an alert"
     )
+    interval: float = Field(
+        default=0.0,
+        ge=0,
+        description="Seconds between points the persistence window and bypass are for; a key "
+        "sampled less often gets a longer window and a lower bypass, as often per day (0: per point)",
+    )
 
 
 class SeasonalityIn(_In):

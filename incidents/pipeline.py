@@ -549,6 +549,7 @@ class Pipeline:
             draft.deviation,
             draft.center,
             draft.warm,
+            draft.ts,
         )
         warmup = not draft.warm and math.isfinite(draft.score) and draft.score > draft.threshold
         outcome = self._observe(draft, decision, warmup, counted=False)
@@ -662,7 +663,7 @@ class Pipeline:
         flags = block.is_anomaly
         with np.errstate(invalid="ignore"):
             warmup = ~block.warm & np.isfinite(block.score) & (block.score > block.threshold)
-        counts = self.suppressor.flag_counts(flags)
+        counts, lowers = self.suppressor.flag_counts(flags, ts)
         counters = self.counters
         counters["points"] += m
         counters[f"version.{self.config.model_version}"] += m
@@ -685,7 +686,7 @@ class Pipeline:
         else:  # only the rows that fire go one by one
             single = np.zeros(m, dtype=bool)
             if len(flagged):
-                fires = flagged[self._hold_back(flagged, rows, block, counts)]
+                fires = flagged[self._hold_back(flagged, rows, block, counts, lowers)]
                 single[fires] = True
                 assert table.causes is not None
                 fired = dict(zip(fires.tolist(), table.causes.explain(fires), strict=True))
@@ -709,7 +710,9 @@ class Pipeline:
                 continue
             nxt += 1
             label = labels[k] if labels is not None else None
-            point = self._block_row(k, ts, rows, block, names, counts, bool(warmup[k]), fired)
+            point = self._block_row(
+                k, ts, rows, block, names, (counts, lowers), bool(warmup[k]), fired
+            )
             if label is not None and quality is not None:
                 self.add_quality(quality, point.alert, int(label), point.ts)
             k += 1
@@ -722,7 +725,7 @@ class Pipeline:
         rows: np.ndarray,
         block: BlockResult,
         names: Sequence[str],
-        counts: np.ndarray,
+        window: tuple[np.ndarray, np.ndarray | None],
         warmup: bool,
         fired: Mapping[int, Cause],
     ) -> PointOutcome:
@@ -736,8 +739,15 @@ class Pipeline:
         decision = Decision(cause is not None)
         if result.is_anomaly and cause is None:
             deviation, center = top_deviation(x, result)
+            counts, lowers = window
             decision = self.suppressor.judge(
-                int(counts[k]), result.score, result.threshold, deviation, center, result.warm
+                int(counts[k]),
+                result.score,
+                result.threshold,
+                deviation,
+                center,
+                result.warm,
+                float(lowers[k]) if lowers is not None else 0.0,
             )
         fire = decision.fire
         causes = self.table.causes
@@ -766,9 +776,11 @@ class Pipeline:
         rows: np.ndarray,
         block: BlockResult,
         counts: np.ndarray,
+        lowers: np.ndarray | None,
     ) -> np.ndarray:
-        """Suppression of the ``flagged`` rows at once; the outcomes of those that do not fire
-        (the lifecycle takes them as it takes rows that were not flagged: see
+        """Suppression of the ``flagged`` rows at once (``counts``, ``lowers``: their windows'
+        flags and bypass, see :meth:`Suppressor.flag_counts`); the outcomes of those that do not
+        fire (the lifecycle takes them as it takes rows that were not flagged: see
         :meth:`EntityIncidents.quiet`) are held in the table. Returns which of them fire."""
         assert self.table is not None
         deviations, centers = top_deviations(
@@ -785,10 +797,11 @@ class Pipeline:
             deviations.tolist(),
             centers.tolist(),
             block.warm[flagged].tolist(),
+            lowers[flagged].tolist() if lowers is not None else [0.0] * len(flagged),
             strict=True,
         )
-        for j, (k, count, score, threshold, deviation, center, warm) in enumerate(columns):
-            decision = judge(count, score, threshold, deviation, center, warm)
+        for j, (k, count, score, threshold, deviation, center, warm, lower) in enumerate(columns):
+            decision = judge(count, score, threshold, deviation, center, warm, lower)
             if decision.fire:
                 fires[j] = True
                 continue

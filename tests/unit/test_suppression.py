@@ -6,6 +6,7 @@ import json
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 
 from detectors import DetectorError
@@ -330,7 +331,7 @@ def test_to_dict_and_from_dict_round_trip_through_json(spec: SuppressionSpec) ->
         (
             {"persistance": {"k": 1, "n": 1}},
             "unknown suppression setting 'persistance'; choose from: bypass_factor, "
-            "min_abs_deviation, min_rel_deviation, persistence",
+            "interval, min_abs_deviation, min_rel_deviation, persistence",
         ),
         ({"warmup": 10}, "unknown suppression setting 'warmup'"),
         ({"persistence": {"k": 1, "n": 2, "m": 3}}, "suppression.persistence must be an object"),
@@ -363,3 +364,74 @@ def test_the_model_configuration_carries_its_suppression_settings() -> None:
     )
     with pytest.raises(DetectorError, match="unknown suppression setting 'k'"):
         ModelConfig.from_dict({**payload, "suppression": {"k": 1}})
+
+
+# --- in event time: the window and the bypass for points ``interval`` seconds apart ------------
+
+
+def _timed(gap: float, flags: list[bool], score: float = 2.5) -> list[bool]:
+    suppressor = Suppressor(SuppressionSpec(interval=60.0))
+    return [
+        suppressor.decide(flag, score, 2.0, 40.0, 100.0, True, ts=gap * k).fire
+        for k, flag in enumerate(flags)
+    ]
+
+
+def test_in_event_time_a_minute_key_keeps_two_of_three() -> None:
+    # points a minute apart: the window stays 3 points, the bypass twice the threshold
+    assert _timed(60.0, [True, False, False, True]) == [False] * 4
+    assert _timed(60.0, [True, False, True]) == [False, False, True]
+    assert _timed(60.0, [False, True], score=3.9) == [False, False]
+    assert _timed(60.0, [False, True], score=4.0) == [False, True]
+
+
+def test_in_event_time_a_five_minute_key_gets_a_longer_window_and_a_lower_bypass() -> None:
+    # as many noise pairs a day: 1 + 2 * 5 = 11 points; a point 5 times rarer than a minute
+    # key's bypass: log10(5) = 0.7 lower
+    flags = [True] + [False] * 9 + [True]
+    assert _timed(300.0, flags) == [False] * 10 + [True]
+    assert _timed(300.0, [True] + [False] * 10 + [True]) == [False] * 12
+    assert _timed(300.0, [False, True], score=3.35) == [False, True]
+    assert _timed(300.0, [False, True], score=3.25) == [False, False]
+
+
+def test_in_event_time_a_gap_in_the_feed_counts_at_most_half_an_hour() -> None:
+    suppressor = Suppressor(SuppressionSpec(interval=60.0))
+    for k in range(100):
+        suppressor.decide(False, 0.0, 2.0, 0.0, 100.0, True, ts=60.0 * k)
+    suppressor.decide(False, 0.0, 2.0, 0.0, 100.0, True, ts=60.0 * 99 + 4 * 3600.0)
+    # the mean gap is (99 * 60 + 1800) / 100 = 77.4 s, not (99 * 60 + 14400) / 100 = 203 s
+    n, lower = suppressor.window()
+    assert n == round(1 + 2 * 77.4 / 60) == 4
+    assert lower == pytest.approx(math.log10(77.4 / 60))
+
+
+def test_in_event_time_the_block_form_decides_as_one_by_one() -> None:
+    spec = SuppressionSpec(interval=60.0)
+    ts = [300.0 * k for k in range(40)]
+    flags = [k in (3, 9, 20, 35) for k in range(40)]
+    one = Suppressor(spec)
+    alone = [
+        one.decide(f, 2.5, 2.0, 40.0, 100.0, True, ts=t).fire
+        for f, t in zip(flags, ts, strict=True)
+    ]
+    block = Suppressor(spec)
+    counts, lowers = block.flag_counts(np.array(flags[:25]), np.array(ts[:25]))
+    more, lowers2 = block.flag_counts(np.array(flags[25:]), np.array(ts[25:]))
+    assert lowers is not None and lowers2 is not None
+    judged = [
+        block.judge(int(c), 2.5, 2.0, 40.0, 100.0, True, float(w)).fire if f else False
+        for f, c, w in zip(flags, [*counts, *more], [*lowers, *lowers2], strict=True)
+    ]
+    assert judged == alone == [k == 9 for k in range(40)]
+    assert block.to_state() == one.to_state()
+
+
+def test_in_event_time_the_state_round_trips_through_json() -> None:
+    spec = SuppressionSpec(interval=60.0)
+    first = Suppressor(spec)
+    for k in range(70):
+        first.decide(True, 2.5, 2.0, 40.0, 100.0, True, ts=300.0 * k)
+    again = Suppressor(spec, json.loads(json.dumps(first.to_state())))
+    assert again.window() == first.window()
+    assert again.decide(True, 2.5, 2.0, 40.0, 100.0, True, ts=300.0 * 70).fire
