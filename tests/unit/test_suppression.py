@@ -12,6 +12,7 @@ import pytest
 from detectors import DetectorError
 from detectors.suppression import REASONS, Decision, SuppressionSpec, Suppressor
 from incidents.config import ModelConfig
+from incidents.scoring import score_batch
 
 THRESHOLD = 3.0
 # Scores of a flagged point: just above the threshold, and at the bypass boundary (2 x 3.0).
@@ -435,3 +436,31 @@ def test_in_event_time_the_state_round_trips_through_json() -> None:
     again = Suppressor(spec, json.loads(json.dumps(first.to_state())))
     assert again.window() == first.window()
     assert again.decide(True, 2.5, 2.0, 40.0, 100.0, True, ts=300.0 * 70).fire
+
+
+@pytest.mark.parametrize(("gap", "opens"), [(60.0, []), (300.0, [18])])
+def test_in_event_time_two_flags_eight_points_apart_open_an_incident_on_a_5_minute_key(
+    gap: float, opens: list[int]
+) -> None:
+    # the same points, a minute apart and 5 minutes apart: two 3.5-sigma points 8 points apart
+    # are noise for a minute key (2 of 3) and an incident for a 5-minute key (2 of 11), one
+    # block or point by point alike
+    config = ModelConfig.from_dict(
+        {
+            "model_id": "m",
+            "detector": "zscore",
+            "params": {"mean": [100.0], "std": [5.0], "threshold": 3.0},
+            "suppression": {"interval": 60},
+        }
+    )
+    values = [[117.5 if k in (10, 18) else 100.0] for k in range(30)]
+    ts = [gap * k for k in range(30)]
+    block = score_batch(config, "host-1", None, ts, values)
+    state = None
+    single = []
+    for t, v in zip(ts, values, strict=True):
+        out = score_batch(config, "host-1", state, [t], [v])
+        state = out.state
+        single += out.points
+    for points in (block.points, single):
+        assert [k for k, p in enumerate(points) if p.incident_id] == opens
