@@ -62,6 +62,22 @@ def require_positive(name: str, value: object) -> float:
     return number
 
 
+def require_unit(name: str, value: object) -> float:
+    """``value`` as a float in [0, 1]; a :class:`DetectorError` naming ``name`` otherwise.
+
+    >>> require_unit("min_abs", 0.6)
+    0.6
+    >>> require_unit("min_abs", 2)
+    Traceback (most recent call last):
+    ...
+    detectors.base.DetectorError: min_abs must be in [0, 1], got 2.0
+    """
+    number = require_finite(name, value)
+    if not 0.0 <= number <= 1.0:
+        raise DetectorError(f"{name} must be in [0, 1], got {number!r}")
+    return number
+
+
 def require_int(name: str, value: object, minimum: int) -> int:
     """Return ``value`` if it is an int of at least ``minimum``, or raise (bools are refused).
 

@@ -31,7 +31,7 @@ import numpy as np
 from detectors._checks import require_finite, require_int, state_field
 from detectors._packed import optional, pack_floats, unpack_floats
 from detectors.base import DetectorError
-from detectors.correlation import finite_or_nan, half_life_decay
+from detectors.ew_moments import finite_or_nan, half_life_decay
 
 MAX_SEASON_LENGTH = 1024
 """Largest ``season_length`` of :class:`HoltWinters` (its state holds one number per step)."""

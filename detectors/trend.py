@@ -20,7 +20,7 @@ import numpy as np
 from detectors._checks import require_finite, require_int, state_field
 from detectors._packed import optional, pack_floats, unpack_floats
 from detectors.base import DetectorError
-from detectors.correlation import EWMoments, finite_or_nan, half_life_decay
+from detectors.ew_moments import EWMoments, finite_or_nan, half_life_decay
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from detectors.correlation import SignalCorrelator
 from detectors.evaluation import QualityCounters
 from detectors.results import BlockResult, PointResult, describe_change
+from detectors.signal_correlation import SignalCorrelator
 from detectors.suppression import Decision, Suppressor
 from incidents.causes import BlockCauses, Cause, top_features
 from incidents.config import ModelConfig

@@ -19,7 +19,7 @@ import orjson
 import pytest
 
 from api.schemas import README_CONFIG_EXAMPLE
-from detectors import correlation
+from detectors import signal_correlation
 from detectors.forecast import Holt, _Smoother
 from detectors.thresholds import AdaptiveThreshold
 from detectors.trend import TrendTracker
@@ -54,7 +54,7 @@ REFERENCES: list[tuple[Any, str, Callable[..., Any]]] = [
     (AdaptiveThreshold, "_stretch", _plain_stretch),
     (TrendTracker, "_walk", _plain_trend_walk),
     (Holt, "learn_many", _Smoother.learn_many),
-    (correlation, "_rest_sums", _plain_rest_sums),
+    (signal_correlation, "_rest_sums", _plain_rest_sums),
 ]
 
 CONFIGS = {

@@ -14,13 +14,9 @@ from hypothesis import strategies as st
 from river import stats
 
 from detectors.base import DetectorError
-from detectors.correlation import (
-    RollingCorrelation,
-    SignalCorrelator,
-    _rest_sums,
-    expanded,
-    half_life_decay,
-)
+from detectors.correlation import RollingCorrelation
+from detectors.ew_moments import half_life_decay
+from detectors.signal_correlation import SignalCorrelator, _rest_sums, expanded
 
 
 def _pairs(n: int) -> list[tuple[int, int]]:
