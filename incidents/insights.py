@@ -16,7 +16,8 @@ import numpy as np
 
 from detectors import DetectorError
 from detectors.correlation import RollingCorrelation
-from detectors.forecast import ForecastPoint, Holt, HoltWinters, steps_to_breach
+from detectors.forecast import ForecastPoint, Holt, steps_to_breach
+from detectors.holt_winters import HoltWinters
 from detectors.trend import TrendTracker
 
 MAX_CORRELATED_FEATURES = 16

@@ -16,7 +16,8 @@ from river import time_series
 
 from detectors._packed import optional, unpack_floats
 from detectors.base import DetectorError
-from detectors.forecast import ForecastPoint, Holt, HoltWinters, steps_to_breach
+from detectors.forecast import ForecastPoint, Holt, steps_to_breach
+from detectors.holt_winters import HoltWinters
 
 Z95 = NormalDist().inv_cdf(0.975)
 
