@@ -17,7 +17,7 @@ import numpy as np
 
 from detectors._batch import first_true
 from detectors._checks import require_floats, require_int, require_positive, state_field
-from detectors._hampel_walk import WalkRows, quiet_limits, round6
+from detectors._hampel_walk import WalkRows, quiet_limits, round6_one
 from detectors._packed import pack_decimals, unpack_decimals
 from detectors._robust import median_and_scaled_mad
 from detectors.base import DetectorError
@@ -181,7 +181,7 @@ class AdaptiveThreshold:
         """Append ``score`` rounded to 6 significant digits; NaN and inf are ignored."""
         if math.isfinite(score):
             filling = len(self._history) < self.window
-            self._history.append(float(round6(np.array([score]))[0]))
+            self._history.append(round6_one(score))
             self._since += 1
             if filling or self._since >= self.refresh:
                 self._value = self._compute()

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors import AdaptiveThreshold, DetectorError, StaticThreshold, make_threshold, thresholds
+from detectors._hampel_walk import round6, round6_one
 
 
 def _numpy_threshold(scores: list[float], sensitivity: float, floor: float) -> float:
@@ -375,3 +376,38 @@ def test_the_walk_of_a_long_block_does_work_in_proportion_to_it(
     _, flags, done = threshold.settle(np.abs(rng.normal(0.0, 1.0, n)), np.ones(n, dtype=bool))
     assert done == n and flags.sum() > n / 50
     assert sum(walked) < 10 * n
+
+
+def _ulps_around(value: float, n: int = 4) -> list[float]:
+    out, up, down = [value], value, value
+    for _ in range(n):
+        up, down = math.nextafter(up, math.inf), math.nextafter(down, -math.inf)
+        out += [up, down]
+    return out
+
+
+# Powers of ten and their neighbours (where log10 and the scale are at their edges), across
+# the whole float range, subnormals included; and NaN, infinities and signed zeros.
+_EDGES = [
+    sign * v
+    for k in range(-324, 309)
+    for base in (1.0, 1.5, 9.999995)
+    if base * 10.0**k < math.inf
+    for v in _ulps_around(base * 10.0**k)
+    for sign in (1.0, -1.0)
+] + [0.0, -0.0, math.nan, math.inf, -math.inf, 5e-324, 1.7976931348623157e308]
+
+
+def test_round6_one_is_round6_bit_for_bit_at_the_edges() -> None:
+    got = np.array([round6_one(v) for v in _EDGES])
+    want = np.array([float(round6(np.array([v]))[0]) for v in _EDGES])
+    assert got.view(np.int64).tolist() == want.view(np.int64).tolist()
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.floats(allow_nan=True, allow_infinity=True))
+def test_round6_one_is_round6_bit_for_bit(value: float) -> None:
+    """The adaptive threshold learns each score through round6_one: the same float as the
+    vectorised round6 of the block path, so the state and the thresholds do not change."""
+    got, want = round6_one(value), float(round6(np.array([value]))[0])
+    assert np.array([got]).view(np.int64)[0] == np.array([want]).view(np.int64)[0]
