@@ -407,9 +407,11 @@ def test_in_event_time_a_gap_in_the_feed_counts_at_most_half_an_hour() -> None:
     assert lower == pytest.approx(math.log10(77.4 / 60))
 
 
-def test_in_event_time_the_block_form_decides_as_one_by_one() -> None:
+@pytest.mark.parametrize("jitter", [0.0, 7.0])
+def test_in_event_time_the_block_form_decides_as_one_by_one(jitter: float) -> None:
+    # a steady feed (its second block counted at once) and a jittered one (row by row)
     spec = SuppressionSpec(interval=60.0)
-    ts = [300.0 * k for k in range(40)]
+    ts = [300.0 * k + jitter * (k % 3) for k in range(40)]
     flags = [k in (3, 9, 20, 35) for k in range(40)]
     one = Suppressor(spec)
     alone = [
