@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from incidents.pipeline import BatchOutcome
+from incidents.pipeline import BatchOutcome, MarkColumns, PointMark
 
 ANOMALY, ALERT = 1, 2
 
@@ -61,6 +61,33 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+SMALL_MARKS = 8  # points of a batch scored one by one (incidents.scoring.SMALL_BATCH)
+
+
+def _small_marks(marks: Sequence[PointMark]) -> MarkColumns:
+    """:meth:`MarkColumns.of` as Python lists, for the few points of a small batch: what the
+    series' arrays take from its numpy columns, without numpy's fixed cost per column.
+
+    Examples
+    --------
+    >>> _small_marks([(1.0, 2.0, 3.0, True, True, "i-1"), (2, None, 3.0, False, False, None)])
+    MarkColumns(ts=[1.0, 2.0], score=[2.0, nan], threshold=[3.0, 3.0], flags=[3, 0], opened={1.0: 'i-1'})
+    """
+    ts, score, threshold, is_anomaly, alert, ids = zip(*marks, strict=True) if marks else [()] * 6
+    return MarkColumns(
+        [_as_double(t) for t in ts],  # type: ignore[arg-type]  # lists stand for the arrays
+        [_as_double(v) for v in score],  # type: ignore[arg-type]
+        [_as_double(v) for v in threshold],  # type: ignore[arg-type]
+        [int(bool(a)) + 2 * int(bool(b)) for a, b in zip(is_anomaly, alert, strict=True)],  # type: ignore[arg-type]
+        {t: i for t, i in zip(ts, ids, strict=True) if i},
+    )
+
+
+def _as_double(value: Any) -> float:
+    """``value`` as numpy's ``float64`` array would hold it (None is NaN)."""
+    return math.nan if value is None else float(value)
+
+
 class RecentStore:
     """Recent points per (model, entity), least recently updated keys dropped past ``max_keys``.
 
@@ -97,7 +124,10 @@ class RecentStore:
     def add(self, model_id: str, entity: str, outcome: BatchOutcome) -> None:
         """Append the points of a scored batch (only its last ``points`` are looked at)."""
         keep = self.points
-        marks = outcome.last_mark_columns(keep)
+        if outcome.table is None and len(outcome.point_list) <= SMALL_MARKS:
+            marks = _small_marks(outcome.last_marks(keep))
+        else:
+            marks = outcome.last_mark_columns(keep)
         count = len(marks.ts)
         if not count:
             return
@@ -116,10 +146,16 @@ class RecentStore:
         baseline += [(math.nan, math.nan)] * (width - len(baseline))
         centers = [c for c, _ in baseline]
         spreads = [s for _, s in baseline]
-        series.ts.frombytes(marks.ts.tobytes())
-        series.score.frombytes(marks.score.tobytes())
-        series.threshold.frombytes(marks.threshold.tobytes())
-        series.flags.extend(marks.flags.tobytes())
+        if isinstance(marks.ts, np.ndarray):
+            series.ts.frombytes(marks.ts.tobytes())
+            series.score.frombytes(marks.score.tobytes())
+            series.threshold.frombytes(marks.threshold.tobytes())
+            series.flags.extend(marks.flags.tobytes())
+        else:
+            series.ts.extend(marks.ts)
+            series.score.extend(marks.score)
+            series.threshold.extend(marks.threshold)
+            series.flags.extend(marks.flags)
         if width:
             if isinstance(rows, np.ndarray):  # a decoded message: copy its float64 rows whole
                 series.values.frombytes(np.ascontiguousarray(rows, dtype=np.float64).tobytes())

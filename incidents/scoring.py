@@ -170,22 +170,24 @@ def score_batch(
         quality = QualityCounters.from_state(current["quality"])
     names = list(names) if names else config.names_for(n_features)
     series_names = [signal_name(source, config.model_id, name) for name in names]
-    times = np.asarray(ts, dtype=float)
-    rows = np.asarray(values, dtype=float).reshape(len(values), n_features)
     if labels is not None and any(label is not None for label in labels):
         quality = quality or QualityCounters()
-    if len(rows) <= SMALL_BATCH:  # numpy's fixed cost outweighs a few points one by one
+    small = len(values) <= SMALL_BATCH  # numpy's fixed cost outweighs a few points one by one
+    if small:
+        time_list, row_list = _small_points(ts, values, n_features)
         results = [
             _score_point(pipeline, scorer, insights, names, series_names, learn, t, x, k, details)
-            for k, (t, x) in enumerate(zip(times.tolist(), rows.tolist(), strict=True))
+            for k, (t, x) in enumerate(zip(time_list, row_list, strict=True))
         ]
         if quality is not None and labels is not None:
             for point, label in zip(pipeline.points, labels, strict=True):
                 if label is not None:
                     pipeline.add_quality(quality, point.alert, int(label), point.ts)
         point_of: Callable[[int], PointResult] = results.__getitem__
-        flags = np.array([r.is_anomaly for r in results], dtype=bool)
+        flag_list = [bool(r.is_anomaly) for r in results]
     else:
+        times = np.asarray(ts, dtype=float)
+        rows = np.asarray(values, dtype=float).reshape(len(values), n_features)
         block = scorer.score_block(rows, learn=learn, ts=times)
         pipeline.run_block(
             times,
@@ -200,14 +202,18 @@ def score_batch(
         )
         point_of = block.point
         flags = block.is_anomaly
-    result = point_of(len(rows) - 1)
-    tail = slice(max(0, len(rows) - INSIGHTS_TAIL), len(rows))
+    result = point_of(len(values) - 1)
+    tail = slice(max(0, len(values) - INSIGHTS_TAIL), len(values))
     predictive = learn and config.forecast.predictive_horizon
-    if predictive or ((learn or horizon) and len(rows) <= SMALL_BATCH):
+    if predictive or ((learn or horizon) and small):
         for k in range(tail.start, tail.stop):  # a forecast after every point, or a few points
-            insights.update(float(times[k]), rows[k].tolist(), bool(flags[k]))
+            if small:
+                t_k, x_k, flag_k = time_list[k], list(row_list[k]), flag_list[k]
+            else:
+                t_k, x_k, flag_k = float(times[k]), rows[k].tolist(), bool(flags[k])
+            insights.update(t_k, x_k, flag_k)
             if predictive:
-                _predict(pipeline, insights, config, names, float(times[k]), point_of(k))
+                _predict(pipeline, insights, config, names, t_k, point_of(k))
     elif learn or horizon:  # a dry run updates them only to show what learning would give
         insights.update_many(times[tail], rows[tail], flags[tail])
     report: dict[str, Any] = {}
@@ -347,6 +353,29 @@ def forecast_report(
         step_seconds,
         last_ts,
     )
+
+
+def _small_points(
+    ts: Sequence[float], values: Sequence[Sequence[float]], n_features: int
+) -> tuple[list[float], list[list[float]]]:
+    """``ts`` and ``values`` as lists of floats, as ``np.asarray(..., dtype=float).tolist()``
+    gives them; the points of a decoded message, already Python floats, are copied without
+    numpy (a few µs of fixed cost per call, on every single-point message).
+
+    Examples
+    --------
+    >>> _small_points([0.0, 10.0], [[1.0, 2.5], [3.0, float("nan")]], 2)
+    ([0.0, 10.0], [[1.0, 2.5], [3.0, nan]])
+    >>> _small_points([0, 10], [[1, None]], 2)  # anything else goes through numpy
+    ([0.0, 10.0], [[1.0, nan]])
+    """
+    if all(type(t) is float for t in ts) and all(
+        type(row) is list and len(row) == n_features and all(type(v) is float for v in row)
+        for row in values
+    ):
+        return list(ts), [list(row) for row in values]
+    rows = np.asarray(values, dtype=float).reshape(len(values), n_features)
+    return np.asarray(ts, dtype=float).tolist(), rows.tolist()
 
 
 def _score_point(
