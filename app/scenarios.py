@@ -400,7 +400,8 @@ def engine_alerts(config: Any) -> Callable[[Scenario], list[bool]]:
     """A ``score_fn``: the points whose ``alert`` is true (flagged and not suppressed) when the
     engine's step scores the scenario as one entity of ``config`` (an
     :class:`incidents.config.ModelConfig`), learning on, in batches as the backtest does."""
-    from app.backtest import Series, score_series
+    from app.backtest.inputs import Series
+    from app.backtest.scoring import score_series
 
     def score(made: Scenario) -> list[bool]:
         series = Series(
@@ -431,7 +432,7 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
-    from app.backtest import BacktestError, config_from, read_config
+    from app.backtest.inputs import BacktestError, config_from, read_config
 
     try:
         data = read_config(args.config)  # once: the documented <(echo ...) is a pipe

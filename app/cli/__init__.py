@@ -96,7 +96,8 @@ def backtest(
     Prints per-file and overall precision/recall/F1 of the engine's alerts when --labels is given;
     progress goes to stderr.
     """
-    from app.backtest import BacktestError, print_report, progress_printer, run_backtest
+    from app.backtest.inputs import BacktestError
+    from app.backtest.run import print_report, progress_printer, run_backtest
 
     try:
         report = run_backtest(

@@ -11,17 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from app.backtest import (
-    BacktestError,
-    continuous_score,
-    find_series,
-    load_config,
-    print_report,
-    read_labels,
-    read_series,
-    run_backtest,
-    score_series,
-)
+from app.backtest.inputs import BacktestError, find_series, load_config, read_labels, read_series
+from app.backtest.run import print_report, run_backtest
+from app.backtest.scoring import continuous_score, score_series
 
 START = datetime(2014, 2, 19, 10, 0, tzinfo=UTC).timestamp()
 STEP = 300.0
