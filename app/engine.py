@@ -227,8 +227,12 @@ class Engine:
         self.app.on_partitions_revoked.connect(self._flush_before_revoke)
         self.app.on_before_shutdown.connect(self._flush_before_stop)
         self.telemetry = TelemetryHandler(self)
-        for stream, topic in self.telemetry_topics.items():
-            self.app.agent(topic, name=f"score_{stream}")(self._telemetry_agent(stream))
+        for topic, agent in (
+            (self.metrics_topic, self.score_metrics),
+            (self.logs_topic, self.score_logs),
+            (self.behavior_topic, self.score_behavior),
+        ):
+            self.app.agent(topic, name=agent.__name__)(agent)
         self.score_requests = self.app.agent(self.score_requests_topic, name="score_requests")(
             self._score_requests
         )
@@ -478,17 +482,24 @@ class Engine:
     async def _wait_for_configs(self) -> None:
         await self.config_view.ready.wait()
 
-    def _telemetry_agent(self, stream: str) -> Callable[[StreamT[bytes]], Awaitable[None]]:
-        async def score(events: StreamT[bytes]) -> None:
-            await self._wait_for_configs()
-            settings = self.settings
-            async for batch in events.take_events(
-                settings.stream_batch_max, within=settings.stream_batch_wait_s
-            ):
-                await self.telemetry.handle_batch(batch, stream)
+    # The telemetry agents, one per stream: each scores its topic's messages in batches.
 
-        score.__name__ = score.__qualname__ = f"score_{stream}"
-        return score
+    async def score_metrics(self, events: StreamT[bytes]) -> None:
+        await self._score_stream(events, "metrics")
+
+    async def score_logs(self, events: StreamT[bytes]) -> None:
+        await self._score_stream(events, "logs")
+
+    async def score_behavior(self, events: StreamT[bytes]) -> None:
+        await self._score_stream(events, "behavior")
+
+    async def _score_stream(self, events: StreamT[bytes], stream: str) -> None:
+        await self._wait_for_configs()
+        settings = self.settings
+        async for batch in events.take_events(
+            settings.stream_batch_max, within=settings.stream_batch_wait_s
+        ):
+            await self.telemetry.handle_batch(batch, stream)
 
     async def _score_requests(self, stream: StreamT[Any]) -> AsyncIterator[dict[str, Any]]:
         await self._wait_for_configs()
