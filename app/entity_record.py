@@ -43,7 +43,7 @@ from incidents.compact import (
 )
 
 ROW_VERSION = 4  # 1: no version field; 2: ``heard``, ``seen`` and ``outbox`` (issue 18);
-# 3: the open incident's ``runs`` (incidents.lifecycle; a row without them reads as none);
+# 3: the open incident's ``runs`` (incidents.keep_firing; a row without them reads as none);
 # 4: ``absent`` (incidents.absence; a row without it has no absence open)
 RECENT_EVENTS = 8  # messages with events whose events are kept for replays (a commit interval)
 

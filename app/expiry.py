@@ -88,7 +88,8 @@ def sweep_row(
     Examples
     --------
     >>> from app.entity_record import EntityRecord
-    >>> from incidents.lifecycle import EntityIncidents, LifecycleSpec, Observation
+    >>> from incidents.lifecycle import EntityIncidents
+    >>> from incidents.observation import LifecycleSpec, Observation
     >>> life = EntityIncidents("host-1")
     >>> _ = life.observe(Observation("m", "1", "s", 50.0, 9.0, 3.0, True), LifecycleSpec())
     >>> row = EntityRecord(None).updated(None, None, {"m": {"n": 1}}, life.to_state(), [], 1000.0)

@@ -157,7 +157,8 @@ def pack_incident(incident: Mapping[str, Any]) -> dict[str, Any]:
 
     Examples
     --------
-    >>> from incidents.lifecycle import EntityIncidents, LifecycleSpec, Observation
+    >>> from incidents.lifecycle import EntityIncidents
+    >>> from incidents.observation import LifecycleSpec, Observation
     >>> from incidents.incident import Signal
     >>> life = EntityIncidents("host-1")
     >>> for ts in (60.0, 70.0):
@@ -202,7 +203,8 @@ def pack_event(event: Mapping[str, Any]) -> dict[str, Any]:
 
     Examples
     --------
-    >>> from incidents.lifecycle import EntityIncidents, LifecycleSpec, Observation
+    >>> from incidents.lifecycle import EntityIncidents
+    >>> from incidents.observation import LifecycleSpec, Observation
     >>> from incidents.incident import Signal
     >>> obs = Observation("m", "1", "s", 60.0, 9.0, 3.0, True, [Signal("cpu", 9.0, 4.0, 5.0, 1.0)],
     ...                   ["slack"], "cpu 4.0σ above baseline (9 vs 5±1)")
@@ -319,7 +321,8 @@ def refer(
 
     Examples
     --------
-    >>> from incidents.lifecycle import EntityIncidents, LifecycleSpec, Observation
+    >>> from incidents.lifecycle import EntityIncidents
+    >>> from incidents.observation import LifecycleSpec, Observation
     >>> from incidents.incident import Signal
     >>> life = EntityIncidents("host-1")
     >>> obs = Observation("m", "1", "s", 60.0, 9.0, 3.0, True, [Signal("cpu", 9.0, 4.0, 5.0, 1.0)],

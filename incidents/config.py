@@ -14,7 +14,7 @@ from detectors import DetectorError, ModelSpec
 from detectors.seasonality import seasonality_params
 from detectors.suppression import SuppressionSpec
 from incidents.insights import ForecastSpec
-from incidents.lifecycle import LifecycleSpec
+from incidents.observation import LifecycleSpec
 from incidents.recommended import with_recommended
 
 ALERT_CHANNELS = ("pagerduty", "slack", "webhook", "alertmanager")

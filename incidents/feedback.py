@@ -111,7 +111,7 @@ def dismissal(
 
     Examples
     --------
-    >>> from incidents.lifecycle import LifecycleSpec, Observation
+    >>> from incidents.observation import LifecycleSpec, Observation
     >>> from incidents.incident import Signal
     >>> cfg = ModelConfig("m", "1", "zscore", {"threshold": 3.0}, warmup=5)
     >>> out = score_batch(cfg, "host-1", None, [0, 1, 2, 3, 4], [[9.0], [11.0], [9.0], [11.0], [10.0]])
@@ -290,7 +290,7 @@ def mark_normal(
 
     Examples
     --------
-    >>> from incidents.lifecycle import LifecycleSpec, Observation
+    >>> from incidents.observation import LifecycleSpec, Observation
     >>> cfg = ModelConfig("m", "1", "zscore", {"threshold": 3.0}, warmup=5)
     >>> life = EntityIncidents("h")
     >>> _ = life.observe(Observation("m", "1", "s", 50.0, 10.0, 3.0, True), LifecycleSpec())

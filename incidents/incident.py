@@ -2,7 +2,7 @@
 
 An incident's id is derived from its identity (model, version, entity and the event time of the
 point that opened it), so replaying the same input yields the same id and delivery can dedup. The
-documents themselves are built by ``incidents.lifecycle``.
+documents themselves are built by ``incidents.incident_event``.
 """
 
 from __future__ import annotations

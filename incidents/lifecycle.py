@@ -25,93 +25,31 @@ it instead of paging again. Everything runs on event time (the points' ``ts``):
 
 Events are the documents published on the alerts topic (schema ``anomaly.incident/v1``); an
 incident's id and its events' sequence numbers derive from its input, so a replay yields the same.
+
+Beside this state machine: what it takes and gives (:mod:`incidents.observation`), the runs of
+elevated points that keep an incident going (:mod:`incidents.keep_firing`), and the events and
+signal entries it publishes (:mod:`incidents.incident_event`).
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from incidents.compact import incident_summary, pack_incident, unpack_incident
-from incidents.incident import SCHEMA, Signal, incident_id, iso_time, severity_for
+from incidents.compact import pack_incident, unpack_incident
+from incidents.incident import incident_id, severity_for
+from incidents.incident_event import incident_event, signal_entry, signal_key, top_signals
+from incidents.keep_firing import KEEP_RUN, elevated_runs, run_of, set_run
+from incidents.observation import LifecycleSpec, Observation, Step
 from incidents.stored_incident import store
 
 PEAK_GROWTH_FOR_UPDATE = 1.25
 MAX_SIGNALS = 16
-KEEP_RUN = 2  # elevated points in a row of one model that keep an incident going
 SHORT_RUN = 24  # runs of up to this many points: EntityIncidents.quiet goes point by point
-
-
-@dataclass(frozen=True)
-class LifecycleSpec:
-    """Lifecycle settings of the model whose point is observed."""
-
-    cooldown: float = 0.0
-    resolve_after: float = 300.0
-    recover_ratio: float = 0.8
-    group_window: float = 300.0
-
-
-@dataclass(frozen=True)
-class Observation:
-    """One scored point of one signal of the entity, as the lifecycle sees it."""
-
-    model_id: str
-    model_version: str
-    source: str
-    ts: float
-    score: float
-    threshold: float
-    alert: bool  # flagged and passed suppression
-    signals: Sequence[Signal] = ()
-    alert_channels: Sequence[str] = ()
-    summary: str = ""  # root-cause sentence for this observation's signals
-    change: str = ""  # set where the model re-baselined: "latency level shift: 100 → 150"
-
-    def elevated(self, recover_ratio: float) -> bool:
-        """At or above the recovery bar (a lower bar than firing): keeps an incident going."""
-        return self.alert or (
-            math.isfinite(self.score) and self.score >= recover_ratio * self.threshold
-        )
-
-
-@dataclass
-class Step:
-    """What observing one point did."""
-
-    events: list[dict[str, Any]] = field(default_factory=list)
-    opened: str | None = None  # id of the incident this point opened
-    suppressed_by: str | None = None  # "cooldown" when an alert opened nothing because of it
-
-
-def _signal_key(source: str, model_id: str, feature: str) -> str:
-    return f"{source}:{model_id}:{feature}"
-
-
-def _signal_entry(obs: Observation, signal: Signal) -> dict[str, Any]:
-    return {
-        "signal": _signal_key(obs.source, obs.model_id, signal.feature),
-        "model_id": obs.model_id,
-        "source": obs.source,
-        "feature": signal.feature,
-        "value": signal.value,
-        "score": signal.score,
-        "center": signal.center,
-        "spread": signal.spread,
-        "detail": signal.detail,
-        "ts": obs.ts,
-    }
-
-
-def _top_signals(obs: Observation) -> list[Signal]:
-    """The observation's signals worth naming: those with a deviation, at most the top 3."""
-    named = [s for s in obs.signals if s.score is not None and s.score != 0]
-    return named[:3] or list(obs.signals[:1])
 
 
 def json_copy(value: Any) -> Any:
@@ -253,8 +191,8 @@ class EntityIncidents:
             elevated = finite & (score >= spec.recover_ratio * threshold)
         ours = model_id in incident["models"]
         if ours:
-            before = _run_of(incident, model_id)
-            runs = _runs(finite, elevated, before)
+            before = run_of(incident, model_id)
+            runs = elevated_runs(finite, elevated, before)
             keeps = elevated & (runs >= KEEP_RUN)
         else:
             keeps = np.zeros(len(ts), dtype=bool)
@@ -287,7 +225,7 @@ class EntityIncidents:
         """:meth:`quiet` point by point, for short runs (numpy's fixed cost per call outweighs
         a few points): the same result, the same state."""
         ours = model_id in incident["models"]
-        run = _run_of(incident, model_id)
+        run = run_of(incident, model_id)
         moved = False  # whether the run changed on the way (then stored once, as _moved does)
         last = incident["last_elevated"]
         kept = False
@@ -311,7 +249,7 @@ class EntityIncidents:
             incident["last_elevated"] = float(last)
             self.changed = True
         if moved:
-            _set_run(incident, model_id, run)
+            set_run(incident, model_id, run)
             self.changed = True
         if resolved_at is None:
             return used, []
@@ -334,15 +272,15 @@ class EntityIncidents:
             incident["last_elevated"] = float(max(incident["last_elevated"], latest))
             self.changed = True
         if runs[0] != before or (runs[1:] != runs[:-1]).any():  # as one by one: any change
-            _set_run(incident, model_id, int(runs[-1]))
+            set_run(incident, model_id, int(runs[-1]))
             self.changed = True
 
     def _run_on(self, incident: dict[str, Any], model_id: str, elevated: bool) -> int:
         """The run of elevated points of ``model_id`` after one more of its scored points."""
-        before = _run_of(incident, model_id)
+        before = run_of(incident, model_id)
         run = (before + 1 if before + 1 < KEEP_RUN else KEEP_RUN) if elevated else 0
         if run != before:
-            _set_run(incident, model_id, run)
+            set_run(incident, model_id, run)
             self.changed = True
         return run
 
@@ -387,7 +325,7 @@ class EntityIncidents:
             "opened_severity": severity_for(_ratio(obs), 1.0),
             "last_seen": obs.ts,
             "last_elevated": obs.ts,
-            "signals": [_signal_entry(obs, s) for s in _top_signals(obs)],
+            "signals": [signal_entry(obs, s) for s in top_signals(obs)],
             "models": [obs.model_id],
             "summaries": {obs.model_id: obs.change or obs.summary},
             "alert_channels": list(obs.alert_channels),
@@ -431,9 +369,9 @@ class EntityIncidents:
         ) != severity_for(published, 1.0)
         known = {s["signal"] for s in incident["signals"]}
         added = [
-            _signal_entry(obs, s)
-            for s in _top_signals(obs)
-            if _signal_key(obs.source, obs.model_id, s.feature) not in known
+            signal_entry(obs, s)
+            for s in top_signals(obs)
+            if signal_key(obs.source, obs.model_id, s.feature) not in known
         ]
         incident["signals"] = (incident["signals"] + added)[:MAX_SIGNALS]
         self._run_on(incident, obs.model_id, elevated=True)
@@ -460,83 +398,8 @@ class EntityIncidents:
         return event
 
     def _event(self, kind: str) -> dict[str, Any]:
-        incident = self.open
-        assert incident is not None
-        resolved = kind == "resolve"
-        summary = incident_summary(incident)
-        return {
-            "schema": SCHEMA,
-            "event": kind,
-            "seq": incident["seq"],
-            "incident_id": incident["incident_id"],
-            "dedup_key": incident["incident_id"],
-            "status": "resolved" if resolved else "open",
-            "model_id": incident["model_id"],
-            "model_version": incident["model_version"],
-            "models": list(incident["models"]),
-            "entity": self.entity,
-            "source": incident["source"],
-            "ts": incident["ts"],
-            "opened_at": iso_time(incident["ts"]),
-            "last_seen": iso_time(incident["last_seen"]),
-            "resolved_at": iso_time(incident["resolved_ts"]) if resolved else None,
-            "score": _finite(incident["score"]),
-            "peak_score": _finite(incident["peak_score"]),
-            "threshold": incident["threshold"],
-            "severity": severity_for(incident["peak_ratio"], 1.0),
-            "opened_severity": incident["opened_severity"],
-            "summary": f"{incident['model_id']} on {self.entity}: {summary}" if summary else "",
-            "signals": [dict(s) for s in incident["signals"]],
-            "alert_channels": list(incident["alert_channels"]),
-            **({"resolution": incident["resolution"]} if "resolution" in incident else {}),
-        }
-
-
-def _run_of(incident: Mapping[str, Any], model_id: str) -> int:
-    """How many of the last scored points of ``model_id`` were elevated, up to :data:`KEEP_RUN`
-    (``runs``, absent from incidents stored before it: none)."""
-    runs = incident.get("runs")
-    if runs is None:
-        return 0
-    if type(runs) is dict:  # as stored and as set: checked first, faster than the ABC's check
-        return int(runs.get(model_id, 0))
-    return int(runs.get(model_id, 0)) if isinstance(runs, Mapping) else 0
-
-
-def _set_run(incident: dict[str, Any], model_id: str, run: int) -> None:
-    """Store a run; runs of 0 are left out (and ``runs`` without any)."""
-    runs = incident.get("runs")
-    if runs is None:
-        runs = {}
-    else:  # a plain dict as stored and as set: checked first, faster than the ABC's check
-        runs = dict(runs) if type(runs) is dict or isinstance(runs, Mapping) else {}
-    if run:
-        runs[model_id] = run
-    else:
-        runs.pop(model_id, None)
-    if runs:
-        incident["runs"] = runs
-    else:
-        incident.pop("runs", None)
-
-
-def _runs(finite: np.ndarray, elevated: np.ndarray, before: int) -> np.ndarray:
-    """The run of elevated points (up to :data:`KEEP_RUN`) after each point: one more after an
-    elevated point, 0 after a scored one below the bar, unchanged after one without a score.
-
-    >>> finite = np.array([True, True, False, True, True, True])
-    >>> elevated = np.array([True, True, False, True, False, True])
-    >>> _runs(finite, elevated, 0).tolist(), _runs(finite, elevated, 1).tolist()
-    ([1, 2, 2, 2, 0, 1], [2, 2, 2, 2, 0, 1])
-    """
-    n = len(finite)
-    counted = np.cumsum(elevated)
-    reset = finite & ~elevated
-    last_reset = np.maximum.accumulate(np.where(reset, np.arange(n), -1))
-    since = np.where(
-        last_reset >= 0, counted - counted[np.maximum(last_reset, 0)], counted + before
-    )
-    return np.minimum(since, KEEP_RUN)
+        assert self.open is not None
+        return incident_event(self.open, self.entity, kind)
 
 
 def _model_key(obs: Observation) -> str:
@@ -549,7 +412,3 @@ def _ratio(obs: Observation) -> float:
     if not math.isfinite(obs.score) or obs.threshold <= 0:
         return math.inf if obs.score == math.inf else 0.0
     return obs.score / obs.threshold
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None

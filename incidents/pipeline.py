@@ -24,7 +24,8 @@ from detectors.suppression import Decision, Suppressor
 from incidents.causes import BlockCauses, Cause, top_features
 from incidents.config import ModelConfig
 from incidents.incident import Signal, finite_or_none, signals_for
-from incidents.lifecycle import EntityIncidents, Observation
+from incidents.lifecycle import EntityIncidents
+from incidents.observation import Observation
 from incidents.rootcause import describe
 
 Partners = tuple[tuple[str, float], ...]

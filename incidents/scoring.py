@@ -22,8 +22,8 @@ from detectors.suppression import Suppressor
 from incidents.config import ModelConfig
 from incidents.incident import Signal, signals_for
 from incidents.insights import Insights
-from incidents.lifecycle import Observation
 from incidents.live import LiveCache
+from incidents.observation import Observation
 from incidents.pipeline import (
     BatchOutcome,
     Draft,

@@ -22,7 +22,8 @@ from app.bench.workload import MODEL_ID, README_CONFIG, START_TS, STEP_S, normal
 from app.entity_record import EntityRecord, source_key
 from incidents.config import ModelConfig
 from incidents.incident import Signal
-from incidents.lifecycle import EntityIncidents, LifecycleSpec, Observation
+from incidents.lifecycle import EntityIncidents
+from incidents.observation import LifecycleSpec, Observation
 from incidents.scoring import score_batch
 
 # Written by app.bench.memory.warmed_row at commit 2ce1a74, before rows were packed: an open

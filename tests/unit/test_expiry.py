@@ -11,7 +11,8 @@ from app.entity_record import EntityRecord
 from app.expiry import sweep_row
 from detectors import DetectorError
 from incidents.config import ModelConfig
-from incidents.lifecycle import EntityIncidents, LifecycleSpec, Observation
+from incidents.lifecycle import EntityIncidents
+from incidents.observation import LifecycleSpec, Observation
 
 BACKFILLED_TS = 1_000_000_000.0  # September 2001: event time far behind the worker's clock
 NOW = 1_800_000_000.0  # the worker's clock

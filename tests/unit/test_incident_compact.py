@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from incidents.compact import pack_event, unpack_event, unpack_incident
 from incidents.incident import Signal
-from incidents.lifecycle import EntityIncidents, LifecycleSpec, Observation
+from incidents.lifecycle import EntityIncidents
+from incidents.observation import LifecycleSpec, Observation
 
 SOURCES = [("telemetry.metrics", "cpu-model"), ("telemetry.logs", "logs-model"), ("rest", "m")]
 

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from incidents.incident import Signal, incident_id, iso_time
-from incidents.lifecycle import EntityIncidents, LifecycleSpec, Observation
+from incidents.lifecycle import EntityIncidents
+from incidents.observation import LifecycleSpec, Observation
 
 T0 = 1795766400.0  # 2026-11-27T08:00:00Z
 METRICS = "telemetry.metrics"

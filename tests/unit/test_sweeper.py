@@ -22,9 +22,10 @@ from app.sweeper import Sweeper
 from app.write_back import WriteBack
 from incidents.config import ModelConfig
 from incidents.incident import iso_time
-from incidents.lifecycle import EntityIncidents, LifecycleSpec, Observation
+from incidents.lifecycle import EntityIncidents
 from incidents.notify.dispatcher import Dispatcher
 from incidents.notify.retry import RetryPolicy
+from incidents.observation import LifecycleSpec, Observation
 from incidents.pipeline import BatchOutcome
 from tests.unit.test_metrics import ScriptedChannel, no_sleep, ok
 
