@@ -21,7 +21,7 @@ from pydantic import (
 
 from api.records import RecordColumns, columns_of, record_columns
 from detectors import THRESHOLD_STRATEGIES, DetectorError
-from detectors.seasonality import check_bins, check_period, seasonality_params
+from detectors.seasonal_config import check_bins, check_period, seasonality_params
 from incidents.config import ALERT_CHANNELS, SILENT_AFTER, STATE_TTL, ModelConfig
 from incidents.recommended import with_recommended
 from incidents.validation import known_detectors, validate

@@ -37,7 +37,8 @@ from detectors.changepoint import ChangePoint
 from detectors.registry import DEFAULT_THRESHOLDS, detector_class, make_detector
 from detectors.resolution import ResolutionFloor
 from detectors.results import BlockResult, Change, PointResult
-from detectors.seasonality import SeasonalProfile, seasonality_params
+from detectors.seasonal_config import seasonality_params
+from detectors.seasonality import SeasonalProfile
 from detectors.thresholds import (
     THRESHOLD_STRATEGIES,
     AdaptiveThreshold,

@@ -3,6 +3,9 @@
 The scorer scores ``x - offsets`` instead of ``x``, so a daily peak that comes every day is not
 an anomaly, while a bump at a trough that stays inside the day's overall range is.
 
+The configuration's ``seasonality`` setting (its normal form, the period's and bins' checks and
+bounds) is parsed by :mod:`detectors.seasonal_config`.
+
 Design
 ------
 *Visits.* Time is cut into bins of ``period / bins`` seconds (48 half-hours a day, 168 hours a
@@ -87,139 +90,23 @@ from detectors._checks import require_finite, require_int, state_field
 from detectors._cycle import Cycle, Sides, round6
 from detectors._packed import pack_floats, unpack_floats
 from detectors.base import DetectorError
+from detectors.seasonal_config import (
+    DAILY_BINS,
+    DAY,
+    WEEK,
+    WEEKLY_BINS,
+    check_bins,
+    check_period,
+    seasonality_params,
+)
 
-DAY = 86400.0
-WEEK = 7 * DAY
-MAX_PERIOD = 4 * WEEK
-"""Longest declared period: 4 weeks (a profile learns over ``memory`` periods)."""
-MAX_BINS = 336
-"""Most bins a declared period may have (state: about 5.4 bytes of JSON per bin and feature)."""
-MIN_BIN_SECONDS = 1.0
-"""Shortest bin a declared period may have."""
-DAILY_BINS, WEEKLY_BINS, WEEKDAYS = 48, 168, 7
+WEEKDAYS = 7
 # auto: when the candidates are judged, in days since the first point
 DAILY_FROM, DAILY_UNTIL, WEEKLY_FROM, WEEKLY_UNTIL = 3.0, 7.0, 21.0, 28.0
 # a cycle this clear (share of the variance explained out of sample) switches on after 2 days
 DAILY_EARLY, EARLY_EXPLAINED = 2.0, 0.8
-SETTINGS = ("bins", "period")
 
 _UNDECIDED, _DAILY, _WEEKLY, _NONE, _DECLARED = 0, 1, 2, 3, 4
-
-
-def default_bins(period: float) -> int:
-    """Bins of a declared period: 168 (hours) from a week on, else 48.
-
-    Examples
-    --------
-    >>> default_bins(86400), default_bins(604800)
-    (48, 168)
-    """
-    return WEEKLY_BINS if period >= WEEK else DAILY_BINS
-
-
-def seasonality_params(value: object) -> dict[str, Any] | None:
-    """A configuration's ``seasonality`` in its one normal form, or DetectorError naming the field.
-
-    ``None`` (none), ``"auto"``, ``{"period": "auto"}`` or ``{"period": seconds, "bins": n}``
-    (``bins`` optional: :func:`default_bins`).
-
-    Examples
-    --------
-    >>> seasonality_params("auto"), seasonality_params({"period": 86400})
-    ({'period': 'auto'}, {'period': 86400.0, 'bins': 48})
-    >>> seasonality_params({"period": -5})
-    Traceback (most recent call last):
-    ...
-    detectors.base.DetectorError: seasonality.period must be a positive number of seconds or 'auto', got -5
-    >>> seasonality_params({"period": 30 * 86400})
-    Traceback (most recent call last):
-    ...
-    detectors.base.DetectorError: seasonality.period must be at most 2419200 seconds (4 weeks, the longest season the profile keeps), got 2592000
-    >>> seasonality_params({"period": 60, "bins": 120})
-    Traceback (most recent call last):
-    ...
-    detectors.base.DetectorError: seasonality.bins must be at most seasonality.period / 1 s: a period of 60 s holds at most 60 bins, got 120
-    >>> seasonality_params({"period": 86400, "step": 60})
-    Traceback (most recent call last):
-    ...
-    detectors.base.DetectorError: unknown seasonality setting 'step'; choose from: bins, period
-    """
-    if value is None:
-        return None
-    if value == "auto":
-        return {"period": "auto"}
-    if not isinstance(value, Mapping):
-        raise DetectorError(f"seasonality must be 'auto' or an object with a period, got {value!r}")
-    for key in value:
-        if key not in SETTINGS:
-            raise DetectorError(
-                f"unknown seasonality setting {key!r}; choose from: {', '.join(SETTINGS)}"
-            )
-    if "period" not in value:
-        raise DetectorError("seasonality.period is required: a number of seconds or 'auto'")
-    period, bins = check_period(value["period"]), value.get("bins")
-    if period == "auto":
-        if bins is not None:
-            raise DetectorError(
-                "seasonality.bins applies to a declared period; 'auto' uses 48 a day, 168 a week"
-            )
-        return {"period": "auto"}
-    assert isinstance(period, float)
-    return {"period": period, "bins": check_bins(bins, period)}
-
-
-def check_period(value: object) -> float | str:
-    """``value`` as a declared period in seconds, or ``"auto"``; DetectorError naming
-    ``seasonality.period`` otherwise.
-
-    Examples
-    --------
-    >>> check_period(3600), check_period("auto")
-    (3600.0, 'auto')
-    """
-    if value == "auto":
-        return "auto"
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise DetectorError(
-            f"seasonality.period must be a positive number of seconds or 'auto', got {value!r}"
-        )
-    if value > MAX_PERIOD:
-        raise DetectorError(
-            f"seasonality.period must be at most {MAX_PERIOD:.0f} seconds (4 weeks, the "
-            f"longest season the profile keeps), got {value!r}"
-        )
-    return float(value)
-
-
-def check_bins(value: object, period: float) -> int:
-    """``value`` as the bin count of a declared ``period`` (None: :func:`default_bins`).
-
-    Examples
-    --------
-    >>> check_bins(None, 86400.0), check_bins(24, 86400.0)
-    (48, 24)
-    >>> check_bins(1, 86400.0)
-    Traceback (most recent call last):
-    ...
-    detectors.base.DetectorError: seasonality.bins must be an integer from 2 to 336, got 1
-    """
-    if value is None:
-        value = default_bins(period)
-    if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= MAX_BINS:
-        raise DetectorError(
-            f"seasonality.bins must be an integer from 2 to {MAX_BINS}, got {value!r}"
-        )
-    if period / value < MIN_BIN_SECONDS:
-        raise DetectorError(
-            f"seasonality.bins must be at most seasonality.period / {MIN_BIN_SECONDS:g} s: a "
-            f"period of {period:g} s holds at most {int(period / MIN_BIN_SECONDS)} bins, got {value}"
-        )
-    return value
 
 
 class SeasonalProfile:
@@ -232,7 +119,8 @@ class SeasonalProfile:
     period
         Seconds in a season (at most 4 weeks), or ``"auto"``: find a daily or weekly cycle.
     bins
-        Bins of a declared period (default :func:`default_bins`); not with ``"auto"``.
+        Bins of a declared period (default :func:`detectors.seasonal_config.default_bins`); not
+        with ``"auto"``.
     memory
         Periods (visits) a bin averages over, 1 to 9.
     min_explained

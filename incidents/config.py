@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detectors import DetectorError, ModelSpec
-from detectors.seasonality import seasonality_params
+from detectors.seasonal_config import seasonality_params
 from detectors.suppression import SuppressionSpec
 from incidents.insights import ForecastSpec
 from incidents.observation import LifecycleSpec

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from detectors import DetectorError, ModelSpec
-from detectors.seasonality import DAY, WEEK, SeasonalProfile, seasonality_params
+from detectors.seasonal_config import DAY, WEEK, seasonality_params
+from detectors.seasonality import SeasonalProfile
 
 MINUTE = 60.0
 
