@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from api.schemas import QualityOut, ScoreOut
-from detectors.evaluation import QualityCounters
+from detectors.quality_counters import QualityCounters
 
 COLUMNS = ("ts", "score", "threshold", "is_anomaly", "warm", "alert")
 _EXTRA_FIELDS = ("suppressed_by", "incident_id", "root_cause", "correlated")

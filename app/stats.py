@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from aiokafka import ConsumerRecord
 
-from detectors.evaluation import quality_report
+from detectors.quality_counters import quality_report
 
 
 def stats_key(model_id: str, partition: int) -> str:

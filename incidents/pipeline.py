@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from detectors.evaluation import QualityCounters
+from detectors.quality_counters import QualityCounters
 from detectors.results import BlockResult, PointResult, describe_change
 from detectors.signal_correlation import SignalCorrelator
 from detectors.suppression import Decision, Suppressor

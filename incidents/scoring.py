@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from detectors import DetectorError, ModelScorer, PointResult
-from detectors.evaluation import QualityCounters
+from detectors.quality_counters import QualityCounters
 from detectors.results import describe_change
 from detectors.suppression import Suppressor
 from incidents.config import ModelConfig

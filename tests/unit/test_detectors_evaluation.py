@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from detectors import pointwise_metrics
 from detectors.base import DetectorError
-from detectors.evaluation import QualityCounters, eventwise_metrics
+from detectors.evaluation import eventwise_metrics
+from detectors.quality_counters import QualityCounters
 
 
 def test_counts_and_ratios() -> None:
