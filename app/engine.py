@@ -68,7 +68,8 @@ from incidents.notify.retry import RetryPolicy
 from incidents.pipeline import BatchOutcome
 from incidents.redact import Redactor
 from incidents.scoring import score_batch
-from incidents.silences import Silence, SilenceError
+from incidents.silence_matchers import SilenceError
+from incidents.silences import Silence
 from incidents.telemetry import TelemetryError, records_to_batch
 
 log = logging.getLogger(__name__)

@@ -7,10 +7,11 @@ All of them must match (AND). A value is either
 
 - an exact string: ``{"entity": "host-1"}``; or
 - a regular expression written with a leading ``~``: ``{"entity": "~host-[0-9]+"}``. It must
-  match the *whole* value (``re.fullmatch``), is at most :data:`MAX_REGEX_LENGTH` characters,
-  and may not repeat a group that itself repeats (``(a+)+``, ``(a|b*)*``): such nested
-  quantifiers can take exponential time, so they are refused. To match a value that starts
-  with ``~`` literally, escape it in a regex: ``~\\~tilde``.
+  match the *whole* value (``re.fullmatch``), is at most
+  :data:`~incidents.silence_matchers.MAX_REGEX_LENGTH` characters, and may not repeat a group
+  that itself repeats (``(a+)+``, ``(a|b*)*``): such nested quantifiers can take exponential
+  time, so they are refused. To match a value that starts with ``~`` literally, escape it in a
+  regex: ``~\\~tilde``.
 
 An incident without the key matches as the empty string (as Alertmanager treats a missing
 label). A key whose value is a list (e.g. several sources of a grouped incident) matches when
@@ -31,7 +32,9 @@ are the days the window *starts* (``fri`` 22:00–02:00 covers Saturday 01:00). 
 window keeps its wall-clock bounds: a 02:00–03:00 window does not happen on the spring-forward
 night and lasts two hours on the fall-back night.
 
-Errors are :class:`SilenceError` (a ``ValueError``) with a sentence that names the field.
+Errors are :class:`~incidents.silence_matchers.SilenceError` (a ``ValueError``) with a sentence
+that names the field. The matchers, their regex checks and the error live in
+:mod:`incidents.silence_matchers`; a silence's time range and recurring window here.
 """
 
 from __future__ import annotations
@@ -45,129 +48,12 @@ from datetime import time as dtime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-MATCHER_KEYS = ("model_id", "entity", "source", "severity")
-MAX_REGEX_LENGTH = 256
-MAX_VALUE_LENGTH = 1024
+from incidents.silence_matchers import MATCHER_KEYS, Matcher, SilenceError
+
 MAX_TEXT_LENGTH = 2048
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)|24:00")
-_REPEAT_BRACE = re.compile(r"\{(\d*)(,?)(\d*)\}")
-
-
-def _repeats(regex: str, i: int) -> bool:
-    """Whether a repeating quantifier (``*``, ``+``, ``{m,}``, ``{m,n}`` with n > 1) is at ``i``."""
-    if i >= len(regex):
-        return False
-    if regex[i] in "*+":
-        return True
-    brace = _REPEAT_BRACE.match(regex, i)
-    if regex[i] != "{" or brace is None:
-        return False
-    low, comma, high = brace.groups()
-    return bool(comma) or (low.isdigit() and int(low) > 1)
-
-
-def nested_quantifier(regex: str) -> bool:
-    """Whether a group holding a quantifier is itself repeated, e.g. ``(a+)+`` or ``((a*)b)*``.
-
-    Such patterns can backtrack exponentially. Overlapping alternatives such as ``(a|aa)+`` are
-    not detected; the length limit bounds what they can cost.
-
-    >>> [nested_quantifier(r) for r in ("(a+)+", "((a*)b){2,}", "(?:x?)*", "([+-]x)+", "host-[0-9]+")]
-    [True, True, True, False, False]
-    """
-    holds = [False]  # per open group: whether it holds a quantifier
-    i, n = 0, len(regex)
-    while i < n:
-        c = regex[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "[":  # skip a character class: quantifier characters inside it are literals
-            j = i + 1
-            if j < n and regex[j] == "^":
-                j += 1
-            if j < n and regex[j] == "]":
-                j += 1
-            while j < n and regex[j] != "]":
-                j += 2 if regex[j] == "\\" else 1
-            i = j + 1
-            continue
-        if c == "(":
-            holds.append(False)
-        elif c == ")":
-            inner = holds.pop() if len(holds) > 1 else False
-            repeated = _repeats(regex, i + 1)
-            if inner and repeated:
-                return True
-            holds[-1] = holds[-1] or inner or repeated
-        elif (c in "*+?" and regex[i - 1 : i] != "(") or (c == "{" and _repeats(regex, i)):
-            holds[-1] = True
-        i += 1
-    return False
-
-
-class SilenceError(ValueError):
-    """An invalid silence; the message is a sentence naming the field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-@dataclass(frozen=True)
-class Matcher:
-    """One key's condition: an exact value or an anchored regex (from ``~regex``)."""
-
-    key: str
-    value: str
-    pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
-
-    @classmethod
-    def parse(cls, key: str, value: Any) -> Matcher:
-        where = f"matchers.{key}"
-        if key not in MATCHER_KEYS:
-            raise SilenceError(
-                where, f"{where} is not a matcher key; use {', '.join(MATCHER_KEYS)}."
-            )
-        if not isinstance(value, str):
-            raise SilenceError(where, f"{where} must be a string, got {type(value).__name__}.")
-        if len(value) > MAX_VALUE_LENGTH:
-            raise SilenceError(where, f"{where} is longer than {MAX_VALUE_LENGTH} characters.")
-        if not value.startswith("~"):
-            return cls(key, value)
-        regex = value[1:]
-        if len(regex) > MAX_REGEX_LENGTH:
-            raise SilenceError(
-                where, f"{where} is a regex longer than {MAX_REGEX_LENGTH} characters."
-            )
-        if nested_quantifier(regex):
-            raise SilenceError(
-                where,
-                f"{where} repeats a group that itself repeats, which can take exponential time; "
-                "rewrite it without nested quantifiers.",
-            )
-        try:
-            pattern = re.compile(regex)
-        except re.error as exc:
-            raise SilenceError(where, f"{where} is not a valid regex: {exc}.") from None
-        return cls(key, value, pattern)
-
-    def matches_value(self, value: str) -> bool:
-        if self.pattern is not None:
-            return self.pattern.fullmatch(value) is not None
-        return value == self.value
-
-    def matches(self, incident: Mapping[str, Any]) -> bool:
-        value = incident.get(self.key)
-        if isinstance(value, list | tuple):
-            return any(self.matches_value(_text(v)) for v in value)
-        return self.matches_value(_text(value))
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
 
 
 def _parse_hhmm(value: Any, where: str, allow_24: bool) -> dtime | None:
@@ -350,7 +236,7 @@ class Silence:
     >>> Silence("sil-2", {"entity": "~(a+)+$"}, starts_at=0, ends_at=1)
     Traceback (most recent call last):
     ...
-    incidents.silences.SilenceError: matchers.entity repeats a group that itself repeats, which can take exponential time; rewrite it without nested quantifiers.
+    incidents.silence_matchers.SilenceError: matchers.entity repeats a group that itself repeats, which can take exponential time; rewrite it without nested quantifiers.
     """
 
     id: str

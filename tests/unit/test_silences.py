@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from incidents.silences import Silence, SilenceError, first_matching
+from incidents.silence_matchers import SilenceError
+from incidents.silences import Silence, first_matching
 
 INCIDENT = {
     "model_id": "metrics-v1",
