@@ -75,7 +75,7 @@ class ModelSpec:
         ``min(30, history_window)`` otherwise.
     seasonality
         None, or the seasonal profile's parameters, kept in the normal form of
-        :func:`detectors.seasonality.seasonality_params` (``{"period": "auto"}`` or
+        :func:`detectors.seasonal_config.seasonality_params` (``{"period": "auto"}`` or
         ``{"period": seconds, "bins": n}``; ``"auto"`` is accepted).
     alerts_per_day
         Target rate of alerts per key and day of event time (budget only), positive.

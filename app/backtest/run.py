@@ -5,7 +5,6 @@ file's result CSV, and printing the report and the progress.
 from __future__ import annotations
 
 import csv
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -193,7 +192,3 @@ def progress_printer(
         )
 
     return show
-
-
-def default_jobs() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
