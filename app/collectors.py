@@ -28,9 +28,8 @@ from incidents.pipeline import BatchOutcome
 from incidents.telemetry import TelemetryError
 
 if TYPE_CHECKING:
-    from app.engine import Engine, Steps
+    from app.engine_protocol import EngineProtocol, State, Steps
     from app.entity_record import EntityRecord
-    from app.streams import State
 
 MAX_REASONS = 5  # reasons quoted in one dead-letter record; the rest are counted
 MAX_REMEMBERED = 10_000  # series configurations and refused series kept in memory
@@ -60,7 +59,7 @@ def reason_of(errors: list[str]) -> str:
 class CollectorMessages:
     """Scores the collector-format messages of the metrics and logs topics for one engine."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: EngineProtocol) -> None:
         self.engine = engine
         # The configuration each series is scored with (built once: a configuration caches its
         # detector specs), and the series refused over their limit (sent to the DLQ once).

@@ -11,7 +11,7 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from api.engine import (
 )
 from api.nogc import paused_gc
 from api.records import RecordColumns, columns_batch
+from app.engine_protocol import Run, Steps
 from app.entity_record import ROW_VERSION, EntityRecord, source_key
 from app.logformat import log_context
 from app.metrics import EngineMetrics
@@ -86,10 +87,6 @@ def partition_for(entity: str, partitions: int) -> int:
     (1, 3)
     """
     return (murmur2(entity.encode()) & 0x7FFFFFFF) % partitions
-
-
-Run = Callable[[Mapping[str, Any] | None, Mapping[str, Any] | None], BatchOutcome]
-Steps = Sequence[tuple[ModelConfig, Run]]
 
 
 class Engine:

@@ -12,10 +12,10 @@ from incidents.logs import STATE_FORMAT as LOG_STATE_FORMAT
 from incidents.scoring import forecast_report
 
 if TYPE_CHECKING:
-    from app.engine import Engine
+    from app.engine_protocol import EngineProtocol
 
 
-def series_reply(engine: Engine, request: Mapping[str, Any]) -> dict[str, Any]:
+def series_reply(engine: EngineProtocol, request: Mapping[str, Any]) -> dict[str, Any]:
     """The reply to a ``{"kind": "series", "model_id", "entity", "limit", "horizon"}`` request."""
     model_id, entity = request["model_id"], request["entity"]
     config = engine.configs.scored_as(model_id)  # a model, or a series of one

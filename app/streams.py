@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from faust.types import TP, EventT
 
 from app.collectors import CollectorMessages, format_hint, reason_of
+from app.engine_protocol import Run, State
 from app.pending_writes import PendingWrites
 from app.progress import position_key, stored_position
 from detectors import DetectorError
@@ -36,13 +37,12 @@ from incidents.telemetry import (
 )
 
 if TYPE_CHECKING:
-    from app.engine import Engine, Steps
+    from app.engine_protocol import EngineProtocol, Steps
     from app.entity_record import EntityRecord
 
 log = logging.getLogger(__name__)
 
-State = Mapping[str, Any] | None
-Step = Callable[[State, State], BatchOutcome]
+Step = Run
 ModelStep = tuple[ModelConfig, Step]
 
 
@@ -58,7 +58,7 @@ class Collected(tuple[str, Any]):
 class TelemetryHandler:
     """Handles the messages of the three telemetry topics for one engine."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: EngineProtocol) -> None:
         self.engine = engine
         self.settings = engine.settings
         self.collectors = CollectorMessages(engine)

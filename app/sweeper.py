@@ -29,7 +29,7 @@ from incidents.config import ModelConfig
 from incidents.telemetry import RESERVED_PREFIX
 
 if TYPE_CHECKING:
-    from app.engine import Engine
+    from app.engine_protocol import EngineProtocol
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def prune_ledger(
 class Sweeper:
     """The timer's work for one engine; ``clock`` is the worker's clock (seconds)."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, engine: EngineProtocol, clock: Callable[[], float] = time.time) -> None:
         self.engine = engine
         self.clock = clock
         self._partitions: dict[str, int] = {}  # entity -> partition, from the last round
