@@ -53,14 +53,14 @@ fault-cluster: $(STAMP)
 ## ones over a broker again on Tansu, printed only. Each prints its table and names its broker.
 ## `make bench BENCH_ARGS=--quick` for a smoke run of a few minutes.
 bench: $(STAMP)
-	$(BIN)/python -m app.bench --broker auto $(BENCH_ARGS)
-	$(BIN)/python -m app.bench --broker tansu --only pipeline,bare,latency,score $(BENCH_ARGS)
+	$(BIN)/python -m bench --broker auto $(BENCH_ARGS)
+	$(BIN)/python -m bench --broker tansu --only pipeline,bare,latency,score $(BENCH_ARGS)
 
 ## An hour of simulated time at 1k points/s with entity churn, spikes, silent entities and a
 ## restart, through the engine's scoring and timer in one process (not part of `make test`, a few
-## minutes): prints RSS, table, incident and ledger sizes over time (app/bench/soak.py).
+## minutes): prints RSS, table, incident and ledger sizes over time (bench/soak.py).
 soak: $(STAMP)
-	$(BIN)/python -m app.bench.soak $(SOAK_ARGS)
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .anomaly-data *.egg-info

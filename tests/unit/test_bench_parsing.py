@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from app.bench.backtest_time import command, reported_points
-from app.bench.cluster import BenchError, Cluster, topic_names
-from app.bench.memory import vm_rss_bytes
-from app.bench.pipeline import describe_stats, steady_rate
-from app.bench.score_api import server_timing_ms, worker_error
+from bench.backtest_time import command, reported_points
+from bench.cluster import BenchError, Cluster, topic_names
+from bench.memory import vm_rss_bytes
+from bench.pipeline import describe_stats, steady_rate
+from bench.score_api import server_timing_ms, worker_error
 
 
 def test_steady_rate_skips_the_first_tenth_and_stops_at_the_final_count() -> None:

@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from app.bench.summary import Summary, median, percentile, rate
+from bench.summary import Summary, median, percentile, rate
 
 
 @pytest.mark.parametrize("q", [0, 1, 25, 50, 90, 99, 100])

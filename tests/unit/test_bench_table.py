@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from app.bench.summary import Summary
-from app.bench.table import Row, Target, fmt, format_table
+from bench.summary import Summary
+from bench.table import Row, Target, fmt, format_table
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ import pytest
 from aiokafka.partitioner import murmur2
 
 from api.schemas import ModelConfigIn, ScoreIn
-from app.bench.score_api import request_body
-from app.bench.workload import (
+from bench.score_api import request_body
+from bench.workload import (
     README_CONFIG,
     START_TS,
     STEP_S,

@@ -550,11 +550,20 @@ def test_bench_hands_its_options_to_the_bench(monkeypatch: pytest.MonkeyPatch) -
         seen.append(list(argv))
         return 3
 
-    monkeypatch.setattr("app.bench.__main__.main", fake_main)
+    monkeypatch.setattr("bench.__main__.main", fake_main)
     result = invoke("bench", "--quick", "--only", "pipeline")
     assert seen == [["--quick", "--only", "pipeline"]] and result.exit_code == 3
     described = invoke("--help", env={"COLUMNS": "200"})
     assert "bench" in described.stdout and "docs/PERFORMANCE.md" in described.stdout
+
+
+def test_bench_outside_a_source_checkout_says_where_it_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("app.cli._bench_main", lambda: None)
+    result = invoke("bench", "--quick")
+    assert result.exit_code == 2
+    assert "source checkout" in result.stderr and "make bench" in result.stderr
 
 
 def test_bench_help_lists_the_bench_options() -> None:

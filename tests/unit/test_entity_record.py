@@ -17,16 +17,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.schemas import ModelConfigIn
-from app.bench.memory import warmed_row
-from app.bench.workload import MODEL_ID, README_CONFIG, START_TS, STEP_S, normal_values
 from app.entity_record import EntityRecord, source_key
+from bench.memory import warmed_row
+from bench.workload import MODEL_ID, README_CONFIG, START_TS, STEP_S, normal_values
 from incidents.config import ModelConfig
 from incidents.incident import Signal
 from incidents.lifecycle import EntityIncidents
 from incidents.observation import LifecycleSpec, Observation
 from incidents.scoring import score_batch
 
-# Written by app.bench.memory.warmed_row at commit 2ce1a74, before rows were packed: an open
+# Written by bench.memory.warmed_row at commit 2ce1a74, before rows were packed: an open
 # incident, and the events of three messages (open, update, update) kept for replays, in full,
 # as they were published. The same key written by the same function at 0b08944 (the first
 # packed layout).

@@ -22,7 +22,7 @@ from api.records import RecordColumns, columns_batch, record_columns
 from api.routing import parse_json
 from api.schemas import PointOut, RecordIn, ScoreOut
 from api.score_reply import score_reply
-from app.bench.score_api import server_timing_ms
+from bench.score_api import server_timing_ms
 from incidents.config import ModelConfig
 from incidents.pipeline import points_from_columns
 from incidents.scoring import score_batch

@@ -16,7 +16,7 @@ compacted changelog, the entities held,
 the open incidents, the ledger's rows and the counters. The figures are flat once churn is steady
 when the state is bounded.
 
-Run as ``python -m app.bench.soak [--minutes 60] [--entities 1000] [--rate 1000]``.
+Run as ``python -m bench.soak [--minutes 60] [--entities 1000] [--rate 1000]``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ import numpy as np
 import orjson
 from faust.types import TP
 
-from app.bench.memory import vm_rss_bytes
 from app.engine import Engine, partition_for
 from app.metrics import EngineMetrics
 from app.pending_writes import PendingWrites
@@ -41,6 +40,7 @@ from app.recent import RecentStore
 from app.settings import Settings
 from app.sweeper import SWEEP_INTERVAL_S, Sweeper
 from app.write_back import WriteBack
+from bench.memory import vm_rss_bytes
 from incidents.config import ModelConfig
 from incidents.live import LiveCache
 from incidents.scoring import score_batch

@@ -11,7 +11,7 @@ partition, in order, as the columnar messages do. (Unkeyed, most messages land e
 the worker moves them; a host's points then arrive out of order, and alerts on late points are
 suppressed, which makes the work incomparable.) One model, the README configuration selecting
 the two features by name, scores all of them. Each rate is timed as
-:func:`app.bench.pipeline.engine_run` times the columnar one (the worker's live counter of
+:func:`bench.pipeline.engine_run` times the columnar one (the worker's live counter of
 scored points); a format's ratio is to the mean of the run's two columnar rates (the
 load of this shared machine drifts within a run).
 """
@@ -27,13 +27,13 @@ from typing import Any
 
 import httpx
 
-from app.bench.cluster import BenchError, Cluster, produce, topic_names
-from app.bench.collector_messages import FORMATS, collector_messages, formats_config
-from app.bench.pipeline import describe_stats, engine_run
-from app.bench.profile import Profile, progress
-from app.bench.table import Row, Target
-from app.bench.workload import messages
 from app.topics import ensure_topics
+from bench.cluster import BenchError, Cluster, produce, topic_names
+from bench.collector_messages import FORMATS, collector_messages, formats_config
+from bench.pipeline import describe_stats, engine_run
+from bench.profile import Profile, progress
+from bench.table import Row, Target
+from bench.workload import messages
 
 BATCH = 1000
 TARGET = 0.5  # of the columnar rate, in the same run (issue 17)

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from app.bench.cluster import BenchError, Cluster, Worker, assigned_consumer
-from app.bench.profile import Profile, progress
-from app.bench.summary import Summary, percentile
-from app.bench.table import Row, Target
-from app.bench.workload import normal_values, point_message
+from bench.cluster import BenchError, Cluster, Worker, assigned_consumer
+from bench.profile import Profile, progress
+from bench.summary import Summary, percentile
+from bench.table import Row, Target
+from bench.workload import normal_values, point_message
 
 ENTITIES = 200
 

@@ -32,7 +32,7 @@ from app.metadata import topic_partitions
 from app.settings import Settings, get_settings
 from app.topics import ensure_topics
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 PR_SET_PDEATHSIG = 1
 
 

@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from app.bench.profile import Profile, progress
-from app.bench.summary import Summary
-from app.bench.table import Row
+from bench.profile import Profile, progress
+from bench.summary import Summary
+from bench.table import Row
 
 ALPHA = 0.1
 WINDOW = 64

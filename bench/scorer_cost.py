@@ -1,6 +1,6 @@
 """CPU time per point of a model through ``ModelScorer``, and the size of its stored state.
 
-``python -m app.bench.scorer_cost adaptive zscore recommended``: per named model, the median of
+``python -m bench.scorer_cost adaptive zscore recommended``: per named model, the median of
 5 runs over 10,000 minute points of a daily sine (amplitude 10, noise 1, 1 % of points 30
 above), one point at a time (``score_one``) and in 1000-point blocks (``score_block``); then the
 JSON size of the scorer's state after 3 days of those points. ``recommended`` is the engine's

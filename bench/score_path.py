@@ -6,7 +6,7 @@ validated (``ScoreIn``), the engine's request built (``Engine._score_request``),
 as a dry run, the worker's reply columns, and the answer encoded (``score_reply``). HTTP and
 the event loop are left out. Prints the median milliseconds per section and in all:
 
-    python -m app.bench.score_path --sizes 1000,10000,100000 --runs 5
+    python -m bench.score_path --sizes 1000,10000,100000 --runs 5
 
 ``--cpu`` times the sections in CPU time of the process (``time.process_time``), which other
 jobs on a shared machine disturb less than the wall clock.
@@ -25,9 +25,9 @@ from api.nogc import paused_gc
 from api.routing import parse_json
 from api.schemas import ModelConfigIn, ScoreIn, ScoreOut
 from api.score_reply import score_reply
-from app.bench.score_api import learned_state, request_body
-from app.bench.workload import README_CONFIG
 from app.engine import Engine
+from bench.score_api import learned_state, request_body
+from bench.workload import README_CONFIG
 from incidents.config import ModelConfig
 from incidents.scoring import score_batch
 

@@ -1,4 +1,4 @@
-"""``python -m app.bench``: run the measurements, print one table, write docs/PERFORMANCE.md."""
+"""``python -m bench``: run the measurements, print one table, write docs/PERFORMANCE.md."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from types import FrameType
 
 import httpx
 
-from app.bench import (
+from app.embedded import BROKER_NAMES
+from bench import (
     backtest_time,
     collector_formats,
     detector_cost,
@@ -26,12 +27,11 @@ from app.bench import (
     pipeline,
     score_api,
 )
-from app.bench.cluster import ROOT, BenchError, Cluster
-from app.bench.profile import FULL, QUICK, Profile, progress
-from app.bench.report import RunInfo, load_average, machine, now, render, write
-from app.bench.table import Row, format_table
-from app.bench.workload import README_CONFIG
-from app.embedded import BROKER_NAMES
+from bench.cluster import ROOT, BenchError, Cluster
+from bench.profile import FULL, QUICK, Profile, progress
+from bench.report import RunInfo, load_average, machine, now, render, write
+from bench.table import Row, format_table
+from bench.workload import README_CONFIG
 
 MEASUREMENTS = (
     "pipeline", "bare", "latency", "score", "memory", "detectors", "backtest", "formats"
@@ -43,7 +43,7 @@ SCORE_LIMITS = {"ANOMALY_SCORE_RATE_PER_S": "100000", "ANOMALY_SCORE_BURST": "10
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m app.bench",
+        prog="python -m bench",
         description="Measure the engine on an embedded broker; print one table and write "
         "docs/PERFORMANCE.md (full runs of every measurement only, unless --out is given).",
     )
@@ -142,7 +142,7 @@ def run_cluster_measurements(
             guarded("pipeline" if "pipeline" in selected else "bare", rows, stream)
             notes.append(
                 "The hot loop of single-point messages, profiled in-process (cProfile of the "
-                "scoring path, no Faust: `python -m app.bench.hotspots --points 1 --messages "
+                "scoring path, no Faust: `python -m bench.hotspots --points 1 --messages "
                 "3000 --entities 50 --profile`), own time per message, top functions: "
                 + "; ".join(hotspots.top_functions())
                 + "."
@@ -164,7 +164,7 @@ def commands(args: argparse.Namespace, profile: Profile) -> list[str]:
     lines = [
         "# the whole run (bootstraps .venv first)",
         "make bench" if not invoked else f"make bench BENCH_ARGS={shlex.quote(invoked)}",
-        f".venv/bin/python -m app.bench {invoked}".rstrip(),
+        f".venv/bin/python -m bench {invoked}".rstrip(),
         "",
         "# what it starts: an embedded broker on a free port (--broker: Apache Kafka, app.kafka_broker,",
         "# or Tansu, app.broker), then",
@@ -175,10 +175,10 @@ def commands(args: argparse.Namespace, profile: Profile) -> list[str]:
         "# the worker for latency and /anomaly/score also has "
         + " ".join(f"{k}={v}" for k, v in SCORE_LIMITS.items()),
         "# the bare counting agent, same environment plus:",
-        "BENCH_EXPECT=<points> BENCH_RESULT=<file> python -m app.bench.bare_agent",
+        "BENCH_EXPECT=<points> BENCH_RESULT=<file> python -m bench.bare_agent",
         "",
         "# memory probe (keys, warmed keys, seed)",
-        f"python -m app.bench.memory {profile.memory_keys} {profile.memory_templates} 1",
+        f"python -m bench.memory {profile.memory_keys} {profile.memory_templates} 1",
         "",
         "# backtest, with --jobs 1 and --jobs <cores>",
         " ".join(backtest_time.command(Path("<tmp>"), 1)),

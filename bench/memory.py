@@ -12,7 +12,7 @@ state, the entity's shared state and the applied offsets, built here by the engi
   take minutes, so the 100,000 rows are decoded copies of the ``templates`` warmed ones: the same
   shapes and sizes as the worker's rows, each its own objects.
 
-Run as ``python -m app.bench.memory KEYS TEMPLATES SEED``; prints one JSON line.
+Run as ``python -m bench.memory KEYS TEMPLATES SEED``; prints one JSON line.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from typing import Any
 
 import orjson
 
-from app.bench.profile import Profile, progress
-from app.bench.summary import Summary, median, percentile
-from app.bench.table import Row, Target
-from app.bench.workload import MODEL_ID, README_CONFIG, START_TS, STEP_S, normal_values
+from bench.profile import Profile, progress
+from bench.summary import Summary, median, percentile
+from bench.table import Row, Target
+from bench.workload import MODEL_ID, README_CONFIG, START_TS, STEP_S, normal_values
 
 POINTS_PER_KEY = 100
 MESSAGES_PER_KEY = 10
@@ -128,7 +128,7 @@ def measure(profile: Profile, notes: list[str] | None = None) -> list[Row]:
             [
                 sys.executable,
                 "-m",
-                "app.bench.memory",
+                "bench.memory",
                 str(profile.memory_keys),
                 str(profile.memory_templates),
                 str(run),

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from app.bench.cluster import ROOT, is_secret_setting
-from app.bench.profile import Profile
-from app.bench.table import Row, format_table
+from bench.cluster import ROOT, is_secret_setting
+from bench.profile import Profile
+from bench.table import Row, format_table
 
 PACKAGES = (
     "faust-streaming",
@@ -131,7 +131,7 @@ the bare Faust agent, detectors against river) rather than absolute numbers betw
    client as an outside user has it and the reference of the target (issue 16), and aiokafka
    with `orjson.loads`, the engine's own client and decoder.
 2. **The engine's own cost per message.** The same single-point messages through a bare Faust
-   agent (`app/bench/bare_agent.py`: `app.transport.EngineApp` with the engine's transport
+   agent (`bench/bare_agent.py`: `app.transport.EngineApp` with the engine's transport
    settings and `fetch_max_wait_ms`, one agent that decodes and counts, no tables), timed over
    the last 90 % of the points by the agent's own clock; then the same agent with one Faust
    table write per message (`table[key] = count`, one changelog record each), what a state
@@ -168,8 +168,8 @@ the bare Faust agent, detectors against river) rather than absolute numbers betw
    (`stats.EWMean` + `stats.EWVar`; `anomaly.GaussianScorer`; `stats.RollingQuantile(0.5)`,
    the rolling median only, as river has no rolling MAD).
 7. **Backtest.** `anomaly-engine backtest` over the whole `../shared/datasets/nab-dev` corpus as
-   a user runs it (new interpreter, imports included), with `app/bench/backtest_config.json`.
-8. **Collector formats** (issue 17, `app/bench/collector_formats.py`). Three times as many
+   a user runs it (new interpreter, imports included), with `bench/backtest_config.json`.
+8. **Collector formats** (issue 17, `bench/collector_formats.py`). Three times as many
    1000-point columnar messages as in measurement 1 (timed for up to twice as long: a run of a few
    seconds swings with the machine's load), re-encoded as the OpenTelemetry Collector writes them
    (`otlp_proto`, `otlp_json`: a gauge per feature, a data point per time) and as Telegraf does
@@ -188,7 +188,7 @@ def render(rows: Sequence[Row], run: RunInfo, commands: Sequence[str], notes: Se
     lines = [
         "# Performance",
         "",
-        "Written by `make bench` (`python -m app.bench`, the code in `app/bench/`); every full run",
+        "Written by `make bench` (`python -m bench`, the code in `bench/`); every full run",
         "rewrites this page. Targets are those of issue 5. How the hot spots were found, what",
         "was changed and what still limits a worker: [PROFILING.md](PROFILING.md).",
         "",

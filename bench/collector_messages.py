@@ -2,7 +2,7 @@
 the OpenTelemetry Collector (``otlp_proto``, ``otlp_json``) and Telegraf (line protocol) write
 them.
 
-Each message carries what one columnar message of :func:`app.bench.workload.messages` carries:
+Each message carries what one columnar message of :func:`bench.workload.messages` carries:
 one entity's ``batch`` points, each a time and the values of the model's two features, the same
 values in the same order. A point is one row of the model, whatever the format spends on it:
 two OTLP data points (one per metric) or one line with two fields.
@@ -21,7 +21,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationSc
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
-from app.bench.workload import README_CONFIG, messages
+from bench.workload import README_CONFIG, messages
 
 MEASUREMENT = "system"
 FIELDS = ("load", "mem")

@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.bench.summary import Summary
+from bench.summary import Summary
 
 UNITS = ("rate", "ms", "us", "bytes", "ratio", "times", "s")
 

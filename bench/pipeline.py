@@ -26,18 +26,18 @@ from typing import Any
 import httpx
 import orjson
 
-from app.bench.cluster import (
+from app.settings import Settings
+from bench.cluster import (
     BenchError,
     Cluster,
     Worker,
     assigned_consumer,
     produce,
 )
-from app.bench.profile import Profile, progress
-from app.bench.summary import rate
-from app.bench.table import Row, Target
-from app.bench.workload import MODEL_ID, count_points, messages
-from app.settings import Settings
+from bench.profile import Profile, progress
+from bench.summary import rate
+from bench.table import Row, Target
+from bench.workload import MODEL_ID, count_points, messages
 
 WARMUP_FRACTION = 0.1
 STALL_S = 60.0  # give up on a run when no point was counted for this long
@@ -241,7 +241,7 @@ def confluent_run(cluster: Cluster, settings: Settings, total: int) -> Timing:
 def bare_run(
     cluster: Cluster, names: dict[str, str], total: int, label: str, table_write: bool = False
 ) -> Timing:
-    """The bare counting Faust agent (``app.bench.bare_agent``) over the same topic; with
+    """The bare counting Faust agent (``bench.bare_agent``) over the same topic; with
     ``table_write``, one table write (a changelog record) per message."""
     kind = "bare-table" if table_write else "bare"
     bare_names = {**names, "app_id": f"{names['app_id']}-{kind}-{label}"}
@@ -256,7 +256,7 @@ def bare_run(
         },
     )
     process = cluster.start_process(
-        bare_names["app_id"], [sys.executable, "-m", "app.bench.bare_agent"], env
+        bare_names["app_id"], [sys.executable, "-m", "bench.bare_agent"], env
     )
     try:
         deadline = time.monotonic() + STALL_S + total / 500

@@ -5,7 +5,7 @@ Same app class and transport settings as the engine (``app.transport.EngineApp``
 metrics topic, no tables, no scoring. Run by the bench as a process:
 
     BENCH_EXPECT=<points> BENCH_RESULT=<file> ANOMALY_APP_ID=... ANOMALY_METRICS_TOPIC=... \\
-        python -m app.bench.bare_agent
+        python -m bench.bare_agent
 
 When it has counted ``BENCH_EXPECT`` points it writes ``BENCH_RESULT`` (JSON): the wall time and
 point count when a tenth of the points had been counted, and when all had.
@@ -27,9 +27,9 @@ from typing import Any
 import orjson
 from faust import Worker
 
-from app.bench.workload import count_points
 from app.settings import Settings, get_settings
 from app.transport import EngineApp
+from bench.workload import count_points
 
 WARMUP_FRACTION = 0.1
 

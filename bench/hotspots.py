@@ -7,8 +7,8 @@ recent-series view (``RecentStore.add``, the dashboard's chart). The first fifth
 by section, and with ``--profile`` the top functions of a cProfile run (slower; use it for where,
 the plain run for how much). This is how the hot spots in docs/PROFILING.md were found:
 
-    python -m app.bench.hotspots --points 1000 --messages 200
-    python -m app.bench.hotspots --points 1 --messages 10000 --entities 50 --profile
+    python -m bench.hotspots --points 1000 --messages 200
+    python -m bench.hotspots --points 1 --messages 10000 --entities 50 --profile
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from pathlib import Path
 
 import orjson
 
-from app.bench.workload import MODEL_ID, README_CONFIG, START_TS, STEP_S
 from app.entity_record import EntityRecord
 from app.recent import RecentStore
+from bench.workload import MODEL_ID, README_CONFIG, START_TS, STEP_S
 from incidents.config import ModelConfig
 from incidents.live import LiveCache
 from incidents.scoring import score_batch
@@ -143,7 +143,7 @@ def top_functions(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m app.bench.hotspots", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.hotspots", description=__doc__)
     parser.add_argument("--points", type=int, default=1000, help="points per message")
     parser.add_argument("--messages", type=int, default=200, help="messages (a fifth warm-up)")
     parser.add_argument("--entities", type=int, default=5, help="keys, round robin")

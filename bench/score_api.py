@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 import orjson
 
-from app.bench.cluster import BenchError, Worker
-from app.bench.profile import Profile, progress
-from app.bench.summary import Summary
-from app.bench.table import Row, Target
-from app.bench.workload import MODEL_ID, README_CONFIG, history_records, score_records
+from bench.cluster import BenchError, Worker
+from bench.profile import Profile, progress
+from bench.summary import Summary
+from bench.table import Row, Target
+from bench.workload import MODEL_ID, README_CONFIG, history_records, score_records
 
 TARGETS_MS = {10_000: 20.0, 100_000: 200.0}  # issue 16
 

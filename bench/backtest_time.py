@@ -1,7 +1,7 @@
 """Measurement 7: wall time of ``anomaly-engine backtest`` over the whole nab-dev corpus.
 
 The command exactly as a user runs it (a fresh interpreter, imports included), with the labels,
-the configuration in ``app/bench/backtest_config.json`` (the README's zscore + adaptive threshold,
+the configuration in ``bench/backtest_config.json`` (the README's zscore + adaptive threshold,
 with the baseline learned since NAB series have one feature and no known mean), the results
 written to a temporary folder. Timed with ``--jobs 1`` (one core) and with every core.
 """
@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from app.bench.cluster import ROOT
-from app.bench.profile import Profile, progress
-from app.bench.summary import Summary
-from app.bench.table import Row, Target
+from bench.cluster import ROOT
+from bench.profile import Profile, progress
+from bench.summary import Summary
+from bench.table import Row, Target
 
 # The workspace layout (a clone next to ../shared); ANOMALY_BENCH_NAB_DIR for a clone elsewhere.
 CORPUS = Path(
