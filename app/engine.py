@@ -47,7 +47,7 @@ from app.stats import StatsStore, stats_key
 from app.streams import TelemetryHandler
 from app.sweeper import SWEEP_INTERVAL_S, Sweeper
 from app.topics import changelog_topic
-from app.transport import EngineApp
+from app.transport import engine_app
 from app.views import (
     AlertStore,
     ConfigStore,
@@ -108,24 +108,14 @@ class Engine:
         datadir = Path(settings.data_dir or f".anomaly-data/{settings.app_id}-{settings.api_port}")
         datadir.mkdir(parents=True, exist_ok=True)
         servers = [s.strip() for s in settings.kafka_bootstrap_servers.split(",") if s.strip()]
-        self.app = EngineApp(
-            settings.app_id,
-            broker=[f"kafka://{s}" for s in servers],
+        self.app = engine_app(
+            settings,
+            datadir,
             store=settings.store,
-            datadir=str(datadir),
-            topic_partitions=settings.partitions,
-            topic_replication_factor=settings.replication_factor,
-            topic_disable_leader=True,
-            broker_rebalance_timeout=settings.rebalance_timeout_s,
-            broker_session_timeout=settings.session_timeout_s,
-            broker_heartbeat_interval=settings.heartbeat_interval_s,
-            consumer_max_fetch_size=settings.max_message_bytes,
-            producer_max_request_size=settings.max_message_bytes,
             reply_create_topic=True,
             web_bind=settings.api_host,
             web_port=settings.api_port,
             canonical_url=f"http://{settings.api_host}:{settings.api_port}",
-            fetch_max_wait_ms=settings.fetch_max_wait_ms,
         )
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
         n = settings.partitions

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -55,6 +56,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode.utils.objects import cached_property
 
 from app.offsets import fetched_end_offsets
+from app.settings import Settings
 
 
 def never_committed(committed: Mapping[Any, int | None], acked: Callable[[str], bool]) -> list[Any]:
@@ -205,3 +207,26 @@ class EngineApp(faust.App):
     @cached_property
     def _reply_consumer(self) -> ReplyConsumer:
         return _AcklessReplyConsumer(self, loop=self.loop, beacon=self.beacon)
+
+
+def engine_app(settings: Settings, datadir: Path, **specific: Any) -> EngineApp:
+    """An :class:`EngineApp` with the worker's Faust settings (broker, topics, group timing, fetch
+    and message sizes) from ``settings``, plus ``specific`` ones (store, web server, replies).
+    The worker and the benchmark's bare agent both build their app here, so the bare agent
+    measures Faust as the worker configures it."""
+    servers = [s.strip() for s in settings.kafka_bootstrap_servers.split(",") if s.strip()]
+    return EngineApp(
+        settings.app_id,
+        broker=[f"kafka://{s}" for s in servers],
+        datadir=str(datadir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_disable_leader=True,
+        broker_rebalance_timeout=settings.rebalance_timeout_s,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.heartbeat_interval_s,
+        consumer_max_fetch_size=settings.max_message_bytes,
+        producer_max_request_size=settings.max_message_bytes,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        **specific,
+    )

@@ -1,8 +1,8 @@
 """A Faust agent that only decodes and counts: what Faust itself costs per message here.
 
-Same app class and transport settings as the engine (``app.transport.EngineApp`` with the same
-``fetch_max_wait_ms``, rebalance and fetch sizes, ``memory://`` store), one agent over the
-metrics topic, no tables, no scoring. Run by the bench as a process:
+The app is built as the engine's (:func:`app.transport.engine_app`: the same app class and Faust
+settings, the worker's fetch wait, rebalance timing and fetch sizes), with the ``memory://`` store
+and no web server; one agent over the metrics topic, no tables, no scoring. Run by the bench as a process:
 
     BENCH_EXPECT=<points> BENCH_RESULT=<file> ANOMALY_APP_ID=... ANOMALY_METRICS_TOPIC=... \\
         python -m bench.bare_agent
@@ -28,7 +28,7 @@ import orjson
 from faust import Worker
 
 from app.settings import Settings, get_settings
-from app.transport import EngineApp
+from app.transport import EngineApp, engine_app
 from bench.workload import count_points
 
 WARMUP_FRACTION = 0.1
@@ -39,24 +39,9 @@ def build_app(
 ) -> EngineApp:
     """The counting app; writes ``result`` once ``expect`` points went through. With
     ``table_write`` each message also sets its key's row in a table (a changelog record)."""
-    servers = [s.strip() for s in settings.kafka_bootstrap_servers.split(",") if s.strip()]
     datadir = Path(settings.data_dir or f".anomaly-data/{settings.app_id}")
     datadir.mkdir(parents=True, exist_ok=True)
-    app = EngineApp(
-        settings.app_id,
-        broker=[f"kafka://{s}" for s in servers],
-        store="memory://",
-        datadir=str(datadir),
-        topic_partitions=settings.partitions,
-        topic_disable_leader=True,
-        broker_rebalance_timeout=settings.rebalance_timeout_s,
-        broker_session_timeout=settings.session_timeout_s,
-        broker_heartbeat_interval=settings.heartbeat_interval_s,
-        consumer_max_fetch_size=settings.max_message_bytes,
-        producer_max_request_size=settings.max_message_bytes,
-        web_enabled=False,
-        fetch_max_wait_ms=settings.fetch_max_wait_ms,
-    )
+    app = engine_app(settings, datadir, store="memory://", web_enabled=False)
     topic = app.topic(
         settings.metrics_topic,
         partitions=settings.partitions,

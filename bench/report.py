@@ -131,8 +131,8 @@ the bare Faust agent, detectors against river) rather than absolute numbers betw
    client as an outside user has it and the reference of the target (issue 16), and aiokafka
    with `orjson.loads`, the engine's own client and decoder.
 2. **The engine's own cost per message.** The same single-point messages through a bare Faust
-   agent (`bench/bare_agent.py`: `app.transport.EngineApp` with the engine's transport
-   settings and `fetch_max_wait_ms`, one agent that decodes and counts, no tables), timed over
+   agent (`bench/bare_agent.py`: the app built by `app.transport.engine_app`, the worker's
+   own Faust settings, one agent that decodes and counts, no tables), timed over
    the last 90 % of the points by the agent's own clock; then the same agent with one Faust
    table write per message (`table[key] = count`, one changelog record each), what a state
    write per message costs Faust.
