@@ -128,7 +128,7 @@ the bare Faust agent, detectors against river) rather than absolute numbers betw
    (the first 10 % are warm-up), until the backlog is done or for at most {cap:.0f} s. In the same
    run two raw consumers (group-less, all partitions, the engine's fetch settings) read the same
    messages and count the points of each: confluent-kafka with the standard `json.loads`, the
-   client as an outside user has it and the reference of the target (issue 16), and aiokafka
+   client as an outside user has it and the reference of the target and aiokafka
    with `orjson.loads`, the engine's own client and decoder.
 2. **The engine's own cost per message.** The same single-point messages through a bare Faust
    agent (`bench/bare_agent.py`: the app built by `app.transport.engine_app`, the worker's
@@ -169,7 +169,7 @@ the bare Faust agent, detectors against river) rather than absolute numbers betw
    the rolling median only, as river has no rolling MAD).
 7. **Backtest.** `anomaly-engine backtest` over the whole `../shared/datasets/nab-dev` corpus as
    a user runs it (new interpreter, imports included), with `bench/backtest_config.json`.
-8. **Collector formats** (issue 17, `bench/collector_formats.py`). Three times as many
+8. **Collector formats** (`bench/collector_formats.py`). Three times as many
    1000-point columnar messages as in measurement 1 (timed for up to twice as long: a run of a few
    seconds swings with the machine's load), re-encoded as the OpenTelemetry Collector writes them
    (`otlp_proto`, `otlp_json`: a gauge per feature, a data point per time) and as Telegraf does
@@ -189,8 +189,8 @@ def render(rows: Sequence[Row], run: RunInfo, commands: Sequence[str], notes: Se
         "# Performance",
         "",
         "Written by `make bench` (`python -m bench`, the code in `bench/`); every full run",
-        "rewrites this page. Targets are those of issue 5. How the hot spots were found, what",
-        "was changed and what still limits a worker: [PROFILING.md](PROFILING.md).",
+        "rewrites this page. How to profile a worker, where its time goes and what limits it:",
+        "[PROFILING.md](PROFILING.md).",
         "",
         f"Run of {run.started:%Y-%m-%d %H:%M} UTC, profile `{p.name}`, "
         f"{minutes:.1f} min; load average (1/5/15 min) {run.load_before} before, "
