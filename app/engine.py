@@ -10,14 +10,12 @@ import asyncio
 import functools
 import logging
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
-from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 from faust.contrib.asgi import serve_asgi
 from faust.types import TP, EventT, StreamT
@@ -33,6 +31,8 @@ from api.engine import (
 )
 from api.nogc import paused_gc
 from api.records import RecordColumns, columns_batch
+from app.admin_writes import AdminWrites
+from app.delivery_agents import add_delivery_agents, build_dispatcher
 from app.engine_protocol import Run, Steps
 from app.entity_record import ROW_VERSION, EntityRecord, source_key
 from app.logformat import log_context
@@ -40,6 +40,7 @@ from app.metrics import EngineMetrics
 from app.pending_writes import PendingWrites
 from app.pending_writes import send as send_record
 from app.progress import PartitionPositions
+from app.queries import Queries
 from app.recent import RecentStore
 from app.series import series_reply
 from app.settings import Settings
@@ -63,14 +64,10 @@ from incidents.config import ModelConfig
 from incidents.feedback import Dismissal, FeedbackRefused, dismissal
 from incidents.incident import iso_time
 from incidents.live import LiveCache
-from incidents.notify import Dispatcher
-from incidents.notify.channels import ChannelSettings, build_channels
-from incidents.notify.retry import RetryPolicy
+from incidents.notify.channels import ChannelSettings
 from incidents.pipeline import BatchOutcome
 from incidents.redact import Redactor
 from incidents.scoring import score_batch
-from incidents.silence_matchers import SilenceError
-from incidents.silences import Silence
 from incidents.telemetry import TelemetryError, records_to_batch
 
 log = logging.getLogger(__name__)
@@ -175,6 +172,27 @@ class Engine:
             ",".join(servers), self.views, fetch_max_wait_ms=settings.fetch_max_wait_ms
         )
         self.app.add_dependency(self.view_reader)
+        self.queries = Queries(
+            settings,
+            self.app,
+            alerts=self.alerts,
+            silences=self.silences,
+            delivery_status=self.delivery_status,
+            stats=self.stats,
+            config_view=self.config_view,
+            views=self.views,
+            embedded_broker_kind=embedded_broker_kind,
+        )
+        self.admin = AdminWrites(
+            settings,
+            configs=self.configs,
+            config_topic=self.config_topic,
+            config_view=self.config_view,
+            silences=self.silences,
+            silences_topic=self.silences_topic,
+            silence_view=self.silence_view,
+            audit_topic=self.audit_topic,
+        )
         channel_settings = ChannelSettings.from_mapping(settings.channel_settings())
         api_keys = [
             key.strip()
@@ -185,22 +203,17 @@ class Engine:
         self.redactor = Redactor([*channel_settings.secrets(), *api_keys])
         self.metrics = EngineMetrics()  # GET /metrics
         self.metrics_registry = self.metrics.registry
-        self.dispatcher = Dispatcher(
-            build_channels(settings.channel_settings()),
-            self.silences.all,
-            RetryPolicy(
-                base=settings.delivery_retry_base_s,
-                max_attempts=settings.delivery_max_attempts,
-                max_delay=max(settings.delivery_max_delay_s, settings.delivery_retry_base_s),
-            ),
-            timeout=settings.delivery_timeout_s,
-            flush=self.app.producer.flush,
-            redactor=self.redactor,
-            metrics=self.metrics,
+        self.dispatcher = build_dispatcher(
+            settings, self.app, self.silences, self.redactor, self.metrics
         )
-        self.app.stop_hooks.append(self.dispatcher.close)
-        for name in self.dispatcher.channels:
-            self.app.agent(self.alerts_topic, name=f"deliver_{name}")(self._delivery_agent(name))
+        add_delivery_agents(
+            self.app,
+            settings,
+            self.alerts_topic,
+            self.dispatcher,
+            self.deliveries,
+            self.silence_view,
+        )
         self.sweeper = Sweeper(
             self, self.clock
         )  # silent incidents, idle state, the ledger (app/sweeper.py)
@@ -241,23 +254,7 @@ class Engine:
     async def apply_configs(
         self, configs: list[dict[str, Any]], actor: str | None = None
     ) -> list[dict[str, Any]]:
-        stored = []
-        for config in configs:
-            previous = self.configs.get(config["model_id"])
-            document = {**config, "updated_at": iso_time(time.time())}
-            await self._write_and_read_back(
-                self.config_topic, self.config_view, config["model_id"], orjson.dumps(document)
-            )
-            await self._audit(
-                "config.apply",
-                actor,
-                model_id=config["model_id"],
-                old_version=previous["model_version"] if previous else None,
-                new_version=config["model_version"],
-            )
-            stored.append(document)
-        log.info("applied configuration for %s", ", ".join(c["model_id"] for c in configs))
-        return stored
+        return await self.admin.apply_configs(configs, actor)
 
     def list_configs(self) -> list[dict[str, Any]]:
         return self.configs.all()
@@ -688,7 +685,7 @@ class Engine:
             raise IncidentNotOpen(reply["message"])
         if reply.get("error"):
             raise RuntimeError(f"the owning worker failed to apply it: {reply.get('message')}")
-        await self._audit(
+        await self.admin.audit(
             "incident.feedback",
             actor,
             model_id=reply["model_id"],
@@ -746,142 +743,32 @@ class Engine:
             raise RuntimeError(f"the owning worker failed to answer: {reply.get('message')}")
         return reply
 
-    # ---------------------------------------------------------------- delivery
-
-    def _delivery_agent(self, name: str) -> Callable[[StreamT[bytes]], Awaitable[None]]:
-        async def deliver(stream: StreamT[bytes]) -> None:
-            await self.silence_view.ready.wait()
-            async for raw in stream:
-                try:
-                    event = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    log.warning("unreadable record on %s skipped", self.settings.alerts_topic)
-                    continue
-                if isinstance(event, dict) and "incident_id" in event:
-                    current = stream.current_event
-                    partition = current.message.partition if current is not None else None
-                    try:
-                        await self.dispatcher.handle(name, event, self.deliveries, partition)
-                    except Exception:  # a bug must cost one delivery, not the channel's agent
-                        log.exception("delivering %s to %s failed", event["incident_id"], name)
-
-        deliver.__name__ = deliver.__qualname__ = f"deliver_{name}"
-        return deliver
+    # ---------------------------------------------------------------- silences
 
     async def create_silence(
         self, silence: dict[str, Any], actor: str | None = None
     ) -> dict[str, Any]:
-        data = {k: v for k, v in silence.items() if v is not None}
-        data["id"] = "sil-" + uuid.uuid4().hex[:16]
-        data.setdefault("starts_at", time.time())
-        try:
-            parsed = Silence.from_dict(data)
-        except SilenceError as exc:
-            raise InvalidInput(str(exc), field=exc.field) from None
-        document = parsed.to_dict()
-        await self._write_and_read_back(
-            self.silences_topic, self.silence_view, parsed.id, orjson.dumps(document)
-        )
-        await self._audit("silence.create", actor, silence_id=parsed.id)
-        return self._silence_out(parsed)
-
-    def _silence_out(self, silence: Silence) -> dict[str, Any]:
-        return {**silence.to_dict(), "active": silence.active(time.time())}
+        return await self.admin.create_silence(silence, actor)
 
     def list_silences(self) -> list[dict[str, Any]]:
-        return [self._silence_out(s) for s in self.silences.all()]
+        return self.admin.list_silences()
 
     async def delete_silence(self, silence_id: str, actor: str | None = None) -> bool:
-        if self.silences.get(silence_id) is None:
-            return False
-        await self._write_and_read_back(self.silences_topic, self.silence_view, silence_id, None)
-        await self._audit("silence.delete", actor, silence_id=silence_id)
-        return True
-
-    async def _audit(self, action: str, actor: str | None, **fields: Any) -> None:
-        """Record a change on the audit topic: when, by which key id, what."""
-        record = {
-            "schema": "anomaly.audit/v1",
-            "at": iso_time(time.time()),
-            "action": action,
-            "actor": actor or "internal",
-            **fields,
-        }
-        key = str(fields.get("model_id") or fields.get("silence_id") or "").encode()
-        try:
-            pending = await self.audit_topic.send(key=key, value=orjson.dumps(record))
-            await asyncio.wait_for(pending, self.settings.request_timeout_s)
-        except (TimeoutError, KafkaError):
-            log.error("audit record not confirmed by the broker: %s", record)
-            return
-        log.info("audit: %s by %s %s", action, record["actor"], fields)
-
-    async def _write_and_read_back(
-        self, topic: Any, view: TopicView, key: str, value: bytes | None
-    ) -> None:
-        """Write a record and wait until this worker's view of the topic has read it."""
-        timeout = self.settings.request_timeout_s
-        try:
-            pending = await topic.send(key=key.encode(), value=value)
-            metadata = await asyncio.wait_for(pending, timeout)
-        except (TimeoutError, KafkaError) as exc:
-            raise EngineUnavailable(f"the broker did not take the write: {exc}") from exc
-        try:
-            await view.wait_for(metadata.partition, metadata.offset, timeout)
-        except TimeoutError as exc:
-            raise EngineUnavailable("written, but this worker has not read it back yet") from exc
+        return await self.admin.delete_silence(silence_id, actor)
 
     # ---------------------------------------------------------------- alerts and health
 
     def query_alerts(
         self, *, model_id: str | None, entity: str | None, since: float | None, limit: int
     ) -> list[dict[str, Any]]:
-        alerts = self.alerts.query(model_id=model_id, entity=entity, since=since, limit=limit)
-        now = time.time()
-        silences = self.silences.all()
-        listed = []
-        for alert in alerts:
-            deliveries = self.delivery_status.for_incident(alert["incident_id"])
-            rows = [e for events in deliveries.values() for e in events.values()]
-            if rows:  # what delivery did: a silence made later does not unsend a page
-                silenced = any(e.get("status") == "silenced" for e in rows)
-            else:
-                silenced = any(s.matches(alert, float(alert.get("ts", now))) for s in silences)
-            listed.append({**alert, "deliveries": deliveries, "silenced": silenced})
-        return listed
+        return self.queries.query_alerts(model_id=model_id, entity=entity, since=since, limit=limit)
 
     def model_stats_report(self) -> dict[str, dict[str, Any]]:
-        return self.stats.models()
+        return self.queries.model_stats_report()
 
     @property
     def max_points_per_request(self) -> int:
         return self.settings.max_points_per_request
 
     def health(self) -> dict[str, Any]:
-        recovery_done = (
-            bool(self.app.tables.recovery.completed.is_set()) and not self.app.rebalancing
-        )
-        configs_loaded = self.config_view.ready.is_set()
-        alerts_loaded = all(
-            view.ready.is_set() for view in self.views if view is not self.config_view
-        )
-        try:
-            assigned = sorted(
-                tp.partition
-                for tp in self.app.consumer.assignment()
-                if tp.topic == self.settings.metrics_topic
-            )
-        except Exception:  # not assigned yet
-            assigned = []
-        ok = recovery_done and configs_loaded and alerts_loaded
-        return {
-            "status": "ok" if ok else "starting",
-            "broker": self.settings.kafka_bootstrap_servers,
-            "embedded_broker": self.embedded_broker,
-            "embedded_broker_kind": self.embedded_broker_kind,
-            "recovery_done": recovery_done,
-            "configs_loaded": configs_loaded,
-            "alerts_loaded": alerts_loaded,
-            "app_id": self.settings.app_id,
-            "assigned_partitions": assigned,
-        }
+        return self.queries.health()
