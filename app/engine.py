@@ -10,7 +10,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +37,12 @@ from app.engine_protocol import Run, Steps
 from app.entity_record import ROW_VERSION, EntityRecord, source_key
 from app.logformat import log_context
 from app.metrics import EngineMetrics
+from app.owner_answers import OwnerAnswers
 from app.pending_writes import PendingWrites
 from app.pending_writes import send as send_record
 from app.progress import PartitionPositions
 from app.queries import Queries
 from app.recent import RecentStore
-from app.series import series_reply
 from app.settings import Settings
 from app.stats import StatsStore, stats_key
 from app.streams import TelemetryHandler
@@ -67,7 +67,6 @@ from incidents.live import LiveCache
 from incidents.notify.channels import ChannelSettings
 from incidents.pipeline import BatchOutcome
 from incidents.redact import Redactor
-from incidents.scoring import score_batch
 from incidents.telemetry import TelemetryError, records_to_batch
 
 log = logging.getLogger(__name__)
@@ -234,8 +233,9 @@ class Engine:
             (self.behavior_topic, self.score_behavior),
         ):
             self.app.agent(topic, name=agent.__name__)(agent)
+        self.answers = OwnerAnswers(self, self.config_view)
         self.score_requests = self.app.agent(self.score_requests_topic, name="score_requests")(
-            self._score_requests
+            self.answers.serve
         )
         lag_topics = (
             *settings.telemetry_topics,
@@ -486,86 +486,6 @@ class Engine:
         ):
             await self.telemetry.handle_batch(batch, stream)
 
-    async def _score_requests(self, stream: StreamT[Any]) -> AsyncIterator[dict[str, Any]]:
-        await self._wait_for_configs()
-        async for request in stream:  # unwrapped from agent.ask's envelope
-            event = stream.current_event
-            assert event is not None
-            message = event.message
-            source = (message.topic, message.partition, message.offset)
-            try:
-                reply = await self._handle_score_request(request, source)
-            except Exception as exc:  # a bug must cost one request, not the agent
-                log.exception("a score request failed")
-                reply = {"error": "internal", "message": type(exc).__name__}
-            yield reply
-
-    async def _handle_score_request(
-        self, request: Mapping[str, Any], source: tuple[str, int, int] | None
-    ) -> dict[str, Any]:
-        """The reply to a score (or series, or feedback) request; ``source`` is the request's
-        message, None for a dry run answered without the hop (:meth:`owns_recovered`)."""
-        if request.get("kind") == "series":
-            return series_reply(self, request)
-        if request.get("kind") == "feedback":
-            return await self._handle_feedback(request, source)
-        model_id = request["model_id"]
-        config = self.model_config(model_id)
-        if config is None:
-            return {"error": "unknown_model", "message": f"no configuration for model {model_id!r}"}
-        if config.stream != "metrics":
-            return {
-                "error": "invalid",
-                "message": f"model {model_id!r} scores {config.stream} events: send them on the "
-                f"{config.stream} topic; /anomaly/score takes metrics models",
-            }
-        values = np.asarray(request["values"], dtype=float)  # null (a gap) -> NaN
-        entity = request["entity"]
-        learn = not request["dry_run"]
-
-        def run(state: Mapping[str, Any] | None, shared: Mapping[str, Any] | None) -> BatchOutcome:
-            return score_batch(
-                config,
-                entity,
-                state,
-                np.asarray(request["ts"], dtype=float),
-                values,
-                learn=learn,
-                source="rest",
-                entity_state=shared,
-                horizon=request.get("horizon") or 0,
-                labels=request.get("labels"),
-                cache=self.live,
-            )
-
-        pending = self.pending_writes()
-        try:
-            with paused_gc():  # no await inside
-                outcomes, events = self.apply_message(
-                    entity,
-                    source[1] if source else self.partition_of(entity),
-                    source if learn else None,
-                    [(config, run)],
-                    pending,
-                )
-        except (TelemetryError, DetectorError) as exc:
-            return {"error": "invalid", "message": str(exc)}
-        pending.flush()
-        await self.publish_events(events)
-        await pending.delivered()  # the answer promises the points are kept
-        if not outcomes:  # a replayed request: its asker is gone
-            return {"error": "invalid", "message": "this request was already applied"}
-        [outcome] = outcomes
-        with paused_gc():
-            columns = outcome.columns()  # a third of one object per point: 100k points fit
-        return {
-            "model_version": config.model_version,
-            "points_seen": outcome.points_seen,
-            "columns": columns,
-            "incidents": outcome.events,
-            "insights": outcome.insights or None,
-        }
-
     async def score(self, command: ScoreCommand) -> dict[str, Any]:
         config = self.model_config(command.model_id)
         if config is None:
@@ -575,7 +495,7 @@ class Engine:
         with paused_gc():  # no await inside
             request = self._score_request(command, config)
         if command.dry_run and self.owns_recovered(command.entity):
-            reply = await self._handle_score_request(request, None)  # read-only: no hop
+            reply = await self.answers.answer(request, None)  # read-only: no hop
         else:
             with paused_gc():
                 # rows of finite numbers and NaN for a gap, which JSON (orjson) writes as null
@@ -693,37 +613,6 @@ class Engine:
             verdict=verdict,
         )
         return reply
-
-    async def _handle_feedback(
-        self, request: Mapping[str, Any], source: tuple[str, int, int] | None
-    ) -> dict[str, Any]:
-        """On the owner: the verdict applied to the entity's row, like a message of its own."""
-        entity, incident_id = request["entity"], request["incident_id"]
-        steps, planned = self.dismissal_of(entity, incident_id, request["verdict"])
-        pending = self.pending_writes()
-        partition = source[1] if source else self.partition_of(entity)
-        try:
-            outcomes, events = self.apply_message(entity, partition, source, steps, pending)
-        except FeedbackRefused as exc:
-            return {"error": exc.reason, "message": str(exc)}
-        except (TelemetryError, DetectorError) as exc:
-            return {"error": "invalid", "message": str(exc)}
-        pending.flush()
-        await self.publish_events(events)
-        await pending.delivered()
-        if not outcomes:  # a replayed request: its asker is gone
-            return {"error": "invalid", "message": "this request was already applied"}
-        [plan] = planned
-        resolved = [e for e in events if e["event"] == "resolve"]
-        return {
-            "incident_id": incident_id,
-            "entity": entity,
-            "model_id": plan.incident["model_id"],
-            "verdict": request["verdict"],
-            "status": "resolved" if resolved else "open",
-            "resolved_at": resolved[0]["resolved_at"] if resolved else None,
-            "learned": dict(plan.learned),
-        }
 
     async def series(self, model_id: str, entity: str, limit: int, horizon: int) -> dict[str, Any]:
         """The key's recent points and forecast, from the worker that owns the entity."""
