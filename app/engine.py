@@ -14,23 +14,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
 from aiokafka.partitioner import murmur2
 from faust.contrib.asgi import serve_asgi
-from faust.types import TP, EventT, StreamT
+from faust.types import EventT, StreamT
 
 from api import create_api
 from api.engine import (
-    EngineUnavailable,
-    IncidentNotOpen,
-    InvalidInput,
     ScoreCommand,
-    UnknownIncident,
-    UnknownModel,
 )
-from api.nogc import paused_gc
-from api.records import RecordColumns, columns_batch
 from app.admin_writes import AdminWrites
 from app.delivery_agents import add_delivery_agents, build_dispatcher
 from app.engine_protocol import Run, Steps
@@ -38,6 +30,7 @@ from app.entity_record import ROW_VERSION, EntityRecord, source_key
 from app.logformat import log_context
 from app.metrics import EngineMetrics
 from app.owner_answers import OwnerAnswers
+from app.owner_asks import OwnerAsks, score_request
 from app.pending_writes import PendingWrites
 from app.pending_writes import send as send_record
 from app.progress import PartitionPositions
@@ -67,7 +60,7 @@ from incidents.live import LiveCache
 from incidents.notify.channels import ChannelSettings
 from incidents.pipeline import BatchOutcome
 from incidents.redact import Redactor
-from incidents.telemetry import TelemetryError, records_to_batch
+from incidents.telemetry import TelemetryError
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +229,16 @@ class Engine:
         self.answers = OwnerAnswers(self, self.config_view)
         self.score_requests = self.app.agent(self.score_requests_topic, name="score_requests")(
             self.answers.serve
+        )
+        self.asks = OwnerAsks(
+            settings,
+            self.app,
+            configs=self.configs,
+            alerts=self.alerts,
+            score_requests=self.score_requests,
+            answers=self.answers,
+            admin=self.admin,
+            partition_of=self.partition_of,
         )
         lag_topics = (
             *settings.telemetry_topics,
@@ -487,76 +490,12 @@ class Engine:
             await self.telemetry.handle_batch(batch, stream)
 
     async def score(self, command: ScoreCommand) -> dict[str, Any]:
-        config = self.model_config(command.model_id)
-        if config is None:
-            raise UnknownModel(
-                f"no configuration for model {command.model_id!r}; POST it to /anomaly/config"
-            )
-        with paused_gc():  # no await inside
-            request = self._score_request(command, config)
-        if command.dry_run and self.owns_recovered(command.entity):
-            reply = await self.answers.answer(request, None)  # read-only: no hop
-        else:
-            with paused_gc():
-                # rows of finite numbers and NaN for a gap, which JSON (orjson) writes as null
-                request.update(ts=request["ts"].tolist(), values=request["values"].tolist())
-            reply = await self._ask_owner(command.entity, request)
-        if reply.get("error") == "unknown_model":
-            raise UnknownModel(reply["message"])
-        if reply.get("error") == "internal":
-            raise RuntimeError(f"scoring failed on the owning worker: {reply['message']}")
-        if reply.get("error"):
-            raise InvalidInput(reply["message"], field="records")
-        return reply  # the points as columns: the API encodes its answer from them
+        return await self.asks.score(command)
 
-    @staticmethod
-    def _score_request(command: ScoreCommand, config: ModelConfig) -> dict[str, Any]:
-        """The request the owning worker scores: the records as arrays of times and rows."""
-        records = command.records
-        try:
-            if isinstance(records, RecordColumns):
-                batch = columns_batch(records, config, command.entity)
-            else:
-                batch = records_to_batch(records, config, command.entity)
-        except TelemetryError as exc:
-            raise InvalidInput(str(exc), field="records") from None
-        return {
-            "model_id": command.model_id,
-            "entity": command.entity,
-            "ts": np.asarray(batch.ts, dtype=float),
-            "values": np.asarray(batch.values, dtype=float),
-            "dry_run": command.dry_run,
-            "horizon": command.horizon,
-            "labels": command.labels,
-        }
+    _score_request = staticmethod(score_request)  # the request the owning worker scores
 
     def owns_recovered(self, entity: str) -> bool:
-        """This worker owns ``entity``'s partition and has recovered its tables, so a read-only
-        request (a dry run) is answered here from the same rows the owner's agent would read,
-        without the ``agent.ask`` round trip (the request and its reply each produced, fetched
-        and JSON-decoded once more). Writing requests still go through the agent, which orders
-        them per partition and records their offsets against replays."""
-        if self.app.rebalancing or not self.app.tables.recovery.completed.is_set():
-            return False
-        tp = TP(self.settings.score_requests_topic, self.partition_of(entity))
-        try:
-            return tp in self.app.consumer.assignment()
-        except Exception:  # no consumer or no assignment yet
-            return False
-
-    async def _ask_owner(self, entity: str, request: dict[str, Any]) -> dict[str, Any]:
-        """``request``'s reply from the worker that owns ``entity`` (503 if none in time)."""
-        try:
-            reply: dict[str, Any] = await asyncio.wait_for(
-                self.score_requests.ask(key=entity.encode(), value=request),
-                self.settings.request_timeout_s,
-            )
-        except TimeoutError:
-            raise EngineUnavailable(
-                f"the worker owning entity {entity!r} did not answer within "
-                f"{self.settings.request_timeout_s:.0f} s"
-            ) from None
-        return reply
+        return self.asks.owns_recovered(entity)
 
     # ---------------------------------------------------------------- feedback
 
@@ -580,57 +519,10 @@ class Engine:
     async def feedback(
         self, incident_id: str, verdict: str, actor: str | None = None
     ) -> dict[str, Any]:
-        """Apply ``verdict`` on an open incident, on the worker that owns its entity (the same
-        steps as a feedback message on the metrics topic); returns what was done."""
-        alert = self.alerts.get(incident_id)
-        if alert is None:
-            raise UnknownIncident(
-                f"no incident {incident_id!r} (GET /anomaly/alerts lists the incidents kept)"
-            )
-        if alert.get("status") == "resolved":
-            raise IncidentNotOpen(
-                f"incident {incident_id} resolved at {alert.get('resolved_at')}"
-                + (f" ({alert['resolution']})" if alert.get("resolution") else "")
-                + "; feedback applies to open incidents"
-            )
-        entity = str(alert["entity"])
-        request = {
-            "kind": "feedback",
-            "entity": entity,
-            "incident_id": incident_id,
-            "verdict": verdict,
-        }
-        reply = await self._ask_owner(entity, request)
-        if reply.get("error") in ("not_open", "unknown_model"):
-            raise IncidentNotOpen(reply["message"])
-        if reply.get("error"):
-            raise RuntimeError(f"the owning worker failed to apply it: {reply.get('message')}")
-        await self.admin.audit(
-            "incident.feedback",
-            actor,
-            model_id=reply["model_id"],
-            incident_id=incident_id,
-            verdict=verdict,
-        )
-        return reply
+        return await self.asks.feedback(incident_id, verdict, actor)
 
     async def series(self, model_id: str, entity: str, limit: int, horizon: int) -> dict[str, Any]:
-        """The key's recent points and forecast, from the worker that owns the entity."""
-        if self.configs.scored_as(model_id) is None:
-            raise UnknownModel(f"no configuration for model {model_id!r}")
-        request = {
-            "kind": "series",
-            "model_id": model_id,
-            "entity": entity,
-            "limit": limit,
-            "horizon": horizon,
-        }
-        reply = await self._ask_owner(entity, request)
-        if reply.get("error") == "unknown_model":
-            raise UnknownModel(reply["message"])
-        if reply.get("error"):
-            raise RuntimeError(f"the owning worker failed to answer: {reply.get('message')}")
-        return reply
+        return await self.asks.series(model_id, entity, limit, horizon)
 
     # ---------------------------------------------------------------- silences
 
