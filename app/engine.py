@@ -10,7 +10,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,8 @@ from api.engine import (
 )
 from app.admin_writes import AdminWrites
 from app.delivery_agents import add_delivery_agents, build_dispatcher
-from app.engine_protocol import Run, Steps
-from app.entity_record import ROW_VERSION, EntityRecord, source_key
+from app.engine_protocol import Steps
+from app.entity_record import EntityRecord
 from app.logformat import log_context
 from app.metrics import EngineMetrics
 from app.owner_answers import OwnerAnswers
@@ -36,8 +36,9 @@ from app.pending_writes import send as send_record
 from app.progress import PartitionPositions
 from app.queries import Queries
 from app.recent import RecentStore
+from app.row_step import apply_to_row
 from app.settings import Settings
-from app.stats import StatsStore, stats_key
+from app.stats import StatsStore
 from app.streams import TelemetryHandler
 from app.sweeper import SWEEP_INTERVAL_S, Sweeper
 from app.topics import changelog_topic
@@ -51,16 +52,13 @@ from app.views import (
     TopicViews,
 )
 from app.write_back import WriteBack
-from detectors import DetectorError
-from incidents.absence import REPORTED, absence_event
 from incidents.config import ModelConfig
-from incidents.feedback import Dismissal, FeedbackRefused, dismissal
+from incidents.feedback import Dismissal, dismissal
 from incidents.incident import iso_time
 from incidents.live import LiveCache
 from incidents.notify.channels import ChannelSettings
 from incidents.pipeline import BatchOutcome
 from incidents.redact import Redactor
-from incidents.telemetry import TelemetryError
 
 log = logging.getLogger(__name__)
 
@@ -279,111 +277,18 @@ class Engine:
         steps: Steps | Callable[[EntityRecord], Steps],
         pending: PendingWrites,
     ) -> tuple[list[BatchOutcome], list[dict[str, Any]]]:
-        """Run each model's scoring step on the entity's row and write the row back once, with
-        no await in between (nothing else in the worker's event loop interleaves). ``steps`` may
-        be a function of the row (feedback on the row's incident), called once the message is
-        known not to be a replay.
-
-        ``source`` is the message's (topic, partition, offset): a message already applied (a
-        replay after a crash) is not applied again, and the events it produced are returned to
-        be published again. The row and counters go to ``pending`` (the writes of a batch of
-        messages), written to the tables when it is flushed. Returns the outcomes and the events
-        to publish.
-        """
-        record = EntityRecord(pending.row(entity))
-        where = source_key(source[0], source[1]) if source else None
-        offset = source[2] if source else None
-        if where is not None and offset is not None and record.applied(where, offset):
-            log.info("%s@%d already applied to %s; not applied again", where, offset, entity)
-            return [], record.events_of(where, offset, entity)
-        if callable(steps):
-            steps = steps(record)
-        shared, shared_changed = record.shared, False
-        models: dict[str, dict[str, Any]] = {}
-        outcomes = []
-        newer = record.version > ROW_VERSION
-        if newer:
-            self.metrics.newer_row(record.version)
-        for config, run in steps:
-            state = record.model_state(config.model_id)
-            if newer:
-                outcome, shared = self._run_newer(config, entity, run, state, shared)
-            else:
-                outcome = run(state, shared)
-            if outcome.reset:
-                log.info(
-                    "state of %s on %s reset for model version %s",
-                    config.model_id,
-                    entity,
-                    config.model_version,
-                    extra={"model_id": config.model_id, "entity": entity},
-                )
-            if outcome.entity_state is not None:
-                shared, shared_changed = outcome.entity_state, True
-            if outcome.state is not None:
-                models[config.model_id] = outcome.state
-                self.metrics.scored(config.configured_id, outcome.counters)
-                self.recent.add(config.model_id, entity, outcome)
-                row = stats_key(config.configured_id, partition)
-                pending.add_stats(row, partition, outcome.counters)
-            outcomes.append(outcome)
-        events = [event for outcome in outcomes for event in outcome.events]
-        absent = record.row.get("absent")
-        absent = absent if isinstance(absent, Mapping) else {}
-        back = [m for m in models if m in absent]
-        for model_id in back:  # the entity reported again: its absence resolves
-            events.append(
-                absence_event(entity, absent[model_id], "resolve", self.clock(), REPORTED)
-            )
-            self.metrics.incidents_resolved.labels(model_id).inc()
-        if models or shared_changed:
-            new_row = record.updated(
-                where, offset, models, shared if shared_changed else None, events, self.clock()
-            )
-            left = {m: a for m, a in absent.items() if m not in back}
-            if left:
-                new_row["absent"] = left
-            else:
-                new_row.pop("absent", None)
-            pending.set_row(entity, partition, new_row)
-        return outcomes, events
-
-    def _run_newer(
-        self,
-        config: ModelConfig,
-        entity: str,
-        run: Run,
-        state: Mapping[str, Any] | None,
-        shared: Mapping[str, Any] | None,
-    ) -> tuple[BatchOutcome, Mapping[str, Any] | None]:
-        """A step on a row a newer engine wrote (a rollback): read by the fields this version
-        knows; if the model's state (or else the entity's shared state) cannot be read that
-        way, it is reset with a counted warning. Returns the outcome and the shared state the
-        step started from."""
-        tries = [(state, shared)]
-        if state is not None:
-            tries.append((None, shared))
-        if shared is not None:
-            tries.append((None, None))
-        for k, (model_state, shared_state) in enumerate(tries):
-            try:
-                return run(model_state, shared_state), shared_state
-            except (TelemetryError, DetectorError, FeedbackRefused):
-                raise  # the message's fault, not the row's
-            except Exception as exc:
-                if k == len(tries) - 1:
-                    raise
-                part = "model state" if model_state is not None else "shared state"
-                self.metrics.state_reset(config.model_id, "unreadable")
-                log.warning(
-                    "%s of %s on %s written by a newer engine could not be read (%s): reset",
-                    part,
-                    config.model_id,
-                    entity,
-                    type(exc).__name__,
-                    extra={"model_id": config.model_id, "entity": entity},
-                )
-        raise AssertionError("unreachable: the last try returns or raises")
+        """Apply a message's steps to the entity's row: :func:`app.row_step.apply_to_row`
+        with this engine's metrics, recent points and clock."""
+        return apply_to_row(
+            entity,
+            partition,
+            source,
+            steps,
+            pending,
+            metrics=self.metrics,
+            recent=self.recent,
+            clock=self.clock,
+        )
 
     async def publish_events(self, events: list[dict[str, Any]]) -> list[Any]:
         """Send ``events`` to the alerts topic; returns the sends' futures (done once the
