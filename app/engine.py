@@ -38,19 +38,10 @@ from app.queries import Queries
 from app.recent import RecentStore
 from app.row_step import apply_to_row
 from app.settings import Settings
-from app.stats import StatsStore
 from app.streams import TelemetryHandler
 from app.sweeper import SWEEP_INTERVAL_S, Sweeper
-from app.topics import changelog_topic
 from app.transport import engine_app
-from app.views import (
-    AlertStore,
-    ConfigStore,
-    DeliveryStore,
-    SilenceStore,
-    TopicView,
-    TopicViews,
-)
+from app.worker_views import WorkerViews
 from app.write_back import WriteBack
 from incidents.config import ModelConfig
 from incidents.feedback import Dismissal, dismissal
@@ -136,31 +127,14 @@ class Engine:
             default=None,
             partitions=n,
         )
-        self.configs = ConfigStore()
-        self.alerts = AlertStore(settings.alerts_retained)
-        self.stats = StatsStore()
-        self.silences = SilenceStore()
-        self.delivery_status = DeliveryStore(2 * settings.alerts_retained)
         self.recent = RecentStore()  # recent points of the keys this worker scores, for charts
         self.live = LiveCache()  # parsed states of the keys this worker scored (identity-checked)
         self.positions = PartitionPositions()  # telemetry partitions sought back to a gap
-        self.config_view = TopicView(settings.config_topic, self.configs.apply)
-        self.alert_view = TopicView(settings.alerts_topic, self.alerts.apply)
-        self.stats_view = TopicView(changelog_topic(settings, "model_stats"), self.stats.apply)
-        self.silence_view = TopicView(settings.silences_topic, self.silences.apply)
-        self.delivery_view = TopicView(
-            changelog_topic(settings, "deliveries"), self.delivery_status.apply
-        )
-        self.views = (
-            self.config_view,
-            self.alert_view,
-            self.stats_view,
-            self.silence_view,
-            self.delivery_view,
-        )
-        self.view_reader = TopicViews(
-            ",".join(servers), self.views, fetch_max_wait_ms=settings.fetch_max_wait_ms
-        )
+        views = WorkerViews(settings, servers)
+        self.configs, self.alerts, self.stats = views.configs, views.alerts, views.stats
+        self.silences, self.delivery_status = views.silences, views.delivery_status
+        self.config_view, self.silence_view = views.config_view, views.silence_view
+        self.views, self.view_reader = views.all, views.reader
         self.app.add_dependency(self.view_reader)
         self.queries = Queries(
             settings,
