@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
 from aiokafka.partitioner import murmur2
 from faust.contrib.asgi import serve_asgi
 from faust.types import EventT, StreamT
@@ -25,9 +24,9 @@ from api.engine import (
 )
 from app.admin_writes import AdminWrites
 from app.delivery_agents import add_delivery_agents, build_dispatcher
+from app.emit import Emitter
 from app.engine_protocol import Steps
 from app.entity_record import EntityRecord
-from app.logformat import log_context
 from app.metrics import EngineMetrics
 from app.owner_answers import OwnerAnswers
 from app.owner_asks import OwnerAsks, score_request
@@ -45,15 +44,12 @@ from app.worker_views import WorkerViews
 from app.write_back import WriteBack
 from incidents.config import ModelConfig
 from incidents.feedback import Dismissal, dismissal
-from incidents.incident import iso_time
 from incidents.live import LiveCache
 from incidents.notify.channels import ChannelSettings
 from incidents.pipeline import BatchOutcome
 from incidents.redact import Redactor
 
 log = logging.getLogger(__name__)
-
-DLQ_VALUE_PREVIEW = 2048
 
 
 def partition_for(entity: str, partitions: int) -> int:
@@ -167,6 +163,7 @@ class Engine:
         self.redactor = Redactor([*channel_settings.secrets(), *api_keys])
         self.metrics = EngineMetrics()  # GET /metrics
         self.metrics_registry = self.metrics.registry
+        self.emit = Emitter(settings, self.alerts_topic, self.dlq_topic, self.metrics)
         self.dispatcher = build_dispatcher(
             settings, self.app, self.silences, self.redactor, self.metrics
         )
@@ -265,24 +262,11 @@ class Engine:
         )
 
     async def publish_events(self, events: list[dict[str, Any]]) -> list[Any]:
-        """Send ``events`` to the alerts topic; returns the sends' futures (done once the
-        broker has each)."""
-        sent = []
-        for event in events:
-            sent.append(
-                await self.alerts_topic.send(
-                    key=event["entity"].encode(), value=orjson.dumps(event)
-                )
-            )
-            log.info(
-                "incident %s %s: %s",
-                event["incident_id"],
-                event["event"],
-                event["summary"],
-                extra=log_context(event),
-            )
-        self.metrics.published(events)
-        return sent
+        """Send ``events`` to the alerts topic (:meth:`app.emit.Emitter.publish`)."""
+        return await self.emit.publish(events)
+
+    async def dead_letter(self, event: EventT, reason: str) -> None:
+        await self.emit.dead_letter(event, reason)
 
     def pending_writes(self, *, later: bool = False) -> PendingWrites:
         """A batch of writes to ``entity_state`` and ``model_stats``: on their changelogs at the
@@ -320,31 +304,6 @@ class Engine:
             await self.sweeper.sweep()
         except Exception:  # a bug must cost one round, not the timer
             log.exception("sweeping the state failed")
-
-    async def dead_letter(self, event: EventT, reason: str) -> None:
-        message = event.message
-        value = message.value if isinstance(message.value, bytes) else b""
-        record = {
-            "reason": reason,
-            "topic": message.topic,
-            "partition": message.partition,
-            "offset": message.offset,
-            "key": message.key.decode("utf-8", "replace") if message.key else None,
-            "value_preview": value[:DLQ_VALUE_PREVIEW].decode("utf-8", "replace"),
-            "value_bytes": len(value),
-            "dead_lettered_at": iso_time(time.time()),
-        }
-        await self.dlq_topic.send(key=message.key, value=orjson.dumps(record))
-        self.metrics.dead_lettered(message.topic)
-        log.warning(
-            "message %s[%d]@%d sent to %s: %s",
-            message.topic,
-            message.partition,
-            message.offset,
-            self.settings.dlq_topic,
-            reason,
-            extra=log_context(record, entity=record["key"]),
-        )
 
     async def _wait_for_configs(self) -> None:
         await self.config_view.ready.wait()

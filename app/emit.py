@@ -1,0 +1,78 @@
+"""What the worker emits: incident events on the alerts topic (each logged as an incident
+line) and the messages it cannot score on the dead-letter topic, with the reason, the source
+topic, partition and offset, and a preview of the value."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import orjson
+from faust.types import EventT
+
+from app.logformat import log_context
+from app.metrics import EngineMetrics
+from app.settings import Settings
+from incidents.incident import iso_time
+
+log = logging.getLogger("app.engine")  # operators read the incident lines under this name
+
+DLQ_VALUE_PREVIEW = 2048
+
+
+class Emitter:
+    """Sends incident events and dead letters, and counts them."""
+
+    def __init__(
+        self, settings: Settings, alerts_topic: Any, dlq_topic: Any, metrics: EngineMetrics
+    ) -> None:
+        self.settings = settings
+        self.alerts_topic = alerts_topic
+        self.dlq_topic = dlq_topic
+        self.metrics = metrics
+
+    async def publish(self, events: list[dict[str, Any]]) -> list[Any]:
+        """Send ``events`` to the alerts topic; returns the sends' futures (done once the
+        broker has each)."""
+        sent = []
+        for event in events:
+            sent.append(
+                await self.alerts_topic.send(
+                    key=event["entity"].encode(), value=orjson.dumps(event)
+                )
+            )
+            log.info(
+                "incident %s %s: %s",
+                event["incident_id"],
+                event["event"],
+                event["summary"],
+                extra=log_context(event),
+            )
+        self.metrics.published(events)
+        return sent
+
+    async def dead_letter(self, event: EventT, reason: str) -> None:
+        message = event.message
+        value = message.value if isinstance(message.value, bytes) else b""
+        record = {
+            "reason": reason,
+            "topic": message.topic,
+            "partition": message.partition,
+            "offset": message.offset,
+            "key": message.key.decode("utf-8", "replace") if message.key else None,
+            "value_preview": value[:DLQ_VALUE_PREVIEW].decode("utf-8", "replace"),
+            "value_bytes": len(value),
+            "dead_lettered_at": iso_time(time.time()),
+        }
+        await self.dlq_topic.send(key=message.key, value=orjson.dumps(record))
+        self.metrics.dead_lettered(message.topic)
+        log.warning(
+            "message %s[%d]@%d sent to %s: %s",
+            message.topic,
+            message.partition,
+            message.offset,
+            self.settings.dlq_topic,
+            reason,
+            extra=log_context(record, entity=record["key"]),
+        )
