@@ -63,7 +63,7 @@ class Engine(Protocol):
         """Score records of one entity on the worker that owns it.
 
         Returns ``{"model_version", "columns": {...}, "incidents": [...]}``, the points as the
-        columns of ``incidents.pipeline.BatchOutcome.columns`` (or ``"points": [...]``, one
+        columns of ``incidents.outcome.BatchOutcome.columns`` (or ``"points": [...]``, one
         object per point); raises UnknownModel, InvalidInput or EngineUnavailable.
         """
 

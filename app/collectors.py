@@ -24,7 +24,7 @@ from incidents.feedback import score_with_feedback
 from incidents.formats import Decoded, sniff
 from incidents.formats.route import Share, plan, rows
 from incidents.logs import LogEvent, score_log_events
-from incidents.pipeline import BatchOutcome
+from incidents.outcome import BatchOutcome
 from incidents.telemetry import TelemetryError
 
 if TYPE_CHECKING:

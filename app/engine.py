@@ -46,7 +46,7 @@ from incidents.config import ModelConfig
 from incidents.feedback import Dismissal, dismissal
 from incidents.live import LiveCache
 from incidents.notify.channels import ChannelSettings
-from incidents.pipeline import BatchOutcome
+from incidents.outcome import BatchOutcome
 from incidents.redact import Redactor
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from incidents.config import ModelConfig
-from incidents.pipeline import BatchOutcome
+from incidents.outcome import BatchOutcome
 
 if TYPE_CHECKING:
     from faust.types import EventT

@@ -246,7 +246,7 @@ class EngineMetrics:
         self.points.labels(topic).inc(points)
 
     def scored(self, model_id: str, counters: Mapping[str, float]) -> None:
-        """A batch's :attr:`incidents.pipeline.BatchOutcome.counters` for ``model_id``."""
+        """A batch's :attr:`incidents.outcome.BatchOutcome.counters` for ``model_id``."""
         for name, value in counters.items():
             if not value:
                 continue

@@ -18,7 +18,7 @@ from app.series import series_reply
 from app.views import TopicView
 from detectors import DetectorError
 from incidents.feedback import FeedbackRefused
-from incidents.pipeline import BatchOutcome
+from incidents.outcome import BatchOutcome
 from incidents.scoring import score_batch
 from incidents.telemetry import TelemetryError
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from incidents.pipeline import BatchOutcome, MarkColumns, PointMark
+from incidents.outcome import BatchOutcome, MarkColumns, PointMark
 
 ANOMALY, ALERT = 1, 2
 

@@ -20,7 +20,7 @@ from detectors import DetectorError
 from incidents.absence import REPORTED, absence_event
 from incidents.config import ModelConfig
 from incidents.feedback import FeedbackRefused
-from incidents.pipeline import BatchOutcome
+from incidents.outcome import BatchOutcome
 from incidents.telemetry import TelemetryError
 
 log = logging.getLogger("app.engine")  # the lines these steps log were the engine's

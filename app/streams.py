@@ -25,7 +25,7 @@ from incidents.config import ModelConfig
 from incidents.feedback import FeedbackRefused, score_with_feedback
 from incidents.formats import sniff
 from incidents.logs import score_log_events
-from incidents.pipeline import BatchOutcome
+from incidents.outcome import BatchOutcome
 from incidents.telemetry import (
     TelemetryError,
     decode_batch,

@@ -17,8 +17,10 @@ from typing import Any
 from detectors import DetectorError, make_threshold
 from detectors.graph_rarity import DEFAULT_THRESHOLD, GraphRarity
 from incidents.config import ModelConfig
+from incidents.explain import signal_name
 from incidents.incident import Signal
-from incidents.pipeline import BatchOutcome, Draft, Pipeline, signal_name
+from incidents.outcome import BatchOutcome, Draft
+from incidents.pipeline import Pipeline
 
 STATE_FORMAT = 1
 GRAPH_PARAMS = ("half_life", "alpha", "min_history", "max_edges_per_source", "max_sources")

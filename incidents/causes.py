@@ -1,6 +1,6 @@
 """Root causes of a scored block's flagged rows, written from the block's arrays.
 
-``explain(signals_for(...))`` (``incidents.pipeline``) writes one point's root cause from
+``explain(signals_for(...))`` (``incidents.explain``) writes one point's root cause from
 :class:`~incidents.incident.Signal` objects, ranked by ``sorted``; a dry run of a large request
 answers thousands of flagged rows, and building, sorting and describing those objects one row
 at a time was most of its cost. :class:`BlockCauses` gives the same texts and partners: the

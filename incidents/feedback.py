@@ -33,7 +33,7 @@ import numpy as np
 from incidents.config import ModelConfig
 from incidents.lifecycle import EntityIncidents
 from incidents.live import LiveCache
-from incidents.pipeline import BatchOutcome
+from incidents.outcome import BatchOutcome
 from incidents.scoring import learn_as_normal, score_batch
 
 FALSE_POSITIVE = "false_positive"

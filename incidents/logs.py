@@ -16,7 +16,7 @@ from typing import Any
 from detectors import DetectorError
 from detectors.log_features import FEATURES, LogWindowFeatures, LogWindows
 from incidents.config import ModelConfig
-from incidents.pipeline import BatchOutcome
+from incidents.outcome import BatchOutcome
 from incidents.scoring import score_batch
 
 STATE_FORMAT = 1

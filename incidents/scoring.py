@@ -20,18 +20,13 @@ from detectors.quality_counters import QualityCounters
 from detectors.results import describe_change
 from detectors.suppression import Suppressor
 from incidents.config import ModelConfig
+from incidents.explain import signal_name, top_deviation
 from incidents.incident import Signal, signals_for
 from incidents.insights import Insights
 from incidents.live import LiveCache
 from incidents.observation import Observation
-from incidents.pipeline import (
-    BatchOutcome,
-    Draft,
-    Pipeline,
-    PointOutcome,
-    signal_name,
-    top_deviation,
-)
+from incidents.outcome import BatchOutcome, Draft, PointOutcome
+from incidents.pipeline import Pipeline
 
 __all__ = [
     "STATE_FORMAT",

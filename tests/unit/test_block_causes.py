@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from detectors.results import BlockResult
 from incidents.causes import BlockCauses
+from incidents.explain import explain
 from incidents.incident import signals_for
-from incidents.pipeline import explain
 
 # Scores with ties, zeros and non-finite ones; values and baselines with flat and missing ones.
 SCORES = st.sampled_from([0.0, -0.0, 1.5, -1.5, 3.25, -7.0, 2e4, math.nan, math.inf, -math.inf])

@@ -17,7 +17,7 @@ import pytest
 from app import recent
 from incidents import scoring
 from incidents.config import ModelConfig
-from incidents.pipeline import MarkColumns
+from incidents.outcome import MarkColumns
 from tests.unit.test_columnar_equivalence import CONFIGS, _run, _story
 
 

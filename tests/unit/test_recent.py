@@ -11,7 +11,7 @@ import pytest
 from app.recent import RecentStore
 from incidents.behavior import BehaviorEvent, score_behavior_events
 from incidents.config import ModelConfig
-from incidents.pipeline import BatchOutcome
+from incidents.outcome import BatchOutcome
 from incidents.scoring import score_batch
 
 STATIC = ModelConfig(

@@ -24,7 +24,7 @@ from api.schemas import PointOut, RecordIn, ScoreOut
 from api.score_reply import score_reply
 from bench.score_api import server_timing_ms
 from incidents.config import ModelConfig
-from incidents.pipeline import points_from_columns
+from incidents.outcome import points_from_columns
 from incidents.scoring import score_batch
 from incidents.telemetry import TelemetryError, records_to_batch
 

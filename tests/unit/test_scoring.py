@@ -664,7 +664,7 @@ def test_models_of_one_entity_share_one_incident() -> None:
 @settings(max_examples=20, deadline=None)
 @given(n=st.integers(min_value=1, max_value=120), learn=st.booleans())
 def test_the_columnar_reply_gives_back_every_point(n: int, learn: bool) -> None:
-    from incidents.pipeline import points_from_columns
+    from incidents.outcome import points_from_columns
 
     config = ModelConfig("m", "1", "zscore", history_window=16, cooldown=50, resolve_after=20)
     ts = [1795766400.0 + 2 * i for i in range(n)]

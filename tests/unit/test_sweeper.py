@@ -26,7 +26,7 @@ from incidents.lifecycle import EntityIncidents
 from incidents.notify.dispatcher import Dispatcher
 from incidents.notify.retry import RetryPolicy
 from incidents.observation import LifecycleSpec, Observation
-from incidents.pipeline import BatchOutcome
+from incidents.outcome import BatchOutcome
 from tests.unit.test_metrics import ScriptedChannel, no_sleep, ok
 
 NOW = 1_800_000_000.0
