@@ -61,7 +61,7 @@ def test_a_partition_leader_killed_under_load_loses_no_acked_point_and_no_incide
             wait_until(
                 lambda: victim.get("/anomaly/config/load").status_code == 200, 30, "config on both"
             )
-            producer = RoundProducer(cluster.bootstrap, names["metrics_topic"])
+            producer = RoundProducer(cluster.bootstrap, names["metrics_topic"], idempotent=True)
             producer.start()
             wait_until(lambda: producer.rounds >= 15, 120, "load before the fault")
 

@@ -42,11 +42,24 @@ class RoundProducer(threading.Thread):
     """Produces one point per entity per round (10 s of event time apart) until stopped."""
 
     def __init__(
-        self, bootstrap: str, topic: str, model_id: str = "load", pause: float = 0.05
+        self,
+        bootstrap: str,
+        topic: str,
+        model_id: str = "load",
+        pause: float = 0.05,
+        idempotent: bool = False,
     ) -> None:
         super().__init__(daemon=True)
+        # ``idempotent``: a request retried after a leader failover is written once (librdkafka's
+        # default producer may write it twice, and the test would count a point the producer
+        # duplicated as one the engine applied twice).
         self.producer = Producer(
-            {"bootstrap.servers": bootstrap, "linger.ms": 5, "partitioner": "murmur2_random"}
+            {
+                "bootstrap.servers": bootstrap,
+                "linger.ms": 5,
+                "partitioner": "murmur2_random",
+                "enable.idempotence": idempotent,
+            }
         )
         self.topic = topic
         self.model_id = model_id
