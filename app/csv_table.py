@@ -7,7 +7,7 @@ words its own errors (they name the file and line).
 
 Examples
 --------
->>> table = CsvTable(["", "Timestamp,value,value", "2026-11-27 08:00:00, 1.5,2", " , "], "x.csv")
+>>> table = CsvTable(["", "Timestamp,value,value", "2026-11-27 08:00:00, 1.5,2", " , "])
 >>> table.header, table.header_line, table.column("ts", "timestamp"), table.column("value")
 (['Timestamp', 'value', 'value'], 2, 0, 1)
 >>> [(line, row) for line, row in table.rows()]
@@ -36,8 +36,7 @@ class CsvTable:
     without regard to case; a name given twice is its first column.
     """
 
-    def __init__(self, lines: Iterable[str], source: str) -> None:
-        self.source = source
+    def __init__(self, lines: Iterable[str]) -> None:
         self._reader = csv.reader(lines)
         self.header: list[str] | None = None
         self.header_line = 0

@@ -11,10 +11,10 @@ from typing import Any
 import orjson
 from faust.types import EventT
 
-from app.logformat import log_context
 from app.metrics import EngineMetrics
 from app.settings import Settings
 from incidents.incident import iso_time
+from incidents.log_context import log_context
 
 log = logging.getLogger("app.engine")  # operators read the incident lines under this name
 

@@ -7,13 +7,14 @@ of the engine, and the engine's redacting filter (``incidents.redact``, installe
 still redacts each record before any formatter sees it.
 
 A JSON line always has ``time`` (ISO-8601 UTC), ``level``, ``logger`` and ``message``; then, when
-the log call gave them with ``extra=`` (see :func:`log_context`), the :data:`CONTEXT_FIELDS`; and
+the log call gave them with ``extra=`` (see :func:`incidents.log_context.log_context`), the :data:`CONTEXT_FIELDS`; and
 ``exception`` with the traceback, when there is one:
 
 >>> import logging
 >>> record = logging.LogRecord("app.engine", logging.INFO, "", 0, "incident %s open", ("inc-1",),
 ...     None)
 >>> record.created = 1795766440.0
+>>> from incidents.log_context import log_context
 >>> record.__dict__.update(log_context({"incident_id": "inc-1", "model_id": "m", "entity": "h"}))
 >>> print(JsonFormatter().format(record))
 {"time":"2026-11-27T08:00:40.000Z","level":"info","logger":"app.engine","message":"incident inc-1 open","incident_id":"inc-1","model_id":"m","entity":"h"}
@@ -30,22 +31,10 @@ from typing import IO, Any
 import orjson
 from faust import Worker
 
-from incidents.log_context import CONTEXT_FIELDS, log_context
+from incidents.log_context import CONTEXT_FIELDS
 from incidents.redact import Redactor, install_log_filter
 
 FORMATS = ("json", "text", "auto")
-
-__all__ = [
-    "CONTEXT_FIELDS",
-    "FORMATS",
-    "EngineWorker",
-    "JsonFormatter",
-    "TextFormatter",
-    "console_line",
-    "install_log_format",
-    "log_context",
-    "resolve_format",
-]
 
 
 def _context(record: logging.LogRecord) -> dict[str, Any]:

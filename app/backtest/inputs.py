@@ -74,7 +74,7 @@ def read_series(data_dir: Path, key: str) -> Series:
     except OSError as exc:
         raise BacktestError(f"cannot read {path}: {exc.strerror or exc}.") from None
     with handle:
-        table = CsvTable(handle, str(path))
+        table = CsvTable(handle)
         t_col, v_col = table.column("timestamp"), table.column("value")
         if t_col is None or v_col is None:
             raise BacktestError(

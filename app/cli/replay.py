@@ -146,7 +146,7 @@ def parse_csv(
     """
     if batch < 1:
         raise ProduceError(f"--batch must be at least 1, got {batch}")
-    table = CsvTable(lines, source)
+    table = CsvTable(lines)
     header = table.header
     value_columns: list[int] = []
     pending: dict[str, list[tuple[float, list[float | None], int | None]]] = {}

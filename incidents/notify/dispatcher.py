@@ -101,6 +101,7 @@ class Delivery:
     event: Mapping[str, Any]
     ledger: Any
     key: str
+    entry: Mapping[str, Any] | None  # the ledger's row for this event, read once
     partition: int | None
     context: dict[str, Any]
 
@@ -165,12 +166,14 @@ class Dispatcher:
         channel = self.channels[name]
         if name not in event.get("alert_channels", ()) or not channel.wants(event):
             return None
+        key = ledger_key(event, name)
         delivery = Delivery(
             name,
             channel,
             event,
             ledger,
-            ledger_key(event, name),
+            key,
+            ledger.get(key),
             partition,
             log_context(event, channel=name),
         )
@@ -184,7 +187,7 @@ class Dispatcher:
 
     def _replayed(self, d: Delivery) -> str | None:
         """Dedup: the final status the ledger already holds for this event, else None."""
-        entry = d.ledger.get(d.key)
+        entry = d.entry
         if entry is None or entry.get("status") not in FINAL:
             return None
         self.metrics.delivery(d.name, "duplicate")
@@ -222,8 +225,7 @@ class Dispatcher:
 
     async def _send_with_retries(self, d: Delivery) -> str:
         """Retry: send until delivered or finally failed, waiting as the policy says."""
-        entry = d.ledger.get(d.key)
-        attempts = int(entry.get("attempts", 0)) if entry else 0
+        attempts = int(d.entry.get("attempts", 0)) if d.entry else 0
         while True:
             result = await self._send_rate_limited(d)
             attempts += 1

@@ -13,10 +13,10 @@ from app.logformat import (
     JsonFormatter,
     TextFormatter,
     install_log_format,
-    log_context,
     resolve_format,
 )
 from app.settings import get_settings
+from incidents.log_context import log_context
 from incidents.redact import Redactor, install_log_filter, remove_log_filter
 
 SECRET = "https://hooks.example.com/services/T1/B2/s3cr3tT0k3nXYZ"
