@@ -44,126 +44,30 @@ The detector owns its learning, change points, season and calibration (``owns_le
 
 from __future__ import annotations
 
-import binascii
 import math
-from array import array
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 from detectors._checks import require_finite, require_int, state_field
-from detectors._packed import (
-    pack_decimals,
-    pack_floats,
-    unpack_bytes,
-    unpack_decimals,
-    unpack_floats,
-)
+from detectors._packed import pack_decimals, pack_floats, unpack_decimals, unpack_floats
 from detectors._tail import TailCalibration
+from detectors.adaptive_state import (
+    _NAN,
+    _SCALARS,
+    _SCALARS_V1,
+    _SCALARS_V2,
+    BINS,
+    Step,
+    _Feature,
+    _pack32,
+    _packed_len,
+    _unpack32,
+)
+from detectors.adaptive_step import FeatureStep
 from detectors.base import Detector, DetectorError
 
-BINS = 48  # half hours of a day
-_DAY = 86400.0
-_NAN = math.nan
-#: The least score of the point whose sustained sum first crosses ``sustain_sum``, times the
-#: threshold: the run is reported once, at its confirmation, above the scores of single noisy
-#: points near the threshold and below the persistence bypass (2x), so it changes no alert. On
-#: NAB dev's *tune* half any factor from 1.25 to 1.9 gives the same continuous score
-#: (docs/QUALITY.md).
-CONFIRMED = 1.5
-# The scalars of a feature's state, packed in this order.
-_SCALARS = (
-    "level", "plain", "w_level", "var", "w_var", "err_plain", "err_season", "step", "prev",
-    "high", "low", "flags", "run_n", "run_mean", "run_m2", "fast", "drift", "day", "first",
-    "n", "seasonal", "last", "dt", "sus", "sn", "short", "long", "sq", "sq_long", "lastflag",
-    "base", "beta",
-)  # fmt: skip
-# Rows written before the sustained path and the variance re-baseline: the scalars without them.
-_NEW_SCALARS = ("sus", "sn", "short", "long", "sq", "sq_long")
-_SCALARS_V1 = tuple(name for name in _SCALARS if name not in (*_NEW_SCALARS, "lastflag"))
-# Rows written before the direction of the last flag was kept.
-_SCALARS_V2 = tuple(name for name in _SCALARS if name != "lastflag")
 
-
-def _packed_len(count: int) -> int:
-    """Length of the base64 text of ``count`` packed floats."""
-    return 4 * ((8 * count + 2) // 3)
-
-
-def _pack32(values: array) -> str:  # type: ignore[type-arg]
-    return binascii.b2a_base64(values.tobytes(), newline=False).decode("ascii")
-
-
-def _unpack32(text: object) -> array:  # type: ignore[type-arg]
-    return array("f", unpack_bytes("adaptive state peaks", text, 8 * BINS, "96 float32"))
-
-
-@dataclass
-class Step:
-    """What :meth:`Adaptive.step` found for one point: per feature its signed score and
-    ``(center, spread)``, whether it was flagged, and the change points ``(feature, before,
-    after)`` it made."""
-
-    feature_scores: list[float]
-    baseline: list[tuple[float, float]]
-    flagged: list[bool]
-    change: tuple[tuple[int, float, float], ...]
-
-
-class _Feature:
-    """The state of one feature (see the module docstring)."""
-
-    def __init__(self, cal: TailCalibration) -> None:
-        self.cal = cal
-        self.level = _NAN  # slow level of the residuals from the profile
-        self.plain = _NAN  # slow level of the values (no profile)
-        self.w_level = 0.0
-        self.var = 0.0
-        self.w_var = 0.0
-        self.err_plain = 0.0
-        self.err_season = 0.0
-        self.step = math.inf
-        self.prev = _NAN
-        self.high = _NAN
-        self.low = _NAN
-        self.flags = 0.0
-        self.run_n = 0.0
-        self.run_mean = 0.0
-        self.run_m2 = 0.0
-        self.fast = _NAN
-        self.drift = 0.0
-        self.day = _NAN
-        self.first = _NAN
-        self.n = 0.0
-        self.seasonal = 0.0  # 1.0 while the profile is used
-        self.last = _NAN  # time of the last point
-        self.dt = 300.0  # mean time between points (up to a bin; the mean of the first 100)
-        self.sus = 0.0  # sustained-deviation sum (score units above ``sustain_level``)
-        # Steps between consecutive values: over the current sustained run (``sn`` points; it
-        # goes on while the sum is positive or a flag is recent) the mean size clipped at
-        # ``5 * long`` and the mean square; long-run (unflagged points) the mean size and square.
-        self.sn = 0.0
-        self.short = 0.0
-        self.long = _NAN
-        self.sq = 0.0
-        self.sq_long = _NAN
-        # The last flag by the threshold: +-k, k points ago, up or down (0: none in the last 3).
-        self.lastflag = 0.0
-        self.offsets = [0.0] * BINS
-        self.seen = 0  # bit k: bin k has an offset
-        # Per bin the largest deviation of earlier days (decayed) and of today, as float32.
-        self.peaks = array("f", bytes(4 * BINS))
-        self.today = array("f", bytes(4 * BINS))
-
-    def season_on(self, ts: float | None, days: float) -> bool:
-        return (
-            ts is not None
-            and ts - self.first >= days * _DAY
-            and self.err_season < (0.5 * self.err_plain)
-        )
-
-
-class Adaptive(Detector):
+class Adaptive(FeatureStep, Detector):
     """Per feature ``-log10`` tail probability of its deviation; see the module docstring.
 
     Parameters
@@ -337,37 +241,6 @@ class Adaptive(Detector):
             self.tail_quantile, self.tail_rate, self.min_tail, gaussian_cap=self.gaussian_cap
         )
 
-    # ---------------------------------------------------------------- scoring
-
-    def _expected(self, f: _Feature, ts: float | None) -> tuple[float, float, int, bool]:
-        """``(prediction, offset, bin, season on)`` of feature ``f`` at ``ts``."""
-        k = int(ts % _DAY // (_DAY / BINS)) if ts is not None else 0
-        on = f.season_on(ts, self.season_days)
-        if on and not f.seasonal:  # the spread and peaks were of no profile: start again
-            f.peaks = array("f", bytes(4 * BINS))
-            f.today = array("f", bytes(4 * BINS))
-            f.var = f.err_season
-        f.seasonal = 1.0 if on else 0.0
-        offset = f.offsets[k] if on and f.seen >> k & 1 else 0.0
-        return (f.level if on else f.plain) + offset, offset, k, on
-
-    def _spread(self, f: _Feature, prediction: float, k: int, ts: float | None) -> float:
-        sd = math.sqrt(f.var) if f.w_var > 0 else 0.0
-        least = f.step if f.step < math.inf else self.rel_floor * abs(prediction)
-        s = max(sd, least, self.range_floor * (f.high - f.low), 1e-9)
-        if ts is not None and self.peak_factor > 0:
-            day = math.floor(ts / _DAY)
-            if not math.isnan(f.day) and day != f.day:
-                fade = math.exp(-(day - f.day) / self.peak_days)
-                f.peaks = array(
-                    "f", [max(p, q) * fade for p, q in zip(f.peaks, f.today, strict=True)]
-                )
-                f.today = array("f", bytes(4 * BINS))
-            f.day = day
-            peaks = f.peaks  # this half hour's and its neighbours': a daily peak's time wanders
-            s = max(s, self.peak_factor * max(peaks[k - 1], peaks[k], peaks[(k + 1) % BINS]))
-        return s
-
     def step(
         self, x: Sequence[float], ts: float | None, threshold: float, learn: bool = True
     ) -> Step:
@@ -408,165 +281,6 @@ class Adaptive(Detector):
         if learn and learned:
             self._n_learned += 1
         return Step(scores, baseline, flagged, tuple(change))
-
-    def _score_learn(
-        self,
-        i: int,
-        f: _Feature,
-        v: float,
-        ts: float | None,
-        threshold: float,
-        scores: list[float],
-        baseline: list[tuple[float, float]],
-        flagged: list[bool],
-    ) -> tuple[int, float, float] | None:
-        prediction, offset, k, on = self._expected(f, ts)
-        s = self._spread(f, prediction, k, ts)
-        r = v - prediction
-        z = abs(r) / s
-        if not math.isnan(f.fast):
-            z = math.sqrt(z * abs(v - f.fast - offset) / s)
-        score = f.cal.score(z) if z >= self.min_z else 0.0
-        if f.dt < self.tail_interval:  # per interval: the chance that one of its points is as far
-            score = max(0.0, score - self._budget_shift(f))
-        flag = score > threshold
-        recent = f.lastflag
-        if flag and score < 2.0 * threshold and recent * r < 0:
-            # against the direction of a flag of the last 3 points: noise, not a persistent
-            # move (a pair of opposite flags would pass the 2-of-3 persistence)
-            flag = False
-        if flag:
-            f.lastflag = 1.0 if r > 0 else -1.0
-        else:
-            f.lastflag = 0.0 if abs(recent) >= 3 else recent + math.copysign(recent != 0, recent)
-        if self.sustain_sum > 0:
-            # a run of moderately far points from the slow baseline alerts though none crosses
-            # the threshold: each adds its score above ``sustain_level``, at most 0.6 of the sum
-            # needed, so one point alone never does
-            excess = min(score - self.sustain_level, 0.6 * self.sustain_sum)
-            before = f.sus
-            f.sus = max(0.0, f.sus * self.sustain_decay + excess)
-            if f.sus > self.sustain_sum and not flag:
-                flag = True
-                if before <= self.sustain_sum:  # the point that confirms the run reports it
-                    score = max(score, CONFIRMED * threshold)
-        scores.append(math.copysign(score, r))
-        baseline.append((prediction, s))
-        flagged.append(flag)
-        if f.n >= 10:
-            f.cal.learn(z)
-        f.n += 1
-        moved = None
-        # change point: a decaying count of flags, the run's mean and variance
-        f.flags = f.flags * self.change_decay + (1.0 if flag else 0.0)
-        if flag:
-            f.run_n += 1
-            w = max(1.0 / f.run_n, 1.0 / 32)
-            d = v - f.run_mean
-            f.run_mean += w * d
-            f.run_m2 = (1.0 - w) * (f.run_m2 + w * d * d)
-        elif f.flags < 0.5:
-            f.run_n = f.run_mean = f.run_m2 = 0.0
-        if flag and f.flags >= self.change_count and f.run_n >= 2:
-            new = f.run_mean
-            shift = new - prediction
-            f.plain = f.plain + shift if on else new
-            f.level = new - offset if on else f.level + shift
-            f.var = max(f.var, f.run_m2)
-            f.flags = f.run_n = f.run_mean = f.run_m2 = 0.0
-            kept = v
-            moved = (i, prediction, new)
-        elif flag:
-            limit = min(f.cal.z_at(threshold + self._budget_shift(f)) * s, abs(r))
-            kept = prediction + (limit if r > 0 else -limit)
-        else:
-            kept = v
-        has = f.seen >> k & 1
-        old = f.offsets[k] if has else 0.0
-        e_plain = kept - f.plain
-        e_season = kept - f.level - old
-        b = self.var_alpha
-        f.err_plain += b * (e_plain * e_plain - f.err_plain)
-        f.err_season += b * (e_season * e_season - f.err_season)
-        f.w_level = f.w_level * (1.0 - self.alpha) + self.alpha
-        w = self.alpha / f.w_level
-        f.plain += w * (kept - f.plain)
-        f.level += w * (kept - old - f.level)
-        if ts is not None:
-            d = kept - f.level
-            if not math.isnan(f.last):
-                w = max(0.01, 1.0 / (f.n - 1.0))  # the mean of the first 100 gaps, then fading
-                f.dt += w * (min(max(ts - f.last, 0.0), _DAY / BINS) - f.dt)
-            f.last = ts
-            # a bin learns as fast per day whatever the sampling (season_alpha at 5 minutes)
-            rate = self.season_alpha * min(1.0, f.dt / 300.0)
-            if not has:
-                f.offsets[k] = d
-            elif not (flag and on):  # a flagged point (a bump) does not teach a profile in use
-                f.offsets[k] = old + rate * (d - old)
-            f.seen |= 1 << k
-            on = f.season_on(ts, self.season_days)
-            if self.peak_factor > 0:
-                f.today[k] = max(f.today[k], abs(r))
-        self._spread_change(f, abs(v - f.prev), flag)
-        if math.isnan(f.fast):
-            f.fast = v - offset
-        else:  # a flagged point moves it as far as the threshold only, as it does the level
-            f.fast += self.fast_alpha * (kept - offset - f.fast)
-        if self.drift_points > 0:
-            base = f.level if on else f.plain
-            f.drift = f.drift + 1 if abs(f.fast - base) > self.drift_sigmas * s else 0.0
-            if f.drift >= self.drift_points:
-                f.level += f.fast - base
-                f.plain += f.fast - base
-                f.drift = 0.0
-                if moved is None:
-                    moved = (i, base, f.fast)
-        f.w_var = f.w_var * (1.0 - b) + b
-        rr = kept - prediction
-        f.var += (b / f.w_var) * (rr * rr - f.var)
-        if v != f.prev:
-            f.step = min(f.step, abs(v - f.prev))
-        f.prev = v
-        f.high = max(v, f.high + (v - f.high) / 32)
-        f.low = min(v, f.low + (v - f.low) / 32)
-        return moved
-
-    def _budget_shift(self, f: _Feature) -> float:
-        """What a point of ``f`` scores less for being one of ``tail_interval / dt``."""
-        if f.dt >= self.tail_interval:
-            return 0.0
-        return math.log10(self.tail_interval / max(f.dt, 1e-3))
-
-    def _spread_change(self, f: _Feature, d: float, flag: bool) -> None:
-        """Learn the step ``d`` from the previous value. A sustained run of at least
-        ``var_points`` whose steps are ``var_ratio`` times the long-run ones (clipped, so one
-        jump of a level shift does not count) re-baselines the variance by the ratio of their
-        mean squares: a spread that rose and stays."""
-        if math.isnan(f.long):
-            f.long, f.sq_long = d, d * d
-            return
-        if f.sus > 0 or f.flags >= 0.5:  # the run goes on through a quiet point or two
-            f.sn += 1
-            w = 1.0 / f.sn
-            f.short += w * (min(d, 5.0 * f.long) - f.short)
-            f.sq += w * (d * d - f.sq)
-        else:
-            f.sn = f.short = f.sq = 0.0
-        if not flag:
-            a = self.short_alpha
-            f.long += a * (d - f.long)
-            f.sq_long += a * (d * d - f.sq_long)
-        if (
-            self.var_ratio > 0
-            and f.sn >= self.var_points
-            and f.sus > self.sustain_sum
-            and f.short > self.var_ratio * f.long > 0
-        ):
-            f.var *= f.sq / f.sq_long
-            f.long, f.sq_long = f.short, f.sq
-            f.sus = f.sn = f.short = f.sq = 0.0
-            f.flags = f.run_n = f.run_mean = f.run_m2 = 0.0
 
     # ---------------------------------------------------------------- the Detector contract
 

@@ -10,7 +10,8 @@ import pytest
 
 from app.scenarios import engine_alerts, judge, scenario
 from detectors import DetectorError, ModelScorer, ModelSpec
-from detectors.adaptive import _SCALARS_V1, _SCALARS_V2, CONFIRMED, Adaptive
+from detectors.adaptive import _SCALARS_V1, _SCALARS_V2, Adaptive
+from detectors.adaptive_step import CONFIRMED
 from detectors.results import describe_change
 from incidents.config import ModelConfig
 from incidents.scoring import score_batch

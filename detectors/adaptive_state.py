@@ -1,0 +1,108 @@
+"""The adaptive detector's state of one feature, how it is packed, and what a step found.
+
+See :mod:`detectors.adaptive` for what each field is for.
+"""
+
+from __future__ import annotations
+
+import binascii
+import math
+from array import array
+from dataclasses import dataclass
+
+from detectors._packed import unpack_bytes
+from detectors._tail import TailCalibration
+
+BINS = 48  # half hours of a day
+_DAY = 86400.0
+_NAN = math.nan
+# The scalars of a feature's state, packed in this order.
+_SCALARS = (
+    "level", "plain", "w_level", "var", "w_var", "err_plain", "err_season", "step", "prev",
+    "high", "low", "flags", "run_n", "run_mean", "run_m2", "fast", "drift", "day", "first",
+    "n", "seasonal", "last", "dt", "sus", "sn", "short", "long", "sq", "sq_long", "lastflag",
+    "base", "beta",
+)  # fmt: skip
+# Rows written before the sustained path and the variance re-baseline: the scalars without them.
+_NEW_SCALARS = ("sus", "sn", "short", "long", "sq", "sq_long")
+_SCALARS_V1 = tuple(name for name in _SCALARS if name not in (*_NEW_SCALARS, "lastflag"))
+# Rows written before the direction of the last flag was kept.
+_SCALARS_V2 = tuple(name for name in _SCALARS if name != "lastflag")
+
+
+def _packed_len(count: int) -> int:
+    """Length of the base64 text of ``count`` packed floats."""
+    return 4 * ((8 * count + 2) // 3)
+
+
+def _pack32(values: array) -> str:  # type: ignore[type-arg]
+    return binascii.b2a_base64(values.tobytes(), newline=False).decode("ascii")
+
+
+def _unpack32(text: object) -> array:  # type: ignore[type-arg]
+    return array("f", unpack_bytes("adaptive state peaks", text, 8 * BINS, "96 float32"))
+
+
+@dataclass
+class Step:
+    """What :meth:`Adaptive.step` found for one point: per feature its signed score and
+    ``(center, spread)``, whether it was flagged, and the change points ``(feature, before,
+    after)`` it made."""
+
+    feature_scores: list[float]
+    baseline: list[tuple[float, float]]
+    flagged: list[bool]
+    change: tuple[tuple[int, float, float], ...]
+
+
+class _Feature:
+    """The state of one feature (see the module docstring)."""
+
+    def __init__(self, cal: TailCalibration) -> None:
+        self.cal = cal
+        self.level = _NAN  # slow level of the residuals from the profile
+        self.plain = _NAN  # slow level of the values (no profile)
+        self.w_level = 0.0
+        self.var = 0.0
+        self.w_var = 0.0
+        self.err_plain = 0.0
+        self.err_season = 0.0
+        self.step = math.inf
+        self.prev = _NAN
+        self.high = _NAN
+        self.low = _NAN
+        self.flags = 0.0
+        self.run_n = 0.0
+        self.run_mean = 0.0
+        self.run_m2 = 0.0
+        self.fast = _NAN
+        self.drift = 0.0
+        self.day = _NAN
+        self.first = _NAN
+        self.n = 0.0
+        self.seasonal = 0.0  # 1.0 while the profile is used
+        self.last = _NAN  # time of the last point
+        self.dt = 300.0  # mean time between points (up to a bin; the mean of the first 100)
+        self.sus = 0.0  # sustained-deviation sum (score units above ``sustain_level``)
+        # Steps between consecutive values: over the current sustained run (``sn`` points; it
+        # goes on while the sum is positive or a flag is recent) the mean size clipped at
+        # ``5 * long`` and the mean square; long-run (unflagged points) the mean size and square.
+        self.sn = 0.0
+        self.short = 0.0
+        self.long = _NAN
+        self.sq = 0.0
+        self.sq_long = _NAN
+        # The last flag by the threshold: +-k, k points ago, up or down (0: none in the last 3).
+        self.lastflag = 0.0
+        self.offsets = [0.0] * BINS
+        self.seen = 0  # bit k: bin k has an offset
+        # Per bin the largest deviation of earlier days (decayed) and of today, as float32.
+        self.peaks = array("f", bytes(4 * BINS))
+        self.today = array("f", bytes(4 * BINS))
+
+    def season_on(self, ts: float | None, days: float) -> bool:
+        return (
+            ts is not None
+            and ts - self.first >= days * _DAY
+            and self.err_season < (0.5 * self.err_plain)
+        )
