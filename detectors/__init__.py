@@ -16,7 +16,8 @@ from detectors.evaluation import pointwise_metrics
 from detectors.ewma import EWMA
 from detectors.knn import KNNSurprise
 from detectors.mad import RollingMAD
-from detectors.model import ModelScorer, ModelSpec
+from detectors.model import ModelScorer
+from detectors.model_spec import ModelSpec
 from detectors.registry import (
     DEFAULT_THRESHOLDS,
     DETECTORS,
