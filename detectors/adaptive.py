@@ -28,6 +28,9 @@ Each feature keeps (all updated online, one point at a time):
   a threshold flag of the last 3 points is not flagged, so a pair of opposite noise flags does
   not pass a 2-of-3 persistence (a persistent move goes one way; a spread that rose is the
   sustained path's and the variance re-baseline's);
+- a run reported once, at its peak: for ``repeat_points`` points after a score above
+  ``repeat_level``, a point scoring no more than the run's highest so far reports 0 (its flag is
+  kept, so the alerts are what they were): a burst of three far points is one report, not three;
 - bounded learning: a flagged point is learned pulled in to the threshold (by the slow level,
   the variance and the fast center, so a bump stays far from the fast center for its length),
   and does not teach the half-hour offset of a profile in use (a bump at a trough stays a bump);
@@ -56,6 +59,7 @@ from detectors.adaptive_state import (
     _SCALARS,
     _SCALARS_V1,
     _SCALARS_V2,
+    _SCALARS_V3,
     BINS,
     Step,
     _Feature,
@@ -109,6 +113,11 @@ class Adaptive(FeatureStep, Detector):
     short_alpha, var_ratio, var_points
         Weight of a new step in the long-run step size; the ratio of a sustained run's step size
         to it, and the run's length, that re-baseline the variance (``var_ratio`` 0: never).
+    repeat_level, repeat_points
+        A run is reported once, at its peak: for ``repeat_points`` points after a score above
+        ``repeat_level`` (counted again from each), a point scoring no more than the run's
+        highest so far reports 0; its flag is kept (``repeat_points`` 0: every point reports
+        its own score).
 
     Examples
     --------
@@ -146,6 +155,7 @@ class Adaptive(FeatureStep, Detector):
         "gaussian_cap", "min_z", "change_decay", "change_count", "drift_sigmas",
         "drift_points", "season_alpha", "season_days", "range_floor", "rel_floor", "peak_factor", "peak_days",
         "tail_interval", "sustain_level", "sustain_sum", "sustain_decay", "short_alpha", "var_ratio", "var_points",
+        "repeat_level", "repeat_points",
     )  # fmt: skip
     owns_learning: ClassVar[bool] = True
 
@@ -177,6 +187,8 @@ class Adaptive(FeatureStep, Detector):
         short_alpha: float = 0.01,
         var_ratio: float = 2.0,
         var_points: int = 30,
+        repeat_level: float = 1.0,
+        repeat_points: int = 10,
     ) -> None:
         super().__init__(n_features)
         for field, value in (
@@ -201,6 +213,7 @@ class Adaptive(FeatureStep, Detector):
             ("sustain_level", sustain_level),
             ("sustain_sum", sustain_sum),
             ("var_ratio", var_ratio),
+            ("repeat_level", repeat_level),
         ):
             if require_finite(field, value) < 0.0:
                 raise DetectorError(f"{field} must be >= 0, got {float(value)}")
@@ -234,6 +247,8 @@ class Adaptive(FeatureStep, Detector):
         self.short_alpha = float(short_alpha)
         self.var_ratio = float(var_ratio)
         self.var_points = require_int("var_points", var_points, 1)
+        self.repeat_level = float(repeat_level)
+        self.repeat_points = require_int("repeat_points", repeat_points, 0)
         self._features = [_Feature(self._calibration()) for _ in range(n_features)]
 
     def _calibration(self) -> TailCalibration:
@@ -331,7 +346,7 @@ class Adaptive(FeatureStep, Detector):
                 raise DetectorError("adaptive state features must be objects")
             f = _Feature(self._calibration())
             names: tuple[str, ...] = _SCALARS
-            for older in (_SCALARS_V1, _SCALARS_V2):
+            for older in (_SCALARS_V1, _SCALARS_V2, _SCALARS_V3):
                 if isinstance(row.get("s"), str) and len(row["s"]) == _packed_len(len(older)):
                     names = older  # a row of an older engine: the new scalars start afresh
             scalars = unpack_floats("adaptive state", row.get("s"), len(names))

@@ -21,13 +21,17 @@ _SCALARS = (
     "level", "plain", "w_level", "var", "w_var", "err_plain", "err_season", "step", "prev",
     "high", "low", "flags", "run_n", "run_mean", "run_m2", "fast", "drift", "day", "first",
     "n", "seasonal", "last", "dt", "sus", "sn", "short", "long", "sq", "sq_long", "lastflag",
-    "base", "beta",
+    "peak", "left", "base", "beta",
 )  # fmt: skip
 # Rows written before the sustained path and the variance re-baseline: the scalars without them.
 _NEW_SCALARS = ("sus", "sn", "short", "long", "sq", "sq_long")
-_SCALARS_V1 = tuple(name for name in _SCALARS if name not in (*_NEW_SCALARS, "lastflag"))
+_SCALARS_V1 = tuple(
+    name for name in _SCALARS if name not in (*_NEW_SCALARS, "lastflag", "peak", "left")
+)
 # Rows written before the direction of the last flag was kept.
-_SCALARS_V2 = tuple(name for name in _SCALARS if name != "lastflag")
+_SCALARS_V2 = tuple(name for name in _SCALARS if name not in ("lastflag", "peak", "left"))
+# Rows written before a run was reported once.
+_SCALARS_V3 = tuple(name for name in _SCALARS if name not in ("peak", "left"))
 
 
 def _packed_len(count: int) -> int:
@@ -94,6 +98,10 @@ class _Feature:
         self.sq_long = _NAN
         # The last flag by the threshold: +-k, k points ago, up or down (0: none in the last 3).
         self.lastflag = 0.0
+        # A run's highest score so far, and the points left in which a point no higher reports
+        # 0 (a score above ``repeat_level`` sets ``repeat_points``).
+        self.peak = 0.0
+        self.left = 0.0
         self.offsets = [0.0] * BINS
         self.seen = 0  # bit k: bin k has an offset
         # Per bin the largest deviation of earlier days (decayed) and of today, as float32.

@@ -45,6 +45,8 @@ class FeatureStep:
     short_alpha: float
     var_ratio: float
     var_points: int
+    repeat_level: float
+    repeat_points: int
 
     def _expected(self, f: _Feature, ts: float | None) -> tuple[float, float, int, bool]:
         """``(prediction, offset, bin, season on)`` of feature ``f`` at ``ts``."""
@@ -116,7 +118,7 @@ class FeatureStep:
                 flag = True
                 if before <= self.sustain_sum:  # the point that confirms the run reports it
                     score = max(score, CONFIRMED * threshold)
-        scores.append(math.copysign(score, r))
+        scores.append(math.copysign(self._reported(f, score), r))
         baseline.append((prediction, s))
         flagged.append(flag)
         if f.n >= 10:
@@ -197,6 +199,18 @@ class FeatureStep:
         f.high = max(v, f.high + (v - f.high) / 32)
         f.low = min(v, f.low + (v - f.low) / 32)
         return moved
+
+    def _reported(self, f: _Feature, score: float) -> float:
+        """The score a point reports: 0 when it repeats a run's peak (see ``repeat_points``)."""
+        if self.repeat_points == 0:
+            return score
+        repeat = f.left > 0 and score <= f.peak
+        if score > self.repeat_level:
+            f.peak = max(f.peak, score) if f.left > 0 else score
+            f.left = float(self.repeat_points)
+        elif f.left > 0:
+            f.left -= 1
+        return 0.0 if repeat else score
 
     def _budget_shift(self, f: _Feature) -> float:
         """What a point of ``f`` scores less for being one of ``tail_interval / dt``."""

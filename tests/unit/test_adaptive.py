@@ -10,7 +10,7 @@ import pytest
 
 from app.scenarios import engine_alerts, judge, scenario
 from detectors import DetectorError, ModelScorer, ModelSpec
-from detectors.adaptive import _SCALARS_V1, _SCALARS_V2, Adaptive
+from detectors.adaptive import _SCALARS_V1, _SCALARS_V2, _SCALARS_V3, Adaptive
 from detectors.adaptive_step import CONFIRMED
 from detectors.results import describe_change
 from incidents.config import ModelConfig
@@ -90,6 +90,8 @@ def test_the_scorer_adds_no_learning_of_its_own() -> None:
         ({"sustain_decay": 1.5}, "sustain_decay must be in (0, 1], got 1.5"),
         ({"var_ratio": -1.0}, "var_ratio must be >= 0, got -1.0"),
         ({"var_points": 0}, "var_points"),
+        ({"repeat_level": -1.0}, "repeat_level must be >= 0, got -1.0"),
+        ({"repeat_points": -1}, "repeat_points"),
     ],
 )
 def test_parameters_that_cannot_work_are_refused_naming_the_field(
@@ -118,16 +120,17 @@ def test_the_adaptive_detector_passes_the_behaviour_scenarios(name: str, seed: i
 
 def test_a_sustained_run_is_reported_once_at_its_confirmation_above_the_threshold() -> None:
     # a bump at a trough of moderately far points: the sustained sum flags it, and the point
-    # whose sum first crosses (twice here: it fell back in between) scores 1.5 x the threshold
-    # while the run's later points keep their own scores, below the threshold (one report per
-    # run in the scores; the flags, hence the alerts, are what they were)
+    # whose sum first crosses scores 1.5 x the threshold; the sum crosses again 3 points later,
+    # but a run is reported once, at its peak, so that crossing and the run's later points
+    # report less (one report per run in the scores; the flags, hence the alerts, are what
+    # they were)
     made = scenario("daily_bump", 3)
     det = Adaptive(1)
     steps = [det.step([v], t, 2.0) for t, v in zip(made.ts, made.values, strict=True)]
     start, end = made.windows[0]
     confirmed = [k for k, s in enumerate(steps) if abs(s.feature_scores[0]) == CONFIRMED * 2.0]
-    assert confirmed == [2392, 2395]
-    assert all(steps[k].flagged[0] for k in confirmed)
+    assert confirmed == [2392]
+    assert all(steps[k].flagged[0] for k in (2392, 2395))
     assert all(start <= k <= end for k in confirmed)
     assert steps[2396].flagged[0] and abs(steps[2396].feature_scores[0]) < 2.0
 
@@ -146,6 +149,27 @@ def test_a_flag_against_the_direction_of_the_last_one_is_noise_not_persistence()
     assert down.flagged == [False] and down.feature_scores[0] < -2.0
 
 
+def _burst_scores(params: dict[str, float]) -> tuple[list[float], list[bool]]:
+    rng = np.random.default_rng(1)
+    det = Adaptive(1, **params)
+    for k in range(2000):
+        det.step([100.0 + rng.normal()], 60.0 * k, 2.0)
+    burst = [det.step([v], 60.0 * (2000 + k), 2.0) for k, v in enumerate([108.0, 107.0, 106.0])]
+    return [s.feature_scores[0] for s in burst], [s.flagged[0] for s in burst]
+
+
+def test_a_burst_is_reported_once_at_its_peak_and_each_of_its_points_still_flags() -> None:
+    # three far points in a row: the first reports its score, the next two, no higher, report 0
+    # (NAB counts each reported point outside a window as a false alarm; a run is one alarm),
+    # while their flags, hence the alerts and the persistence, are what they were
+    scores, flags = _burst_scores({})
+    assert scores[0] > 2.0 and scores[1:] == [0.0, 0.0]
+    assert flags == [True, True, True]
+    # repeat_points 0: every point reports its own score, with the same flags
+    own, same = _burst_scores({"repeat_points": 0})
+    assert own[0] == scores[0] and min(own[1:]) > 2.0 and same == flags
+
+
 def _older_row(state: dict, names: tuple[str, ...]) -> dict:
     """``state`` as an older engine wrote it: its scalars ``names`` only."""
     from detectors._packed import pack_floats, unpack_floats
@@ -158,8 +182,9 @@ def _older_row(state: dict, names: tuple[str, ...]) -> dict:
     return older
 
 
-# before the sustained path (its sum and step statistics), before the last flag's direction
-@pytest.mark.parametrize("names", [_SCALARS_V1, _SCALARS_V2], ids=["v1", "v2"])
+# before the sustained path (its sum and step statistics), before the last flag's direction,
+# before a run was reported once
+@pytest.mark.parametrize("names", [_SCALARS_V1, _SCALARS_V2, _SCALARS_V3], ids=["v1", "v2", "v3"])
 def test_a_row_written_by_the_older_state_format_loads_and_keeps_scoring(
     names: tuple[str, ...],
 ) -> None:
