@@ -80,7 +80,7 @@ class Engine(Protocol):
 
     async def series(self, model_id: str, entity: str, limit: int, horizon: int) -> dict[str, Any]:
         """The recent points of (model, entity), from the worker that owns the entity: the
-        fields of ``api.schemas.SeriesOut``. Raises UnknownModel or EngineUnavailable."""
+        fields of ``api.schemas.series.SeriesOut``. Raises UnknownModel or EngineUnavailable."""
 
     async def create_silence(
         self, silence: dict[str, Any], actor: str | None = None
@@ -96,7 +96,7 @@ class Engine(Protocol):
         self, incident_id: str, verdict: str, actor: str | None = None
     ) -> dict[str, Any]:
         """Apply ``verdict`` ("false_positive") on an open incident, on the worker that owns its
-        entity: the fields of ``api.schemas.FeedbackOut``. Raises UnknownIncident,
+        entity: the fields of ``api.schemas.alerts.FeedbackOut``. Raises UnknownIncident,
         IncidentNotOpen or EngineUnavailable. ``actor`` as for configs."""
 
     def model_stats_report(self) -> dict[str, dict[str, Any]]:

@@ -76,7 +76,7 @@ def _message(error: dict[str, Any]) -> str:
 
 
 def validation_items(errors: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
-    from api.schemas import DetectorParamsError
+    from api.schemas.config import DetectorParamsError
 
     items: list[dict[str, str]] = []
     seen: set[str] = set()

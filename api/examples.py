@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.schemas import README_CONFIG_EXAMPLE, WEEKLY_SILENCE_EXAMPLE, ModelConfigIn
+from api.schemas.config import README_CONFIG_EXAMPLE, ModelConfigIn
+from api.schemas.silences import WEEKLY_SILENCE_EXAMPLE
 
 T0 = 1795766400.0  # 2026-11-27T08:00:00Z
 UPDATED_AT = "2026-11-27T08:00:00.000Z"

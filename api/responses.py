@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api import examples
-from api.schemas import ErrorOut
+from api.schemas.errors import ErrorOut
 
 Responses = dict[int | str, dict[str, Any]]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from api.schemas import QualityOut, ScoreOut
+from api.schemas.score import QualityOut, ScoreOut
 from detectors.quality_counters import QualityCounters
 
 COLUMNS = ("ts", "score", "threshold", "is_anomaly", "warm", "alert")
@@ -64,7 +64,7 @@ def result_points(columns: Mapping[str, Any]) -> list[dict[str, Any]]:
     >>> columns = {"ts": [0.0, 10.0], "score": [0.5, None], "threshold": [3.0, 3.0],
     ...            "is_anomaly": [False, True], "warm": [True, True], "alert": [False, True],
     ...            "extra": [[1, {"root_cause": "cpu 160"}]]}
-    >>> from api.schemas import PointOut
+    >>> from api.schemas.score import PointOut
     >>> points = orjson.loads(orjson.dumps(result_points(columns)))
     >>> [PointOut(**p).model_dump() == p for p in points]
     [True, True]

@@ -87,7 +87,7 @@ def warmed_row(config: Any, entity: str, seed: int) -> tuple[dict[str, Any], dic
 
 def probe(keys: int, templates: int, seed: int) -> dict[str, Any]:
     """Build the rows and measure them (in a fresh process: see the module docstring)."""
-    from api.schemas import ModelConfigIn
+    from api.schemas.config import ModelConfigIn
     from incidents.config import ModelConfig
 
     config = ModelConfig.from_dict(ModelConfigIn.model_validate(README_CONFIG).model_dump())

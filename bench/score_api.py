@@ -80,7 +80,7 @@ def columns_body(size: int, entity: str) -> bytes:
 
     Examples
     --------
-    >>> from api.schemas import ScoreIn
+    >>> from api.schemas.score import ScoreIn
     >>> as_columns = ScoreIn.model_validate_json(columns_body(3, "host-1"))
     >>> list(as_columns.records) == list(ScoreIn.model_validate_json(request_body(3, "h")).records)
     True
@@ -129,7 +129,7 @@ class InProcessScorer:
     """The worker's scoring path for a dry run, called directly."""
 
     def __init__(self) -> None:
-        from api.schemas import ModelConfigIn
+        from api.schemas.config import ModelConfigIn
         from incidents.config import ModelConfig
 
         self.config = ModelConfig.from_dict(
@@ -142,7 +142,7 @@ class InProcessScorer:
         from api.nogc import paused_gc
         from api.records import RecordColumns, columns_batch
         from api.routing import parse_json
-        from api.schemas import ScoreIn
+        from api.schemas.score import ScoreIn
         from incidents.scoring import score_batch
         from incidents.telemetry import records_to_batch
 

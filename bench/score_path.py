@@ -23,7 +23,8 @@ from typing import Any
 from api.engine import ScoreCommand
 from api.nogc import paused_gc
 from api.routing import parse_json
-from api.schemas import ModelConfigIn, ScoreIn, ScoreOut
+from api.schemas.config import ModelConfigIn
+from api.schemas.score import ScoreIn, ScoreOut
 from api.score_reply import score_reply
 from app.engine import Engine
 from bench.score_api import learned_state, request_body

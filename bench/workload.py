@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from api.schemas import README_CONFIG_EXAMPLE
+from api.schemas.config import README_CONFIG_EXAMPLE
 
 MODEL_ID = "metrics-v1"
 START_TS = 1_795_766_400.0  # 2026-11-27T08:00:00Z, the README's first point

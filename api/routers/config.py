@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, HTTPException
 from api import examples, responses
 from api.deps import AdminAccess, EngineDep, ReadAccess
 from api.routing import GuardedRoute
-from api.schemas import ConfigsIn, ConfigsOut, ModelConfigOut
+from api.schemas.config import ConfigsIn, ConfigsOut, ModelConfigOut
 
 router = APIRouter(prefix="/anomaly", tags=["configuration"], route_class=GuardedRoute)
 

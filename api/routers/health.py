@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from api import examples
 from api.deps import EngineDep
-from api.schemas import HealthOut
+from api.schemas.health import HealthOut
 
 router = APIRouter(tags=["health"])
 

@@ -13,7 +13,7 @@ from api.engine import InvalidInput, ScoreCommand
 from api.nogc import paused_gc
 from api.records import RecordColumns
 from api.routing import GuardedRoute
-from api.schemas import ScoreIn, ScoreOut
+from api.schemas.score import ScoreIn, ScoreOut
 from api.score_reply import points_to_columns, quality, score_reply
 
 router = APIRouter(prefix="/anomaly", tags=["scoring"], route_class=GuardedRoute)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from api import responses
 from api.deps import EngineDep, ReadAccess
 from api.routing import GuardedRoute
-from api.schemas import SeriesOut
+from api.schemas.series import SeriesOut
 
 router = APIRouter(prefix="/anomaly", tags=["series"], route_class=GuardedRoute)
 

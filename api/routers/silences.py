@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, HTTPException, Response
 from api import examples, responses
 from api.deps import AdminAccess, EngineDep, ReadAccess
 from api.routing import GuardedRoute
-from api.schemas import SilenceIn, SilenceOut, SilencesOut
+from api.schemas.silences import SilenceIn, SilenceOut, SilencesOut
 
 router = APIRouter(prefix="/anomaly", tags=["silences"], route_class=GuardedRoute)
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException
 from api import examples, responses
 from api.deps import EngineDep, ReadAccess
 from api.routing import GuardedRoute
-from api.schemas import ModelStatsOut, StatsOut
+from api.schemas.stats import ModelStatsOut, StatsOut
 
 router = APIRouter(prefix="/anomaly", tags=["stats"], route_class=GuardedRoute)
 

@@ -195,7 +195,7 @@ def config_from(data: Any, path: Path | None) -> ModelConfig:
     from pydantic import ValidationError
 
     from api.errors import validation_items
-    from api.schemas import ModelConfigIn
+    from api.schemas.config import ModelConfigIn
 
     try:
         configs = configs_in(data)

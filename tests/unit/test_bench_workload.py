@@ -6,7 +6,8 @@ import orjson
 import pytest
 from aiokafka.partitioner import murmur2
 
-from api.schemas import ModelConfigIn, ScoreIn
+from api.schemas.config import ModelConfigIn
+from api.schemas.score import ScoreIn
 from bench.score_api import request_body
 from bench.workload import (
     README_CONFIG,

@@ -18,7 +18,7 @@ import numpy as np
 import orjson
 import pytest
 
-from api.schemas import README_CONFIG_EXAMPLE
+from api.schemas.config import README_CONFIG_EXAMPLE
 from detectors import signal_correlation
 from detectors.forecast import Holt, _Smoother
 from detectors.thresholds import AdaptiveThreshold

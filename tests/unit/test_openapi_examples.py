@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from jsonschema_rs import Draft202012Validator
 
 from api import create_api
-from api.schemas import README_CONFIG_EXAMPLE
+from api.schemas.config import README_CONFIG_EXAMPLE
 from tests.unit.test_api import README_PAYLOAD, FakeEngine
 
 API = create_api(FakeEngine())

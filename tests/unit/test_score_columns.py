@@ -20,7 +20,7 @@ from api.engine import ScoreCommand
 from api.options import ApiOptions
 from api.records import RecordColumns, columns_batch, record_columns
 from api.routing import parse_json
-from api.schemas import PointOut, RecordIn, ScoreOut
+from api.schemas.score import PointOut, RecordIn, ScoreOut
 from api.score_reply import score_reply
 from bench.score_api import server_timing_ms
 from incidents.config import ModelConfig
