@@ -80,16 +80,17 @@ exactly as the one that wrote it. JSON bytes for one feature (three): declared o
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from detectors._checks import require_finite, require_int, state_field
-from detectors._cycle import Cycle, Sides, round6
+from detectors._cycle import Cycle
 from detectors._packed import pack_floats, unpack_floats
+from detectors._seasonal_sums import _zeros
 from detectors.base import DetectorError
+from detectors.seasonal_auto import _DAILY, _DECLARED, _NONE, _UNDECIDED, _WEEKLY, WEEKDAYS
 from detectors.seasonal_config import (
     DAILY_BINS,
     DAY,
@@ -99,17 +100,10 @@ from detectors.seasonal_config import (
     check_period,
     seasonality_params,
 )
-
-WEEKDAYS = 7
-# auto: when the candidates are judged, in days since the first point
-DAILY_FROM, DAILY_UNTIL, WEEKLY_FROM, WEEKLY_UNTIL = 3.0, 7.0, 21.0, 28.0
-# a cycle this clear (share of the variance explained out of sample) switches on after 2 days
-DAILY_EARLY, EARLY_EXPLAINED = 2.0, 0.8
-
-_UNDECIDED, _DAILY, _WEEKLY, _NONE, _DECLARED = 0, 1, 2, 3, 4
+from detectors.seasonal_walk import ProfileWalk
 
 
-class SeasonalProfile:
+class SeasonalProfile(ProfileWalk):
     """Per-feature seasonal offsets of one key, learned online (see the module's Design).
 
     Parameters
@@ -246,84 +240,6 @@ class SeasonalProfile:
         not learned)."""
         self._walk(ts, rows, learn=True)
 
-    def _walk(self, ts: object, rows: object, learn: bool) -> np.ndarray:
-        if isinstance(ts, float | int) and not isinstance(ts, bool):  # the one-point path
-            return self._walk_one(float(ts), rows, learn)
-        times = np.atleast_1d(np.asarray(ts, dtype=float))
-        values = np.asarray(rows, dtype=float)
-        m = len(times)
-        if times.ndim != 1 or values.size != m * self.n_features:
-            raise DetectorError(
-                f"got {m} timestamps for {values.size} values of {self.n_features} features"
-            )
-        if m == 1:
-            return self._walk_one(float(times[0]), values.ravel().tolist(), learn)
-        if not np.isfinite(times).all():
-            raise DetectorError("ts must be finite epoch seconds")
-        if not m or self._stage == _NONE:
-            return np.zeros((m, self.n_features))
-        values = values.reshape(m, self.n_features)
-        walker = self if learn else self._copy()
-        finite = np.isfinite(values)
-        fine = np.floor(times / self._fine)
-        cut = np.flatnonzero(fine[1:] != fine[:-1]) + 1
-        starts = np.concatenate([[0], cut])
-        sums = np.add.reduceat(np.where(finite, values, 0.0), starts, axis=0).tolist()
-        counts = np.add.reduceat(finite, starts, axis=0).astype(float).tolist()
-        firsts = times[starts].tolist()
-        last = len(starts) - 1
-        found: list[tuple[float, Sides] | None] = []
-        for i, (t, total, count) in enumerate(zip(firsts, sums, counts, strict=True)):
-            found.append(walker._segment(t, total, count, record=learn or i < last))
-            if walker._stage == _NONE:
-                found += [None] * (last - i)
-                break
-        if all(got is None for got in found):
-            return np.zeros((m, self.n_features))
-        flat: Sides = [(0.0, 0.0, 0.0, 0.0)] * self.n_features
-        widths = np.array([1.0 if got is None else got[0] for got in found])
-        coef = np.array([flat if got is None else got[1] for got in found])
-        segment = np.repeat(np.arange(len(found)), np.diff(np.append(starts, m)))
-        u = times / widths[segment]
-        frac = u - np.floor(u) - 0.5
-        left = (frac < 0)[:, None]
-        c = coef[segment]
-        a = np.where(left, c[:, :, 0], c[:, :, 2])
-        b = np.where(left, c[:, :, 1], c[:, :, 3])
-        out: np.ndarray = a + np.abs(frac)[:, None] * (b - a)
-        return out
-
-    def _walk_one(self, t: float, rows: object, learn: bool) -> np.ndarray:
-        """The one-point path: the block's arithmetic in Python floats."""
-        row = rows if isinstance(rows, list) else np.asarray(rows, dtype=float).ravel().tolist()
-        if len(row) != self.n_features:
-            raise DetectorError(
-                f"got 1 timestamp for {len(row)} values of {self.n_features} features"
-            )
-        if not math.isfinite(t):
-            raise DetectorError("ts must be finite epoch seconds")
-        if self._stage == _NONE:
-            return np.zeros((1, self.n_features))
-        total, count = [], []
-        for x in row:
-            finite = math.isfinite(x)
-            total.append(x if finite else 0.0)
-            count.append(1.0 if finite else 0.0)
-        walker = self if learn or not self._ends_something(t) else self._copy()
-        got = walker._segment(t, total, count, record=learn)
-        return np.array([_interpolate(t, got, self.n_features)])
-
-    def _ends_something(self, t: float) -> bool:
-        """Whether a point at ``t`` folds a visit or ends a day."""
-        main = self._main
-        if (
-            main is not None
-            and self._visit is not None
-            and math.floor(t / main.width) > self._visit
-        ):
-            return True
-        return self._weekdays is not None and self._day is not None and t // DAY > self._day
-
     def _copy(self) -> SeasonalProfile:
         other = SeasonalProfile.__new__(SeasonalProfile)
         other.__dict__.update(self.__dict__)
@@ -333,125 +249,6 @@ class SeasonalProfile:
         other._visit_sums = [row[:] for row in self._visit_sums]
         other._day_sums = [row[:] for row in self._day_sums]
         return other
-
-    def _segment(
-        self, t: float, total: list[float], count: list[float], record: bool
-    ) -> tuple[float, Sides] | None:
-        """Points of one fine bin from ``t`` on (their sums and counts): fold what they end,
-        learn them if ``record``, and return the interpolation they are scored with (None: 0)."""
-        day = math.floor(t / DAY)
-        main = self._main
-        if main is not None and self._visit is not None:
-            a = math.floor(t / main.width)
-            if a < self._visit:  # out of order: scored, not learned
-                return self._sides(t)
-            if a > self._visit:
-                misses = self._day_sums[2:] if self._shapes is not None else None
-                main.fold(self._visit, _means(*self._visit_sums), misses)
-                self._visit = None
-        elif self._day is not None and day < self._day:
-            return self._sides(t)
-        if self._weekdays is not None and self._day is not None and day > self._day:
-            self._end_day(day)
-            if self._stage == _NONE:
-                return None
-        if record:
-            if self._weekdays is not None:
-                if self._start is None:
-                    self._start = t
-                if self._day != day:
-                    self._day = day
-                    self._day_sums = _zeros(4, self.n_features)
-                _add(self._day_sums, total, count)
-            main = self._main
-            if main is not None:
-                a = math.floor(t / main.width)
-                if self._visit != a:
-                    self._visit = a
-                    self._visit_sums = _zeros(2, self.n_features)
-                _add(self._visit_sums, total, count)
-        return self._sides(t)
-
-    def _sides(self, t: float) -> tuple[float, Sides] | None:
-        main = self._main
-        if main is None or not self.active:
-            return None
-        return main.width, main.sides(math.floor(t / main.width))
-
-    def _end_day(self, day: int) -> None:
-        """The day before ``day`` is over: fold its mean, then judge the candidates (auto)."""
-        weekdays = self._weekdays
-        assert weekdays is not None and self._day is not None and self._start is not None
-        weekdays.fold(self._day, _means(self._day_sums[0], self._day_sums[1]))
-        if self._shapes is not None:
-            self._shapes.fold(self._day, _means(self._day_sums[2], self._day_sums[3]))
-        self._day = None
-        elapsed = (day * DAY - self._start) / DAY
-        main = self._main
-        if self._stage == _UNDECIDED and main is not None and elapsed >= DAILY_EARLY:
-            bar = self.min_explained if elapsed >= DAILY_FROM else EARLY_EXPLAINED
-            on = [share >= bar for share in main.explained()]
-            if any(on):
-                self._stage = _DAILY
-                main.tests = None
-                main.switch_off(on)
-            elif elapsed >= DAILY_UNTIL:
-                self._main = None
-                self._visit = None
-        if elapsed >= WEEKLY_FROM:
-            on = [share >= self.min_explained for share in weekdays.explained()]
-            shaped = [False] * self.n_features
-            if self._stage == _DAILY and self._shapes is not None and self._main is not None:
-                shares = zip(self._shapes.explained(), self._main.on, strict=True)
-                shaped = [share >= self.min_explained and kept for share, kept in shares]
-            if any(on) or any(shaped):
-                self._weekly(day, on, shaped)
-            elif elapsed >= WEEKLY_UNTIL:
-                self._weekdays = self._shapes = None
-                if self._stage == _UNDECIDED:
-                    self._stage = _NONE
-                    self._main = None
-                    self._visit = None
-
-    def _weekly(self, day: int, weekly_on: list[bool], shaped: list[bool]) -> None:
-        """Switch to a 168-bin weekly profile: the day-of-week offsets plus the daily profile
-        per hour (when it is on), one visit's worth, so it scores at once; for a feature
-        whose daily profile misses on some weekdays (``shaped``), those days start empty."""
-        weekdays, daily, shapes = self._weekdays, self._main, self._shapes
-        assert weekdays is not None
-        cycle = Cycle(self.n_features, WEEK, WEEKLY_BINS, self.memory, tests=False)
-        on = weekly_on[:]
-        for f in range(self.n_features):
-            hourly = [0.0] * 24
-            if self._stage == _DAILY and daily is not None and daily.on[f]:
-                on[f] = True
-                hourly = [
-                    ((daily.offset(f, 2 * h) or 0.0) + (daily.offset(f, 2 * h + 1) or 0.0)) / 2
-                    for h in range(24)
-                ]
-            if not on[f]:
-                continue
-            by_day = [(weekdays.offset(f, d) or 0.0) if weekly_on[f] else 0.0 for d in range(7)]
-            known = [True] * 7
-            if shaped[f] and shapes is not None:
-                misses = [shapes.level[f] + (shapes.offset(f, d) or 0.0) for d in range(7)]
-                typical = sorted(misses)[3]
-                known = [miss <= 2 * typical for miss in misses]
-            row = [by_day[d] + hourly[h] if known[d] else 0.0 for d in range(7) for h in range(24)]
-            big = max(map(abs, row))
-            cycle.m[f] = [round6(x, big) for x in row]
-            cycle.n[f] = [1 if known[d] else 0 for d in range(7) for _ in range(24)]
-            level = weekdays.level[f]
-            if math.isnan(level) and daily is not None:
-                level = daily.level[f]
-            cycle.level[f] = level
-        now = day * 24
-        cycle.first, cycle.last = now - WEEKLY_BINS, now - 1
-        cycle.switch_off(on)
-        self._main = cycle
-        self._visit = None
-        self._weekdays = self._shapes = None
-        self._stage = _WEEKLY
 
     # ------------------------------------------------------------------ state
 
@@ -539,36 +336,6 @@ class SeasonalProfile:
         )
         profile._day, profile._day_sums = _load_open(state.get("d"), f"{owner} d", n_features, 4)
         return profile
-
-
-def _zeros(rows: int, n_features: int) -> list[list[float]]:
-    return [[0.0] * n_features for _ in range(rows)]
-
-
-def _add(sums: list[list[float]], total: list[float], count: list[float]) -> None:
-    values, counts = sums[0], sums[1]
-    for f, (x, c) in enumerate(zip(total, count, strict=True)):
-        values[f] += x
-        counts[f] += c
-
-
-def _means(sums: list[float], counts: list[float]) -> list[float | None]:
-    return [s / c if c > 0 else None for s, c in zip(sums, counts, strict=True)]
-
-
-def _interpolate(t: float, got: tuple[float, Sides] | None, n_features: int) -> list[float]:
-    """The offsets of a point at ``t`` (the one-point path of the block's arithmetic)."""
-    if got is None:
-        return [0.0] * n_features
-    width, sides = got
-    u = t / width
-    frac = u - math.floor(u) - 0.5
-    w = abs(frac)
-    out = []
-    for la, lb, ra, rb in sides:
-        a, b = (la, lb) if frac < 0 else (ra, rb)
-        out.append(a + w * (b - a))
-    return out
 
 
 def _load_open(
