@@ -12,7 +12,8 @@ from river.neighbors import LazySearch
 from scipy.stats import genpareto
 
 from detectors import DETECTORS, DetectorError, ModelScorer, ModelSpec, make_detector
-from detectors.knn import BETA_FLOOR, MIN_CALIBRATION, KNNSurprise
+from detectors.knn import KNNSurprise
+from detectors.knn_measure import BETA_FLOOR, MIN_CALIBRATION
 
 
 def _euclidean(a: tuple[float, ...], b: tuple[float, ...]) -> float:
