@@ -13,15 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors.base import DetectorError
-from detectors.log_features import (
-    FEATURES,
-    MAX_EMPTY_WINDOWS,
-    MAX_TEMPLATE_CHARS,
-    LogWindowFeatures,
-    LogWindows,
-    is_error_level,
-    template,
-)
+from detectors.log_features import FEATURES, MAX_EMPTY_WINDOWS, LogWindowFeatures, LogWindows
+from detectors.log_templates import MAX_TEMPLATE_CHARS, is_error_level, template
 
 T0 = 1795766400.0  # a multiple of 60
 DAY = 86400.0
