@@ -12,49 +12,16 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Self
 
 import numpy as np
 
 from detectors._checks import require_finite, require_int, state_field
-from detectors._packed import optional, pack_floats, unpack_floats
+from detectors._packed import pack_floats, unpack_floats
 from detectors.base import DetectorError
 from detectors.ew_moments import EWMoments, finite_or_nan, half_life_decay
-
-
-@dataclass(frozen=True)
-class TrendSummary:
-    """What a :class:`TrendTracker` reports.
-
-    Attributes
-    ----------
-    slope
-        Units of the value per second of event time; None before two distinct timestamps.
-    direction
-        "up", "down" or "flat".
-    change_points
-        Event times of the most recent change points, oldest first.
-    last_change
-        The newest change point, or None.
-
-    Examples
-    --------
-    >>> TrendSummary(slope=0.5, direction="up", change_points=[60.0], last_change=60.0).direction
-    'up'
-    """
-
-    slope: float | None
-    direction: str
-    change_points: list[float] = field(default_factory=list)
-    last_change: float | None = None
-
-
-def _non_negative(name: str, value: object) -> float:
-    number = require_finite(name, value)
-    if number < 0.0:
-        raise DetectorError(f"{name} must be >= 0, got {number!r}")
-    return number
+from detectors.trend_state import _SHARED, _non_negative, _pair, _unpacked
+from detectors.trend_summary import TrendSummary
 
 
 class TrendTracker:
@@ -421,32 +388,3 @@ class TrendTracker:
             require_finite(f"{owner} changes[{i}]", ts) for i, ts in enumerate(changes)
         )
         return tracker
-
-
-# in the floats of the packed state: the line's weight, mean time and time spread, the last time
-# and the EW sum and weight of the intervals (the same for every feature of a model's points)
-_SHARED = frozenset((0, 1, 3, 6, 7, 8))
-
-
-def _unpacked(state: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A packed state (``n`` and ``f``) in the unpacked form; an unpacked one as it is."""
-    if "f" not in state:
-        return state
-    f = unpack_floats("trend state f", state["f"], 15)
-    return {
-        "line": [state_field(state, "n", "trend"), *f[:6]],
-        "last_ts": optional(f[6]),
-        "interval": f[7:9],
-        "error": f[9:11],
-        "cusum": f[11:13],
-        "since": f[13:15],
-        "changes": state.get("changes", []),
-    }
-
-
-def _pair(state: Mapping[str, Any], key: str, non_negative: bool) -> list[float]:
-    values = state_field(state, key, "trend")
-    if not isinstance(values, list) or len(values) != 2:
-        raise DetectorError(f"trend state {key} must be a list of 2 numbers, got {values!r}")
-    check = _non_negative if non_negative else require_finite
-    return [check(f"trend state {key}[{i}]", v) for i, v in enumerate(values)]
