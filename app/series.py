@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from app.entity_record import EntityRecord
 from detectors.log_features import FEATURES
+from incidents.key_state import forecast_report
 from incidents.logs import STATE_FORMAT as LOG_STATE_FORMAT
-from incidents.scoring import forecast_report
 
 if TYPE_CHECKING:
     from app.engine_protocol import EngineProtocol

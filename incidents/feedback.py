@@ -31,10 +31,11 @@ from typing import Any
 import numpy as np
 
 from incidents.config import ModelConfig
+from incidents.key_state import learn_as_normal
 from incidents.lifecycle import EntityIncidents
 from incidents.live import LiveCache
 from incidents.outcome import BatchOutcome
-from incidents.scoring import learn_as_normal, score_batch
+from incidents.scoring import score_batch
 
 FALSE_POSITIVE = "false_positive"
 VERDICTS = (FALSE_POSITIVE,)  # a verdict that the alert was right teaches nothing: not taken
