@@ -1,8 +1,10 @@
 """The contract every detector follows, and the error raised for invalid parameters.
 
-A detector keeps one small online statistic per feature and scores a point in "sigma" units:
-``feature_scores(x)[i] = (x[i] - center_i) / spread_i`` and ``score_one(x)`` is the largest
-absolute feature score. State is plain numbers so it can be stored as JSON.
+A detector keeps one small online statistic per feature and scores a row in "sigma" units
+against a per-feature baseline: ``z_i = (x_i - center_i) / spread_i``, the row's score being
+the largest ``|z_i|``. It learns and scores over a batch of rows (:meth:`Detector.learn`,
+:meth:`Detector.baselines`, :meth:`Detector.score`); one point is a batch of one
+(``learn_one``, ``score_one``). State is plain numbers so it can be stored as JSON.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def block_scores(
     rows: np.ndarray, centers: np.ndarray, spreads: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Feature scores and combined scores of ``rows`` against their baselines, as
-    :meth:`Detector.feature_scores` and :func:`combined_score` compute them one row at a time.
+    :meth:`Detector.score` and :func:`combined_score` compute them.
 
     Examples
     --------
@@ -108,20 +110,40 @@ def combined_score(feature_scores: Sequence[float]) -> float:
 
 
 class Detector(ABC):
-    """Base class of the per-key detectors: ``learn_one`` / ``score_one``, high = anomalous.
+    """Base class of the per-key detectors: learn and score over a batch of rows, high = anomalous.
 
-    Subclasses store their constructor parameters under their own names, take them as keyword
-    arguments after ``n_features``, and implement ``_feature_baseline``, ``_learn_value``,
-    ``to_state`` and ``from_state``.
+    The contract, which every caller uses:
+
+    - :meth:`learn` ``(rows)``: learn the rows in order;
+    - :meth:`baselines` ``(rows, in_order=True)``: per row and feature the ``(center, spread)``
+      it is scored against, ``z = (x - center) / spread`` (:func:`block_scores`); with
+      ``in_order`` as if the rows before it had been learned (what a scorer that learns every
+      row sees), else against the current state (a dry run). Nothing is learned;
+    - :meth:`score` ``(rows)``: feature scores and combined scores of each row against the
+      current state;
+    - :meth:`learn_one`, :meth:`score_one`, :meth:`feature_scores`: the same for one point,
+      a batch of one (thin wrappers here only, over a scalar path that skips numpy);
+    - :meth:`baseline` (the current ``(center, spread)`` per feature), :attr:`n_learned`,
+      :meth:`to_state` / :meth:`from_state`, and :meth:`rebaseline` where
+      :attr:`can_rebaseline`.
+
+    Writing a detector: subclass it, store the constructor parameters under their own names
+    (keyword arguments after ``n_features``, listed in ``param_names``), set ``name``, and
+    implement four methods: ``_feature_baseline(i)`` (feature ``i``'s ``(center, spread > 0)``
+    or None before it has one), ``_learn_value(i, v)`` (learn a finite value of feature ``i``),
+    ``to_state`` and ``from_state``. Optional: ``_block_feature(i, column)`` and
+    ``_learn_values(i, values)``, vectorised forms of the two (the defaults walk
+    ``_learn_value``), and ``rebaseline`` with ``can_rebaseline = True``, which lets the model
+    follow change points. Register the class in :mod:`detectors.registry`.
 
     Input rules shared by every detector:
 
-    - ``x`` must have ``n_features`` values (else :class:`DetectorError`);
+    - a row must have ``n_features`` values (else :class:`DetectorError`);
     - NaN, +inf and -inf features are missing: their feature score is NaN and they are not
-      learned; if every feature is missing ``score_one`` returns NaN;
+      learned; if every feature is missing the row's score is NaN;
     - a feature without a baseline yet scores 0.0 and its baseline is ``(nan, nan)``;
     - a feature score too large for a float is clamped to +-``sys.float_info.max``;
-    - ``n_learned`` counts the points given to ``learn_one`` that had a finite feature.
+    - ``n_learned`` counts the rows learned that had a finite feature.
 
     Examples
     --------
@@ -135,13 +157,23 @@ class Detector(ABC):
     nan
     >>> det.baseline()
     [(100.0, 5.0), (5.0, 1.0)]
+    >>> feature_scores, scores = det.score([[90.0, 5.0], [100.0, 8.0]])
+    >>> feature_scores.tolist(), scores.tolist()
+    ([[-2.0, 0.0], [0.0, 3.0]], [2.0, 3.0])
+
+    A learned baseline, over a batch: each row against the rows before it.
+
+    >>> det = ZScore(1)
+    >>> centers, spreads = det.baselines([[10.0], [12.0], [14.0], [100.0]])
+    >>> centers.tolist(), spreads.tolist()
+    ([[nan], [nan], [11.0], [12.0]], [[nan], [nan], [1.4142135623730951], [2.0]])
+    >>> det.learn([[10.0], [12.0], [14.0]])
+    >>> det.n_learned, det.baseline()
+    (3, [(12.0, 2.0)])
     """
 
     name: ClassVar[str]
     param_names: ClassVar[tuple[str, ...]]
-    #: Whether :meth:`block_baselines` of a row depends on the row's own values (then the batch
-    #: path cannot reuse the baselines of the learned rows for a flagged one).
-    baseline_sees_the_row: ClassVar[bool] = False
 
     #: Whether the detector keeps its own learning, calibration and change points (it has a
     #: ``step(x, ts, threshold, learn)``): the model scorer then adds none of its own.
@@ -157,8 +189,8 @@ class Detector(ABC):
 
     @property
     def fixed_baseline(self) -> bool:
-        """Whether learning leaves the baseline alone (then the batch path scores a block
-        against it at once, whatever the flags)."""
+        """Whether learning leaves the baseline alone (then the model scores a batch against
+        it at once, whatever the flags)."""
         return False
 
     def __init__(self, n_features: int) -> None:
@@ -172,7 +204,79 @@ class Detector(ABC):
         """Number of points learned (points with at least one finite feature)."""
         return self._n_learned
 
+    # ---------------------------------------------------------------- the batch contract
+
+    def learn(self, rows: Sequence[Sequence[float]] | np.ndarray) -> None:
+        """Learn ``rows`` in order (missing features skipped one by one)."""
+        rows = self._rows(rows)
+        finite = np.isfinite(rows)
+        for i in range(self.n_features):
+            values = rows[finite[:, i], i]
+            if len(values):
+                self._learn_values(i, values)
+        self._n_learned += int(np.count_nonzero(finite.any(axis=1)))
+
+    def baselines(
+        self, rows: Sequence[Sequence[float]] | np.ndarray, in_order: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(centers, spreads)``, one row per row of ``rows``: the baseline each row is scored
+        against, when the rows are learned in order (``in_order``) or each against the
+        current state; NaN where a feature has no baseline yet. Nothing is learned."""
+        rows = self._rows(rows)
+        if not in_order:
+            base = np.array(self.baseline(), dtype=float).reshape(1, self.n_features, 2)
+            m = len(rows)
+            return np.repeat(base[..., 0], m, axis=0), np.repeat(base[..., 1], m, axis=0)
+        centers = np.empty(rows.shape)
+        spreads = np.empty(rows.shape)
+        for i in range(self.n_features):
+            centers[:, i], spreads[:, i] = self._block_feature(i, rows[:, i])
+        return centers, spreads
+
+    def score(self, rows: Sequence[Sequence[float]] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Feature scores ``(m, n_features)`` and scores ``(m,)`` of each row against the
+        current state, as :func:`block_scores` makes them of :meth:`baselines`. Nothing is
+        learned."""
+        rows = self._rows(rows)
+        return block_scores(rows, *self.baselines(rows, in_order=False))
+
+    # ---------------------------------------------------------------- a batch of one
+
+    def learn_one(self, x: Sequence[float]) -> None:
+        """:meth:`learn` of the batch ``[x]``."""
+        self._learn_row(self._values(x))
+
+    def feature_scores(self, x: Sequence[float]) -> list[float]:
+        """:meth:`score`'s feature scores of the batch ``[x]``, as a list."""
+        return self._row_scores(self._values(x))
+
+    def score_one(self, x: Sequence[float]) -> float:
+        """:meth:`score`'s score of the batch ``[x]``."""
+        return combined_score(self._row_scores(self._values(x)))
+
+    def baseline(self) -> list[tuple[float, float]]:
+        """Per feature ``(center, spread)`` used for scoring; ``(nan, nan)`` without a baseline."""
+        return [self._feature_baseline(i) or (_NAN, _NAN) for i in range(self.n_features)]
+
+    # ---------------------------------------------------------------- the scalar path
+
+    def _rows(self, rows: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
+        """``rows`` as a 2-D float array of ``n_features`` columns, or a DetectorError."""
+        try:
+            array = np.asarray(rows, dtype=float)
+        except (TypeError, ValueError):
+            raise DetectorError("rows must be a list of rows of numbers") from None
+        if array.ndim == 1 and not len(array):
+            array = array.reshape(0, self.n_features)
+        if array.ndim != 2 or array.shape[1] != self.n_features:
+            raise DetectorError(
+                f"rows must have {self.n_features} values each (n_features), got shape "
+                f"{array.shape}"
+            )
+        return array
+
     def _values(self, x: Sequence[float]) -> list[float]:
+        """One point's values as floats, NaN where missing, or a DetectorError."""
         if len(x) != self.n_features:
             raise DetectorError(f"x must have {self.n_features} values (n_features), got {len(x)}")
         values = []
@@ -186,10 +290,10 @@ class Detector(ABC):
             values.append(number if math.isfinite(number) else _NAN)
         return values
 
-    def feature_scores(self, x: Sequence[float]) -> list[float]:
-        """Signed deviation of each feature in sigma units (NaN if missing, 0.0 w/o baseline)."""
+    def _row_scores(self, values: Sequence[float]) -> list[float]:
+        """Feature scores of one point's checked values against the current state."""
         scores = []
-        for i, v in enumerate(self._values(x)):
+        for i, v in enumerate(values):
             if math.isnan(v):
                 scores.append(_NAN)
                 continue
@@ -204,20 +308,8 @@ class Detector(ABC):
             scores.append(z)
         return scores
 
-    def score_one(self, x: Sequence[float]) -> float:
-        """Largest absolute feature score; 0.0 without a baseline, NaN if all features missing."""
-        return combined_score(self.feature_scores(x))
-
-    def baseline(self) -> list[tuple[float, float]]:
-        """Per feature ``(center, spread)`` used for scoring; ``(nan, nan)`` without a baseline."""
-        return [self._feature_baseline(i) or (_NAN, _NAN) for i in range(self.n_features)]
-
-    def learn_one(self, x: Sequence[float]) -> None:
-        """Update the statistics with ``x``; missing features are skipped one by one."""
-        self.learn_values(self._values(x))
-
-    def learn_values(self, values: Sequence[float]) -> None:
-        """:meth:`learn_one` of values already checked (floats, NaN where missing)."""
+    def _learn_row(self, values: Sequence[float]) -> None:
+        """Learn one point's checked values (floats, NaN where missing)."""
         learned = False
         for i, v in enumerate(values):
             if not math.isnan(v):
@@ -226,31 +318,7 @@ class Detector(ABC):
         if learned:
             self._n_learned += 1
 
-    # ---------------------------------------------------------------- batch path
-
-    def block_baselines(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(centers, spreads)``, one row per row of ``rows``: the baseline each row is scored
-        against when the rows are learned in order (missing features skipped), NaN where a
-        feature has no baseline yet. Nothing is learned."""
-        centers = np.empty(rows.shape)
-        spreads = np.empty(rows.shape)
-        for i in range(self.n_features):
-            centers[:, i], spreads[:, i] = self._block_feature(i, rows[:, i])
-        return centers, spreads
-
-    def learn_block(self, rows: np.ndarray) -> None:
-        """Learn ``rows`` in order: the same as :meth:`learn_one` on each."""
-        finite = np.isfinite(rows)
-        for i in range(self.n_features):
-            values = rows[finite[:, i], i]
-            if len(values):
-                self._learn_values(i, values)
-        self._n_learned += int(np.count_nonzero(finite.any(axis=1)))
-
-    def current_baselines(self, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
-        """The current baseline repeated for ``n_rows`` rows (a dry run learns nothing)."""
-        base = np.array(self.baseline(), dtype=float).reshape(1, self.n_features, 2)
-        return np.repeat(base[..., 0], n_rows, axis=0), np.repeat(base[..., 1], n_rows, axis=0)
+    # ---------------------------------------------------------------- what a detector implements
 
     def _block_feature(self, i: int, column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Centers and spreads of feature ``i`` before each value of ``column`` (learned in

@@ -46,12 +46,12 @@ import numpy as np
 
 from detectors._checks import require_finite, require_floats, require_int, state_field
 from detectors._robust import median_and_scaled_mad
-from detectors.base import Detector, DetectorError, floored
+from detectors.base import Detector, DetectorError, combined_score, floored
 from detectors.knn_measure import MIN_CALIBRATION, SurpriseMeasure, _Feature, _rounded
 
 _OWNER = "knn"
-#: Dry runs longer than this reach ``ModelScorer.score_block``, which asks for baselines
-#: without the rows (see :meth:`KNNSurprise.current_baselines`); incidents.scoring.SMALL_BATCH.
+#: Dry runs longer than this reach ``ModelScorer.score_block``, which asks for the baselines
+#: of the current state (see :meth:`KNNSurprise.baselines`); incidents.scoring.SMALL_BATCH.
 DRY_RUN_BLOCK = 8
 
 
@@ -107,7 +107,6 @@ class KNNSurprise(SurpriseMeasure, Detector):
     """
 
     name: ClassVar[str] = "knn"
-    baseline_sees_the_row: ClassVar[bool] = True  # the surprise of a row depends on the row
     param_names: ClassVar[tuple[str, ...]] = (
         "window",
         "dims",
@@ -194,10 +193,10 @@ class KNNSurprise(SurpriseMeasure, Detector):
             return 0.0
         return surprise
 
-    def feature_scores(self, x: Sequence[float]) -> list[float]:
+    def _row_scores(self, values: Sequence[float]) -> list[float]:
         """Per feature the surprise in nats, signed like ``x - median`` (NaN when missing)."""
         scores = []
-        for i, v in enumerate(self._values(x)):
+        for i, v in enumerate(values):
             if math.isnan(v):
                 scores.append(math.nan)
                 continue
@@ -239,16 +238,29 @@ class KNNSurprise(SurpriseMeasure, Detector):
         feature.baseline = None
         self._cache[i] = None
 
-    def learn_one(self, x: Sequence[float]) -> None:
-        """Learn ``x``: each finite feature's nonconformities join its calibration."""
-        super().learn_one(x)
+    def _learn_row(self, values: Sequence[float]) -> None:
+        """Learn one point: each finite feature's nonconformities join its calibration."""
+        super()._learn_row(values)
         self._cache = [None] * self.n_features
 
     # ------------------------------------------------------------- batch path
 
-    def block_baselines(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def score(self, rows: Sequence[Sequence[float]] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`Detector.score` one row at a time (a surprise depends on the row itself)."""
+        rows = self._rows(rows)
+        feature_scores = np.array(
+            [self._row_scores(self._values(row)) for row in rows.tolist()], dtype=float
+        ).reshape(rows.shape)
+        scores = np.array([combined_score(row) for row in feature_scores.tolist()], dtype=float)
+        return feature_scores, scores
+
+    def baselines(
+        self, rows: Sequence[Sequence[float]] | np.ndarray, in_order: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Per row, a ``(center, spread)`` whose ``(x - center) / spread`` is the row's signed
         surprise when the rows are learned in order (what ``ModelScorer.score_block`` needs).
+        Not available against the current state (``in_order=False``): a dry run of more than
+        ``DRY_RUN_BLOCK`` points is refused, as its rows are not given one at a time.
 
         The center is the window's median whenever the surprise has the sign of ``x - median``
         (the spread is then ``|x - median| / surprise``, the deviation one nat stands for);
@@ -261,7 +273,7 @@ class KNNSurprise(SurpriseMeasure, Detector):
         >>> for t in range(300):
         ...     det.learn_one([float(t % 9)])
         >>> rows = np.array([[3.0], [40.0], [5.0]])
-        >>> centers, spreads = det.block_baselines(rows)
+        >>> centers, spreads = det.baselines(rows)
         >>> z = ((rows - centers) / spreads)[:, 0]
         >>> one = []
         >>> for row in rows.tolist():
@@ -270,6 +282,12 @@ class KNNSurprise(SurpriseMeasure, Detector):
         >>> bool(np.allclose(z, one, rtol=1e-12))
         True
         """
+        rows = self._rows(rows)
+        if not in_order:
+            raise DetectorError(
+                "the knn detector scores a dry run one point at a time; "
+                f"send at most {DRY_RUN_BLOCK} points per dry run"
+            )
         probe = copy.deepcopy(self)
         centers = np.full(rows.shape, np.nan)
         spreads = np.full(rows.shape, np.nan)
@@ -289,13 +307,6 @@ class KNNSurprise(SurpriseMeasure, Detector):
                     centers[k, i], spreads[k, i] = x - z * mad, mad
             probe.learn_one(row)
         return centers, spreads
-
-    def current_baselines(self, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
-        """Not available: a surprise depends on the row, which this hook does not receive."""
-        raise DetectorError(
-            "the knn detector scores a dry run one point at a time; "
-            f"send at most {DRY_RUN_BLOCK} points per dry run"
-        )
 
     # ------------------------------------------------------------------ state
 

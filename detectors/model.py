@@ -173,7 +173,7 @@ class ModelScorer(PointScorer):
                 out.put(k, self.score_one(row, ts=None if times is None else float(times[k])))
             return out
         # A dry run learns nothing: every row is scored against the current state at once.
-        centers, spreads = self.detector.current_baselines(m)
+        centers, spreads = self.detector.baselines(rows, in_order=False)
         if self.adapts:
             floors = self.floor.floors()[None, :]
             spreads = np.where(spreads < floors, floors, spreads)
@@ -193,12 +193,12 @@ class ModelScorer(PointScorer):
         m = len(rows)
         detector = self.detector
         has_value = np.isfinite(rows).any(axis=1)
-        centers, spreads = detector.current_baselines(m)
+        centers, spreads = detector.baselines(rows, in_order=False)
         feature_scores, score = block_scores(rows, centers, spreads)
         warm = detector.n_learned + np.cumsum(has_value) - has_value >= self.warmup
         limits, flagged, _ = self._settle(score, warm, None, ts)
         out.fill(0, slice(0, m), feature_scores, score, limits, flagged, warm, centers, spreads)
-        detector.learn_block(rows[~flagged])
+        detector.learn(rows[~flagged])
 
     def _settle_block(self, rows: np.ndarray, out: BlockResult, ts: np.ndarray | None) -> None:
         """:meth:`score_block` with learning, for the detectors that adapt. A span of rows is
@@ -241,7 +241,7 @@ class ModelScorer(PointScorer):
                 assert ts is not None
                 offsets = profile.offsets(ts[start:stop], part)
                 residuals = part - offsets
-            centers, spreads = detector.block_baselines(residuals)
+            centers, spreads = detector.baselines(residuals)
             floors = floor.block_floors(part)
             spreads = np.where(spreads < floors, floors, spreads)
             feature_scores, score = block_scores(residuals, centers, spreads)
@@ -256,7 +256,7 @@ class ModelScorer(PointScorer):
             )
             last = done - 1
             n_normal = last if flagged[last] else done
-            detector.learn_block(residuals[:n_normal])
+            detector.learn(residuals[:n_normal])
             floor.learn(part[:n_normal])
             if profile is not None:
                 assert ts is not None
@@ -330,14 +330,14 @@ class ModelScorer(PointScorer):
         """
         rows = np.asarray(rows, dtype=float).reshape(-1, self.spec.n_features)
         if self.owns:
-            self.detector.learn_block(rows)
+            self.detector.learn(rows)
             return
-        centers, spreads = self.detector.block_baselines(rows)
+        centers, spreads = self.detector.baselines(rows)
         if self.adapts:
             floors = self.floor.block_floors(rows)
             spreads = np.where(spreads < floors, floors, spreads)
         _, scores = block_scores(rows, centers, spreads)
-        self.detector.learn_block(rows)
+        self.detector.learn(rows)
         if self.adapts:
             self.floor.learn(rows)
         for score in scores.tolist():

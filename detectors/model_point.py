@@ -198,7 +198,7 @@ class PointScorer:
             ]
         else:
             self._learn_score(result.score, ts)
-        self.detector.learn_values(learned)
+        self.detector._learn_row(learned)
         kept = learned
         if offsets is not None:
             kept = [v + o for v, o in zip(learned, offsets, strict=True)]

@@ -131,3 +131,48 @@ def test_spread_floor_and_combined_score() -> None:
     assert combined_score([-3.0, 2.0]) == 3.0
     assert combined_score([0.0, NAN]) == 0.0
     assert math.isnan(combined_score([]))
+
+
+BATCH_ROWS = [[10.0, 1.0], [NAN, 2.0], [12.0, INF], [11.0, 1.5], [9.0, 3.0], [40.0, -2.0]]
+"""Rows with missing features, for the batch forms against their batch-of-one wrappers."""
+
+
+@pytest.mark.parametrize(("cls", "params", "needed"), LEARNED)
+def test_batch_score_is_score_one_of_each_row(
+    cls: type[Detector], params: dict[str, Any], needed: int
+) -> None:
+    for det in (_make(cls, params), _trained(cls, params)):
+        before = det.to_state()
+        feature_scores, scores = det.score(BATCH_ROWS)
+        assert det.to_state() == before  # nothing learned
+        for row, row_scores, score in zip(
+            BATCH_ROWS, feature_scores.tolist(), scores.tolist(), strict=True
+        ):
+            assert row_scores == pytest.approx(det.feature_scores(row), nan_ok=True)
+            assert score == pytest.approx(det.score_one(row), nan_ok=True)
+
+
+@pytest.mark.parametrize(("cls", "params", "needed"), LEARNED)
+def test_batch_learn_is_learn_one_of_each_row_and_baselines_follow_it(
+    cls: type[Detector], params: dict[str, Any], needed: int
+) -> None:
+    batch, one = _trained(cls, params), _trained(cls, params)
+    centers, spreads = batch.baselines(BATCH_ROWS)
+    batch.learn(BATCH_ROWS)
+    for k, row in enumerate(BATCH_ROWS):
+        expected = [value for pair in one.baseline() for value in pair]
+        got = [value for pair in zip(centers[k], spreads[k], strict=True) for value in pair]
+        assert got == pytest.approx(expected, nan_ok=True)
+        one.learn_one(row)
+    assert batch.n_learned == one.n_learned
+    assert batch.score_one([10.0, 2.0]) == pytest.approx(one.score_one([10.0, 2.0]))
+
+
+def test_batch_rows_must_have_n_features_values() -> None:
+    det = ZScore(2)
+    with pytest.raises(DetectorError, match="rows must have 2 values each"):
+        det.learn([[1.0, 2.0, 3.0]])
+    with pytest.raises(DetectorError, match="rows must be a list of rows of numbers"):
+        det.score([["a", 1.0]])
+    det.learn([])
+    assert det.n_learned == 0

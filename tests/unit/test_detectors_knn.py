@@ -298,15 +298,28 @@ def test_a_long_dry_run_block_is_refused_with_a_sentence() -> None:
         scorer.score_block(np.zeros((20, 1)), learn=False)
 
 
-def test_learn_block_learns_row_by_row() -> None:
+def test_learn_learns_row_by_row() -> None:
     rows = np.array([[float(t % 7)] for t in range(300)])
     block, one = KNNSurprise(1, window=64, dims=[1, 4]), KNNSurprise(1, window=64, dims=[1, 4])
-    block.learn_block(rows)
+    block.learn(rows)
     for row in rows.tolist():
         one.learn_one(row)
     assert block.to_state() == one.to_state()
-    block.block_baselines(rows[:10])  # learns nothing
-    block.learn_block(rows[:5])
+    block.baselines(rows[:10])  # learns nothing
+    block.learn(rows[:5])
     for row in rows[:5].tolist():
         one.learn_one(row)
     assert block.to_state() == one.to_state()
+
+
+def test_batch_score_is_feature_scores_of_each_row_against_the_current_state() -> None:
+    det = KNNSurprise(1, window=64, dims=[1, 4], calibration=100)
+    for t in range(300):
+        det.learn_one([float(t % 9)])
+    rows = [[3.0], [40.0], [math.nan], [-5.0]]
+    before = det.to_state()
+    feature_scores, scores = det.score(rows)
+    assert det.to_state() == before
+    for row, row_scores, score in zip(rows, feature_scores.tolist(), scores.tolist(), strict=True):
+        assert row_scores == pytest.approx(det.feature_scores(row), nan_ok=True)
+        assert score == pytest.approx(det.score_one(row), nan_ok=True)
