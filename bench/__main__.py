@@ -16,7 +16,7 @@ from types import FrameType
 
 import httpx
 
-from app.embedded import BROKER_NAMES
+from app.worker.kafka.embedded import BROKER_NAMES
 from bench import (
     backtest_time,
     collector_formats,
@@ -166,8 +166,8 @@ def commands(args: argparse.Namespace, profile: Profile) -> list[str]:
         "make bench" if not invoked else f"make bench BENCH_ARGS={shlex.quote(invoked)}",
         f".venv/bin/python -m bench {invoked}".rstrip(),
         "",
-        "# what it starts: an embedded broker on a free port (--broker: Apache Kafka, app.kafka_broker,",
-        "# or Tansu, app.broker), then",
+        "# what it starts: an embedded broker on a free port (--broker: Apache Kafka, app.worker.kafka.kafka_broker,",
+        "# or Tansu, app.worker.kafka.broker), then",
         "# per run one worker with its own group and topics, the README configuration applied",
         "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:<port> ANOMALY_APP_ID=bench-<id>-<run> \\",
         "  ANOMALY_METRICS_TOPIC=bench-<id>-<run>.telemetry.metrics ... \\",

@@ -1,6 +1,6 @@
 """A Faust agent that only decodes and counts: what Faust itself costs per message here.
 
-The app is built as the engine's (:func:`app.transport.engine_app`: the same app class and Faust
+The app is built as the engine's (:func:`app.worker.transport.engine_app`: the same app class and Faust
 settings, the worker's fetch wait, rebalance timing and fetch sizes), with the ``memory://`` store
 and no web server; one agent over the metrics topic, no tables, no scoring. Run by the bench as a process:
 
@@ -27,8 +27,8 @@ from typing import Any
 import orjson
 from faust import Worker
 
-from app.settings import Settings, get_settings
-from app.transport import EngineApp, engine_app
+from app.worker.settings import Settings, get_settings
+from app.worker.transport import EngineApp, engine_app
 from bench.workload import count_points
 
 WARMUP_FRACTION = 0.1

@@ -26,11 +26,11 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from app.broker import free_port
-from app.embedded import embedded_broker
-from app.metadata import topic_partitions
-from app.settings import Settings, get_settings
-from app.topics import ensure_topics
+from app.worker.kafka.broker import free_port
+from app.worker.kafka.embedded import embedded_broker
+from app.worker.metadata import topic_partitions
+from app.worker.settings import Settings, get_settings
+from app.worker.topics import ensure_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 PR_SET_PDEATHSIG = 1
@@ -256,7 +256,7 @@ class Cluster:
         return get_settings(kafka_bootstrap_servers=self.bootstrap, **names)
 
     def create_topics(self, names: Mapping[str, str]) -> Settings:
-        """Create the run's topics with the engine's own layout (``app.topics``)."""
+        """Create the run's topics with the engine's own layout (``app.worker.topics``)."""
         settings = self.worker_settings(names)
         asyncio.run(ensure_topics(settings))
         return settings

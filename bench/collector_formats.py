@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from app.topics import ensure_topics
+from app.worker.topics import ensure_topics
 from bench.cluster import BenchError, Cluster, produce, topic_names
 from bench.collector_messages import FORMATS, collector_messages, formats_config
 from bench.pipeline import describe_stats, engine_run

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import orjson
 
-from app.entity_record import EntityRecord
-from app.recent import RecentStore
+from app.worker.entity_record import EntityRecord
+from app.worker.recent import RecentStore
 from bench.workload import MODEL_ID, README_CONFIG, START_TS, STEP_S
 from incidents.config import ModelConfig
 from incidents.live import LiveCache

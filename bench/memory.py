@@ -55,7 +55,7 @@ def vm_rss_bytes(status: str | None = None) -> int:
 
 def warmed_row(config: Any, entity: str, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """(entity_state row, model state) of ``entity`` after 100 points in 10 messages."""
-    from app.entity_record import EntityRecord, source_key
+    from app.worker.entity_record import EntityRecord, source_key
     from incidents.scoring import score_batch
 
     rng = random.Random(seed)

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import orjson
 
-from app.settings import Settings
+from app.worker.settings import Settings
 from bench.cluster import (
     BenchError,
     Cluster,

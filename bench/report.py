@@ -52,7 +52,7 @@ def _git(*args: str) -> str:
 
 def _tansu() -> str:
     try:
-        from app.broker import resolve_tansu_binary
+        from app.worker.kafka.broker import resolve_tansu_binary
 
         return Path(resolve_tansu_binary()).name
     except Exception:  # the broker binary is optional for in-process measurements
@@ -131,7 +131,7 @@ the bare Faust agent, detectors against river) rather than absolute numbers betw
    client as an outside user has it and the reference of the target and aiokafka
    with `orjson.loads`, the engine's own client and decoder.
 2. **The engine's own cost per message.** The same single-point messages through a bare Faust
-   agent (`bench/bare_agent.py`: the app built by `app.transport.engine_app`, the worker's
+   agent (`bench/bare_agent.py`: the app built by `app.worker.transport.engine_app`, the worker's
    own Faust settings, one agent that decodes and counts, no tables), timed over
    the last 90 % of the points by the agent's own clock; then the same agent with one Faust
    table write per message (`table[key] = count`, one changelog record each), what a state

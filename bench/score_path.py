@@ -26,7 +26,7 @@ from api.routing import parse_json
 from api.schemas.config import ModelConfigIn
 from api.schemas.score import ScoreIn, ScoreOut
 from api.score_reply import score_reply
-from app.engine import Engine
+from app.worker.engine import Engine
 from bench.score_api import learned_state, request_body
 from bench.workload import README_CONFIG
 from incidents.config import ModelConfig

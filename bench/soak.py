@@ -9,7 +9,7 @@ worker restart half-way (the tables rebuilt from what their compacted changelogs
 
 Scoring is the worker's: ``Engine.apply_message`` with ``score_batch`` (the REST and telemetry
 step) on the recommended model (``incidents.recommended``) with ``silent_after`` 300 s and ``state_ttl`` 900 s, rows
-written through ``PendingWrites``, and the expiry timer (:class:`app.sweeper.Sweeper`) every 5
+written through ``PendingWrites``, and the expiry timer (:class:`app.worker.sweeper.Sweeper`) every 5
 simulated seconds with a ledger retention of 30 minutes. Every ``--report-s`` simulated seconds
 it prints the RSS, the rows of the state table (and their mean size as JSON) and of its
 compacted changelog, the entities held,
@@ -33,13 +33,13 @@ import numpy as np
 import orjson
 from faust.types import TP
 
-from app.engine import Engine, partition_for
-from app.metrics import EngineMetrics
-from app.pending_writes import PendingWrites
-from app.recent import RecentStore
-from app.settings import Settings
-from app.sweeper import SWEEP_INTERVAL_S, Sweeper
-from app.write_back import WriteBack
+from app.worker.engine import Engine, partition_for
+from app.worker.metrics import EngineMetrics
+from app.worker.pending_writes import PendingWrites
+from app.worker.recent import RecentStore
+from app.worker.settings import Settings
+from app.worker.sweeper import SWEEP_INTERVAL_S, Sweeper
+from app.worker.write_back import WriteBack
 from bench.memory import vm_rss_bytes
 from incidents.config import ModelConfig
 from incidents.live import LiveCache

@@ -2,7 +2,7 @@
 
 A model with ``expect_every`` (seconds of the worker's clock, 0: off) expects each entity it has
 state of to send at least that often. When one has sent nothing to the model for that long, the
-worker's timer (``app.expiry``) opens an incident for it; the entity's next message to the model
+worker's timer (``app.worker.expiry``) opens an incident for it; the entity's next message to the model
 resolves it (``"resolution": "reported"``), and so does the expiry of the model's state of it
 (``"resolution": "expired"``: a host that was decommissioned). It is an incident of its own, not
 the entity's lifecycle incident (``incidents.lifecycle``): a spike's incident of an entity that

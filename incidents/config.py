@@ -39,7 +39,7 @@ class ModelConfig:
     ``silent_after`` and ``state_ttl`` are seconds of the worker's clock (not event time) since
     the last message received for the entity: an open incident of the model resolves (reason
     ``silent``) once its entity has sent nothing for ``silent_after``, and the model's state of
-    an entity goes once it has sent nothing for ``state_ttl`` (see ``app.expiry``); an entity
+    an entity goes once it has sent nothing for ``state_ttl`` (see ``app.worker.expiry``); an entity
     that has sent the model nothing for ``expect_every`` gets a "went silent" incident (see
     ``incidents.absence``). 0 turns any of them off (``expect_every`` is off by default).
 

@@ -1,7 +1,7 @@
 """The fields a log line about an incident event or a dead letter may carry.
 
 Any log call may pass them with ``extra=log_context(document, ...)``; the worker's JSON and text
-formatters (``app.logformat``) write them after the message, in this order.
+formatters (``app.worker.logformat``) write them after the message, in this order.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.broker import free_port  # noqa: E402
+from app.worker.kafka.broker import free_port  # noqa: E402
 from tests.integration.browser import LAUNCH_ARGS, chromium_path  # noqa: E402
 
 MODELS = {"demo-metrics", "demo-logs", "demo-behavior"}

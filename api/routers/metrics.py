@@ -1,7 +1,7 @@
 """`GET /metrics`: the worker's counters in Prometheus' text exposition format.
 
 Open like `/health`, so a Prometheus server scrapes it without a key. The engine offers its
-registry as ``metrics_registry`` (``app.metrics``); an engine without one (a test fake) serves the
+registry as ``metrics_registry`` (``app.worker.metrics``); an engine without one (a test fake) serves the
 process-wide default registry.
 """
 

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from app.cli.alerts import alerts_cli
 from app.cli.config import config_cli
 from app.cli.produce import produce
-from app.settings import Settings, get_settings
+from app.worker.settings import Settings, get_settings
 
 cli = typer.Typer(
     pretty_exceptions_enable=False,
@@ -55,9 +55,9 @@ def run(
 ) -> None:
     """Run a worker with the REST API. Without KAFKA_BOOTSTRAP_SERVERS it starts an embedded broker."""
     settings = _settings(api_port, log_level)
-    from app.broker import BrokerError
-    from app.topics import TopicError
-    from app.worker import run_worker
+    from app.worker.kafka.broker import BrokerError
+    from app.worker.start import run_worker
+    from app.worker.topics import TopicError
 
     try:
         run_worker(settings)
@@ -129,10 +129,10 @@ def demo(
     error burst, a user whose path goes somewhere rare. Embedded broker unless
     KAFKA_BOOTSTRAP_SERVERS."""
     settings = _settings(api_port, log_level)
-    from app.broker import BrokerError
     from app.cli.demo import start_feed
-    from app.topics import TopicError
-    from app.worker import run_worker
+    from app.worker.kafka.broker import BrokerError
+    from app.worker.start import run_worker
+    from app.worker.topics import TopicError
 
     try:
         run_worker(settings, on_start=start_feed)

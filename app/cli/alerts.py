@@ -115,7 +115,7 @@ def alerts_tail(
     --from-beginning. Delivery outcomes of the events shown are printed as they happen.
     """
     from app.cli.tail import Tail, TailError, describe_delivery, run_tail
-    from app.topics import changelog_topic
+    from app.worker.topics import changelog_topic
 
     config = settings()
     bootstrap = bootstrap_servers or config.kafka_bootstrap_servers

@@ -16,7 +16,7 @@ import orjson
 import typer
 from pydantic import ValidationError
 
-from app.settings import Settings, get_settings
+from app.worker.settings import Settings, get_settings
 
 INPUT_ERROR = 2
 FAILED = 1

@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
 if TYPE_CHECKING:
-    from app.settings import Settings
+    from app.worker.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
-from app.metadata import topic_partitions
-from app.offsets import fetched_end_offsets
+from app.worker.metadata import topic_partitions
+from app.worker.offsets import fetched_end_offsets
 from incidents.incident import iso_time
 
 Event = dict[str, Any]

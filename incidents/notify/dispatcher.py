@@ -22,7 +22,7 @@ A new channel is one class with ``send`` (``incidents.notify.channels``); nothin
 
 The agent finishes an event only once its outcome is final, so Faust does not commit the offset
 before then: a worker killed mid-retry re-reads the event after a restart (at least once; a
-partition nothing of which was committed yet is read from its start, ``app.transport``), and
+partition nothing of which was committed yet is read from its start, ``app.worker.transport``), and
 the ledger (a changelog-backed table, flushed right after each final outcome) prevents a second
 send. The residual window: a worker killed after a receiver accepted a request and before the
 ledger row reached the broker sends that event once more after the restart.
@@ -285,7 +285,7 @@ class Dispatcher:
             limiter.done(target)
 
     async def _record(self, d: Delivery, row: dict[str, Any]) -> None:
-        """Write a ledger row (with the event's partition, for pruning: ``app.sweeper``); a
+        """Write a ledger row (with the event's partition, for pruning: ``app.worker.sweeper``); a
         final one is flushed to the broker before the next event."""
         where = {"partition": d.partition} if d.partition is not None else {}
         d.ledger[d.key] = {**row, "at": time.time(), **where}

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from app.broker import EmbeddedBroker
-from app.kafka_broker import EmbeddedKafka
+from app.worker.kafka.broker import EmbeddedBroker
+from app.worker.kafka.kafka_broker import EmbeddedKafka
 from tests.integration.harness import EngineProcess, docker_answers, embedded_kind, engine_env
 
 ROOT = Path(__file__).resolve().parents[2]

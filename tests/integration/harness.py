@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from app.broker import free_port
-from app.embedded import BROKER_NAMES, choose_kind
-from app.kafka_runtime import java_major
-from app.metadata import topic_partitions
+from app.worker.kafka.broker import free_port
+from app.worker.kafka.embedded import BROKER_NAMES, choose_kind
+from app.worker.kafka.kafka_runtime import java_major
+from app.worker.metadata import topic_partitions
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")

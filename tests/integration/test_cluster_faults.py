@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from app.kafka_cluster import KafkaCluster
-from app.kafka_runtime import MIN_JAVA, java_major
+from app.worker.kafka.kafka_cluster import KafkaCluster
+from app.worker.kafka.kafka_runtime import MIN_JAVA, java_major
 from tests.integration.harness import EngineProcess, engine_env, read_topic, wait_until
 from tests.integration.test_faults import (
     CONFIG,

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.broker import free_port
+from app.worker.kafka.broker import free_port
 from tests.integration.harness import ROOT, wait_until
 
 PROMISE_S = 30.0

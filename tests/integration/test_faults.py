@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from confluent_kafka import Producer
 
-from app.broker import EmbeddedBroker
+from app.worker.kafka.broker import EmbeddedBroker
 from incidents.incident import incident_id
 from tests.integration.harness import EngineProcess, engine_env, point, read_topic, wait_until
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app.kafka_runtime import MIN_JAVA, java_major
+from app.worker.kafka.kafka_runtime import MIN_JAVA, java_major
 from tests.integration.harness import EngineProcess, point, produce_aiokafka, wait_until
 from tests.integration.test_restart import LEARNED as CONFIG
 from tests.integration.test_restart import T0, dry_run

@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from app.entity_record import ROW_VERSION
+from app.worker.entity_record import ROW_VERSION
 from tests.integration.harness import EngineProcess, point, produce_aiokafka, read_topic, wait_until
 
 BACKFILLED = 1_000_000_000.0  # September 2001: event time decades behind the worker's clock

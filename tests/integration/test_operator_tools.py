@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.engine import partition_for
+from app.worker.engine import partition_for
 from tests.integration.harness import (
     README_CONFIG,
     ROOT,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from app.engine import partition_for
+from app.worker.engine import partition_for
 from tests.integration.harness import (
     EngineProcess,
     point,

@@ -8,7 +8,7 @@ import asyncio
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from app.views import TopicView, TopicViews
+from app.worker.views import TopicView, TopicViews
 
 
 def test_each_view_reads_its_own_topic_whole_through_one_consumer(

@@ -11,8 +11,8 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from app.settings import get_settings
-from app.topics import TopicError, ensure_topics
+from app.worker.settings import get_settings
+from app.worker.topics import TopicError, ensure_topics
 from tests.integration.harness import EngineProcess, engine_env
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.engine import partition_for
+from app.worker.engine import partition_for
 from tests.integration.harness import (
     EngineProcess,
     point,

@@ -1,11 +1,11 @@
 """Each workaround the engine carries for the Tansu broker is harmless on any broker, Apache Kafka
 included (the integration suite runs on Apache Kafka where Java 17+ is present).
 
-- ``app/offsets.py``: end offsets corrected with a fetch equal the true end, and leave a right
+- ``app/worker/offsets.py``: end offsets corrected with a fetch equal the true end, and leave a right
   ListOffsets answer unchanged.
-- ``app/transport.py``, the fetch wait lowered to 10 ms: an idle worker still scores the next
+- ``app/worker/transport.py``, the fetch wait lowered to 10 ms: an idle worker still scores the next
   point and publishes its incident once.
-- ``app/transport.py``, the ack-less reply consumer behind routed REST scoring (``agent.ask``):
+- ``app/worker/transport.py``, the ack-less reply consumer behind routed REST scoring (``agent.ask``):
   requests routed to another worker are answered, before and after a rebalance, and a reply read
   twice does not stop a worker.
 """
@@ -19,8 +19,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from app.engine import partition_for
-from app.offsets import fetched_end_offsets
+from app.worker.engine import partition_for
+from app.worker.offsets import fetched_end_offsets
 from tests.integration.harness import (
     EngineProcess,
     point,

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from api import create_api
 from api.options import ApiOptions
 from api.security import KeyRing, usage_hint
-from app.settings import get_settings
+from app.worker.settings import get_settings
 from tests.unit.test_api import README_PAYLOAD, FakeEngine
 
 ADMIN_KEY = "admin-key-4f1c9e0b7d2a6e35"

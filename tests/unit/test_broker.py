@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app.broker import BrokerError, EmbeddedBroker, free_port, port_is_free
+from app.worker.kafka.broker import BrokerError, EmbeddedBroker, free_port, port_is_free
 
 CORRELATION_ID = 4242
 

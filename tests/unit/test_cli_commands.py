@@ -24,10 +24,10 @@ from typer.testing import CliRunner
 from api import create_api
 from api.options import ApiOptions
 from api.security import KeyRing
-from app.broker import free_port
 from app.cli import cli
 from app.cli.replay import Message
 from app.cli.tail import Tail
+from app.worker.kafka.broker import free_port
 from tests.unit.test_api import README_PAYLOAD, FakeEngine
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from pydantic import AliasChoices, ValidationError
 
-from app.settings import Settings
+from app.worker.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -182,7 +182,7 @@ def test_engine_sets_only_variables_the_code_reads() -> None:
     set_by_compose = set(environment(load_services()["engine"]))
     set_by_image = {n for n in dockerfile_env() if is_engine_variable(n)}
     unknown = sorted((set_by_compose | set_by_image) - set(known))
-    assert not unknown, f"not read by app/settings.py (a typo does nothing): {unknown}"
+    assert not unknown, f"not read by app/worker/settings.py (a typo does nothing): {unknown}"
 
 
 def test_engine_variables_have_valid_values(clean_env: pytest.MonkeyPatch) -> None:

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.schemas.config import ModelConfigIn
-from app.entity_record import EntityRecord, source_key
+from app.worker.entity_record import EntityRecord, source_key
 from bench.memory import warmed_row
 from bench.workload import MODEL_ID, README_CONFIG, START_TS, STEP_S, normal_values
 from incidents.config import ModelConfig

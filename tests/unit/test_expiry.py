@@ -1,4 +1,4 @@
-"""The clock's effect on a row (app/expiry.py): silent incidents resolve, idle model state goes,
+"""The clock's effect on a row (app/worker/expiry.py): silent incidents resolve, idle model state goes,
 on the worker's clock and never on event time; ModelConfig refuses bad values."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from app.entity_record import EntityRecord
-from app.expiry import sweep_row
+from app.worker.entity_record import EntityRecord
+from app.worker.expiry import sweep_row
 from detectors import DetectorError
 from incidents.config import ModelConfig
 from incidents.lifecycle import EntityIncidents

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.entity_record import EntityRecord
-from app.metrics import EngineMetrics
-from app.stats import StatsStore
+from app.worker.entity_record import EntityRecord
+from app.worker.metrics import EngineMetrics
+from app.worker.stats import StatsStore
 from incidents.config import ModelConfig
 from incidents.feedback import (
     FALSE_POSITIVE,

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from app.broker import BrokerError
-from app.embedded import choose_kind, start_embedded
-from app.kafka_broker import EmbeddedKafka, new_cluster_id
-from app.kafka_runtime import (
+from app.worker.kafka.broker import BrokerError
+from app.worker.kafka.embedded import choose_kind, start_embedded
+from app.worker.kafka.kafka_broker import EmbeddedKafka, new_cluster_id
+from app.worker.kafka.kafka_runtime import (
     KAFKA_VERSION,
     MARKER,
     POM,
@@ -173,7 +173,7 @@ def test_the_cluster_id_and_controller_port_are_kept_for_the_next_start(tmp_path
 
 
 def test_docker_compose_runs_the_same_kafka_version() -> None:
-    compose = (POM.parents[2] / "docker-compose.yml").read_text()
+    compose = (POM.parents[3] / "docker-compose.yml").read_text()
     assert f"image: apache/kafka:{KAFKA_VERSION}" in compose
 
 
@@ -190,7 +190,7 @@ def test_a_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) 
 def test_cluster_nodes_share_a_cluster_id_and_the_voters_and_replicate_by_three(
     tmp_path: Path,
 ) -> None:
-    from app.kafka_cluster import KafkaCluster
+    from app.worker.kafka.kafka_cluster import KafkaCluster
 
     cluster = KafkaCluster(tmp_path / "cluster")
     nodes = list(cluster.nodes.values())

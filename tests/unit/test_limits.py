@@ -20,7 +20,7 @@ from api.options import (
     ApiOptions,
 )
 from api.security import KeyRing
-from app.settings import get_settings
+from app.worker.settings import get_settings
 from tests.unit.test_api import README_PAYLOAD, FakeEngine
 
 LOOPBACK = ("127.0.0.1", 40000)

@@ -9,13 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.logformat import (
+from app.worker.logformat import (
     JsonFormatter,
     TextFormatter,
     install_log_format,
     resolve_format,
 )
-from app.settings import get_settings
+from app.worker.settings import get_settings
 from incidents.log_context import log_context
 from incidents.redact import Redactor, install_log_filter, remove_log_filter
 

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from api import create_api
 from api.options import ApiOptions
 from api.security import KeyRing
-from app.metrics import EngineMetrics, consumer_lag
+from app.worker.metrics import EngineMetrics, consumer_lag
 from incidents.notify.channels.base import DeliveryResult
 from incidents.notify.dispatcher import Dispatcher
 from incidents.notify.retry import RetryPolicy

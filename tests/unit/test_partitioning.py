@@ -11,7 +11,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.engine import partition_for
+from app.worker.engine import partition_for
 
 # Signed 32-bit murmur2 hashes from Apache Kafka's UtilsTest.testMurmur2 (Java client), the
 # reference every client's default partitioner follows: partition = toPositive(hash) % n.

@@ -14,7 +14,7 @@ import numpy as np
 import orjson
 import pytest
 
-from app import recent
+from app.worker import recent
 from incidents import scoring
 from incidents.config import ModelConfig
 from incidents.outcome import MarkColumns

@@ -8,7 +8,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from app.recent import RecentStore
+from app.worker.recent import RecentStore
 from incidents.behavior import BehaviorEvent, score_behavior_events
 from incidents.config import ModelConfig
 from incidents.outcome import BatchOutcome

@@ -1,5 +1,5 @@
 """What makes a message count as consumed: its rows on the broker, and no record skipped
-(unit tests of app.pending_writes, app.write_back and app.progress)."""
+(unit tests of app.worker.pending_writes, app.worker.write_back and app.worker.progress)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from faust.types import TP
 
-from app import progress
-from app.engine import Engine
-from app.metrics import EngineMetrics
-from app.pending_writes import PendingWrites
-from app.progress import PartitionPositions, position_key, stored_position
-from app.streams import TelemetryHandler
-from app.write_back import WriteBack
+from app.worker import progress
+from app.worker.engine import Engine
+from app.worker.metrics import EngineMetrics
+from app.worker.pending_writes import PendingWrites
+from app.worker.progress import PartitionPositions, position_key, stored_position
+from app.worker.streams import TelemetryHandler
+from app.worker.write_back import WriteBack
 from incidents.telemetry import TelemetryError, event_ids, message_ids
 
 

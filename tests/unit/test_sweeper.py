@@ -1,7 +1,7 @@
-"""The worker's timer (app/sweeper.py) on fake tables: it touches only the partitions this worker
+"""The worker's timer (app/worker/sweeper.py) on fake tables: it touches only the partitions this worker
 owns, writes through the table and its changelog (a tombstone for a row that goes), publishes a
 silent incident's resolve before taking it out of the row, prunes the deliveries ledger, and
-reports it all on /metrics. A row from a newer engine (app/engine.py) never stops the stream."""
+reports it all on /metrics. A row from a newer engine (app/worker/engine.py) never stops the stream."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from faust.types import TP
 
-from app.engine import Engine, partition_for
-from app.entity_record import ROW_VERSION, EntityRecord
-from app.metrics import EngineMetrics
-from app.pending_writes import PendingWrites
-from app.recent import RecentStore
-from app.settings import Settings
-from app.sweeper import Sweeper
-from app.write_back import WriteBack
+from app.worker.engine import Engine, partition_for
+from app.worker.entity_record import ROW_VERSION, EntityRecord
+from app.worker.metrics import EngineMetrics
+from app.worker.pending_writes import PendingWrites
+from app.worker.recent import RecentStore
+from app.worker.settings import Settings
+from app.worker.sweeper import Sweeper
+from app.worker.write_back import WriteBack
 from incidents.config import ModelConfig
 from incidents.incident import iso_time
 from incidents.lifecycle import EntityIncidents
@@ -267,7 +267,7 @@ def test_a_row_of_this_version_is_not_reset_on_an_error() -> None:
 def test_a_large_table_is_swept_in_slices_reading_each_row_afresh(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("app.sweeper.SLICE_ROWS", 2)
+    monkeypatch.setattr("app.worker.sweeper.SLICE_ROWS", 2)
     hosts = _entities_on(0, 5)
     engine = _engine({e: _row(e, NOW - 10_000) for e in hosts}, owned={0})
     last = hosts[-1]

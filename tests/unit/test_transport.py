@@ -14,7 +14,7 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
-from app.transport import _ConsumerThread
+from app.worker.transport import _ConsumerThread
 
 TP = namedtuple("TP", "topic partition")
 ALERTS, REPLIES, CHANGELOG = "anomaly.alerts", "f-reply-1", "app-deliveries-changelog"
@@ -71,7 +71,7 @@ def test_unacked_topics_without_a_committed_offset_stay_where_they_are() -> None
     assert seek(committed) == {TP(ALERTS, 0): 6}
 
 
-# A fetch that spans a rebalance (app/transport.py, item 5).
+# A fetch that spans a rebalance (app/worker/transport.py, item 5).
 
 R = namedtuple("R", "offset")
 STREAM, STATE = TP("telemetry.metrics", 3), TP("app-entity_state-changelog", 3)

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from app.views import AlertStore, ConfigStore
+from app.worker.views import AlertStore, ConfigStore
 
 
 @dataclass

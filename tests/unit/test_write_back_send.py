@@ -1,5 +1,5 @@
 """The write-back cache's flush with records sent straight to the Kafka client
-(``app.pending_writes.send``), past Faust's producer buffer."""
+(``app.worker.pending_writes.send``), past Faust's producer buffer."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from faust.types import TP
 
-from app.pending_writes import send
-from app.progress import position_key
-from app.write_back import WriteBack
+from app.worker.pending_writes import send
+from app.worker.progress import position_key
+from app.worker.write_back import WriteBack
 
 
 class Store(dict[str, Any]):

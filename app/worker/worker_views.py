@@ -1,13 +1,13 @@
 """This worker's views of the topics every worker reads whole: the configurations, the
 incidents, the models' counters, the silences and the deliveries, each a store kept up to date
-by a :class:`app.views.TopicView`, all read by one group-less reader."""
+by a :class:`app.worker.views.TopicView`, all read by one group-less reader."""
 
 from __future__ import annotations
 
-from app.settings import Settings
-from app.stats import StatsStore
-from app.topics import changelog_topic
-from app.views import (
+from app.worker.settings import Settings
+from app.worker.stats import StatsStore
+from app.worker.topics import changelog_topic
+from app.worker.views import (
     AlertStore,
     ConfigStore,
     DeliveryStore,

@@ -1,5 +1,5 @@
 """The asking side of the requests answered by the worker that owns an entity
-(:mod:`app.owner_answers`): ``POST /anomaly/score``, feedback on an incident and
+(:mod:`app.worker.owner_answers`): ``POST /anomaly/score``, feedback on an incident and
 ``GET /anomaly/series`` become a request to the owner over ``agent.ask`` (503 if none answers in
 time); a dry run on the owner is answered here without the hop."""
 
@@ -22,11 +22,11 @@ from api.engine import (
 )
 from api.nogc import paused_gc
 from api.records import RecordColumns, columns_batch
-from app.admin_writes import AdminWrites
-from app.owner_answers import OwnerAnswers
-from app.settings import Settings
-from app.transport import EngineApp
-from app.views import AlertStore, ConfigStore
+from app.worker.admin_writes import AdminWrites
+from app.worker.owner_answers import OwnerAnswers
+from app.worker.settings import Settings
+from app.worker.transport import EngineApp
+from app.worker.views import AlertStore, ConfigStore
 from incidents.config import ModelConfig
 from incidents.telemetry import TelemetryError, records_to_batch
 

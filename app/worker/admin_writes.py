@@ -14,8 +14,8 @@ import orjson
 from aiokafka.errors import KafkaError
 
 from api.engine import EngineUnavailable, InvalidInput
-from app.settings import Settings
-from app.views import ConfigStore, SilenceStore, TopicView
+from app.worker.settings import Settings
+from app.worker.views import ConfigStore, SilenceStore, TopicView
 from incidents.incident import iso_time
 from incidents.silence_matchers import SilenceError
 from incidents.silences import Silence

@@ -19,7 +19,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ANOMALY_", frozen=True, extra="ignore")
 
-    # Broker. Empty means: start an embedded broker on a loopback port (app/embedded.py):
+    # Broker. Empty means: start an embedded broker on a loopback port (app/worker/kafka/embedded.py):
     # Apache Kafka when Java 17+ is present, else Tansu; ANOMALY_BROKER=kafka|tansu forces one.
     kafka_bootstrap_servers: str = Field(default="", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
     embedded_broker_port: int = 9092
@@ -76,16 +76,16 @@ class Settings(BaseSettings):
     delivery_max_delay_s: float = Field(default=300.0, gt=0)
     slack_interval_s: float = Field(default=1.0, ge=0)
     # The deliveries ledger (incidents/notify/dispatcher.py): rows older than this go, and the oldest beyond
-    # the cap per worker (app/sweeper.py).
+    # the cap per worker (app/worker/sweeper.py).
     ledger_retention_s: float = Field(default=7 * 86400.0, gt=0)
     ledger_max_rows: int = Field(default=100_000, ge=1)
 
     # A telemetry agent takes up to this many messages at once, waiting at most this long for
-    # more, and writes each key's row and counters once per batch (see app/pending_writes.py).
+    # more, and writes each key's row and counters once per batch (see app/worker/pending_writes.py).
     stream_batch_max: int = Field(default=500, ge=1)
     stream_batch_wait_s: float = Field(default=0.005, gt=0)
     # The agents' rows and counters go to their changelogs once per this interval, however many
-    # batches changed them (app/write_back.py); 0 writes them after every batch.
+    # batches changed them (app/worker/write_back.py); 0 writes them after every batch.
     state_flush_interval_s: float = Field(default=1.0, ge=0)
 
     # Latency tuning for brokers that hold an empty fetch for its whole wait (the embedded one).

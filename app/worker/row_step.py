@@ -10,12 +10,12 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from app.engine_protocol import Run, Steps
-from app.entity_record import ROW_VERSION, EntityRecord, source_key
-from app.metrics import EngineMetrics
-from app.pending_writes import PendingWrites
-from app.recent import RecentStore
-from app.stats import stats_key
+from app.worker.engine_protocol import Run, Steps
+from app.worker.entity_record import ROW_VERSION, EntityRecord, source_key
+from app.worker.metrics import EngineMetrics
+from app.worker.pending_writes import PendingWrites
+from app.worker.recent import RecentStore
+from app.worker.stats import stats_key
 from detectors import DetectorError
 from incidents.absence import REPORTED, absence_event
 from incidents.config import ModelConfig

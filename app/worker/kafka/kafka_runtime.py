@@ -1,6 +1,6 @@
 """The Apache Kafka the embedded broker runs: Java, and the jars resolved once from Maven Central.
 
-The jars are those of ``app/kafka/pom.xml`` (``org.apache.kafka:kafka_2.13`` and its runtime
+The jars are those of ``app/worker/kafka/pom.xml`` (``org.apache.kafka:kafka_2.13`` and its runtime
 dependencies), copied by ``mvn dependency:copy-dependencies`` into a cache outside the clone,
 ``~/.cache/anomaly-engine/kafka-<version>/libs`` (``ANOMALY_KAFKA_CACHE`` moves the parent), so
 every clone, worktree and CI run on a machine shares one download. A file lock keeps two processes
@@ -16,11 +16,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from app.broker import BrokerError
+from app.worker.kafka.broker import BrokerError
 
 KAFKA_VERSION = "4.1.1"
 MIN_JAVA = 17  # Apache Kafka 4.x brokers need Java 17
-POM = Path(__file__).with_name("kafka") / "pom.xml"
+POM = Path(__file__).with_name("pom.xml")
 MARKER = "resolved.ok"
 
 

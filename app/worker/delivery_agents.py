@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 from faust.types import StreamT
 
-from app.metrics import EngineMetrics
-from app.settings import Settings
-from app.transport import EngineApp
-from app.views import SilenceStore, TopicView
+from app.worker.metrics import EngineMetrics
+from app.worker.settings import Settings
+from app.worker.transport import EngineApp
+from app.worker.views import SilenceStore, TopicView
 from incidents.notify import Dispatcher
 from incidents.notify.channels import build_channels
 from incidents.notify.retry import RetryPolicy

@@ -1,7 +1,7 @@
 """Which embedded broker `make run`, the demo and the tests start when no bootstrap address is set.
 
 Apache Kafka, the broker users run, when Java 17 or newer is present (its jars come from Maven
-Central once, see ``app.kafka_runtime``); Tansu, the memory-only static binary, otherwise.
+Central once, see ``app.worker.kafka.kafka_runtime``); Tansu, the memory-only static binary, otherwise.
 ``ANOMALY_BROKER=kafka`` or ``tansu`` forces either (``auto`` is the default).
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from app.broker import BrokerError, EmbeddedBroker
-from app.kafka_broker import EmbeddedKafka
-from app.kafka_runtime import KAFKA_VERSION, MIN_JAVA, java_major
+from app.worker.kafka.broker import BrokerError, EmbeddedBroker
+from app.worker.kafka.kafka_broker import EmbeddedKafka
+from app.worker.kafka.kafka_runtime import KAFKA_VERSION, MIN_JAVA, java_major
 
 BrokerKind = Literal["kafka", "tansu"]
 BROKER_NAMES = {"kafka": f"embedded Apache Kafka {KAFKA_VERSION}", "tansu": "embedded Tansu broker"}

@@ -1,6 +1,6 @@
 """What the engine's parts (the telemetry agents' handler, the collector formats, the sweeper,
 the series replies) use of the engine: a :class:`typing.Protocol`, so that none of them imports
-``app.engine`` (which builds them), not even for type checking.
+``app.worker.engine`` (which builds them), not even for type checking.
 
 The scoring step's types live here too: a step runs one model on an entity's row,
 ``run(model_state, shared_state) -> BatchOutcome``.
@@ -17,15 +17,15 @@ from incidents.outcome import BatchOutcome
 if TYPE_CHECKING:
     from faust.types import EventT
 
-    from app.entity_record import EntityRecord
-    from app.metrics import EngineMetrics
-    from app.pending_writes import PendingWrites
-    from app.progress import PartitionPositions
-    from app.recent import RecentStore
-    from app.settings import Settings
-    from app.transport import EngineApp
-    from app.views import ConfigStore
-    from app.write_back import WriteBack
+    from app.worker.entity_record import EntityRecord
+    from app.worker.metrics import EngineMetrics
+    from app.worker.pending_writes import PendingWrites
+    from app.worker.progress import PartitionPositions
+    from app.worker.recent import RecentStore
+    from app.worker.settings import Settings
+    from app.worker.transport import EngineApp
+    from app.worker.views import ConfigStore
+    from app.worker.write_back import WriteBack
     from incidents.feedback import Dismissal
     from incidents.live import LiveCache
 
@@ -35,7 +35,7 @@ Steps = Sequence[tuple[ModelConfig, Run]]
 
 
 class EngineProtocol(Protocol):
-    """The engine as its parts see it (:class:`app.engine.Engine` implements it)."""
+    """The engine as its parts see it (:class:`app.worker.engine.Engine` implements it)."""
 
     settings: Settings
     app: EngineApp

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from mode import Service
 
-from app.metadata import topic_partitions
+from app.worker.metadata import topic_partitions
 from incidents.config import ModelConfig
 from incidents.silences import Silence
 
@@ -48,7 +48,7 @@ class TopicView:
         """Ready once every partition is read up to the high watermark of a fetch response.
 
         (Not ListOffsets: the embedded broker answers it wrong after batched writes, see
-        ``app.offsets``.)
+        ``app.worker.offsets``.)
         """
         if self.ready.is_set():
             return

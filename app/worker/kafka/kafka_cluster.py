@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from types import TracebackType
 
-from app.broker import BrokerError, free_port
-from app.kafka_broker import EmbeddedKafka, new_cluster_id
+from app.worker.kafka.broker import BrokerError, free_port
+from app.worker.kafka.kafka_broker import EmbeddedKafka, new_cluster_id
 
 REPLICATED_CONFIG = {
     "default.replication.factor": "3",

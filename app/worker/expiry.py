@@ -13,10 +13,10 @@ back-filled with old timestamps does not expire on arrival. Per model configurat
 
 - ``expect_every``: a model that has had nothing of the entity for that long opens an absence
   incident (``incidents.absence``), kept in the row's ``absent`` until the entity's next message
-  to the model (``app.engine``) or the expiry of the model's state resolves it.
+  to the model (``app.worker.engine``) or the expiry of the model's state resolves it.
 
 A resolve event (or an absence's open) is kept in the row's ``outbox`` until the broker has it
-(``app.sweeper``), so a worker that dies in between publishes it again after the restart (a
+(``app.worker.sweeper``), so a worker that dies in between publishes it again after the restart (a
 duplicate has the same incident id and seq: delivery dedups it). A row written before rows
 recorded ``heard`` is stamped with the time the timer first meets it. 0 turns any setting off.
 """
@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.entity_record import EntityRecord
+from app.worker.entity_record import EntityRecord
 from incidents.absence import EXPIRED, absence_event, went_silent
 from incidents.config import SILENT_AFTER, STATE_TTL, ModelConfig
 from incidents.lifecycle import EntityIncidents
@@ -87,7 +87,7 @@ def sweep_row(
 
     Examples
     --------
-    >>> from app.entity_record import EntityRecord
+    >>> from app.worker.entity_record import EntityRecord
     >>> from incidents.lifecycle import EntityIncidents
     >>> from incidents.observation import LifecycleSpec, Observation
     >>> life = EntityIncidents("host-1")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
-from app.settings import Settings
+from app.worker.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class TopicSpec:
 
 
 # The Faust tables, keyed within the telemetry partitions; their changelogs are created here too,
-# because every worker reads the model_stats changelog from its start (see app/stats.py).
+# because every worker reads the model_stats changelog from its start (see app/worker/stats.py).
 TABLES = ("entity_state", "model_stats", "deliveries")
 
 

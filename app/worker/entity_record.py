@@ -17,13 +17,13 @@ changes, they are referred to it again). Rows written before that keep their ful
 both read back as the documents that were published.
 
 A row carries its format version (``v``, :data:`ROW_VERSION`; a row without one is version 1)
-and, for the expiry timer (``app.expiry``), when the worker last received a message for the
+and, for the expiry timer (``app.worker.expiry``), when the worker last received a message for the
 entity (``heard``, the worker's clock) and for each model (``seen``), the resolve events of
 silent incidents (and the opens of absences) until the broker has them (``outbox``), the open
 absence incidents by model (``absent``, see ``incidents.absence``) and when its last model
 state went (``emptied``). A row of a newer version
 is read by the fields this version knows; the others are kept as they are when it is written
-again (``app.engine`` counts such rows, and resets a model's state it cannot read).
+again (``app.worker.engine`` counts such rows, and resets a model's state it cannot read).
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ class EntityRecord:
         row["v"] = ROW_VERSION
         row["models"] = {**row.get("models", {}), **models}
         if models:
-            row.pop("emptied", None)  # see app.expiry
+            row.pop("emptied", None)  # see app.worker.expiry
         if heard is not None:
             row["heard"] = heard
             seen = row.get("seen")

@@ -1,6 +1,6 @@
 """The requests the worker that owns an entity answers (``agent.ask`` on the score requests
 topic, or directly for a dry run on the owner): a REST batch scored on the entity's row, a
-verdict on one of its incidents, its recent series. The asking side is :class:`app.engine.Engine`
+verdict on one of its incidents, its recent series. The asking side is :class:`app.worker.engine.Engine`
 (``score``, ``feedback``, ``series``)."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import numpy as np
 from faust.types import StreamT
 
 from api.nogc import paused_gc
-from app.engine_protocol import EngineProtocol
-from app.series import series_reply
-from app.views import TopicView
+from app.worker.engine_protocol import EngineProtocol
+from app.worker.series import series_reply
+from app.worker.views import TopicView
 from detectors import DetectorError
 from incidents.feedback import FeedbackRefused
 from incidents.outcome import BatchOutcome

@@ -1,18 +1,18 @@
 """`GET /anomaly/series` on the worker that owns the entity: the key's recent points (from its
-:class:`app.recent.RecentStore`), its baseline, and a forecast from its stored state."""
+:class:`app.worker.recent.RecentStore`), its baseline, and a forecast from its stored state."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from app.entity_record import EntityRecord
+from app.worker.entity_record import EntityRecord
 from detectors.log_features import FEATURES
 from incidents.key_state import forecast_report
 from incidents.logs import STATE_FORMAT as LOG_STATE_FORMAT
 
 if TYPE_CHECKING:
-    from app.engine_protocol import EngineProtocol
+    from app.worker.engine_protocol import EngineProtocol
 
 
 def series_reply(engine: EngineProtocol, request: Mapping[str, Any]) -> dict[str, Any]:

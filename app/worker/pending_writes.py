@@ -16,7 +16,7 @@ run during that await, reads the rows as the stream left them: :meth:`flush` is 
 Faust sends changelog records through a buffer and, before it commits offsets, gives that buffer
 only 0.1 s to drain (``ProducerBuffer.flush_atmost``): on a busy machine it commits the offsets
 of messages whose rows are still in the buffer. That is harmless, because each partition's
-position (``app.progress``) says what was applied, provided a position never reaches the broker
+position (``app.worker.progress``) says what was applied, provided a position never reaches the broker
 ahead of the rows it counts: :meth:`delivered` waits until the broker has every record the batch
 wrote, and a telemetry agent awaits it for a batch before it writes the next batch's positions
 (``TelemetryHandler.handle_batch``); a REST score awaits it before it answers.
@@ -30,7 +30,7 @@ from typing import Any
 
 from faust.types import TP, CollectionT
 
-from app.stats import add_counters
+from app.worker.stats import add_counters
 
 
 def put(table: CollectionT, partition: int, key: str, value: Any) -> Any:

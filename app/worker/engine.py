@@ -22,26 +22,26 @@ from api import create_api
 from api.engine import (
     ScoreCommand,
 )
-from app.admin_writes import AdminWrites
-from app.delivery_agents import add_delivery_agents, build_dispatcher
-from app.emit import Emitter
-from app.engine_protocol import Steps
-from app.entity_record import EntityRecord
-from app.metrics import EngineMetrics
-from app.owner_answers import OwnerAnswers
-from app.owner_asks import OwnerAsks, score_request
-from app.pending_writes import PendingWrites
-from app.pending_writes import send as send_record
-from app.progress import PartitionPositions
-from app.queries import Queries
-from app.recent import RecentStore
-from app.row_step import apply_to_row
-from app.settings import Settings
-from app.streams import TelemetryHandler
-from app.sweeper import SWEEP_INTERVAL_S, Sweeper
-from app.transport import engine_app
-from app.worker_views import WorkerViews
-from app.write_back import WriteBack
+from app.worker.admin_writes import AdminWrites
+from app.worker.delivery_agents import add_delivery_agents, build_dispatcher
+from app.worker.emit import Emitter
+from app.worker.engine_protocol import Steps
+from app.worker.entity_record import EntityRecord
+from app.worker.metrics import EngineMetrics
+from app.worker.owner_answers import OwnerAnswers
+from app.worker.owner_asks import OwnerAsks, score_request
+from app.worker.pending_writes import PendingWrites
+from app.worker.pending_writes import send as send_record
+from app.worker.progress import PartitionPositions
+from app.worker.queries import Queries
+from app.worker.recent import RecentStore
+from app.worker.row_step import apply_to_row
+from app.worker.settings import Settings
+from app.worker.streams import TelemetryHandler
+from app.worker.sweeper import SWEEP_INTERVAL_S, Sweeper
+from app.worker.transport import engine_app
+from app.worker.worker_views import WorkerViews
+from app.worker.write_back import WriteBack
 from incidents.config import ModelConfig
 from incidents.feedback import Dismissal, dismissal
 from incidents.live import LiveCache
@@ -74,7 +74,7 @@ class Engine:
             raise ValueError("Engine needs a bootstrap address (KAFKA_BOOTSTRAP_SERVERS)")
         self.settings = settings
         self.embedded_broker = embedded_broker_kind is not None
-        self.embedded_broker_kind = embedded_broker_kind  # "kafka" or "tansu" (app/embedded.py)
+        self.embedded_broker_kind = embedded_broker_kind  # "kafka" or "tansu" (kafka/embedded.py)
         self.partitions = settings.partitions
         self._partition_cache = functools.lru_cache(maxsize=1 << 16)(
             functools.partial(partition_for, partitions=settings.partitions)
@@ -177,7 +177,7 @@ class Engine:
         )
         self.sweeper = Sweeper(
             self, self.clock
-        )  # silent incidents, idle state, the ledger (app/sweeper.py)
+        )  # silent incidents, idle state, the ledger (app/worker/sweeper.py)
         self.app.timer(SWEEP_INTERVAL_S, name="sweep_state")(self._sweep)
         # The agents' rows and counters, written to their changelogs once per interval.
         self.write_back = WriteBack(
@@ -248,7 +248,7 @@ class Engine:
         steps: Steps | Callable[[EntityRecord], Steps],
         pending: PendingWrites,
     ) -> tuple[list[BatchOutcome], list[dict[str, Any]]]:
-        """Apply a message's steps to the entity's row: :func:`app.row_step.apply_to_row`
+        """Apply a message's steps to the entity's row: :func:`app.worker.row_step.apply_to_row`
         with this engine's metrics, recent points and clock."""
         return apply_to_row(
             entity,
@@ -262,7 +262,7 @@ class Engine:
         )
 
     async def publish_events(self, events: list[dict[str, Any]]) -> list[Any]:
-        """Send ``events`` to the alerts topic (:meth:`app.emit.Emitter.publish`)."""
+        """Send ``events`` to the alerts topic (:meth:`app.worker.emit.Emitter.publish`)."""
         return await self.emit.publish(events)
 
     async def dead_letter(self, event: EventT, reason: str) -> None:

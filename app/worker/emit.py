@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 from faust.types import EventT
 
-from app.metrics import EngineMetrics
-from app.settings import Settings
+from app.worker.metrics import EngineMetrics
+from app.worker.settings import Settings
 from incidents.incident import iso_time
 from incidents.log_context import log_context
 

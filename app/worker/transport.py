@@ -7,7 +7,7 @@
    poll as soon as data arrives, so a low value costs it only a few more idle fetches.
 
 2. End offsets. Table recovery reads each changelog partition up to its end offset as the broker
-   lists it; the embedded broker lists it wrong after batched writes (see ``app.offsets``), so
+   lists it; the embedded broker lists it wrong after batched writes (see ``app.worker.offsets``), so
    the consumer corrects the list with a fetch.
 
 3. Reply acks. Faust's ``ReplyConsumer`` (behind ``agent.ask``) leaves the last reply it read
@@ -55,8 +55,8 @@ from faust.models import maybe_model
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode.utils.objects import cached_property
 
-from app.offsets import fetched_end_offsets
-from app.settings import Settings
+from app.worker.offsets import fetched_end_offsets
+from app.worker.settings import Settings
 
 
 def never_committed(committed: Mapping[Any, int | None], acked: Callable[[str], bool]) -> list[Any]:

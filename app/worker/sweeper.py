@@ -3,12 +3,12 @@ ledger is pruned.
 
 Every :data:`SWEEP_INTERVAL_S` seconds each worker walks the rows of the partitions it owns (the
 telemetry partitions assigned to it, whose ``entity_state`` changelog partitions it is the active
-owner of; never a standby's) and applies :func:`app.expiry.sweep_row` to each. The rows it changes
-go through the same path as the agents' (:class:`app.pending_writes.PendingWrites`: the table
+owner of; never a standby's) and applies :func:`app.worker.expiry.sweep_row` to each. The rows it changes
+go through the same path as the agents' (:class:`app.worker.pending_writes.PendingWrites`: the table
 and its changelog partition, a deleted row as a tombstone), all written before the first await,
 so no agent step interleaves with a row half-swept; a large table is swept in slices of
 :data:`SLICE_ROWS` rows, the agents running in between. The resolve events wait in their rows'
-outbox until the broker has them, and are then taken out of it (:mod:`app.expiry`).
+outbox until the broker has them, and are then taken out of it (:mod:`app.worker.expiry`).
 
 The deliveries ledger (``incidents.notify.dispatcher``) is pruned on the same timer: rows older than
 ``ledger_retention_s`` go, and the oldest beyond ``ledger_max_rows`` per worker.
@@ -23,13 +23,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from app.expiry import SILENT, soonest, sweep_row
-from app.pending_writes import PendingWrites
+from app.worker.expiry import SILENT, soonest, sweep_row
+from app.worker.pending_writes import PendingWrites
 from incidents.config import ModelConfig
 from incidents.telemetry import RESERVED_PREFIX
 
 if TYPE_CHECKING:
-    from app.engine_protocol import EngineProtocol
+    from app.worker.engine_protocol import EngineProtocol
 
 log = logging.getLogger(__name__)
 

@@ -2,13 +2,13 @@
 per interval: Kafka Streams' record cache for the ``entity_state`` and ``model_stats`` tables.
 
 With single-point messages from many entities a batch rarely holds one entity twice, so writing
-each changed row once per batch (``app.pending_writes``) still costs one changelog record per
+each changed row once per batch (``app.worker.pending_writes``) still costs one changelog record per
 message, and a record costs Faust and aiokafka more than scoring a point. Here a row changed by a
 batch goes to the table at once (readers see it) but to its changelog only at the next flush, once
 however many batches changed it: every ``state_flush_interval_s`` (on the
 worker's timer), before partitions are revoked and when the worker stops.
 
-The position protocol (``app.progress``) is kept: a partition's position is a row like the others,
+The position protocol (``app.worker.progress``) is kept: a partition's position is a row like the others,
 and a flush writes the rows first, then, once the previous flush is on the broker, the positions.
 So a position never reaches the broker ahead of the rows it counts, and after a kill -9 a worker
 reads again from the last flushed positions and scores those messages again from the rows they
@@ -24,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from app.pending_writes import put
+from app.worker.pending_writes import put
 from incidents.telemetry import RESERVED_PREFIX
 
 SEND_SLICE = 32  # rows a flush sends between two turns of the event loop
@@ -33,9 +33,9 @@ SEND_SLICE = 32  # rows a flush sends between two turns of the event loop
 class WriteBack:
     """Dirty rows by (table, key), each with its changelog partition and latest value.
 
-    ``write`` sends one changelog record (``app.pending_writes.put``) and returns its future;
+    ``write`` sends one changelog record (``app.worker.pending_writes.put``) and returns its future;
     ``hand_over`` moves the sent records from Faust's buffer to the client. With ``send`` (an
-    async ``app.pending_writes.send``: the record straight to the client), a flush sends its
+    async ``app.worker.pending_writes.send``: the record straight to the client), a flush sends its
     records that way, after handing over what ``put_now`` left in Faust's buffer (so a key's
     records reach the client in the order written).
 

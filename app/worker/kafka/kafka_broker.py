@@ -24,8 +24,8 @@ import uuid
 from pathlib import Path
 from types import TracebackType
 
-from app.broker import BrokerError, _die_with_parent, free_port, port_is_free
-from app.kafka_runtime import KAFKA_VERSION, require_java, resolve_jars
+from app.worker.kafka.broker import BrokerError, _die_with_parent, free_port, port_is_free
+from app.worker.kafka.kafka_runtime import KAFKA_VERSION, require_java, resolve_jars
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from faust.types import EventT
 
-from app.pending_writes import PendingWrites
+from app.worker.pending_writes import PendingWrites
 from detectors import DetectorError
 from incidents.config import ModelConfig
 from incidents.feedback import score_with_feedback
@@ -28,8 +28,8 @@ from incidents.outcome import BatchOutcome
 from incidents.telemetry import TelemetryError
 
 if TYPE_CHECKING:
-    from app.engine_protocol import EngineProtocol, State, Steps
-    from app.entity_record import EntityRecord
+    from app.worker.engine_protocol import EngineProtocol, State, Steps
+    from app.worker.entity_record import EntityRecord
 
 MAX_REASONS = 5  # reasons quoted in one dead-letter record; the rest are counted
 MAX_REMEMBERED = 10_000  # series configurations and refused series kept in memory

@@ -9,13 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from api.security import usage_hint
-from app.broker import EmbeddedBroker
-from app.embedded import BROKER_NAMES, start_embedded
-from app.engine import Engine
-from app.kafka_broker import EmbeddedKafka
-from app.logformat import EngineWorker, console_line
-from app.settings import Settings
-from app.topics import ensure_topics
+from app.worker.engine import Engine
+from app.worker.kafka.broker import EmbeddedBroker
+from app.worker.kafka.embedded import BROKER_NAMES, start_embedded
+from app.worker.kafka.kafka_broker import EmbeddedKafka
+from app.worker.logformat import EngineWorker, console_line
+from app.worker.settings import Settings
+from app.worker.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 

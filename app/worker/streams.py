@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from faust.types import TP, EventT
 
-from app.collectors import CollectorMessages, format_hint, reason_of
-from app.engine_protocol import Run, State
-from app.pending_writes import PendingWrites
-from app.progress import position_key, stored_position
+from app.worker.collectors import CollectorMessages, format_hint, reason_of
+from app.worker.engine_protocol import Run, State
+from app.worker.pending_writes import PendingWrites
+from app.worker.progress import position_key, stored_position
 from detectors import DetectorError
 from incidents.behavior import score_behavior_events
 from incidents.config import ModelConfig
@@ -37,8 +37,8 @@ from incidents.telemetry import (
 )
 
 if TYPE_CHECKING:
-    from app.engine_protocol import EngineProtocol, Steps
-    from app.entity_record import EntityRecord
+    from app.worker.engine_protocol import EngineProtocol, Steps
+    from app.worker.entity_record import EntityRecord
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +68,10 @@ class TelemetryHandler:
         """Score a batch of messages of ``stream`` ("metrics", "logs" or "behavior") in order,
         put the rows and counters they changed and the partitions' positions in the tables, and
         publish their incident events. A partition whose records skip past its position is
-        sought back to it (see ``app.progress``).
+        sought back to it (see ``app.worker.progress``).
 
         The rows and positions reach their changelogs at the engine's next flush
-        (``app.write_back``: rows first, positions once the rows before them are on the broker),
+        (``app.worker.write_back``: rows first, positions once the rows before them are on the broker),
         so a position never reaches the broker ahead of a row it counts, and Faust may commit
         offsets ahead of both: the next owner starts from the partition's position. On a
         rebalance the engine flushes and waits for the broker before the partitions go."""

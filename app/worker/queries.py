@@ -7,10 +7,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from app.settings import Settings
-from app.stats import StatsStore
-from app.transport import EngineApp
-from app.views import AlertStore, DeliveryStore, SilenceStore, TopicView
+from app.worker.settings import Settings
+from app.worker.stats import StatsStore
+from app.worker.transport import EngineApp
+from app.worker.views import AlertStore, DeliveryStore, SilenceStore, TopicView
 
 
 class Queries:
