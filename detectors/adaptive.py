@@ -41,7 +41,7 @@ Each feature keeps (all updated online, one point at a time):
   between consecutive values are ``var_ratio`` times the long-run ones (clipped, so a level
   shift's one jump does not count), the variance takes the ratio of their mean squares.
 
-The detector owns its learning, change points, season and calibration (``owns_learning``):
+The detector owns its learning, change points, season and calibration (its ``learning`` is ``"owned"``):
 :class:`detectors.model.ModelScorer` calls :meth:`Adaptive.step` and adds none of its own.
 """
 
@@ -61,14 +61,13 @@ from detectors.adaptive_state import (
     _SCALARS_V2,
     _SCALARS_V3,
     BINS,
-    Step,
     _Feature,
     _pack32,
     _packed_len,
     _unpack32,
 )
 from detectors.adaptive_step import FeatureStep
-from detectors.base import Detector, DetectorError
+from detectors.base import Detector, DetectorError, Step
 
 
 class Adaptive(FeatureStep, Detector):
@@ -157,7 +156,7 @@ class Adaptive(FeatureStep, Detector):
         "tail_interval", "sustain_level", "sustain_sum", "sustain_decay", "short_alpha", "var_ratio", "var_points",
         "repeat_level", "repeat_points",
     )  # fmt: skip
-    owns_learning: ClassVar[bool] = True
+    learning = "owned"
 
     def __init__(
         self,

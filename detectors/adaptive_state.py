@@ -8,7 +8,6 @@ from __future__ import annotations
 import binascii
 import math
 from array import array
-from dataclasses import dataclass
 
 from detectors._packed import unpack_bytes
 from detectors._tail import TailCalibration
@@ -45,18 +44,6 @@ def _pack32(values: array) -> str:  # type: ignore[type-arg]
 
 def _unpack32(text: object) -> array:  # type: ignore[type-arg]
     return array("f", unpack_bytes("adaptive state peaks", text, 8 * BINS, "96 float32"))
-
-
-@dataclass
-class Step:
-    """What :meth:`Adaptive.step` found for one point: per feature its signed score and
-    ``(center, spread)``, whether it was flagged, and the change points ``(feature, before,
-    after)`` it made."""
-
-    feature_scores: list[float]
-    baseline: list[tuple[float, float]]
-    flagged: list[bool]
-    change: tuple[tuple[int, float, float], ...]
 
 
 class _Feature:

@@ -14,11 +14,15 @@ import math
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Self
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 
 _NAN = math.nan
+
+#: How the model scorer drives a detector: see :attr:`Detector.learning`.
+Learning = Literal["kept", "fixed", "bounded", "owned"]
 
 
 class DetectorError(ValueError):
@@ -32,6 +36,18 @@ class DetectorError(ValueError):
     ...
     detectors.base.DetectorError: std[1] must be positive, got 0.0
     """
+
+
+@dataclass
+class Step:
+    """What a detector that owns its learning (:meth:`Detector.step`) found for one point:
+    per feature its signed score and ``(center, spread)``, whether it was flagged, and the
+    change points ``(feature, before, after)`` it made."""
+
+    feature_scores: list[float]
+    baseline: list[tuple[float, float]]
+    flagged: list[bool]
+    change: tuple[tuple[int, float, float], ...]
 
 
 def spread_floor(center: float) -> float:
@@ -124,8 +140,12 @@ class Detector(ABC):
     - :meth:`learn_one`, :meth:`score_one`, :meth:`feature_scores`: the same for one point,
       a batch of one (thin wrappers here only, over a scalar path that skips numpy);
     - :meth:`baseline` (the current ``(center, spread)`` per feature), :attr:`n_learned`,
-      :meth:`to_state` / :meth:`from_state`, and :meth:`rebaseline` where
-      :attr:`can_rebaseline`.
+      :meth:`to_state` / :meth:`from_state`;
+    - :attr:`learning`, how the model scorer (:mod:`detectors.model`) drives the detector:
+      ``"kept"`` (the default: it learns the points it does not flag), ``"fixed"`` (the same,
+      and learning never moves the baseline), ``"bounded"`` (it learns every point, flagged
+      ones winsorised, and moves the baseline at change points with :meth:`rebaseline`) or
+      ``"owned"`` (the detector's own :meth:`step` scores, flags and learns a point).
 
     Writing a detector: subclass it, store the constructor parameters under their own names
     (keyword arguments after ``n_features``, listed in ``param_names``), set ``name``, and
@@ -133,7 +153,7 @@ class Detector(ABC):
     or None before it has one), ``_learn_value(i, v)`` (learn a finite value of feature ``i``),
     ``to_state`` and ``from_state``. Optional: ``_block_feature(i, column)`` and
     ``_learn_values(i, values)``, vectorised forms of the two (the defaults walk
-    ``_learn_value``), and ``rebaseline`` with ``can_rebaseline = True``, which lets the model
+    ``_learn_value``), and ``rebaseline`` with ``learning = "bounded"``, which lets the model
     follow change points. Register the class in :mod:`detectors.registry`.
 
     Input rules shared by every detector:
@@ -175,23 +195,21 @@ class Detector(ABC):
     name: ClassVar[str]
     param_names: ClassVar[tuple[str, ...]]
 
-    #: Whether the detector keeps its own learning, calibration and change points (it has a
-    #: ``step(x, ts, threshold, learn)``): the model scorer then adds none of its own.
-    owns_learning: ClassVar[bool] = False
-
-    #: Whether :meth:`rebaseline` can move the baseline (detectors with a center and a spread).
-    can_rebaseline: ClassVar[bool] = False
+    #: How the model scorer drives the detector (see the class docstring).
+    learning: Learning = "kept"
 
     def rebaseline(self, i: int, center: float, spread: float) -> None:
         """Move feature ``i``'s baseline to ``(center, spread)`` (a change point), keeping what
-        the detector knows of the data's shape; a feature without a baseline is left alone."""
+        the detector knows of the data's shape; a feature without a baseline is left alone.
+        Detectors whose :attr:`learning` is ``"bounded"`` implement it."""
         raise NotImplementedError(f"{self.name} cannot be re-baselined")
 
-    @property
-    def fixed_baseline(self) -> bool:
-        """Whether learning leaves the baseline alone (then the model scores a batch against
-        it at once, whatever the flags)."""
-        return False
+    def step(
+        self, x: Sequence[float], ts: float | None, threshold: float, learn: bool = True
+    ) -> Step:
+        """Score ``x`` at event time ``ts``, flag the features above ``threshold`` and, with
+        ``learn``, learn it. Detectors whose :attr:`learning` is ``"owned"`` implement it."""
+        raise NotImplementedError(f"{self.name} does not own its learning")
 
     def __init__(self, n_features: int) -> None:
         if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:

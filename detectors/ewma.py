@@ -72,7 +72,7 @@ class EWMA(Detector):
 
     name: ClassVar[str] = "ewma"
     param_names: ClassVar[tuple[str, ...]] = ("alpha", "var_alpha")
-    can_rebaseline: ClassVar[bool] = True
+    learning = "bounded"
 
     def __init__(self, n_features: int, alpha: float = 0.1, var_alpha: float | None = None) -> None:
         super().__init__(n_features)

@@ -68,7 +68,7 @@ class RollingMAD(Detector):
             self._cache[i] = cached
         return cached
 
-    can_rebaseline: ClassVar[bool] = True
+    learning = "bounded"
 
     def rebaseline(self, i: int, center: float, spread: float) -> None:
         """The window moves and stretches so that its median is ``center`` and its scaled MAD

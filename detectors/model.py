@@ -165,7 +165,7 @@ class ModelScorer(PointScorer):
         if learn and self.adapts:
             self._settle_block(rows, out, times)
             return out
-        if learn and self.detector.fixed_baseline:
+        if learn and self.detector.learning == "fixed":
             self._settle_fixed(rows, out, times)
             return out
         if learn:  # its batch walk is per row anyway: no copy of the detector, no re-walks

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from detectors._checks import state_field
-from detectors.base import Detector, DetectorError, combined_score
+from detectors.base import Detector, DetectorError, Step, combined_score
 from detectors.budget import BudgetThreshold
 from detectors.changepoint import ChangePoint
 from detectors.model_spec import ModelSpec
@@ -59,9 +59,9 @@ class PointScorer:
         )
         self.warmup = spec.effective_warmup
         #: Whether the baseline adapts (bounded learning, change points, resolution floor).
-        self.adapts = self.detector.can_rebaseline and not self.detector.fixed_baseline
+        self.adapts = self.detector.learning == "bounded"
         #: Whether the detector keeps its own learning (then the scorer adds nothing).
-        self.owns = self.detector.owns_learning
+        self.owns = self.detector.learning == "owned"
         state = state or {}
         self.floor = ResolutionFloor.from_state(spec.n_features, state.get("floor"))
         self.change = ChangePoint.from_state(spec.n_features, state.get("change"))
@@ -282,13 +282,13 @@ class PointScorer:
 
     def _owned_step(
         self, x: Sequence[float], learn: bool, ts: float | None
-    ) -> tuple[Any, float, bool, float, bool]:
+    ) -> tuple[Step, float, bool, float, bool]:
         """The detector's step on ``x``, the threshold it had, whether the model was warm, the
         combined score and whether the point is an anomaly; the threshold learns the score of
         a point that is not."""
         threshold = self.threshold.get()
         warm = self.detector.n_learned >= self.warmup
-        step = self.detector.step(x, ts, threshold, learn)  # type: ignore[attr-defined]
+        step = self.detector.step(x, ts, threshold, learn)
         score = combined_score(step.feature_scores)
         is_anomaly = warm and math.isfinite(score) and any(step.flagged)
         if learn and not is_anomaly and not math.isnan(score):

@@ -94,6 +94,8 @@ class ZScore(Detector):
             for i, s in enumerate(stds):
                 require_positive(f"std[{i}]", s)
             self._static = list(zip(means, stds, strict=True))
+        #: A static mean and std never move; a learned baseline is bounded by the model.
+        self.learning = "bounded" if self._static is None else "fixed"
         self._count = [0] * n_features
         self._mean = [0.0] * n_features
         self._m2 = [0.0] * n_features
@@ -101,11 +103,6 @@ class ZScore(Detector):
     @property
     def is_static(self) -> bool:
         """True when mean and std come from the parameters."""
-        return self._static is not None
-
-    @property
-    def fixed_baseline(self) -> bool:
-        """A static mean and std do not learn."""
         return self._static is not None
 
     def _feature_baseline(self, i: int) -> tuple[float, float] | None:
@@ -116,8 +113,6 @@ class ZScore(Detector):
             return None
         center = self._mean[i]
         return center, floored(center, math.sqrt(self._m2[i] / (n - 1)))
-
-    can_rebaseline: ClassVar[bool] = True
 
     def rebaseline(self, i: int, center: float, spread: float) -> None:
         """A learned baseline moves to ``(center, spread)`` and weighs as ``REBASE_COUNT``

@@ -10,6 +10,7 @@ import pytest
 
 from detectors import EWMA, Detector, DetectorError, RollingMAD, ZScore, combined_score
 from detectors.base import floored, spread_floor
+from detectors.registry import DETECTORS, make_detector
 
 NAN = math.nan
 INF = math.inf
@@ -176,3 +177,23 @@ def test_batch_rows_must_have_n_features_values() -> None:
         det.score([["a", 1.0]])
     det.learn([])
     assert det.n_learned == 0
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_each_detector_implements_what_its_learning_asks(name: str) -> None:
+    det = make_detector(name, 1, {})
+    assert det.learning in ("kept", "fixed", "bounded", "owned")
+    if det.learning == "bounded":
+        for v in [1.0, 2.0, 3.0, 2.0, 1.0]:
+            det.learn_one([v])
+        det.rebaseline(0, 50.0, 2.0)
+        assert det.baseline()[0][0] == pytest.approx(50.0)
+    else:
+        with pytest.raises(NotImplementedError):
+            det.rebaseline(0, 50.0, 2.0)
+    if det.learning == "owned":
+        assert det.step([1.0], 0.0, 2.0).feature_scores == [0.0]
+    else:
+        with pytest.raises(NotImplementedError):
+            det.step([1.0], 0.0, 2.0)
+    assert ZScore(1, mean=[0.0], std=[1.0]).learning == "fixed"
