@@ -23,6 +23,7 @@ from api.engine import (
     ScoreCommand,
 )
 from app.worker.admin_writes import AdminWrites
+from app.worker.declared import declare
 from app.worker.delivery_agents import add_delivery_agents, build_dispatcher
 from app.worker.emit import Emitter
 from app.worker.engine_protocol import Steps
@@ -91,38 +92,15 @@ class Engine:
             web_port=settings.api_port,
             canonical_url=f"http://{settings.api_host}:{settings.api_port}",
         )
-        raw = {"key_serializer": "raw", "value_serializer": "raw"}
-        n = settings.partitions
-        self.metrics_topic = self.app.topic(settings.metrics_topic, partitions=n, **raw)
-        self.logs_topic = self.app.topic(settings.logs_topic, partitions=n, **raw)
-        self.behavior_topic = self.app.topic(settings.behavior_topic, partitions=n, **raw)
-        self.telemetry_topics = {
-            "metrics": self.metrics_topic,
-            "logs": self.logs_topic,
-            "behavior": self.behavior_topic,
-        }
-        self.alerts_topic = self.app.topic(settings.alerts_topic, **raw)
-        self.dlq_topic = self.app.topic(settings.dlq_topic, **raw)
-        self.config_topic = self.app.topic(settings.config_topic, compacting=True, **raw)
-        self.silences_topic = self.app.topic(settings.silences_topic, compacting=True, **raw)
-        self.audit_topic = self.app.topic(settings.audit_topic, **raw)
-        self.score_requests_topic = self.app.topic(
-            settings.score_requests_topic,
-            partitions=n,
-            key_serializer="raw",
-            value_serializer="json",
-        )
-        self.entity_state = self.app.Table("entity_state", default=None, partitions=n)
-        self.model_stats = self.app.Table(
-            "model_stats",
-            default=None,
-            partitions=n,
-        )
-        self.deliveries = self.app.Table(
-            "deliveries",
-            default=None,
-            partitions=n,
-        )
+        # The topics and tables (app/worker/declared.py), under the names callers use.
+        t = self.declared = declare(self.app, settings)
+        self.metrics_topic, self.logs_topic, self.behavior_topic = t.metrics, t.logs, t.behavior
+        self.telemetry_topics = t.telemetry
+        self.alerts_topic, self.dlq_topic, self.config_topic = t.alerts, t.dlq, t.config
+        self.silences_topic, self.audit_topic = t.silences, t.audit
+        self.score_requests_topic = t.score_requests
+        self.entity_state, self.model_stats = t.entity_state, t.model_stats
+        self.deliveries = t.deliveries
         self.recent = RecentStore()  # recent points of the keys this worker scores, for charts
         self.live = LiveCache()  # parsed states of the keys this worker scored (identity-checked)
         self.positions = PartitionPositions()  # telemetry partitions sought back to a gap
@@ -154,13 +132,7 @@ class Engine:
             audit_topic=self.audit_topic,
         )
         channel_settings = ChannelSettings.from_mapping(settings.channel_settings())
-        api_keys = [
-            key.strip()
-            for secret in (settings.admin_key, settings.read_key)
-            for key in secret.get_secret_value().split(",")
-            if key.strip()
-        ]
-        self.redactor = Redactor([*channel_settings.secrets(), *api_keys])
+        self.redactor = Redactor([*channel_settings.secrets(), *settings.api_keys()])
         self.metrics = EngineMetrics()  # GET /metrics
         self.metrics_registry = self.metrics.registry
         self.emit = Emitter(settings, self.alerts_topic, self.dlq_topic, self.metrics)
@@ -175,9 +147,8 @@ class Engine:
             self.deliveries,
             self.silence_view,
         )
-        self.sweeper = Sweeper(
-            self, self.clock
-        )  # silent incidents, idle state, the ledger (app/worker/sweeper.py)
+        # Silent incidents, idle state, the ledger (app/worker/sweeper.py).
+        self.sweeper = Sweeper(self, self.clock)
         self.app.timer(SWEEP_INTERVAL_S, name="sweep_state")(self._sweep)
         # The agents' rows and counters, written to their changelogs once per interval.
         self.write_back = WriteBack(

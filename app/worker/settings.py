@@ -126,6 +126,15 @@ class Settings(BaseSettings):
         found["slack_interval_s"] = repr(self.slack_interval_s)
         return found
 
+    def api_keys(self) -> list[str]:
+        """The admin and read API keys (each setting a comma-separated list)."""
+        return [
+            key.strip()
+            for secret in (self.admin_key, self.read_key)
+            for key in secret.get_secret_value().split(",")
+            if key.strip()
+        ]
+
 
 def get_settings(**overrides: object) -> Settings:
     """Read the settings from the environment; keyword arguments override it."""
