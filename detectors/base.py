@@ -128,7 +128,8 @@ def combined_score(feature_scores: Sequence[float]) -> float:
 class Detector(ABC):
     """Base class of the per-key detectors: learn and score over a batch of rows, high = anomalous.
 
-    The contract, which every caller uses:
+    The contract callers use (the model scorer's one-point path, in this package, also calls
+    the private scalar path: ``_values``, ``_feature_baseline``, ``_learn_row``):
 
     - :meth:`learn` ``(rows)``: learn the rows in order;
     - :meth:`baselines` ``(rows, in_order=True)``: per row and feature the ``(center, spread)``
@@ -154,7 +155,9 @@ class Detector(ABC):
     ``to_state`` and ``from_state``. Optional: ``_block_feature(i, column)`` and
     ``_learn_values(i, values)``, vectorised forms of the two (the defaults walk
     ``_learn_value``), and ``rebaseline`` with ``learning = "bounded"``, which lets the model
-    follow change points. Register the class in :mod:`detectors.registry`.
+    follow change points. A detector whose score of a row depends on the row itself, not only
+    on a baseline (``knn``), overrides ``_row_scores``, :meth:`baselines` and :meth:`score`.
+    Register the class in :mod:`detectors.registry`.
 
     Input rules shared by every detector:
 
