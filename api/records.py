@@ -18,7 +18,7 @@ from typing import Any, cast
 import numpy as np
 
 from incidents.config import ModelConfig
-from incidents.telemetry import MAX_EPOCH_SECONDS, Batch, TelemetryError, parse_ts
+from incidents.points import MAX_EPOCH_SECONDS, Batch, TelemetryError, parse_ts
 
 _NUMBER = frozenset({int, float})
 _NUMBER_OR_NULL = frozenset({int, float, type(None)})
@@ -200,7 +200,7 @@ def columns_batch(columns: RecordColumns, config: ModelConfig, entity: str) -> B
     >>> columns_batch(record_columns([{"ts": 0, "values": [1]}]), cfg, "e")
     Traceback (most recent call last):
     ...
-    incidents.telemetry.TelemetryError: records[0].values has 1 values but model 'm' expects 2
+    incidents.points.TelemetryError: records[0].values has 1 values but model 'm' expects 2
     """
     expected = config.n_features
     width = columns.values.shape[1]

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -31,59 +29,7 @@ from incidents.behavior import BehaviorEvent
 from incidents.config import ModelConfig
 from incidents.feedback import VERDICTS
 from incidents.logs import LogEvent
-
-# Epoch seconds past this (year 5138) are almost surely milliseconds.
-MAX_EPOCH_SECONDS = 1e11
-
-
-class TelemetryError(ValueError):
-    """A telemetry message or record that cannot be scored; the message says why."""
-
-
-def parse_ts(value: object, where: str = "ts") -> float:
-    """Event time in epoch seconds from ISO-8601 text or epoch seconds.
-
-    Examples
-    --------
-    >>> parse_ts("2026-11-27T08:00:00Z"), parse_ts("2026-11-27T09:00:00+01:00")
-    (1795766400.0, 1795766400.0)
-    >>> parse_ts(1795766400), parse_ts("1795766400.5")
-    (1795766400.0, 1795766400.5)
-    >>> parse_ts(1795766400000)
-    Traceback (most recent call last):
-    ...
-    incidents.telemetry.TelemetryError: ts 1795766400000 looks like milliseconds; send epoch seconds or ISO-8601
-    """
-    if isinstance(value, bool):
-        raise TelemetryError(f"{where} must be ISO-8601 text or epoch seconds, got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-        if not math.isfinite(seconds):
-            raise TelemetryError(f"{where} must be a finite number, got {value!r}")
-        if abs(seconds) >= MAX_EPOCH_SECONDS:
-            hint = "looks like milliseconds" if abs(seconds) < 1e14 else "is out of range"
-            raise TelemetryError(f"{where} {value!r} {hint}; send epoch seconds or ISO-8601")
-        return seconds
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            number = float(text)
-        except ValueError:
-            number = None  # not a number: ISO-8601 text
-        if number is not None:
-            return parse_ts(number, where)
-        try:
-            parsed = datetime.fromisoformat(
-                text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text
-            )
-        except ValueError:
-            raise TelemetryError(
-                f"{where} {value!r} is neither ISO-8601 nor epoch seconds"
-            ) from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.timestamp()
-    raise TelemetryError(f"{where} must be ISO-8601 text or epoch seconds, got {value!r}")
+from incidents.points import MAX_EPOCH_SECONDS, Batch, TelemetryError, parse_ts
 
 
 def _number(value: object, where: str) -> float:
@@ -108,7 +54,7 @@ def point_values(values: object, config: ModelConfig, where: str = "values") -> 
     >>> point_values({"disk": 1}, cfg)
     Traceback (most recent call last):
     ...
-    incidents.telemetry.TelemetryError: values names unknown feature 'disk'; model 'm' has: cpu, mem
+    incidents.points.TelemetryError: values names unknown feature 'disk'; model 'm' has: cpu, mem
     """
     if isinstance(values, Mapping):
         if not config.features:
@@ -135,19 +81,6 @@ def point_values(values: object, config: ModelConfig, where: str = "values") -> 
     if isinstance(values, int | float) and not isinstance(values, bool):
         return point_values([values], config, where)
     raise TelemetryError(f"{where} must be a list of numbers or an object by feature name")
-
-
-@dataclass(frozen=True)
-class Batch:
-    """Decoded points of one entity for one model; ``labels`` when any point carried one, and
-    ``feedback`` (a verdict or None per point) when any point carried one."""
-
-    model_id: str
-    entity: str
-    ts: list[float]  # or a numpy array, from a columnar message of plain numbers
-    values: list[list[float]]  # or a numpy array, one row per point
-    labels: list[int | None] | None = None
-    feedback: list[str | None] | None = None
 
 
 def _label(value: object, where: str) -> int | None:
@@ -196,7 +129,7 @@ def incident_feedback(payload: Mapping[str, Any]) -> tuple[str, str] | None:
     >>> incident_feedback({"model_id": "m", "entity": "host-1", "feedback": {"incident_id": "i"}})
     Traceback (most recent call last):
     ...
-    incidents.telemetry.TelemetryError: feedback.verdict must be "false_positive", got None
+    incidents.points.TelemetryError: feedback.verdict must be "false_positive", got None
     """
     feedback = payload.get("feedback")
     if not isinstance(feedback, Mapping):

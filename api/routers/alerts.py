@@ -11,7 +11,7 @@ from api.deps import AdminAccess, EngineDep, ReadAccess
 from api.engine import InvalidInput
 from api.routing import GuardedRoute
 from api.schemas.alerts import AlertsOut, FeedbackIn, FeedbackOut
-from incidents.telemetry import TelemetryError, parse_ts
+from incidents.points import TelemetryError, parse_ts
 
 router = APIRouter(prefix="/anomaly", tags=["alerts"], route_class=GuardedRoute)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from app.csv_table import CsvTable, number_cell
 from incidents.config import ModelConfig, configs_in
-from incidents.telemetry import TelemetryError, parse_ts
+from incidents.points import TelemetryError, parse_ts
 
 DEFAULT_MODEL_ID = "backtest"
 

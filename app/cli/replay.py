@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from app.csv_table import TIMESTAMP_COLUMNS, CsvTable, number_cell
-from incidents.telemetry import TelemetryError, parse_ts
+from incidents.points import TelemetryError, parse_ts
 
 
 class ProduceError(RuntimeError):

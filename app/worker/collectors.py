@@ -25,7 +25,7 @@ from incidents.formats import Decoded, sniff
 from incidents.formats.route import Share, plan, rows
 from incidents.logs import LogEvent, score_log_events
 from incidents.outcome import BatchOutcome
-from incidents.telemetry import TelemetryError
+from incidents.points import TelemetryError
 
 if TYPE_CHECKING:
     from app.worker.engine_protocol import EngineProtocol, State, Steps

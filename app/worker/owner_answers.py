@@ -19,8 +19,8 @@ from app.worker.views import TopicView
 from detectors import DetectorError
 from incidents.feedback import FeedbackRefused
 from incidents.outcome import BatchOutcome
+from incidents.points import TelemetryError
 from incidents.scoring import score_batch
-from incidents.telemetry import TelemetryError
 
 log = logging.getLogger(__name__)
 

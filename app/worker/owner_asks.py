@@ -28,7 +28,8 @@ from app.worker.settings import Settings
 from app.worker.transport import EngineApp
 from app.worker.views import AlertStore, ConfigStore
 from incidents.config import ModelConfig
-from incidents.telemetry import TelemetryError, records_to_batch
+from incidents.points import TelemetryError
+from incidents.telemetry import records_to_batch
 
 
 def score_request(command: ScoreCommand, config: ModelConfig) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from incidents.absence import REPORTED, absence_event
 from incidents.config import ModelConfig
 from incidents.feedback import FeedbackRefused
 from incidents.outcome import BatchOutcome
-from incidents.telemetry import TelemetryError
+from incidents.points import TelemetryError
 
 log = logging.getLogger("app.engine")  # the lines these steps log were the engine's
 

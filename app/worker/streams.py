@@ -26,8 +26,8 @@ from incidents.feedback import FeedbackRefused, score_with_feedback
 from incidents.formats import sniff
 from incidents.logs import score_log_events
 from incidents.outcome import BatchOutcome
+from incidents.points import TelemetryError
 from incidents.telemetry import (
-    TelemetryError,
     decode_batch,
     decode_behavior_events,
     decode_log_events,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from incidents.telemetry import TelemetryError
+from incidents.points import TelemetryError
 
 __all__ = [
     "DEFAULT_ENTITY_FROM",

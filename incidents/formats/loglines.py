@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from incidents.formats import Decoded, Record
-from incidents.telemetry import TelemetryError, parse_ts
+from incidents.points import TelemetryError, parse_ts
 
 TEXT_KEYS = ("log", "message")
 TIME_KEYS = ("time", "timestamp", "@timestamp", "date")

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from incidents.formats import Decoded, Sample, TelemetryError
-from incidents.telemetry import parse_ts
+from incidents.points import parse_ts
 
 COUNTER_SUFFIX = "_total"
 

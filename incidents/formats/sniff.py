@@ -34,7 +34,8 @@ from incidents.formats import (
     otlp_json,
     prometheus,
 )
-from incidents.telemetry import RESERVED_PREFIX, parse_ts
+from incidents.points import parse_ts
+from incidents.telemetry import RESERVED_PREFIX
 
 FORMAT_HEADER = "telemetry-format"
 FORMATS = ("auto", "engine", "otlp_proto", "otlp_json", "prometheus", "influx", "loglines")
@@ -56,7 +57,7 @@ def detect(raw: bytes, stream: str, hint: str | None = None) -> tuple[str, Any]:
     >>> detect(b"plain text", "logs")
     Traceback (most recent call last):
     ...
-    incidents.telemetry.TelemetryError: a logs message in none of the known formats (engine JSON, OTLP, Fluent Bit / Vector JSON lines)
+    incidents.points.TelemetryError: a logs message in none of the known formats (engine JSON, OTLP, Fluent Bit / Vector JSON lines)
     """
     if hint and hint != "auto":
         if hint not in FORMATS:
@@ -166,7 +167,7 @@ def engine_samples(payload: Mapping[str, Any], max_points: int) -> Decoded:
     >>> engine_samples({"entity": "h1", "ts": 5, "values": [1.0]}, 10)
     Traceback (most recent call last):
     ...
-    incidents.telemetry.TelemetryError: a message without model_id gives values as an object by feature name
+    incidents.points.TelemetryError: a message without model_id gives values as an object by feature name
     """
     entity = payload.get("entity")
     if not isinstance(entity, str) or not entity or entity.startswith(RESERVED_PREFIX):

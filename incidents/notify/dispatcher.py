@@ -47,9 +47,9 @@ from incidents.log_context import log_context
 from incidents.notify.channels import Channel, DeliveryResult
 from incidents.notify.ratelimit import PerTargetRateLimiter
 from incidents.notify.retry import RetryPolicy
+from incidents.points import TelemetryError, parse_ts
 from incidents.redact import RedactingFilter, Redactor
 from incidents.silences import Silence, first_matching
-from incidents.telemetry import TelemetryError, parse_ts
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,9 @@ from incidents.feedback import (
     score_with_feedback,
 )
 from incidents.lifecycle import EntityIncidents
+from incidents.points import TelemetryError
 from incidents.scoring import score_batch
-from incidents.telemetry import TelemetryError, decode_batch, incident_feedback
+from incidents.telemetry import decode_batch, incident_feedback
 
 T0 = 1795766400.0
 # A learned z-score (the README's model has a static baseline, which feedback cannot move).

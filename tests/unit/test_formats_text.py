@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from incidents.formats import influx, sniff
-from incidents.telemetry import TelemetryError
+from incidents.points import TelemetryError
 
 NS = 1_795_766_400_000_000_000
 

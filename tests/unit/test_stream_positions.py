@@ -17,7 +17,8 @@ from app.worker.pending_writes import PendingWrites
 from app.worker.progress import PartitionPositions, position_key, stored_position
 from app.worker.streams import TelemetryHandler
 from app.worker.write_back import WriteBack
-from incidents.telemetry import TelemetryError, event_ids, message_ids
+from incidents.points import TelemetryError
+from incidents.telemetry import event_ids, message_ids
 
 
 class SlowChangelog:
