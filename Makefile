@@ -35,7 +35,7 @@ test: lint
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy detectors incidents
+	$(BIN)/mypy detectors incidents app/telemetry
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not integration"

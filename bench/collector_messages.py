@@ -45,7 +45,7 @@ def otlp_request(entity: str, ts: list[float], columns: list[list[float]]) -> by
 
     Examples
     --------
-    >>> from incidents.formats import otlp
+    >>> from app.telemetry.formats import otlp
     >>> raw = otlp_request("h1", [1.0, 2.0], [[10.0, 11.0], [5.0, 5.5]])
     >>> [(s.name, s.ts, s.value) for s in otlp.decode_metrics(otlp.parse_metrics(raw)).samples]
     [('system_load', 1.0, 10.0), ('system_load', 2.0, 11.0), ('system_mem', 1.0, 5.0), ('system_mem', 2.0, 5.5)]

@@ -25,13 +25,13 @@ from pathlib import Path
 
 import orjson
 
+from app.telemetry.messages import decode_batch
 from app.worker.entity_record import EntityRecord
 from app.worker.recent import RecentStore
 from bench.workload import MODEL_ID, README_CONFIG, START_TS, STEP_S
 from incidents.config import ModelConfig
 from incidents.live import LiveCache
 from incidents.scoring import score_batch
-from incidents.telemetry import decode_batch
 
 SOURCE = "telemetry.metrics"
 

@@ -143,8 +143,8 @@ class InProcessScorer:
         from api.records import RecordColumns, columns_batch
         from api.routing import parse_json
         from api.schemas.score import ScoreIn
+        from app.telemetry.messages import records_to_batch
         from incidents.scoring import score_batch
-        from incidents.telemetry import records_to_batch
 
         started = time.perf_counter()
         with paused_gc():  # as the route parses

@@ -82,7 +82,7 @@ class ModelConfig:
     silent_after: float = SILENT_AFTER
     state_ttl: float = STATE_TTL
     expect_every: float = 0.0
-    # Collector formats (incidents.formats): the attributes that name a point's entity, first
+    # Collector formats (app.telemetry.formats): the attributes that name a point's entity, first
     # present wins (None: the format's defaults), and the features that are cumulative counters.
     entity_from: tuple[str, ...] | None = None
     counters: tuple[str, ...] = ()
@@ -145,7 +145,7 @@ class ModelConfig:
     @property
     def configured_id(self) -> str:
         """The configuration's model id: a series of it (``m{cpu=cpu0}``, see
-        ``incidents.formats.route``) is scored under its own id, but counted under this one.
+        ``app.telemetry.formats.route``) is scored under its own id, but counted under this one.
 
         >>> ModelConfig("m{cpu=cpu0}", "1", "zscore").configured_id
         'm'

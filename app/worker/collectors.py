@@ -1,5 +1,5 @@
 """Messages of the formats collectors write (OTLP, Prometheus, Influx, JSON log lines, and the
-engine's own form without ``model_id``): decoded by :mod:`incidents.formats`, each entity's
+engine's own form without ``model_id``): decoded by :mod:`app.telemetry.formats`, each entity's
 points scored on its partition, the others moved to their entity's partition.
 
 One message may hold many entities (an OTLP batch, a Telegraf flush): each entity's share goes
@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from faust.types import EventT
 
+from app.telemetry.formats import Decoded, sniff
+from app.telemetry.formats.route import Share, plan, rows
 from app.worker.pending_writes import PendingWrites
 from detectors import DetectorError
 from incidents.config import ModelConfig
 from incidents.feedback import score_with_feedback
-from incidents.formats import Decoded, sniff
-from incidents.formats.route import Share, plan, rows
 from incidents.logs import LogEvent, score_log_events
 from incidents.outcome import BatchOutcome
 from incidents.points import TelemetryError

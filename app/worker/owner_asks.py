@@ -22,6 +22,7 @@ from api.engine import (
 )
 from api.nogc import paused_gc
 from api.records import RecordColumns, columns_batch
+from app.telemetry.messages import records_to_batch
 from app.worker.admin_writes import AdminWrites
 from app.worker.owner_answers import OwnerAnswers
 from app.worker.settings import Settings
@@ -29,7 +30,6 @@ from app.worker.transport import EngineApp
 from app.worker.views import AlertStore, ConfigStore
 from incidents.config import ModelConfig
 from incidents.points import TelemetryError
-from incidents.telemetry import records_to_batch
 
 
 def score_request(command: ScoreCommand, config: ModelConfig) -> dict[str, Any]:

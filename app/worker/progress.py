@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from incidents.telemetry import RESERVED_PREFIX
+from app.telemetry.messages import RESERVED_PREFIX
 
 log = logging.getLogger(__name__)
 

@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     score_requests_topic: str = "anomaly.score-requests"
     silences_topic: str = "anomaly.silences"
     # The telemetry topics' format when a message has no telemetry-format header: "auto" sniffs
-    # each message (incidents.formats.sniff), or one of otlp_proto, otlp_json, prometheus,
+    # each message (app.telemetry.formats.sniff), or one of otlp_proto, otlp_json, prometheus,
     # influx, loglines, engine.
     metrics_format: str = "auto"
     logs_format: str = "auto"

@@ -15,6 +15,15 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from faust.types import TP, EventT
 
+from app.telemetry.formats import sniff
+from app.telemetry.messages import (
+    decode_batch,
+    decode_behavior_events,
+    decode_log_events,
+    event_ids,
+    incident_feedback,
+    message_ids,
+)
 from app.worker.collectors import CollectorMessages, format_hint, reason_of
 from app.worker.engine_protocol import Run, State
 from app.worker.pending_writes import PendingWrites
@@ -23,18 +32,9 @@ from detectors import DetectorError
 from incidents.behavior import score_behavior_events
 from incidents.config import ModelConfig
 from incidents.feedback import FeedbackRefused, score_with_feedback
-from incidents.formats import sniff
 from incidents.logs import score_log_events
 from incidents.outcome import BatchOutcome
 from incidents.points import TelemetryError
-from incidents.telemetry import (
-    decode_batch,
-    decode_behavior_events,
-    decode_log_events,
-    event_ids,
-    incident_feedback,
-    message_ids,
-)
 
 if TYPE_CHECKING:
     from app.worker.engine_protocol import EngineProtocol, Steps

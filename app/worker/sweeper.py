@@ -23,10 +23,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from app.telemetry.messages import RESERVED_PREFIX
 from app.worker.expiry import SILENT, soonest, sweep_row
 from app.worker.pending_writes import PendingWrites
 from incidents.config import ModelConfig
-from incidents.telemetry import RESERVED_PREFIX
 
 if TYPE_CHECKING:
     from app.worker.engine_protocol import EngineProtocol

@@ -201,7 +201,7 @@ class ConfigStore:
 
     def scored_as(self, model_id: str) -> ModelConfig | None:
         """The configuration a key is scored with: its model's, or for a series of a model that
-        selects its points by feature (``cpu{cpu=cpu0}``, see ``incidents.formats.route``) the
+        selects its points by feature (``cpu{cpu=cpu0}``, see ``app.telemetry.formats.route``) the
         model's under the series' id."""
         config = self._models.get(model_id)
         if config is None and "{" in model_id:

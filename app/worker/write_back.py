@@ -24,8 +24,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from app.telemetry.messages import RESERVED_PREFIX
 from app.worker.pending_writes import put
-from incidents.telemetry import RESERVED_PREFIX
 
 SEND_SLICE = 32  # rows a flush sends between two turns of the event loop
 

@@ -8,6 +8,7 @@ from aiokafka.partitioner import murmur2
 
 from api.schemas.config import ModelConfigIn
 from api.schemas.score import ScoreIn
+from app.telemetry.messages import decode_batch
 from bench.score_api import request_body
 from bench.workload import (
     README_CONFIG,
@@ -18,7 +19,6 @@ from bench.workload import (
     score_records,
 )
 from incidents.config import ModelConfig
-from incidents.telemetry import decode_batch
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from app.telemetry.messages import decode_batch, incident_feedback
 from app.worker.entity_record import EntityRecord
 from app.worker.metrics import EngineMetrics
 from app.worker.stats import StatsStore
@@ -23,7 +24,6 @@ from incidents.feedback import (
 from incidents.lifecycle import EntityIncidents
 from incidents.points import TelemetryError
 from incidents.scoring import score_batch
-from incidents.telemetry import decode_batch, incident_feedback
 
 T0 = 1795766400.0
 # A learned z-score (the README's model has a static baseline, which feedback cannot move).

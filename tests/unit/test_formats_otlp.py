@@ -15,7 +15,7 @@ from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as m
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
-from incidents.formats import otlp, sniff
+from app.telemetry.formats import otlp, sniff
 from incidents.points import TelemetryError
 
 T0 = 1_795_766_400_000_000_000  # 2026-11-27T08:00:00Z in nanoseconds

@@ -7,10 +7,10 @@ import math
 
 import orjson
 
+from app.telemetry.formats import Column, Decoded, Record, Sample
+from app.telemetry.formats.route import plan, rows
+from app.telemetry.formats.sniff import engine_samples, moved_metrics
 from incidents.config import ModelConfig
-from incidents.formats import Column, Decoded, Record, Sample
-from incidents.formats.route import plan, rows
-from incidents.formats.sniff import engine_samples, moved_metrics
 
 
 def model(**fields: object) -> ModelConfig:

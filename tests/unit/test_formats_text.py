@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from incidents.formats import influx, sniff
+from app.telemetry.formats import influx, sniff
 from incidents.points import TelemetryError
 
 NS = 1_795_766_400_000_000_000

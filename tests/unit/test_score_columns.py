@@ -22,12 +22,12 @@ from api.records import RecordColumns, columns_batch, record_columns
 from api.routing import parse_json
 from api.schemas.score import PointOut, RecordIn, ScoreOut
 from api.score_reply import score_reply
+from app.telemetry.messages import records_to_batch
 from bench.score_api import server_timing_ms
 from incidents.config import ModelConfig
 from incidents.outcome import points_from_columns
 from incidents.points import TelemetryError
 from incidents.scoring import score_batch
-from incidents.telemetry import records_to_batch
 
 CONFIG = ModelConfig(
     "metrics-v1", "1", "zscore", params={"mean": [100.0, 5.0], "std": [5.0, 1.0], "threshold": 1.5}

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from faust.types import TP
 
+from app.telemetry.messages import event_ids, message_ids
 from app.worker import progress
 from app.worker.engine import Engine
 from app.worker.metrics import EngineMetrics
@@ -18,7 +19,6 @@ from app.worker.progress import PartitionPositions, position_key, stored_positio
 from app.worker.streams import TelemetryHandler
 from app.worker.write_back import WriteBack
 from incidents.points import TelemetryError
-from incidents.telemetry import event_ids, message_ids
 
 
 class SlowChangelog:

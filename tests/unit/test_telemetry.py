@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.telemetry.messages import decode_batch, message_ids, point_values, records_to_batch
 from incidents.config import ModelConfig
 from incidents.points import Batch, TelemetryError, parse_ts
-from incidents.telemetry import decode_batch, message_ids, point_values, records_to_batch
 
 T0 = 1795766400.0  # 2026-11-27T08:00:00Z
 

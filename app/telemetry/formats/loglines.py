@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from incidents.formats import Decoded, Record
+from app.telemetry.formats import Decoded, Record
 from incidents.points import TelemetryError, parse_ts
 
 TEXT_KEYS = ("log", "message")

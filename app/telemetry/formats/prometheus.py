@@ -18,7 +18,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from incidents.formats import Decoded, Sample, TelemetryError
+from app.telemetry.formats import Decoded, Sample, TelemetryError
 from incidents.points import parse_ts
 
 COUNTER_SUFFIX = "_total"

@@ -5,7 +5,7 @@ The OTLP specification's JSON-Protobuf encoding
 with lowerCamelCase field names, 64-bit integers as decimal strings, enums as integers (protobuf's
 own printer writes their names: both are read) and trace ids as hex. It is read here from the
 parsed JSON directly: ``google.protobuf.json_format`` builds the same request about ten times
-slower, in pure Python. The samples and records are those of :mod:`incidents.formats.otlp`.
+slower, in pure Python. The samples and records are those of :mod:`app.telemetry.formats.otlp`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
-from incidents.formats import NO_LABELS, Column, Decoded, Record, TelemetryError
-from incidents.formats.otlp import level_of
+from app.telemetry.formats import NO_LABELS, Column, Decoded, Record, TelemetryError
+from app.telemetry.formats.otlp import level_of
 
 CUMULATIVE = (2, "AGGREGATION_TEMPORALITY_CUMULATIVE")
 _SEVERITY_NAMES = {

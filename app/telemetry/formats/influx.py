@@ -26,7 +26,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from incidents.formats import Column, Decoded, Sample, TelemetryError
+from app.telemetry.formats import Column, Decoded, Sample, TelemetryError
 
 _TRUE = frozenset({"t", "T", "true", "True", "TRUE"})
 _FALSE = frozenset({"f", "F", "false", "False", "FALSE"})

@@ -6,7 +6,7 @@ protobuf JSON mapping, lowerCamelCase, 64-bit integers as strings): see the expo
 https://github.com/open-telemetry/opentelemetry-collector-contrib/tree/main/exporter/kafkaexporter
 and the OTLP specification, https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding.
 The official ``opentelemetry-proto`` package parses the protobuf; nothing here reads the wire
-itself (the JSON encoding is read by :mod:`incidents.formats.otlp_json`).
+itself (the JSON encoding is read by :mod:`app.telemetry.formats.otlp_json`).
 
 Gauges and sums give one sample per data point (``asDouble`` or ``asInt``, at ``timeUnixNano``);
 a monotonic sum with cumulative temporality is a counter. A histogram gives ``<name>_count``
@@ -29,7 +29,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 
-from incidents.formats import NO_LABELS, Column, Decoded, Record, TelemetryError
+from app.telemetry.formats import NO_LABELS, Column, Decoded, Record, TelemetryError
 
 CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 

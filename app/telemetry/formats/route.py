@@ -3,7 +3,7 @@ the rows a model scores: its features aligned by timestamp, counters as per-seco
 
 A metrics model takes every sample whose name is one of its ``features`` and whose labels do not
 contradict its ``where`` (a sample without one of its labels passes: a model may mix measurements); its entity is the first of the model's ``entity_from`` attributes the
-sample has (else the format's defaults, :data:`incidents.formats.DEFAULT_ENTITY_FROM`). The
+sample has (else the format's defaults, :data:`app.telemetry.formats.DEFAULT_ENTITY_FROM`). The
 sample's other labels name its series (``split_by`` picks the ones that do; ``[]``: none): each
 series of a model is scored as its own key, ``<model_id>{label=value,...}``, so Telegraf's
 ``cpu=cpu0`` and ``cpu=cpu-total`` never mix. A logs model takes every record. Samples of one
@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from incidents.config import ModelConfig
-from incidents.formats import (
+from app.telemetry.formats import (
     DEFAULT_ENTITY_FROM,
     TARGET_LABELS,
     Column,
@@ -31,6 +30,7 @@ from incidents.formats import (
     Sample,
     entity_of,
 )
+from incidents.config import ModelConfig
 
 MAX_RATE_SERIES = 1000  # counters remembered per scored key; the oldest go first
 

@@ -5,7 +5,7 @@ the topic's configured format), else sniffed from the bytes:
 
 - JSON (the first byte ``{`` or ``[``): ``resourceMetrics`` / ``resourceLogs`` is ``otlp_json``;
   an object with ``entity`` is the engine's own form (``engine``, decoded by
-  :mod:`incidents.telemetry`; with ``series``, the form a moved message takes); an object with
+  :mod:`app.telemetry.messages`; with ``series``, the form a moved message takes); an object with
   ``name`` and ``labels`` is ``prometheus`` (prometheus-kafka-adapter); one with ``log`` or
   ``message`` is ``loglines`` (Fluent Bit, Vector);
 - otherwise, the first byte 0x0A (field 1, length-delimited: ``resource_metrics`` or
@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from incidents.formats import (
+from app.telemetry.formats import (
     NO_LABELS,
     Column,
     Decoded,
@@ -34,8 +34,8 @@ from incidents.formats import (
     otlp_json,
     prometheus,
 )
+from app.telemetry.messages import RESERVED_PREFIX
 from incidents.points import parse_ts
-from incidents.telemetry import RESERVED_PREFIX
 
 FORMAT_HEADER = "telemetry-format"
 FORMATS = ("auto", "engine", "otlp_proto", "otlp_json", "prometheus", "influx", "loglines")

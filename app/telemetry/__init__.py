@@ -1,0 +1,4 @@
+"""Telemetry decoded from the wire into what the scoring step takes (``incidents.points``): the
+engine's own JSON messages of metrics and of log and behaviour events (:mod:`app.telemetry.messages`)
+and the formats collectors write, OTLP, Prometheus, Influx and JSON log lines
+(:mod:`app.telemetry.formats`). Pure: no Kafka client, no Faust, no HTTP server."""
