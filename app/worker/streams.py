@@ -15,15 +15,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from faust.types import TP, EventT
 
+from app.telemetry.events import decode_behavior_events, decode_log_events, event_ids
 from app.telemetry.formats import sniff
-from app.telemetry.messages import (
-    decode_batch,
-    decode_behavior_events,
-    decode_log_events,
-    event_ids,
-    incident_feedback,
-    message_ids,
-)
+from app.telemetry.messages import decode_batch, incident_feedback, message_ids
 from app.worker.collectors import CollectorMessages, format_hint, reason_of
 from app.worker.engine_protocol import Run, State
 from app.worker.pending_writes import PendingWrites

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from faust.types import TP
 
-from app.telemetry.messages import event_ids, message_ids
+from app.telemetry.events import event_ids
+from app.telemetry.messages import message_ids
 from app.worker import progress
 from app.worker.engine import Engine
 from app.worker.metrics import EngineMetrics
