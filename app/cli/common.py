@@ -16,7 +16,7 @@ import orjson
 import typer
 from pydantic import ValidationError
 
-from app.worker.settings import Settings, get_settings
+from app.worker.settings import Settings, get_settings, keys_in
 
 INPUT_ERROR = 2
 FAILED = 1
@@ -91,7 +91,7 @@ def api_key(given: str | None, config: Settings, *, admin: bool) -> str | None:
     # For an admin call a read key still goes: the engine then says which scope is missing.
     secrets = [config.admin_key, config.read_key] if admin else [config.read_key, config.admin_key]
     for secret in secrets:
-        keys = [k.strip() for k in secret.get_secret_value().split(",") if k.strip()]
+        keys = keys_in(secret)
         if keys:
             return keys[0]
     return None

@@ -27,6 +27,8 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
+from app.worker.settings import keys_in
+
 if TYPE_CHECKING:
     from app.worker.settings import Settings
 
@@ -283,7 +285,7 @@ def start_feed(settings: Settings) -> Callable[[], None]:
     returns the function that stops the feed."""
     host = settings.api_host if settings.api_host not in ("0.0.0.0", "::", "") else "127.0.0.1"
     api_url = f"http://{host}:{settings.api_port}"
-    admin_keys = [k.strip() for k in settings.admin_key.get_secret_value().split(",") if k.strip()]
+    admin_keys = keys_in(settings.admin_key)
     feed = DemoFeed(
         settings.kafka_bootstrap_servers,
         api_url,

@@ -128,12 +128,18 @@ class Settings(BaseSettings):
 
     def api_keys(self) -> list[str]:
         """The admin and read API keys (each setting a comma-separated list)."""
-        return [
-            key.strip()
-            for secret in (self.admin_key, self.read_key)
-            for key in secret.get_secret_value().split(",")
-            if key.strip()
-        ]
+        return [*keys_in(self.admin_key), *keys_in(self.read_key)]
+
+
+def keys_in(secret: SecretStr) -> list[str]:
+    """The keys of a comma-separated key setting, blanks dropped.
+
+    Examples
+    --------
+    >>> keys_in(SecretStr(" k1 , ,k2,"))
+    ['k1', 'k2']
+    """
+    return [key.strip() for key in secret.get_secret_value().split(",") if key.strip()]
 
 
 def get_settings(**overrides: object) -> Settings:
