@@ -50,21 +50,25 @@ class Pipeline:
         *,
         learn: bool,
         source: str,
-        live: tuple[Suppressor | None, tuple[EntityIncidents, SignalCorrelator] | None] = (
+        live: tuple[Suppressor | None, tuple[EntityIncidents, SignalCorrelator, bool] | None] = (
             None,
             None,
         ),
     ) -> None:
-        """``live``: already parsed suppressor and entity objects (see ``incidents.live``)."""
+        """``live``: already parsed suppressor and entity objects (see ``incidents.live``), the
+        latter with whether ``entity_state`` is what they wrote (then, while the lifecycle does
+        not change, its part of the state is kept as it is instead of being copied again)."""
         self.config = config
         self.learn = learn
         self.source = source
         suppressor, entity_objects = live
         self.suppressor = suppressor or Suppressor(config.suppression, suppress_state)
         self.lifecycle = config.lifecycle  # built anew by each read of the property
+        self._written: Mapping[str, Any] | None = None  # the lifecycle's own stored state
         if entity_objects is not None:
-            self.life, self.correlator = entity_objects
+            self.life, self.correlator, written = entity_objects
             self.life.changed = False
+            self._written = entity_state if written else None
         else:
             shared = dict(entity_state or {})  # its parts are copied by their readers below
             self.life = EntityIncidents(entity, shared)
@@ -128,27 +132,28 @@ class Pipeline:
         suppressed_by = decision.suppressed_by
         if warmup:
             suppressed_by = "warmup"  # would have been flagged, had the model learned enough
-        step = self.life.observe(
-            Observation(
-                model_id=config.model_id,
-                model_version=config.model_version,
-                source=self.source,
-                ts=draft.ts,
-                score=draft.score,
-                threshold=draft.threshold,
-                alert=decision.fire,
-                signals=draft.signals,
-                alert_channels=config.alert_channels,
-                summary=root_cause or "",
-                change=draft.change,
-            ),
-            self.lifecycle,
-        )
-        suppressed_by = suppressed_by or step.suppressed_by
         opened = None
-        if self.learn:
-            self.events += step.events
-            opened = step.opened
+        if decision.fire or self.life.open is not None:  # else the lifecycle does nothing
+            step = self.life.observe(
+                Observation(
+                    model_id=config.model_id,
+                    model_version=config.model_version,
+                    source=self.source,
+                    ts=draft.ts,
+                    score=draft.score,
+                    threshold=draft.threshold,
+                    alert=decision.fire,
+                    signals=draft.signals,
+                    alert_channels=config.alert_channels,
+                    summary=root_cause or "",
+                    change=draft.change,
+                ),
+                self.lifecycle,
+            )
+            suppressed_by = suppressed_by or step.suppressed_by
+            if self.learn:
+                self.events += step.events
+                opened = step.opened
         counters = self.counters
         if not counted:
             counters["points"] += 1
@@ -391,7 +396,11 @@ class Pipeline:
             counters[f"quality.{name}"] += count  # type: ignore[assignment]  # seconds are floats
         entity_state = None
         if self.learn and (self.life.changed or self._correlated):
-            entity_state = {**self.life.to_state(), "signals": self.correlator.to_state()}
+            written = self._written
+            life = (
+                written if written is not None and not self.life.changed else self.life.to_state()
+            )
+            entity_state = {**life, "signals": self.correlator.to_state()}
         if state is not None and self.learn:
             state = {**state, "suppress": self.suppressor.to_state()}
         return BatchOutcome(

@@ -230,7 +230,8 @@ def score_batch(
         )
         shared = batch.entity_state if batch.entity_state is not None else entity_state
         if shared is not None:
-            cache.put(entity, shared, (pipeline.life, pipeline.correlator))
+            written = batch.entity_state is not None  # else the state they were read from
+            cache.put(entity, shared, (pipeline.life, pipeline.correlator, written))
     return batch
 
 

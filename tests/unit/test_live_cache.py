@@ -54,6 +54,8 @@ def test_cached_objects_score_exactly_like_the_stored_state(seed: int) -> None:
         assert [p.to_dict() for p in with_cache.points] == [p.to_dict() for p in without.points]
         assert with_cache.events == without.events
         assert _plain(with_cache.state) == _plain(without.state)
+        # the entity's state too: kept as it was while its lifecycle did not move
+        assert _plain(with_cache.entity_state) == _plain(without.entity_state)
         cached_state = with_cache.state
         plain_state = json.loads(json.dumps(without.state))  # as if read back after a restart
         if with_cache.entity_state is not None:
