@@ -31,6 +31,11 @@ Each feature keeps (all updated online, one point at a time):
 - a run reported once, at its peak: for ``repeat_points`` points after a score above
   ``repeat_level``, a point scoring no more than the run's highest so far reports 0 (its flag is
   kept, so the alerts are what they were): a burst of three far points is one report, not three;
+- a level seen before reports less: the range of values seen is cut into ``novel_bins`` bands
+  (:mod:`detectors._value_bands`); a point in a band a value was in before reports
+  ``familiar_factor`` times its score, a new level its whole score (a contextual view in the
+  spirit of CAD OSE's novel contexts); the cut stays between 0.8 of the threshold and the bypass
+  of the recommended suppression, so the flags, bypasses and incidents are the same;
 - bounded learning: a flagged point is learned pulled in to the threshold (by the slow level,
   the variance and the fast center, so a bump stays far from the fast center for its length),
   and does not teach the half-hour offset of a profile in use (a bump at a trough stays a bump);
@@ -60,6 +65,7 @@ from detectors.adaptive_state import (
     _SCALARS_V1,
     _SCALARS_V2,
     _SCALARS_V3,
+    _SCALARS_V4,
     BINS,
     _Feature,
     _pack32,
@@ -117,6 +123,10 @@ class Adaptive(FeatureStep, Detector):
         ``repeat_level`` (counted again from each), a point scoring no more than the run's
         highest so far reports 0; its flag is kept (``repeat_points`` 0: every point reports
         its own score).
+    novel_bins, familiar_factor
+        The range of values seen is cut into ``novel_bins`` equal bands; a point in a band a
+        value was in before reports ``familiar_factor`` times its score, a value at a new level
+        its whole score; the flags are the same (``novel_bins`` 0: every point its own score).
 
     Examples
     --------
@@ -154,7 +164,7 @@ class Adaptive(FeatureStep, Detector):
         "gaussian_cap", "min_z", "change_decay", "change_count", "drift_sigmas",
         "drift_points", "season_alpha", "season_days", "range_floor", "rel_floor", "peak_factor", "peak_days",
         "tail_interval", "sustain_level", "sustain_sum", "sustain_decay", "short_alpha", "var_ratio", "var_points",
-        "repeat_level", "repeat_points",
+        "repeat_level", "repeat_points", "novel_bins", "familiar_factor",
     )  # fmt: skip
     learning = "owned"
 
@@ -188,6 +198,8 @@ class Adaptive(FeatureStep, Detector):
         var_points: int = 30,
         repeat_level: float = 1.0,
         repeat_points: int = 10,
+        novel_bins: int = 32,
+        familiar_factor: float = 0.7,
     ) -> None:
         super().__init__(n_features)
         for field, value in (
@@ -198,6 +210,7 @@ class Adaptive(FeatureStep, Detector):
             ("change_decay", change_decay),
             ("sustain_decay", sustain_decay),
             ("short_alpha", short_alpha),
+            ("familiar_factor", familiar_factor),
         ):
             if not 0.0 < require_finite(field, value) <= 1.0:
                 raise DetectorError(f"{field} must be in (0, 1], got {float(value)}")
@@ -248,6 +261,10 @@ class Adaptive(FeatureStep, Detector):
         self.var_points = require_int("var_points", var_points, 1)
         self.repeat_level = float(repeat_level)
         self.repeat_points = require_int("repeat_points", repeat_points, 0)
+        self.novel_bins = require_int("novel_bins", novel_bins, 0)
+        if self.novel_bins > 53:
+            raise DetectorError(f"novel_bins must be at most 53, got {self.novel_bins}")
+        self.familiar_factor = float(familiar_factor)
         self._features = [_Feature(self._calibration()) for _ in range(n_features)]
 
     def _calibration(self) -> TailCalibration:
@@ -282,6 +299,7 @@ class Adaptive(FeatureStep, Detector):
                     f.first = ts if ts is not None else 0.0
                     f.last = ts if ts is not None else _NAN
                     f.n = 1.0
+                    self._familiar(f, v)
                     learned = True
                 continue
             if not learn:
@@ -314,6 +332,7 @@ class Adaptive(FeatureStep, Detector):
             f.level = f.plain = f.prev = f.high = f.low = v
             f.first = 0.0
             f.n = 1.0
+            self._familiar(f, v)
             return
         self._score_learn(i, f, v, None, math.inf, [], [], [])
 
@@ -345,7 +364,7 @@ class Adaptive(FeatureStep, Detector):
                 raise DetectorError("adaptive state features must be objects")
             f = _Feature(self._calibration())
             names: tuple[str, ...] = _SCALARS
-            for older in (_SCALARS_V1, _SCALARS_V2, _SCALARS_V3):
+            for older in (_SCALARS_V1, _SCALARS_V2, _SCALARS_V3, _SCALARS_V4):
                 if isinstance(row.get("s"), str) and len(row["s"]) == _packed_len(len(older)):
                     names = older  # a row of an older engine: the new scalars start afresh
             scalars = unpack_floats("adaptive state", row.get("s"), len(names))

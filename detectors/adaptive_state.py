@@ -20,17 +20,20 @@ _SCALARS = (
     "level", "plain", "w_level", "var", "w_var", "err_plain", "err_season", "step", "prev",
     "high", "low", "flags", "run_n", "run_mean", "run_m2", "fast", "drift", "day", "first",
     "n", "seasonal", "last", "dt", "sus", "sn", "short", "long", "sq", "sq_long", "lastflag",
-    "peak", "left", "base", "beta",
+    "peak", "left", "vlo", "vhi", "bands", "base", "beta",
 )  # fmt: skip
 # Rows written before the sustained path and the variance re-baseline: the scalars without them.
 _NEW_SCALARS = ("sus", "sn", "short", "long", "sq", "sq_long")
+_BANDS = ("vlo", "vhi", "bands")
 _SCALARS_V1 = tuple(
-    name for name in _SCALARS if name not in (*_NEW_SCALARS, "lastflag", "peak", "left")
+    name for name in _SCALARS if name not in (*_NEW_SCALARS, "lastflag", "peak", "left", *_BANDS)
 )
 # Rows written before the direction of the last flag was kept.
-_SCALARS_V2 = tuple(name for name in _SCALARS if name not in ("lastflag", "peak", "left"))
+_SCALARS_V2 = tuple(name for name in _SCALARS if name not in ("lastflag", "peak", "left", *_BANDS))
 # Rows written before a run was reported once.
-_SCALARS_V3 = tuple(name for name in _SCALARS if name not in ("peak", "left"))
+_SCALARS_V3 = tuple(name for name in _SCALARS if name not in ("peak", "left", *_BANDS))
+# Rows written before the value bands were kept.
+_SCALARS_V4 = tuple(name for name in _SCALARS if name not in _BANDS)
 
 
 def _packed_len(count: int) -> int:
@@ -89,6 +92,11 @@ class _Feature:
         # 0 (a score above ``repeat_level`` sets ``repeat_points``).
         self.peak = 0.0
         self.left = 0.0
+        # The least and largest value seen, and bit j: a value seen in the j-th of the
+        # ``novel_bins`` equal bands between them (kept as a float, exact up to 53 bands).
+        self.vlo = _NAN
+        self.vhi = _NAN
+        self.bands = 0.0
         self.offsets = [0.0] * BINS
         self.seen = 0  # bit k: bin k has an offset
         # Per bin the largest deviation of earlier days (decayed) and of today, as float32.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from array import array
 
+from detectors._value_bands import visit
 from detectors.adaptive_state import _DAY, BINS, _Feature
 
 #: The least score of the point whose sustained sum first crosses ``sustain_sum``, times the
@@ -18,6 +19,10 @@ from detectors.adaptive_state import _DAY, BINS, _Feature
 #: NAB dev's *tune* half any factor from 1.25 to 1.9 gives the same continuous score
 #: (docs/QUALITY.md).
 CONFIRMED = 1.5
+#: The recommended suppression's bypass (``bypass_factor``) and the lifecycle's recovery bar
+#: (``recover_ratio``), times the threshold: a familiar level's score is cut only between them.
+BYPASS = 2.0
+RECOVER = 0.8
 
 
 class FeatureStep:
@@ -47,6 +52,8 @@ class FeatureStep:
     var_points: int
     repeat_level: float
     repeat_points: int
+    novel_bins: int
+    familiar_factor: float
 
     def _expected(self, f: _Feature, ts: float | None) -> tuple[float, float, int, bool]:
         """``(prediction, offset, bin, season on)`` of feature ``f`` at ``ts``."""
@@ -118,7 +125,10 @@ class FeatureStep:
                 flag = True
                 if before <= self.sustain_sum:  # the point that confirms the run reports it
                     score = max(score, CONFIRMED * threshold)
-        scores.append(math.copysign(self._reported(f, score), r))
+        reported = self._reported(f, score)
+        if self._familiar(f, v) and reported > RECOVER * threshold:  # else it is kept whole
+            reported = self._familiar_score(f, reported, threshold)
+        scores.append(math.copysign(reported, r))
         baseline.append((prediction, s))
         flagged.append(flag)
         if f.n >= 10:
@@ -211,6 +221,37 @@ class FeatureStep:
         elif f.left > 0:
             f.left -= 1
         return 0.0 if repeat else score
+
+    def _familiar(self, f: _Feature, v: float) -> bool:
+        """Visit ``v``'s band of the feature's range: whether a value was there before."""
+        n = self.novel_bins
+        if n == 0:
+            return False
+        lo, hi = f.vlo, f.vhi
+        if lo < hi and lo <= v <= hi:  # inside the range (most points): visit's last step
+            k = min(int((v - lo) / ((hi - lo) / n)), n - 1)
+            bits = int(f.bands)
+            if bits >> k & 1:
+                return True
+            f.bands = float(bits | 1 << k)
+            return False
+        f.vlo, f.vhi, bits, seen = visit(lo, hi, int(f.bands), v, n)
+        f.bands = float(bits)
+        return seen
+
+    def _familiar_score(self, f: _Feature, score: float, threshold: float) -> float:
+        """The score a point at a familiar level reports: ``familiar_factor`` times ``score``,
+        but only where no alert depends on it: not below :data:`RECOVER` times the threshold
+        (an open incident's bar) and not at all at or above the bypass (:data:`BYPASS` times
+        the threshold, ``log10(dt / tail_interval)`` lower for keys sampled less often, as
+        :mod:`detectors.suppression` lowers it), so the flags, bypasses and incidents are
+        what they were and only the ranking of the scores changes."""
+        lower = 0.0
+        if 0 < self.tail_interval < f.dt:
+            lower = math.log10(f.dt / self.tail_interval)
+        if score >= max(threshold, BYPASS * threshold - lower):
+            return score
+        return max(self.familiar_factor * score, min(score, RECOVER * threshold))
 
     def _budget_shift(self, f: _Feature) -> float:
         """What a point of ``f`` scores less for being one of ``tail_interval / dt``."""

@@ -10,8 +10,9 @@ import pytest
 
 from app.scenarios import engine_alerts, judge, scenario
 from detectors import DetectorError, ModelScorer, ModelSpec
-from detectors.adaptive import _SCALARS_V1, _SCALARS_V2, _SCALARS_V3, Adaptive
+from detectors.adaptive import _SCALARS_V1, _SCALARS_V2, _SCALARS_V3, _SCALARS_V4, Adaptive
 from detectors.adaptive_step import CONFIRMED
+from detectors.base import Step
 from detectors.results import describe_change
 from incidents.config import ModelConfig
 from incidents.scoring import score_batch
@@ -92,6 +93,8 @@ def test_the_scorer_adds_no_learning_of_its_own() -> None:
         ({"var_points": 0}, "var_points"),
         ({"repeat_level": -1.0}, "repeat_level must be >= 0, got -1.0"),
         ({"repeat_points": -1}, "repeat_points"),
+        ({"novel_bins": 54}, "novel_bins must be at most 53, got 54"),
+        ({"familiar_factor": 0.0}, "familiar_factor must be in (0, 1], got 0.0"),
     ],
 )
 def test_parameters_that_cannot_work_are_refused_naming_the_field(
@@ -123,9 +126,9 @@ def test_a_sustained_run_is_reported_once_at_its_confirmation_above_the_threshol
     # whose sum first crosses scores 1.5 x the threshold; the sum crosses again 3 points later,
     # but a run is reported once, at its peak, so that crossing and the run's later points
     # report less (one report per run in the scores; the flags, hence the alerts, are what
-    # they were)
+    # they were); novel_bins 0, as the bump's level was seen before (see the next test)
     made = scenario("daily_bump", 3)
-    det = Adaptive(1)
+    det = Adaptive(1, novel_bins=0)
     steps = [det.step([v], t, 2.0) for t, v in zip(made.ts, made.values, strict=True)]
     start, end = made.windows[0]
     confirmed = [k for k, s in enumerate(steps) if abs(s.feature_scores[0]) == CONFIRMED * 2.0]
@@ -133,6 +136,40 @@ def test_a_sustained_run_is_reported_once_at_its_confirmation_above_the_threshol
     assert all(steps[k].flagged[0] for k in (2392, 2395))
     assert all(start <= k <= end for k in confirmed)
     assert steps[2396].flagged[0] and abs(steps[2396].feature_scores[0]) < 2.0
+
+
+def _familiar_scores(params: dict[str, float]) -> tuple[Step, Step]:
+    rng = np.random.default_rng(1)
+    det = Adaptive(1, **params)
+    for k in range(2000):  # noise around 100, and once 105
+        det.step([105.0 if k == 1000 else 100.0 + rng.normal()], 60.0 * k, 2.0)
+    again = det.step([105.0], 60.0 * 2000, 2.0)
+    for k in range(2001, 2100):
+        det.step([100.0 + rng.normal()], 60.0 * k, 2.0)
+    return again, det.step([94.0], 60.0 * 2100, 2.0)
+
+
+def test_a_level_seen_before_reports_less_than_a_new_one_with_the_same_flags() -> None:
+    # 105 again, a level the series has been at: 0.7 of its score; 94, under every value seen
+    # so far, its whole score; the flags are the same with the rule off
+    again, new = _familiar_scores({})
+    plain_again, plain_new = _familiar_scores({"novel_bins": 0})
+    assert again.feature_scores[0] == pytest.approx(0.7 * plain_again.feature_scores[0])
+    assert new.feature_scores == plain_new.feature_scores and new.feature_scores[0] < -2.0
+    assert again.flagged == plain_again.flagged == [True] and new.flagged == [True]
+
+
+def test_a_familiar_score_is_cut_only_where_no_alert_depends_on_it() -> None:
+    # at or above the bypass (twice the threshold; log10(5) lower for a key sampled every 5
+    # minutes) a score is whole, and one above the recovery bar (0.8 of it) stays above it
+    det = Adaptive(1)
+    f = det._features[0]
+    f.dt = 60.0
+    assert det._familiar_score(f, 4.0, 2.0) == 4.0
+    assert det._familiar_score(f, 3.0, 2.0) == pytest.approx(2.1)
+    assert det._familiar_score(f, 1.7, 2.0) == pytest.approx(1.6)
+    f.dt = 300.0
+    assert det._familiar_score(f, 3.4, 2.0) == 3.4
 
 
 def test_a_flag_against_the_direction_of_the_last_one_is_noise_not_persistence() -> None:
@@ -183,8 +220,12 @@ def _older_row(state: dict, names: tuple[str, ...]) -> dict:
 
 
 # before the sustained path (its sum and step statistics), before the last flag's direction,
-# before a run was reported once
-@pytest.mark.parametrize("names", [_SCALARS_V1, _SCALARS_V2, _SCALARS_V3], ids=["v1", "v2", "v3"])
+# before a run was reported once, before the value bands
+@pytest.mark.parametrize(
+    "names",
+    [_SCALARS_V1, _SCALARS_V2, _SCALARS_V3, _SCALARS_V4],
+    ids=["v1", "v2", "v3", "v4"],
+)
 def test_a_row_written_by_the_older_state_format_loads_and_keeps_scoring(
     names: tuple[str, ...],
 ) -> None:
@@ -200,8 +241,9 @@ def test_a_row_written_by_the_older_state_format_loads_and_keeps_scoring(
         a, b = resumed.score_one(list(r), ts=float(t)), again.score_one(list(r), ts=float(t))
         if not np.isnan(b.score):
             # the level, spread, profile and calibration are kept: the same scores, bar the
-            # scalars the older row lacks, which start afresh
-            assert abs(a.score - b.score) < 0.5
+            # scalars the older row lacks, which start afresh (the value bands: a level seen
+            # before reports 0.7 of its score on one, its whole score on the other)
+            assert min(abs(a.score - b.score), abs(0.7 * a.score - b.score)) < 0.5
     spike = resumed.score_one([160.0, 100.0], ts=float(ts[-1] + 300))
     assert spike.is_anomaly
 
