@@ -33,6 +33,11 @@ def _edge(k: int) -> float:
     return float(10.0 ** (_LO + _WIDTH * k))
 
 
+# The bins' lower edges and their log10, computed once (the same values as computed per call).
+_EDGES = tuple(_edge(k) for k in range(_BINS + 1))
+_LOG_EDGES = tuple(math.log10(e) for e in _EDGES)
+
+
 def gaussian_score(z: float) -> float:
     """``-log10 P(|Z| > z)`` for a standard normal ``Z``.
 
@@ -114,8 +119,11 @@ class TailCalibration:
         if z > self.base:
             found = -self._log_tail + (z - self.base) / self.beta / _LN10
         else:
-            k = _bin(z)
-            inside = (math.log10(max(z, 1e-2)) - math.log10(_edge(k))) / _WIDTH
+            log_z = math.log10(1e-2 if z < 1e-2 else z)  # max(z, 1e-2), NaN kept
+            k = int((log_z - _LO) / _WIDTH)
+            if k > _BINS - 1:
+                k = _BINS - 1
+            inside = (log_z - _LOG_EDGES[k]) / _WIDTH
             above = sum(self.counts[k + 1 :]) + self.counts[k] * (1.0 - inside)
             found = -math.log10(max(above / self.n, 1.0 - self.quantile))
         if self.gaussian_cap:
@@ -135,19 +143,29 @@ class TailCalibration:
         """Count ``z``; move the tail base to the quantile and the mean excess towards it."""
         counts = self.counts
         counts[_bin(z)] += 1
-        self.n += 1
-        target = self.quantile * self.n
-        total = 0
-        for k in range(_BINS):
-            total += counts[k]
-            if total >= target:
-                self.base = _edge(k + 1)
-                break
-        if self.n < 30:
+        n = self.n + 1
+        self.n = n
+        target = self.quantile * n
+        # the first bin whose running count reaches the target, found from the top (the
+        # quantile is high, so a few steps down rather than most of the way up)
+        total = sum(counts)
+        base = self.base
+        if total >= target:
+            k = _BINS - 1
+            while k > 0 and total - counts[k] >= target:
+                total -= counts[k]
+                k -= 1
+            base = _EDGES[k + 1]
+        if n < 30:
+            self.base = base
             return
-        if math.isnan(self.beta):
-            self.beta = _BETA_PRIOR * self.base
-        if z > self.base:
-            self.beta += self.rate * ((z - self.base) - self.beta)
-        self.base = max(self.base, self.min_base)
-        self.beta = max(self.beta, 0.1 * self.base)
+        beta = self.beta
+        if math.isnan(beta):
+            beta = _BETA_PRIOR * base
+        if z > base:
+            beta += self.rate * ((z - base) - beta)
+        if self.min_base > base:  # max(base, min_base)
+            base = self.min_base
+        least = 0.1 * base
+        self.base = base
+        self.beta = least if least > beta else beta

@@ -265,6 +265,7 @@ class Adaptive(FeatureStep, Detector):
         if self.novel_bins > 53:
             raise DetectorError(f"novel_bins must be at most 53, got {self.novel_bins}")
         self.familiar_factor = float(familiar_factor)
+        self._params = self._step_params()
         self._features = [_Feature(self._calibration()) for _ in range(n_features)]
 
     def _calibration(self) -> TailCalibration:

@@ -13,6 +13,8 @@ from array import array
 from detectors._value_bands import visit
 from detectors.adaptive_state import _DAY, BINS, _Feature
 
+_HALF_HOUR = _DAY / BINS
+
 #: The least score of the point whose sustained sum first crosses ``sustain_sum``, times the
 #: threshold: the run is reported once, at its confirmation, above the scores of single noisy
 #: points near the threshold and below the persistence bypass (2x), so it changes no alert. On
@@ -54,35 +56,17 @@ class FeatureStep:
     repeat_points: int
     novel_bins: int
     familiar_factor: float
+    _params: tuple[float, ...]  # what :meth:`_step_params` gave at construction
 
-    def _expected(self, f: _Feature, ts: float | None) -> tuple[float, float, int, bool]:
-        """``(prediction, offset, bin, season on)`` of feature ``f`` at ``ts``."""
-        k = int(ts % _DAY // (_DAY / BINS)) if ts is not None else 0
-        on = f.season_on(ts, self.season_days)
-        if on and not f.seasonal:  # the spread and peaks were of no profile: start again
-            f.peaks = array("f", bytes(4 * BINS))
-            f.today = array("f", bytes(4 * BINS))
-            f.var = f.err_season
-        f.seasonal = 1.0 if on else 0.0
-        offset = f.offsets[k] if on and f.seen >> k & 1 else 0.0
-        return (f.level if on else f.plain) + offset, offset, k, on
-
-    def _spread(self, f: _Feature, prediction: float, k: int, ts: float | None) -> float:
-        sd = math.sqrt(f.var) if f.w_var > 0 else 0.0
-        least = f.step if f.step < math.inf else self.rel_floor * abs(prediction)
-        s = max(sd, least, self.range_floor * (f.high - f.low), 1e-9)
-        if ts is not None and self.peak_factor > 0:
-            day = math.floor(ts / _DAY)
-            if not math.isnan(f.day) and day != f.day:
-                fade = math.exp(-(day - f.day) / self.peak_days)
-                f.peaks = array(
-                    "f", [max(p, q) * fade for p, q in zip(f.peaks, f.today, strict=True)]
-                )
-                f.today = array("f", bytes(4 * BINS))
-            f.day = day
-            peaks = f.peaks  # this half hour's and its neighbours': a daily peak's time wanders
-            s = max(s, self.peak_factor * max(peaks[k - 1], peaks[k], peaks[(k + 1) % BINS]))
-        return s
+    def _step_params(self) -> tuple[float, ...]:
+        """The parameters a step reads, in one tuple (they are fixed at construction)."""
+        return (
+            self.alpha, self.var_alpha, self.fast_alpha, self.min_z, self.change_decay,
+            self.change_count, self.drift_sigmas, self.drift_points, self.season_alpha,
+            self.season_days * _DAY, self.range_floor, self.rel_floor, self.peak_factor,
+            self.tail_interval, self.sustain_level, self.sustain_sum, self.sustain_decay,
+            0.6 * self.sustain_sum, self.short_alpha, self.var_ratio, self.var_points,
+        )  # fmt: skip
 
     def _score_learn(
         self,
@@ -95,15 +79,79 @@ class FeatureStep:
         baseline: list[tuple[float, float]],
         flagged: list[bool],
     ) -> tuple[int, float, float] | None:
-        prediction, offset, k, on = self._expected(f, ts)
-        s = self._spread(f, prediction, k, ts)
+        # The hot path of the recommended model: parameters and fields read once into locals,
+        # ``max``/``min`` of two written as the comparisons they make (``max(a, b)`` is ``b if
+        # b > a else a``), so every result is the same float as the plain expressions'.
+        (
+            alpha, b, fast_alpha, min_z, change_decay, change_count, drift_sigmas, drift_points,
+            season_alpha, season_span, range_floor, rel_floor, peak_factor, tail_interval,
+            sustain_level, sustain_sum, sustain_decay, most_excess, short_alpha, var_ratio,
+            var_points,
+        ) = self._params  # fmt: skip
+        # the expected value: the level (the profile's when it is in use) and the offset
+        if ts is None:
+            k = 0
+            on = False
+        else:
+            k = int(ts % _DAY // _HALF_HOUR)
+            on = ts - f.first >= season_span and f.err_season < (0.5 * f.err_plain)
+        if on and not f.seasonal:  # the spread and peaks were of no profile: start again
+            f.peaks = array("f", bytes(4 * BINS))
+            f.today = array("f", bytes(4 * BINS))
+            f.var = f.err_season
+        f.seasonal = 1.0 if on else 0.0
+        seen = f.seen
+        offsets = f.offsets
+        has = seen >> k & 1
+        offset = offsets[k] if on and has else 0.0
+        level = f.level
+        plain = f.plain
+        prediction = (level if on else plain) + offset
+        # the spread
+        var = f.var
+        w_var = f.w_var
+        sd = math.sqrt(var) if w_var > 0 else 0.0
+        least = f.step
+        if not least < math.inf:
+            least = rel_floor * abs(prediction)
+        high = f.high
+        low = f.low
+        s = sd
+        if least > s:
+            s = least
+        ranged = range_floor * (high - low)
+        if ranged > s:
+            s = ranged
+        if s < 1e-9:
+            s = 1e-9
+        if ts is not None and peak_factor > 0:
+            day = math.floor(ts / _DAY)
+            if day != f.day and not math.isnan(f.day):
+                self._fade_peaks(f, day)
+            f.day = day
+            peaks = f.peaks  # this half hour's and its neighbours': a daily peak's time wanders
+            peak = peaks[k - 1]
+            if peaks[k] > peak:
+                peak = peaks[k]
+            if peaks[(k + 1) % BINS] > peak:
+                peak = peaks[(k + 1) % BINS]
+            peak *= peak_factor
+            if peak > s:
+                s = peak
+        # the score
         r = v - prediction
-        z = abs(r) / s
-        if not math.isnan(f.fast):
-            z = math.sqrt(z * abs(v - f.fast - offset) / s)
-        score = f.cal.score(z) if z >= self.min_z else 0.0
-        if f.dt < self.tail_interval:  # per interval: the chance that one of its points is as far
-            score = max(0.0, score - self._budget_shift(f))
+        abs_r = abs(r)
+        z = abs_r / s
+        fast = f.fast
+        if not math.isnan(fast):
+            z = math.sqrt(z * abs(v - fast - offset) / s)
+        cal = f.cal
+        score = cal.score(z) if z >= min_z else 0.0
+        dt = f.dt
+        if dt < tail_interval:  # per interval: the chance that one of its points is as far
+            score -= self._budget_shift(f)
+            if not score > 0.0:
+                score = 0.0
         flag = score > threshold
         recent = f.lastflag
         if flag and score < 2.0 * threshold and recent * r < 0:
@@ -112,103 +160,152 @@ class FeatureStep:
             flag = False
         if flag:
             f.lastflag = 1.0 if r > 0 else -1.0
-        else:
-            f.lastflag = 0.0 if abs(recent) >= 3 else recent + math.copysign(recent != 0, recent)
-        if self.sustain_sum > 0:
+        elif recent != 0.0:  # (0 stays 0)
+            f.lastflag = 0.0 if abs(recent) >= 3 else recent + math.copysign(1.0, recent)
+        sus = f.sus
+        if sustain_sum > 0:
             # a run of moderately far points from the slow baseline alerts though none crosses
             # the threshold: each adds its score above ``sustain_level``, at most 0.6 of the sum
             # needed, so one point alone never does
-            excess = min(score - self.sustain_level, 0.6 * self.sustain_sum)
-            before = f.sus
-            f.sus = max(0.0, f.sus * self.sustain_decay + excess)
-            if f.sus > self.sustain_sum and not flag:
+            excess = score - sustain_level
+            if most_excess < excess:
+                excess = most_excess
+            before = sus
+            sus = sus * sustain_decay + excess
+            if not sus > 0.0:
+                sus = 0.0
+            f.sus = sus
+            if sus > sustain_sum and not flag:
                 flag = True
-                if before <= self.sustain_sum:  # the point that confirms the run reports it
-                    score = max(score, CONFIRMED * threshold)
+                if before <= sustain_sum:  # the point that confirms the run reports it
+                    confirmed = CONFIRMED * threshold
+                    if confirmed > score:
+                        score = confirmed
         reported = self._reported(f, score)
         if self._familiar(f, v) and reported > RECOVER * threshold:  # else it is kept whole
             reported = self._familiar_score(f, reported, threshold)
         scores.append(math.copysign(reported, r))
         baseline.append((prediction, s))
         flagged.append(flag)
-        if f.n >= 10:
-            f.cal.learn(z)
-        f.n += 1
+        n = f.n
+        if n >= 10:
+            cal.learn(z)
+        n += 1
+        f.n = n
         moved = None
         # change point: a decaying count of flags, the run's mean and variance
-        f.flags = f.flags * self.change_decay + (1.0 if flag else 0.0)
+        flags = f.flags * change_decay + (1.0 if flag else 0.0)
         if flag:
             f.run_n += 1
-            w = max(1.0 / f.run_n, 1.0 / 32)
+            w = 1.0 / f.run_n
+            if w < 1.0 / 32:
+                w = 1.0 / 32
             d = v - f.run_mean
             f.run_mean += w * d
             f.run_m2 = (1.0 - w) * (f.run_m2 + w * d * d)
-        elif f.flags < 0.5:
+        elif flags < 0.5:
             f.run_n = f.run_mean = f.run_m2 = 0.0
-        if flag and f.flags >= self.change_count and f.run_n >= 2:
+        if flag and flags >= change_count and f.run_n >= 2:
             new = f.run_mean
             shift = new - prediction
-            f.plain = f.plain + shift if on else new
-            f.level = new - offset if on else f.level + shift
-            f.var = max(f.var, f.run_m2)
-            f.flags = f.run_n = f.run_mean = f.run_m2 = 0.0
+            plain = plain + shift if on else new
+            level = new - offset if on else level + shift
+            if f.run_m2 > f.var:
+                f.var = f.run_m2
+            flags = f.run_n = f.run_mean = f.run_m2 = 0.0
             kept = v
             moved = (i, prediction, new)
         elif flag:
-            limit = min(f.cal.z_at(threshold + self._budget_shift(f)) * s, abs(r))
+            limit = cal.z_at(threshold + self._budget_shift(f)) * s
+            if abs_r < limit:
+                limit = abs_r
             kept = prediction + (limit if r > 0 else -limit)
         else:
             kept = v
-        has = f.seen >> k & 1
-        old = f.offsets[k] if has else 0.0
-        e_plain = kept - f.plain
-        e_season = kept - f.level - old
-        b = self.var_alpha
-        f.err_plain += b * (e_plain * e_plain - f.err_plain)
-        f.err_season += b * (e_season * e_season - f.err_season)
-        f.w_level = f.w_level * (1.0 - self.alpha) + self.alpha
-        w = self.alpha / f.w_level
-        f.plain += w * (kept - f.plain)
-        f.level += w * (kept - old - f.level)
+        f.flags = flags
+        # what the point teaches: the levels, the profile's offset, the spread
+        old = offsets[k] if has else 0.0
+        e_plain = kept - plain
+        e_season = kept - level - old
+        err_plain = f.err_plain + b * (e_plain * e_plain - f.err_plain)
+        err_season = f.err_season + b * (e_season * e_season - f.err_season)
+        f.err_plain = err_plain
+        f.err_season = err_season
+        w_level = f.w_level * (1.0 - alpha) + alpha
+        f.w_level = w_level
+        w = alpha / w_level
+        plain += w * (kept - plain)
+        level += w * (kept - old - level)
         if ts is not None:
-            d = kept - f.level
-            if not math.isnan(f.last):
-                w = max(0.01, 1.0 / (f.n - 1.0))  # the mean of the first 100 gaps, then fading
-                f.dt += w * (min(max(ts - f.last, 0.0), _DAY / BINS) - f.dt)
+            d = kept - level
+            last = f.last
+            if not math.isnan(last):
+                w = 1.0 / (n - 1.0)  # the mean of the first 100 gaps, then fading
+                if not w > 0.01:
+                    w = 0.01
+                gap = ts - last
+                if gap < 0.0:
+                    gap = 0.0
+                if gap > _HALF_HOUR:
+                    gap = _HALF_HOUR
+                dt += w * (gap - dt)
+                f.dt = dt
             f.last = ts
-            # a bin learns as fast per day whatever the sampling (season_alpha at 5 minutes)
-            rate = self.season_alpha * min(1.0, f.dt / 300.0)
             if not has:
-                f.offsets[k] = d
+                offsets[k] = d
             elif not (flag and on):  # a flagged point (a bump) does not teach a profile in use
-                f.offsets[k] = old + rate * (d - old)
-            f.seen |= 1 << k
-            on = f.season_on(ts, self.season_days)
-            if self.peak_factor > 0:
-                f.today[k] = max(f.today[k], abs(r))
-        self._spread_change(f, abs(v - f.prev), flag)
-        if math.isnan(f.fast):
-            f.fast = v - offset
+                # a bin learns as fast per day whatever the sampling (season_alpha at 5 minutes)
+                slow = dt / 300.0
+                if not slow < 1.0:
+                    slow = 1.0
+                offsets[k] = old + season_alpha * slow * (d - old)
+            f.seen = seen | 1 << k
+            on = ts - f.first >= season_span and err_season < (0.5 * err_plain)
+            if peak_factor > 0:
+                today = f.today
+                if abs_r > today[k]:
+                    today[k] = abs_r
+        prev = f.prev
+        self._spread_change(f, abs(v - prev), flag)
+        if math.isnan(fast):
+            fast = v - offset
         else:  # a flagged point moves it as far as the threshold only, as it does the level
-            f.fast += self.fast_alpha * (kept - offset - f.fast)
-        if self.drift_points > 0:
-            base = f.level if on else f.plain
-            f.drift = f.drift + 1 if abs(f.fast - base) > self.drift_sigmas * s else 0.0
-            if f.drift >= self.drift_points:
-                f.level += f.fast - base
-                f.plain += f.fast - base
-                f.drift = 0.0
+            fast += fast_alpha * (kept - offset - fast)
+        f.fast = fast
+        if drift_points > 0:
+            base = level if on else plain
+            drift = f.drift + 1 if abs(fast - base) > drift_sigmas * s else 0.0
+            if drift >= drift_points:
+                level += fast - base
+                plain += fast - base
+                drift = 0.0
                 if moved is None:
-                    moved = (i, base, f.fast)
-        f.w_var = f.w_var * (1.0 - b) + b
+                    moved = (i, base, fast)
+            f.drift = drift
+        f.level = level
+        f.plain = plain
+        w_var = w_var * (1.0 - b) + b
+        f.w_var = w_var
+        var = f.var  # as the change point and the variance re-baseline left it
         rr = kept - prediction
-        f.var += (b / f.w_var) * (rr * rr - f.var)
-        if v != f.prev:
-            f.step = min(f.step, abs(v - f.prev))
+        f.var = var + (b / w_var) * (rr * rr - var)
+        if v != prev:
+            gap = abs(v - prev)
+            if gap < f.step:
+                f.step = gap
         f.prev = v
-        f.high = max(v, f.high + (v - f.high) / 32)
-        f.low = min(v, f.low + (v - f.low) / 32)
+        high += (v - high) / 32
+        f.high = high if high > v else v
+        low += (v - low) / 32
+        f.low = low if low < v else v
         return moved
+
+    def _fade_peaks(self, f: _Feature, day: int) -> None:
+        """A new day: the peaks of earlier days decay (by ``e`` in ``peak_days``) and take
+        those of the day that ended."""
+        fade = math.exp(-(day - f.day) / self.peak_days)
+        f.peaks = array("f", [max(p, q) * fade for p, q in zip(f.peaks, f.today, strict=True)])
+        f.today = array("f", bytes(4 * BINS))
 
     def _reported(self, f: _Feature, score: float) -> float:
         """The score a point reports: 0 when it repeats a run's peak (see ``repeat_points``)."""
