@@ -111,6 +111,12 @@ class TailCalibration:
         self.base = math.nan
         self.beta = math.nan
         self._log_tail = math.log10(1.0 - quantile)
+        self._least_share = 1.0 - quantile
+        # The quantile's bin and the count up to it, for the list ``_running_of`` (not state:
+        # counted again when ``counts`` is a new list, as after a restore).
+        self._running_of: list[int] | None = None
+        self._k = _BINS - 1
+        self._running = 0
 
     def score(self, z: float) -> float:
         """``-log10`` of the tail probability of ``z`` (0.0 before 30 deviations)."""
@@ -125,7 +131,9 @@ class TailCalibration:
                 k = _BINS - 1
             inside = (log_z - _LOG_EDGES[k]) / _WIDTH
             above = sum(self.counts[k + 1 :]) + self.counts[k] * (1.0 - inside)
-            found = -math.log10(max(above / self.n, 1.0 - self.quantile))
+            share = above / self.n
+            least = self._least_share
+            found = -math.log10(least if least > share else share)  # max(share, least)
         if self.gaussian_cap:
             return min(found, gaussian_score(z))
         return found
@@ -142,20 +150,33 @@ class TailCalibration:
     def learn(self, z: float) -> None:
         """Count ``z``; move the tail base to the quantile and the mean excess towards it."""
         counts = self.counts
-        counts[_bin(z)] += 1
+        log_z = math.log10(1e-2 if z < 1e-2 else z)  # _bin(z)
+        j = int((log_z - _LO) / _WIDTH)
+        if j > _BINS - 1:
+            j = _BINS - 1
+        counts[j] += 1
         n = self.n + 1
         self.n = n
         target = self.quantile * n
-        # the first bin whose running count reaches the target, found from the top (the
-        # quantile is high, so a few steps down rather than most of the way up)
-        total = sum(counts)
+        # the first bin whose running count reaches the target: a step or none from the last
+        # one (its running count kept alongside, while the counts are the same list)
+        if self._running_of is counts:
+            k, running = self._k, self._running
+            if j <= k:
+                running += 1
+        else:
+            self._running_of = counts
+            k, running = _BINS - 1, sum(counts)
+        while running < target and k < _BINS - 1:
+            k += 1
+            running += counts[k]
         base = self.base
-        if total >= target:
-            k = _BINS - 1
-            while k > 0 and total - counts[k] >= target:
-                total -= counts[k]
+        if running >= target:
+            while k > 0 and running - counts[k] >= target:
+                running -= counts[k]
                 k -= 1
             base = _EDGES[k + 1]
+        self._k, self._running = k, running
         if n < 30:
             self.base = base
             return

@@ -66,6 +66,7 @@ class FeatureStep:
             self.season_days * _DAY, self.range_floor, self.rel_floor, self.peak_factor,
             self.tail_interval, self.sustain_level, self.sustain_sum, self.sustain_decay,
             0.6 * self.sustain_sum, self.short_alpha, self.var_ratio, self.var_points,
+            self.repeat_level, self.repeat_points, self.novel_bins,
         )  # fmt: skip
 
     def _score_learn(
@@ -86,7 +87,7 @@ class FeatureStep:
             alpha, b, fast_alpha, min_z, change_decay, change_count, drift_sigmas, drift_points,
             season_alpha, season_span, range_floor, rel_floor, peak_factor, tail_interval,
             sustain_level, sustain_sum, sustain_decay, most_excess, short_alpha, var_ratio,
-            var_points,
+            var_points, repeat_level, repeat_points, novel_bins,
         ) = self._params  # fmt: skip
         # the expected value: the level (the profile's when it is in use) and the offset
         if ts is None:
@@ -181,8 +182,37 @@ class FeatureStep:
                     confirmed = CONFIRMED * threshold
                     if confirmed > score:
                         score = confirmed
-        reported = self._reported(f, score)
-        if self._familiar(f, v) and reported > RECOVER * threshold:  # else it is kept whole
+        # a run is reported once, at its peak: 0 when it repeats a run's peak
+        reported = score
+        if repeat_points:
+            left = f.left
+            if left > 0 and score <= f.peak:
+                reported = 0.0
+            if score > repeat_level:
+                if left > 0:
+                    if score > f.peak:
+                        f.peak = score
+                else:
+                    f.peak = score
+                f.left = float(repeat_points)
+            elif left > 0:
+                f.left = left - 1
+        # a level seen before: visit the value's band of the feature's range (see _familiar)
+        familiar = False
+        if novel_bins:
+            lo, hi = f.vlo, f.vhi
+            if lo < hi and lo <= v <= hi:  # inside the range (most points): visit's last step
+                band = int((v - lo) / ((hi - lo) / novel_bins))
+                if band >= novel_bins:  # v at the top
+                    band = int(novel_bins) - 1
+                bits = int(f.bands)
+                if bits >> band & 1:
+                    familiar = True
+                else:
+                    f.bands = float(bits | 1 << band)
+            else:
+                familiar = self._familiar(f, v)
+        if familiar and reported > RECOVER * threshold:  # else it is kept whole
             reported = self._familiar_score(f, reported, threshold)
         scores.append(math.copysign(reported, r))
         baseline.append((prediction, s))
@@ -306,18 +336,6 @@ class FeatureStep:
         fade = math.exp(-(day - f.day) / self.peak_days)
         f.peaks = array("f", [max(p, q) * fade for p, q in zip(f.peaks, f.today, strict=True)])
         f.today = array("f", bytes(4 * BINS))
-
-    def _reported(self, f: _Feature, score: float) -> float:
-        """The score a point reports: 0 when it repeats a run's peak (see ``repeat_points``)."""
-        if self.repeat_points == 0:
-            return score
-        repeat = f.left > 0 and score <= f.peak
-        if score > self.repeat_level:
-            f.peak = max(f.peak, score) if f.left > 0 else score
-            f.left = float(self.repeat_points)
-        elif f.left > 0:
-            f.left -= 1
-        return 0.0 if repeat else score
 
     def _familiar(self, f: _Feature, v: float) -> bool:
         """Visit ``v``'s band of the feature's range: whether a value was there before."""
