@@ -111,14 +111,14 @@ def pack_decimals(values: Sequence[float]) -> str | None:
     floats = np.fromiter(values, np.float64, len(values))
     if not floats.size:
         return "0b"
-    big = float(np.abs(floats).max())
+    big = max(float(floats.max()), -float(floats.min()))  # the largest magnitude
     if not big < 9e9:  # also NaN and inf
         return None
-    bits = floats.view(np.int64)
+    bits = floats.tobytes()
     for digits in (6, 7, 8, 9):
         scale = 10.0**digits
         ints = np.rint(floats * scale).astype(np.int64)
-        if ((ints / scale).view(np.int64) == bits).all():  # -0.0 comes back 0.0: refused
+        if (ints / scale).tobytes() == bits:  # bit for bit: -0.0 comes back 0.0, refused
             break
     else:
         return None
