@@ -2,8 +2,9 @@
 
 For each message of a synthetic workload (the README configuration, ``--entities`` keys, random
 normal values): ``orjson`` decode and ``decode_batch``, ``score_batch`` with the worker's live
-cache, ``EntityRecord.updated`` plus the row's JSON encoding (what the changelog sends), and the
-recent-series view (``RecentStore.add``, the dashboard's chart). The first fifth of the messages warms the keys up and is not timed. Prints milliseconds per message
+cache, ``EntityRecord.updated`` plus the JSON encoding of the rows changed since the last flush
+every ``FLUSH_EVERY`` messages (what the worker's write-back sends to the changelog, about once a
+second), and the recent-series view (``RecentStore.add``, the dashboard's chart). The first fifth of the messages warms the keys up and is not timed. Prints milliseconds per message
 by section, and with ``--profile`` the top functions of a cProfile run (slower; use it for where,
 the plain run for how much). This is how the hot spots in docs/PROFILING.md were found:
 
@@ -34,6 +35,7 @@ from incidents.live import LiveCache
 from incidents.scoring import score_batch
 
 SOURCE = "telemetry.metrics"
+FLUSH_EVERY = 2000  # messages between two write-back flushes (about a second in a worker)
 
 
 def messages(points: int, count: int, entities: int, seed: int = 1) -> list[tuple[str, bytes]]:
@@ -74,6 +76,7 @@ def run(
 ) -> None:
     """Score ``batch`` as the worker does, adding seconds per section to ``spent``."""
     clock = time.perf_counter
+    dirty: dict[str, None] = {}
     for offset, (entity, raw) in enumerate(batch, start=first_offset):
         t0 = clock()
         decoded = decode_batch(orjson.loads(raw), config, 1_000_000)
@@ -95,7 +98,11 @@ def run(
             f"{SOURCE}:0", offset, {MODEL_ID: out.state or {}}, out.entity_state, out.events
         )
         table[entity] = row
-        orjson.dumps(row)
+        dirty[entity] = None
+        if not (offset + 1) % FLUSH_EVERY:
+            for key in dirty:  # the write-back's flush: each changed row once, as JSON
+                orjson.dumps(table[key], default=dict)  # a live state is written now
+            dirty.clear()
         t3 = clock()
         recent.add(MODEL_ID, entity, out)
         t4 = clock()

@@ -157,7 +157,7 @@ def _open_incidents(rows: dict[str, Any]) -> int:
 
 def _row_kb(rows: dict[str, Any]) -> float:
     """The rows' mean size as JSON, in KB (what the changelog and a rocksdb store hold)."""
-    sizes = [len(orjson.dumps(row)) for row in rows.values()]
+    sizes = [len(orjson.dumps(row, default=dict)) for row in rows.values()]  # live states too
     return sum(sizes) / len(sizes) / 1024 if sizes else 0.0
 
 

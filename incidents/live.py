@@ -7,13 +7,135 @@ entry is used only when the state passed in *is* (identity) the dict its objects
 else (a restart, a rebalance, a state from another worker, a dry run) parses as usual. An entry
 is taken out while in use and put back only after a successful step, so an exception half-way
 cannot leave objects that disagree with the stored state.
+
+The worker's own state of a key is a :class:`LiveState`: its small fields as they are, the rest
+written from the live objects only when something reads it (a query, a changelog record), not
+at every message. Before the objects move on to the next message, a state that a changelog
+write still holds (``pin``) is written out; one that nobody holds any more is not needed.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any
+
+LIGHT = ("format", "version", "n_features", "points")  # a LiveState's fields read as they are
+WRITTEN = ("model", "insights", "quality", "suppress")  # and those written from its objects
+
+
+class LiveState(Mapping[str, Any]):
+    """A key's state whose bulk is written from its live objects when first read.
+
+    ``light`` holds the fields in :data:`LIGHT`; ``write`` gives the whole state (the same
+    dict the eager form builds), and is called once, at the first read of a field of
+    :data:`WRITTEN`, of the whole mapping, or of its JSON form (``__json__``, which Faust's
+    codec calls). Other fields may be set (a collector's rate memory): they are kept as they
+    are, after the written ones. Once its objects moved on (:meth:`moved`), a state not yet
+    written cannot be read any more.
+
+    Examples
+    --------
+    >>> calls = []
+    >>> def write():
+    ...     calls.append(1)
+    ...     return {"format": 3, "model": {"n": 2}, "points": 2}
+    >>> state = LiveState({"format": 3, "points": 2}, write)
+    >>> state["points"], state.get("format"), calls
+    (2, 3, [])
+    >>> state["rates"] = {"bytes": 7}
+    >>> state.get("rates"), state.get("other"), calls
+    ({'bytes': 7}, None, [])
+    >>> state["model"], dict(state) == {**write(), "rates": {"bytes": 7}}, len(calls)
+    ({'n': 2}, True, 2)
+    >>> LiveState({}, write).pin().written
+    False
+    >>> moved = LiveState({}, write)
+    >>> moved.moved()
+    >>> moved["model"]
+    Traceback (most recent call last):
+    ...
+    RuntimeError: a key's live state was read after its objects moved on
+    >>> pinned = LiveState({}, write).pin()
+    >>> pinned.moved()  # written out first
+    >>> pinned["model"]
+    {'n': 2}
+    """
+
+    __slots__ = ("_light", "_write", "_state", "_moved", "pinned")
+
+    def __init__(self, light: dict[str, Any], write: Callable[[], dict[str, Any]]) -> None:
+        self._light = light
+        self._write: Callable[[], dict[str, Any]] | None = write
+        self._state: dict[str, Any] | None = None
+        self._moved = False
+        self.pinned = False  # held by a changelog write: written out before its objects move
+
+    @property
+    def written(self) -> bool:
+        return self._state is not None
+
+    def state(self) -> dict[str, Any]:
+        """The whole state (written now if it was not)."""
+        state = self._state
+        if state is None:
+            if self._moved or self._write is None:
+                raise RuntimeError("a key's live state was read after its objects moved on")
+            state = self._write()
+            state.update((k, v) for k, v in self._light.items() if k not in state)
+            self._state = state
+            self._write = None  # the objects are no longer needed here
+        return state
+
+    def pin(self) -> LiveState:
+        """Mark the state as held by a changelog record still to be written."""
+        self.pinned = True
+        return self
+
+    def moved(self) -> None:
+        """Its objects go on to the next message: write the state out first if it is pinned."""
+        if self.pinned:
+            self.state()
+        self._moved = True
+
+    def failed(self) -> None:
+        """The step its objects moved on to failed half-way (the points are checked before, so
+        a bug): the state is written from the objects as that step left them, which the stored
+        row keeps (the eager form kept the state before the step)."""
+        self._moved = False
+
+    def __getitem__(self, key: str) -> Any:
+        if self._state is None and key not in WRITTEN:
+            return self._light[key]
+        return self.state()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if self._state is None and key not in WRITTEN:
+            return self._light.get(key, default)
+        return self.state().get(key, default)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        """Set a field other than those written from the objects."""
+        if key in LIGHT or key in WRITTEN:
+            raise KeyError(f"{key} is the scoring step's")
+        if self._state is not None:
+            self._state[key] = value
+        self._light[key] = value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.state())
+
+    def __len__(self) -> int:
+        return len(self.state())
+
+    def __bool__(self) -> bool:
+        return True  # never empty (its light fields), and asking must not write it
+
+    def __json__(self) -> dict[str, Any]:
+        return self.state()
+
+    def __repr__(self) -> str:
+        return f"LiveState({self._state!r})" if self._state is not None else "LiveState(...)"
 
 
 class LiveCache:
@@ -53,3 +175,13 @@ class LiveCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def pin_row(row: Any) -> None:
+    """Pin the live states of an entity's row (``row["models"]``) that a changelog write
+    holds: the write may serialise them later, after the worker scored more messages."""
+    models = row.get("models") if type(row) is dict else None
+    if models:
+        for state in models.values():
+            if type(state) is LiveState:
+                state.pinned = True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from incidents.explain import signal_name, top_deviation
 from incidents.incident import Signal, signals_for
 from incidents.insights import Insights
 from incidents.key_state import STATE_FORMAT, compatible
-from incidents.live import LiveCache
+from incidents.live import LiveCache, LiveState
 from incidents.observation import Observation
 from incidents.outcome import BatchOutcome, Draft, PointOutcome
 from incidents.pipeline import Pipeline
@@ -129,6 +130,10 @@ def score_batch(
     if cached is not None and cached[0] is config:
         _, scorer, insights, suppressor, quality = cached
         current = previous
+        if isinstance(state, LiveState):  # its objects move on now
+            if not compatible(config, state, n_features):
+                state.state()  # this step will fail: the stored state must stay readable
+            state.moved()
     elif compatible(config, state, n_features):
         try:
             scorer = ModelScorer(spec, previous.get("model"))
@@ -143,7 +148,7 @@ def score_batch(
     pipeline = Pipeline(
         config,
         entity,
-        current.get("suppress"),
+        current.get("suppress") if suppressor is None else None,
         entity_state,
         learn=learn,
         source=source,
@@ -205,24 +210,26 @@ def score_batch(
         report = insights.report(
             names, horizon, scorer.detector.baseline(), result.threshold, step, float(ts[-1])
         )
-    new_state = None
-    if learn:
-        new_state = {
-            "format": STATE_FORMAT,
-            "version": config.model_version,
-            "n_features": n_features,
-            "model": scorer.to_state(),
-            "insights": insights.to_state(),
-            "points": int(current.get("points", 0)) + len(values),
-        }
-        if quality is not None:
-            new_state["quality"] = quality.to_state()
+    points = int(current.get("points", 0))
+    light = {
+        "format": STATE_FORMAT,
+        "version": config.model_version,
+        "n_features": n_features,
+        "points": points + len(values),
+    }
+    deferred = cache is not None and learn  # the worker's: written when read (incidents.live)
     batch = pipeline.outcome(
-        new_state, reset=reset, points_seen=int(current.get("points", 0)), insights=report
+        _state_of(light, scorer, insights, quality) if learn and not deferred else None,
+        reset=reset,
+        points_seen=points,
+        insights=report,
     )
+    if deferred:
+        write = partial(_state_of, light, scorer, insights, quality, pipeline.suppressor)
+        batch.state = LiveState(light, write)
     batch.values = values
     batch.baseline = result.baseline
-    if cache is not None and learn and new_state is not None and batch.state is not None:
+    if cache is not None and learn and batch.state is not None:
         cache.put(
             (config.model_id, entity),
             batch.state,
@@ -233,6 +240,30 @@ def score_batch(
             written = batch.entity_state is not None  # else the state they were read from
             cache.put(entity, shared, (pipeline.life, pipeline.correlator, written))
     return batch
+
+
+def _state_of(
+    light: Mapping[str, Any],
+    scorer: ModelScorer,
+    insights: Insights,
+    quality: QualityCounters | None,
+    suppressor: Suppressor | None = None,
+) -> dict[str, Any]:
+    """The key's state, as the eager form has it; without ``suppressor`` without its suppression
+    part (:meth:`Pipeline.outcome` adds it). A :class:`LiveState` calls it with one."""
+    state = {
+        "format": light["format"],
+        "version": light["version"],
+        "n_features": light["n_features"],
+        "model": scorer.to_state(),
+        "insights": insights.to_state(),
+        "points": light["points"],
+    }
+    if quality is not None:
+        state["quality"] = quality.to_state()
+    if suppressor is not None:
+        state["suppress"] = suppressor.to_state()
+    return state
 
 
 def _small_points(

@@ -31,6 +31,7 @@ from typing import Any
 from faust.types import TP, CollectionT
 
 from app.worker.stats import add_counters
+from incidents.live import pin_row
 
 
 def put(table: CollectionT, partition: int, key: str, value: Any) -> Any:
@@ -39,6 +40,7 @@ def put(table: CollectionT, partition: int, key: str, value: Any) -> Any:
     deletes the key (a tombstone on the changelog, as ``Table.on_key_del``). Returns the
     record's future (done once the broker has it)."""
     data = table.data  # type: ignore[attr-defined]  # the table's store
+    pin_row(value)  # Faust's buffer serialises the record later
     if value is None:
         sent = table.send_changelog(partition, key, None, value_serializer="raw")
         if key in data:

@@ -20,6 +20,7 @@ from detectors import DetectorError
 from incidents.absence import REPORTED, absence_event
 from incidents.config import ModelConfig
 from incidents.feedback import FeedbackRefused
+from incidents.live import LiveState
 from incidents.outcome import BatchOutcome
 from incidents.points import TelemetryError
 
@@ -64,10 +65,15 @@ def apply_to_row(
         metrics.newer_row(record.version)
     for config, run in steps:
         state = record.model_state(config.model_id)
-        if newer:
-            outcome, shared = _run_newer(config, entity, run, state, shared, metrics)
-        else:
-            outcome = run(state, shared)
+        try:
+            if newer:
+                outcome, shared = _run_newer(config, entity, run, state, shared, metrics)
+            else:
+                outcome = run(state, shared)
+        except BaseException:
+            if type(state) is LiveState:
+                state.failed()  # the row keeps it: it must stay readable
+            raise
         if outcome.reset:
             log.info(
                 "state of %s on %s reset for model version %s",

@@ -26,6 +26,7 @@ from typing import Any
 
 from app.telemetry.messages import RESERVED_PREFIX
 from app.worker.pending_writes import put
+from incidents.live import pin_row
 
 SEND_SLICE = 32  # rows a flush sends between two turns of the event loop
 
@@ -150,6 +151,8 @@ class WriteBack:
             await self._hand_over()  # what put_now wrote before goes first
         self._sending, self._dirty = self._dirty, {}
         sending, sent = self._sending, []
+        for _, _, value in sending.values():  # sent one by one while the agents go on
+            pin_row(value)
         try:
             rows = [k for k in sending if not k[1].startswith(RESERVED_PREFIX)]
             for n, k in enumerate(rows, start=1):

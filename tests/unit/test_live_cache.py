@@ -11,7 +11,7 @@ import pytest
 
 from detectors import DetectorError
 from incidents.config import ModelConfig
-from incidents.live import LiveCache
+from incidents.live import LiveCache, LiveState
 from incidents.scoring import score_batch
 
 CONFIG = ModelConfig.from_dict(
@@ -39,7 +39,8 @@ def _batches(seed: int) -> list[tuple[list[float], list[list[float]]]]:
 
 
 def _plain(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+    """``value`` as its JSON gives it back (a live state as Faust's codec writes it)."""
+    return json.loads(json.dumps(value, default=lambda o: o.__json__()))
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -75,7 +76,7 @@ def test_a_state_that_is_not_the_one_written_is_parsed_not_trusted() -> None:
     # e.g. the state another worker wrote before a rebalance: it must be parsed, not replaced
     # by this worker's objects for the key
     got = score_batch(learned, "h", other.state, [21.0], [[52.0]], cache=cache)
-    want = score_batch(learned, "h", json.loads(json.dumps(other.state)), [21.0], [[52.0]])
+    want = score_batch(learned, "h", _plain(other.state), [21.0], [[52.0]])
     assert [p.to_dict() for p in got.points] == [p.to_dict() for p in want.points]
 
 
@@ -85,8 +86,9 @@ def test_a_failed_step_leaves_no_cached_objects_behind() -> None:
     with pytest.raises(DetectorError):
         score_batch(CONFIG, "h", first.state, [1.0], [[100.0, 5.0, 7.0]], cache=cache)
     # the stored state is still the first one: scoring from it must not reuse moved objects
+    stored = _plain(first.state)
     again = score_batch(CONFIG, "h", first.state, [1.0], [[100.0, 5.0]], cache=cache)
-    fresh = score_batch(CONFIG, "h", json.loads(json.dumps(first.state)), [1.0], [[100.0, 5.0]])
+    fresh = score_batch(CONFIG, "h", stored, [1.0], [[100.0, 5.0]])
     assert [p.to_dict() for p in again.points] == [p.to_dict() for p in fresh.points]
     assert math.isfinite(again.points[0].score)
 
@@ -97,5 +99,49 @@ def test_a_dry_run_does_not_touch_the_cache() -> None:
     score_batch(CONFIG, "h", first.state, [1.0], [[300.0, 5.0]], learn=False, cache=cache)
     assert len(cache) == 2
     after = score_batch(CONFIG, "h", first.state, [1.0], [[100.0, 5.0]], cache=cache)
-    fresh = score_batch(CONFIG, "h", json.loads(json.dumps(first.state)), [1.0], [[100.0, 5.0]])
+    fresh = score_batch(CONFIG, "h", _plain(first.state), [1.0], [[100.0, 5.0]])
     assert [p.to_dict() for p in after.points] == [p.to_dict() for p in fresh.points]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_live_state_read_only_now_and_then_is_what_the_eager_state_is(seed: int) -> None:
+    """The worker reads a key's state only when it writes its changelog record (once per
+    interval) or answers a query: the state written then, after many steps that read nothing,
+    is the state written at every step."""
+    cache = LiveCache()
+    rng = np.random.default_rng(seed)
+    cached_state = cached_shared = plain_state = plain_shared = None
+    for k, (ts, rows) in enumerate(_batches(seed)):
+        with_cache = score_batch(
+            CONFIG, "h", cached_state, ts, rows, entity_state=cached_shared, cache=cache
+        )
+        without = score_batch(CONFIG, "h", plain_state, ts, rows, entity_state=plain_shared)
+        assert isinstance(with_cache.state, LiveState)
+        assert with_cache.state["points"] == without.state["points"]  # read without writing
+        assert not with_cache.state.written
+        if rng.random() < 0.3 or k == 24:
+            assert _plain(with_cache.state) == _plain(without.state)
+        cached_state, plain_state = with_cache.state, without.state
+        if with_cache.entity_state is not None:
+            cached_shared = with_cache.entity_state
+        if without.entity_state is not None:
+            plain_shared = without.entity_state
+
+
+def test_a_live_state_pinned_by_a_write_is_written_before_its_objects_move_on() -> None:
+    cache = LiveCache()
+    first = score_batch(CONFIG, "h", None, [0.0], [[100.0, 5.0]], cache=cache)
+    want = _plain(score_batch(CONFIG, "h", None, [0.0], [[100.0, 5.0]]).state)
+    assert isinstance(first.state, LiveState)
+    first.state.pin()  # a changelog record holds it, to be serialised later
+    score_batch(CONFIG, "h", first.state, [1.0], [[130.0, 5.0]], cache=cache)
+    assert first.state.written and _plain(first.state) == want
+
+
+def test_an_unpinned_live_state_is_not_readable_once_its_objects_moved_on() -> None:
+    cache = LiveCache()
+    first = score_batch(CONFIG, "h", None, [0.0], [[100.0, 5.0]], cache=cache)
+    score_batch(CONFIG, "h", first.state, [1.0], [[130.0, 5.0]], cache=cache)
+    assert first.state is not None
+    with pytest.raises(RuntimeError, match="moved on"):
+        first.state["model"]

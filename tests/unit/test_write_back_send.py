@@ -190,3 +190,45 @@ def test_a_flush_of_many_rows_lets_the_agents_run_between_slices() -> None:
         assert cache.dirty == 1 and rows.data["host-0"] == {"n": -1}
 
     asyncio.run(scenario())
+
+
+def test_a_key_scored_again_during_a_flush_is_sent_with_the_state_its_row_had() -> None:
+    """The worker's key states are written from their live objects when serialised; a flush
+    sends its rows one by one while the agents go on, so a key scored again before its row
+    went must still send the state of that row, not the one its objects moved on to."""
+    import json
+
+    from app.worker.write_back import SEND_SLICE
+    from incidents.config import ModelConfig
+    from incidents.live import LiveCache
+    from incidents.scoring import score_batch
+
+    config = ModelConfig.from_dict({"model_id": "m", "detector": "ewma", "warmup": 2})
+
+    class JsonTopic(Topic):
+        def prepare_value(self, value: Any, serializer: str) -> tuple[bytes, None]:
+            return json.dumps(value, default=dict).encode(), None
+
+    async def scenario() -> None:
+        producer = Producer()
+        rows, cache = on_send(producer)
+        rows.changelog_topic = JsonTopic()
+        live = LiveCache()
+        entities = [f"host-{i}" for i in range(SEND_SLICE + 4)]
+        for entity in entities:
+            out = score_batch(config, entity, None, [0.0, 1.0], [[1.0], [2.0]], cache=live)
+            cache.put_later(rows, 0, entity, {"models": {"m": out.state}})
+        last = entities[-1]
+        want = score_batch(config, last, None, [0.0, 1.0], [[1.0], [2.0]]).state
+        flushing = asyncio.ensure_future(cache.flush())
+        await until_sent(producer, SEND_SLICE)
+        assert not flushing.done()
+        state = rows.data[last]["models"]["m"]  # the agent scores the key again meanwhile
+        again = score_batch(config, last, state, [2.0], [[40.0]], cache=live)
+        cache.put_later(rows, 0, last, {"models": {"m": again.state}})
+        producer.deliver()
+        await flushing
+        sent = [json.loads(r[2]) for r in producer.records if r[1] == f"json:{last}".encode()]
+        assert sent == [{"models": {"m": json.loads(json.dumps(want))}}]
+
+    asyncio.run(scenario())
