@@ -284,8 +284,9 @@ class Adaptive(FeatureStep, Detector):
         flagged: list[bool] = []
         change: list[tuple[int, float, float]] = []
         learned = False
+        features = self._features
         for i, v in enumerate(values):
-            f = self._features[i]
+            f = features[i]
             if math.isnan(v):
                 scores.append(_NAN)
                 baseline.append(self._feature_baseline(i) or (_NAN, _NAN))
@@ -303,13 +304,15 @@ class Adaptive(FeatureStep, Detector):
                     self._familiar(f, v)
                     learned = True
                 continue
-            if not learn:
+            if learn:
+                moved = self._score_learn(i, f, v, ts, threshold, scores, baseline, flagged)
+            else:
                 saved = self.to_state()
-            moved = self._score_learn(i, f, v, ts, threshold, scores, baseline, flagged)
+                moved = self._score_learn(i, f, v, ts, threshold, scores, baseline, flagged)
+                self._restore(saved)
+                features = self._features
             if moved is not None:
                 change.append(moved)
-            if not learn:
-                self._restore(saved)
             learned = True
         if learn and learned:
             self._n_learned += 1

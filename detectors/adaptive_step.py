@@ -295,8 +295,32 @@ class FeatureStep:
                 today = f.today
                 if abs_r > today[k]:
                     today[k] = abs_r
+        # the step from the previous value: a sustained run of at least ``var_points`` whose
+        # steps are ``var_ratio`` times the long-run ones (clipped, so one jump of a level shift
+        # does not count) re-baselines the variance by the ratio of their mean squares: a
+        # spread that rose and stays
         prev = f.prev
-        self._spread_change(f, abs(v - prev), flag)
+        d = abs(v - prev)
+        long = f.long
+        if math.isnan(long):
+            f.long, f.sq_long = d, d * d
+        else:
+            if sus > 0 or flags >= 0.5:  # the run goes on through a quiet point or two
+                sn = f.sn + 1
+                f.sn = sn
+                w = 1.0 / sn
+                clipped = d  # min(d, 5 * long)
+                if 5.0 * long < d:
+                    clipped = 5.0 * long
+                f.short += w * (clipped - f.short)
+                f.sq += w * (d * d - f.sq)
+            else:
+                f.sn = f.short = f.sq = 0.0
+            if not flag:
+                f.long = long + short_alpha * (d - long)
+                f.sq_long += short_alpha * (d * d - f.sq_long)
+            if var_ratio > 0 and f.sn >= var_points and sus > sustain_sum:
+                self._rebaseline_variance(f)
         if math.isnan(fast):
             fast = v - offset
         else:  # a flagged point moves it as far as the threshold only, as it does the level
@@ -374,31 +398,10 @@ class FeatureStep:
             return 0.0
         return math.log10(self.tail_interval / max(f.dt, 1e-3))
 
-    def _spread_change(self, f: _Feature, d: float, flag: bool) -> None:
-        """Learn the step ``d`` from the previous value. A sustained run of at least
-        ``var_points`` whose steps are ``var_ratio`` times the long-run ones (clipped, so one
-        jump of a level shift does not count) re-baselines the variance by the ratio of their
-        mean squares: a spread that rose and stays."""
-        if math.isnan(f.long):
-            f.long, f.sq_long = d, d * d
-            return
-        if f.sus > 0 or f.flags >= 0.5:  # the run goes on through a quiet point or two
-            f.sn += 1
-            w = 1.0 / f.sn
-            f.short += w * (min(d, 5.0 * f.long) - f.short)
-            f.sq += w * (d * d - f.sq)
-        else:
-            f.sn = f.short = f.sq = 0.0
-        if not flag:
-            a = self.short_alpha
-            f.long += a * (d - f.long)
-            f.sq_long += a * (d * d - f.sq_long)
-        if (
-            self.var_ratio > 0
-            and f.sn >= self.var_points
-            and f.sus > self.sustain_sum
-            and f.short > self.var_ratio * f.long > 0
-        ):
+    def _rebaseline_variance(self, f: _Feature) -> None:
+        """The variance takes the ratio of a sustained run's mean square step to the long-run
+        one, when the run's steps are ``var_ratio`` times the long-run ones."""
+        if f.short > self.var_ratio * f.long > 0:
             f.var *= f.sq / f.sq_long
             f.long, f.sq_long = f.short, f.sq
             f.sus = f.sn = f.short = f.sq = 0.0
