@@ -1,0 +1,64 @@
+"""The adaptive detector's tail calibration: its base is the upper edge of the bin holding the
+quantile of the deviations learned, whatever their order, and a calibration restored from its
+counts learns on as the one that kept them."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from detectors._tail import _BINS, TailCalibration, _bin, _edge
+
+
+def _quantile_edge(zs: list[float], quantile: float) -> float:
+    """The upper edge of the first bin whose running count reaches ``quantile`` of them."""
+    counts = [0] * _BINS
+    for z in zs:
+        counts[_bin(z)] += 1
+    running = 0
+    for k in range(_BINS):
+        running += counts[k]
+        if running >= quantile * len(zs):
+            return _edge(k + 1)
+    raise AssertionError("no bin reaches the quantile")
+
+
+def _deviations(seed: int) -> list[float]:
+    """Quiet stretches, a burst of large deviations and a quiet stretch again, so the
+    quantile's bin moves up and back down."""
+    rng = np.random.default_rng(seed)
+    parts = [
+        np.abs(rng.normal(size=400)),
+        np.abs(rng.normal(size=60)) * 50.0,
+        np.abs(rng.normal(size=3000)) * 0.1,
+    ]
+    return [float(z) for z in np.concatenate(parts)]
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("quantile", [0.5, 0.9, 0.99])
+def test_the_base_is_the_edge_of_the_bin_holding_the_quantile(seed: int, quantile: float) -> None:
+    cal = TailCalibration(quantile, 0.05, 0.0)
+    zs = _deviations(seed)
+    for n, z in enumerate(zs, start=1):
+        cal.learn(z)
+        if n < 30 or n % 7 == 0 or n in (400, 430, 460, 500):
+            assert cal.base == max(_quantile_edge(zs[:n], quantile), 0.0)
+
+
+def test_a_calibration_restored_from_its_counts_learns_on_as_the_one_that_kept_them() -> None:
+    zs = _deviations(0)
+    kept = TailCalibration(0.99, 0.05, 2.0)
+    for z in zs[:430]:
+        kept.learn(z)
+    restored = TailCalibration(0.99, 0.05, 2.0)
+    restored.counts, restored.n = list(kept.counts), kept.n
+    restored.base, restored.beta = kept.base, kept.beta
+    for z in zs[430:]:
+        kept.learn(z)
+        restored.learn(z)
+        assert (restored.base, restored.beta) == (kept.base, kept.beta)
+        assert restored.score(z) == kept.score(z)
+    assert not math.isnan(kept.beta)
