@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from incidents.outcome import BatchOutcome, MarkColumns, PointMark
+from incidents.outcome import BatchOutcome
 
 ANOMALY, ALERT = 1, 2
 
@@ -64,28 +64,19 @@ def _finite(value: float) -> float | None:
 SMALL_MARKS = 8  # points of a batch scored one by one (incidents.scoring.SMALL_BATCH)
 
 
-def _small_marks(marks: Sequence[PointMark]) -> MarkColumns:
-    """:meth:`MarkColumns.of` as Python lists, for the few points of a small batch: what the
-    series' arrays take from its numpy columns, without numpy's fixed cost per column.
-
-    Examples
-    --------
-    >>> _small_marks([(1.0, 2.0, 3.0, True, True, "i-1"), (2, None, 3.0, False, False, None)])
-    MarkColumns(ts=[1.0, 2.0], score=[2.0, nan], threshold=[3.0, 3.0], flags=[3, 0], opened={1.0: 'i-1'})
-    """
-    ts, score, threshold, is_anomaly, alert, ids = zip(*marks, strict=True) if marks else [()] * 6
-    return MarkColumns(
-        [_as_double(t) for t in ts],  # type: ignore[arg-type]  # lists stand for the arrays
-        [_as_double(v) for v in score],  # type: ignore[arg-type]
-        [_as_double(v) for v in threshold],  # type: ignore[arg-type]
-        [int(bool(a)) + 2 * int(bool(b)) for a, b in zip(is_anomaly, alert, strict=True)],  # type: ignore[arg-type]
-        {t: i for t, i in zip(ts, ids, strict=True) if i},
-    )
-
-
 def _as_double(value: Any) -> float:
     """``value`` as numpy's ``float64`` array would hold it (None is NaN)."""
     return math.nan if value is None else float(value)
+
+
+def _rows(outcome: BatchOutcome, keep: int, count: int) -> tuple[Sequence[Sequence[float]], int]:
+    """The last ``keep`` scored rows and their width; none (width 0) when they are not one row
+    per point (behaviour events keep their scores only)."""
+    rows: Sequence[Sequence[float]] = outcome.values[-keep:] if len(outcome.values) else ()
+    width = len(rows[0]) if len(rows) else 0
+    if len(rows) and len(rows) != count:
+        return (), 0
+    return rows, width
 
 
 class RecentStore:
@@ -125,16 +116,53 @@ class RecentStore:
         """Append the points of a scored batch (only its last ``points`` are looked at)."""
         keep = self.points
         if outcome.table is None and len(outcome.point_list) <= SMALL_MARKS:
-            marks = _small_marks(outcome.last_marks(keep))
-        else:
-            marks = outcome.last_mark_columns(keep)
+            self._add_small(model_id, entity, outcome)
+            return
+        marks = outcome.last_mark_columns(keep)
         count = len(marks.ts)
         if not count:
             return
-        rows: Sequence[Sequence[float]] = outcome.values[-keep:] if len(outcome.values) else ()
-        width = len(rows[0]) if len(rows) else 0
-        if len(rows) and len(rows) != count:  # not one row per point: keep scores only
-            rows, width = (), 0
+        rows, width = _rows(outcome, keep, count)
+        series = self._series_of(model_id, entity, width)
+        series.ts.frombytes(marks.ts.tobytes())
+        series.score.frombytes(marks.score.tobytes())
+        series.threshold.frombytes(marks.threshold.tobytes())
+        series.flags.extend(marks.flags.tobytes())
+        self._add_rows(series, rows, width, outcome.baseline, count)
+        series.incidents.update(marks.opened)
+        self._trim(series, width)
+
+    def _add_small(self, model_id: str, entity: str, outcome: BatchOutcome) -> None:
+        """:meth:`add` for the few outcomes of a small batch, one point at a time: what the
+        column path keeps, without building columns of a point or two."""
+        points = outcome.point_list[-self.points :]
+        count = len(points)
+        if not count:
+            return
+        marks = [
+            (
+                _as_double(p.ts),
+                _as_double(p.score),
+                _as_double(p.threshold),
+                int(bool(p.is_anomaly)) + 2 * int(bool(p.alert)),
+            )
+            for p in points
+        ]
+        rows, width = _rows(outcome, self.points, count)
+        series = self._series_of(model_id, entity, width)
+        for t, score, threshold, flags in marks:
+            series.ts.append(t)
+            series.score.append(score)
+            series.threshold.append(threshold)
+            series.flags.append(flags)
+        self._add_rows(series, rows, width, outcome.baseline, count)
+        for p in points:
+            if p.incident_id:
+                series.incidents[p.ts] = p.incident_id
+        self._trim(series, width)
+
+    def _series_of(self, model_id: str, entity: str, width: int) -> _Series:
+        """The key's series, most recently updated now (a new one when the width changed)."""
         key = (model_id, entity)
         series = self._series.get(key)
         if series is None or (series.ts and series.width != width):
@@ -142,30 +170,31 @@ class RecentStore:
         self._series.move_to_end(key)
         while len(self._series) > self.max_keys:
             self._series.popitem(last=False)
-        baseline = list(outcome.baseline)[:width]
-        baseline += [(math.nan, math.nan)] * (width - len(baseline))
-        centers = [c for c, _ in baseline]
-        spreads = [s for _, s in baseline]
-        if isinstance(marks.ts, np.ndarray):
-            series.ts.frombytes(marks.ts.tobytes())
-            series.score.frombytes(marks.score.tobytes())
-            series.threshold.frombytes(marks.threshold.tobytes())
-            series.flags.extend(marks.flags.tobytes())
+        return series
+
+    @staticmethod
+    def _add_rows(
+        series: _Series,
+        rows: Sequence[Sequence[float]],
+        width: int,
+        baseline: Sequence[tuple[float, float]],
+        count: int,
+    ) -> None:
+        """The values of ``count`` points and, for each, the batch's baseline per feature."""
+        if not width:
+            return
+        if isinstance(rows, np.ndarray):  # a decoded message: copy its float64 rows whole
+            series.values.frombytes(np.ascontiguousarray(rows, dtype=np.float64).tobytes())
         else:
-            series.ts.extend(marks.ts)
-            series.score.extend(marks.score)
-            series.threshold.extend(marks.threshold)
-            series.flags.extend(marks.flags)
-        if width:
-            if isinstance(rows, np.ndarray):  # a decoded message: copy its float64 rows whole
-                series.values.frombytes(np.ascontiguousarray(rows, dtype=np.float64).tobytes())
-            else:
-                for row in rows:
-                    series.values.extend(row)
-            series.center.extend(centers * count)
-            series.spread.extend(spreads * count)
-        series.incidents.update(marks.opened)
-        excess = len(series.ts) - keep
+            for row in rows:
+                series.values.extend(row)
+        kept = list(baseline)[:width]
+        kept += [(math.nan, math.nan)] * (width - len(kept))
+        series.center.extend([c for c, _ in kept] * count)
+        series.spread.extend([s for _, s in kept] * count)
+
+    def _trim(self, series: _Series, width: int) -> None:
+        excess = len(series.ts) - self.points
         if excess >= self._slack:
             series.drop_oldest(excess, width)
 

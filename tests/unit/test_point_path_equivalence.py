@@ -17,7 +17,6 @@ import pytest
 from app.worker import recent
 from incidents import scoring
 from incidents.config import ModelConfig
-from incidents.outcome import MarkColumns
 from tests.unit.test_columnar_equivalence import CONFIGS, _run, _story
 
 
@@ -47,42 +46,48 @@ def test_small_messages_score_as_through_numpy(
     assert _run(config, messages) == fast
 
 
+@pytest.mark.parametrize("rows_as", ["lists", "array"])
 @pytest.mark.parametrize("story", ["spikes", "missing values"])
 def test_the_recent_series_of_small_messages_is_as_through_numpy(
-    story: str, monkeypatch: pytest.MonkeyPatch
+    story: str, rows_as: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The recent-series view (the dashboard's chart) takes a small batch's marks as Python
-    lists (``_small_marks``) instead of numpy columns: the same series, to the last bit."""
+    """The recent-series view (the dashboard's chart) appends a small batch's points one by one
+    (``RecentStore._add_small``) instead of through numpy columns: the same series, to the last
+    bit, for messages of one point, of a few, and of more than ``SMALL_MARKS`` mixed, with
+    incidents, gaps and the oldest points dropped."""
     config = ModelConfig.from_dict(CONFIGS["readme"])
     rng = np.random.default_rng(5)
     ts, rows = _story(story, 400, rng)
+    sizes = [1] * 60 + rng.integers(1, 2 * recent.SMALL_MARKS, size=60).tolist()
+    bounds = np.cumsum([0, *sizes]).clip(max=400)
     outcomes, state, shared = [], None, None
-    for k in range(0, 400, 2):
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        if a == b:
+            continue
+        values = rows[a:b] if rows_as == "array" else rows[a:b].tolist()
         out = scoring.score_batch(
-            config,
-            "host-1",
-            state,
-            ts[k : k + 2].tolist(),
-            rows[k : k + 2].tolist(),
-            entity_state=shared,
+            config, "host-1", state, ts[a:b].tolist(), values, entity_state=shared
         )
         state, shared = out.state, out.entity_state or shared
         outcomes.append(out)
 
     def chart() -> tuple[Any, ...]:
         store = recent.RecentStore(points=50)
+        charts = []
         for out in outcomes:
             store.add("m", "host-1", out)
+            charts.append(orjson.dumps(store.series("m", "host-1")))
         series = store._series[("m", "host-1")]
         columns = (series.ts, series.score, series.threshold, series.values)
+        columns += (series.center, series.spread)
         return (
             *(c.tobytes() for c in columns),
             bytes(series.flags),
             series.incidents,
-            orjson.dumps(store.series("m", "host-1")),
+            charts,
         )
 
     fast = chart()
-    monkeypatch.setattr(recent, "_small_marks", MarkColumns.of)
+    monkeypatch.setattr(recent, "SMALL_MARKS", 0)  # every batch through the numpy columns
     assert chart() == fast
     assert any(out.events for out in outcomes)  # incidents opened: their ids are in the chart
