@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Literal, Self
 import numpy as np
 
 _NAN = math.nan
+_isfinite = math.isfinite
 
 #: How the model scorer drives a detector: see :attr:`Detector.learning`.
 Learning = Literal["kept", "fixed", "bounded", "owned"]
@@ -76,7 +77,7 @@ def floored(center: float, spread: float) -> float:
     >>> floored(100.0, 5.0)
     5.0
     """
-    return max(spread, spread_floor(center))
+    return max(spread, 1e-9, abs(center) / 1e6)  # spread_floor's, without its call
 
 
 def block_scores(
@@ -121,6 +122,9 @@ def combined_score(feature_scores: Sequence[float]) -> float:
     >>> combined_score([float("nan")])
     nan
     """
+    if len(feature_scores) == 1:  # the common case, without a list
+        z = feature_scores[0]
+        return _NAN if math.isnan(z) else abs(z)
     finite = [abs(z) for z in feature_scores if not math.isnan(z)]
     return max(finite) if finite else _NAN
 
@@ -302,13 +306,16 @@ class Detector(ABC):
             raise DetectorError(f"x must have {self.n_features} values (n_features), got {len(x)}")
         values = []
         for i, v in enumerate(x):
-            try:
-                if isinstance(v, str | bytes):
-                    raise TypeError
-                number = float(v)  # also numpy scalars
-            except (TypeError, ValueError):
-                raise DetectorError(f"x[{i}] must be a number, got {v!r}") from None
-            values.append(number if math.isfinite(number) else _NAN)
+            if type(v) is float:  # the common case, checked no further
+                number = v
+            else:
+                try:
+                    if isinstance(v, str | bytes):
+                        raise TypeError
+                    number = float(v)  # also numpy scalars
+                except (TypeError, ValueError):
+                    raise DetectorError(f"x[{i}] must be a number, got {v!r}") from None
+            values.append(number if _isfinite(number) else _NAN)
         return values
 
     def _row_scores(self, values: Sequence[float]) -> list[float]:

@@ -88,14 +88,15 @@ class ModelScorer(PointScorer):
     def _score_owned_block(
         self, rows: np.ndarray, out: BlockResult, times: np.ndarray | None, learn: bool
     ) -> None:
-        """:meth:`_score_owned` on each row in order, the results gathered in lists and
-        written to ``out`` at once (a row at a time costs more than the detector's step)."""
+        """:meth:`score_one` (owned learning) on each row in order, the results gathered in
+        lists and written to ``out`` at once (a row at a time costs more than the detector's
+        step)."""
         m, n = rows.shape
         stamps: list[float | None] = [None] * m if times is None else times.tolist()
         scores, thresholds, flagged, warm = [], [], [], []
         feature_scores: list[list[float]] = []
         baselines: list[list[tuple[float, float]]] = []
-        for k, row in enumerate(rows.tolist()):  # _score_owned, without a PointResult a row
+        for k, row in enumerate(rows.tolist()):  # score_one, without a PointResult a row
             step, threshold, warmed, score, is_anomaly = self._owned_step(row, learn, stamps[k])
             scores.append(score)
             thresholds.append(threshold)

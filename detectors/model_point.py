@@ -25,6 +25,8 @@ from detectors.thresholds import AdaptiveThreshold, StaticThreshold, make_thresh
 #: A flagged point is learned as if it were this many spreads from the center.
 LEARN_CLIP = 1.0
 
+_isfinite = math.isfinite
+
 
 class PointScorer:
     """Scores the points of one key one at a time; :class:`detectors.model.ModelScorer`
@@ -58,6 +60,8 @@ class PointScorer:
             alerts_per_day=spec.alerts_per_day,
         )
         self.warmup = spec.effective_warmup
+        #: Whether the threshold is a budget (its learning also takes the point's time).
+        self._budget = isinstance(self.threshold, BudgetThreshold)
         #: Whether the baseline adapts (bounded learning, change points, resolution floor).
         self.adapts = self.detector.learning == "bounded"
         #: Whether the detector keeps its own learning (then the scorer adds nothing).
@@ -82,8 +86,18 @@ class PointScorer:
     ) -> PointResult:
         """Score ``x`` (at event time ``ts``, which a seasonal profile needs) and, with
         ``learn``, learn it (see the class docstring)."""
-        if self.owns:
-            return self._score_owned(x, learn, ts)
+        if self.owns:  # the detector scores, flags and learns; the threshold learns the rest
+            step, threshold, warm, score, is_anomaly = self._owned_step(x, learn, ts)
+            # positional: the fields in PointResult's order (keywords cost more a point)
+            return PointResult(
+                score,
+                threshold,
+                is_anomaly,
+                step.feature_scores,
+                step.baseline,
+                warm,
+                step.change or None,
+            )
         if not self.adapts:
             return self._score_kept(x, learn, ts)
         values = self.detector._values(x)
@@ -137,13 +151,13 @@ class PointScorer:
         shown = (
             centers if offsets is None else [c + o for c, o in zip(centers, offsets, strict=True)]
         )
-        result = PointResult(
-            score=score,
-            threshold=threshold,
-            is_anomaly=warm and math.isfinite(score) and score > threshold,
-            feature_scores=scores,
-            baseline=list(zip(shown, spreads, strict=True)),
-            warm=warm,
+        result = PointResult(  # positional, in the fields' order
+            score,
+            threshold,
+            warm and math.isfinite(score) and score > threshold,
+            scores,
+            list(zip(shown, spreads, strict=True)),
+            warm,
         )
         return result, centers, spreads
 
@@ -257,28 +271,7 @@ class PointScorer:
         if learn and not is_anomaly and not math.isnan(score):
             self.detector.learn_one(x)
             self._learn_score(score, ts)
-        return PointResult(
-            score=score,
-            threshold=threshold,
-            is_anomaly=is_anomaly,
-            feature_scores=feature_scores,
-            baseline=baseline,
-            warm=warm,
-        )
-
-    def _score_owned(self, x: Sequence[float], learn: bool, ts: float | None) -> PointResult:
-        """A detector that owns its learning (``adaptive``): it scores, flags and learns the
-        point itself; the threshold learns the unflagged scores."""
-        step, threshold, warm, score, is_anomaly = self._owned_step(x, learn, ts)
-        return PointResult(
-            score=score,
-            threshold=threshold,
-            is_anomaly=is_anomaly,
-            feature_scores=step.feature_scores,
-            baseline=step.baseline,
-            warm=warm,
-            change=step.change or None,
-        )
+        return PointResult(score, threshold, is_anomaly, feature_scores, baseline, warm)
 
     def _owned_step(
         self, x: Sequence[float], learn: bool, ts: float | None
@@ -287,18 +280,19 @@ class PointScorer:
         combined score and whether the point is an anomaly; the threshold learns the score of
         a point that is not."""
         threshold = self.threshold.get()
-        warm = self.detector.n_learned >= self.warmup
-        step = self.detector.step(x, ts, threshold, learn)
+        detector = self.detector
+        warm = detector.n_learned >= self.warmup
+        step = detector.step(x, ts, threshold, learn)
         score = combined_score(step.feature_scores)
-        is_anomaly = warm and math.isfinite(score) and any(step.flagged)
-        if learn and not is_anomaly and not math.isnan(score):
+        is_anomaly = warm and _isfinite(score) and True in step.flagged
+        if learn and not is_anomaly and score == score:  # not NaN
             self._learn_score(score, ts)
         return step, threshold, warm, score, is_anomaly
 
     def _learn_score(self, score: float, ts: float | None) -> None:
         """The threshold learns an unflagged score (the budget also its time)."""
-        if isinstance(self.threshold, BudgetThreshold):
-            self.threshold.learn(score, ts)
+        if self._budget:
+            self.threshold.learn(score, ts)  # type: ignore[call-arg]
         else:
             self.threshold.learn(score)
 
