@@ -75,7 +75,10 @@ def point_values(values: object, config: ModelConfig, where: str = "values") -> 
             raise TelemetryError(
                 f"{where} has {len(values)} values but model {config.model_id!r} expects {expected}"
             )
-        return [_number(v, f"{where}[{i}]") for i, v in enumerate(values)]
+        return [  # a finite float as it is, anything else checked (and named when wrong)
+            v if type(v) is float and math.isfinite(v) else _number(v, f"{where}[{i}]")
+            for i, v in enumerate(values)
+        ]
     if isinstance(values, int | float) and not isinstance(values, bool):
         return point_values([values], config, where)
     raise TelemetryError(f"{where} must be a list of numbers or an object by feature name")
@@ -248,9 +251,10 @@ def decode_batch(payload: Mapping[str, Any], config: ModelConfig, max_points: in
             raise TelemetryError("a metrics message needs ts and values, or points")
         ts = [parse_ts(payload["ts"])]
         values = [point_values(payload["values"], config)]
-        labels = _labels([payload.get("label")], "label")
-        feedback = _feedback([payload.get("feedback")], "feedback")
-    if isinstance(values, list) and values and len({len(v) for v in values}) > 1:
+        label, verdict = payload.get("label"), payload.get("feedback")
+        labels = None if label is None else _labels([label], "label")
+        feedback = None if verdict is None else _feedback([verdict], "feedback")
+    if isinstance(values, list) and len(values) > 1 and len({len(v) for v in values}) > 1:
         raise TelemetryError("every point of a message must have the same number of values")
     return Batch(
         model_id=model_id, entity=entity, ts=ts, values=values, labels=labels, feedback=feedback

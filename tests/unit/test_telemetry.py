@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -38,6 +39,25 @@ def _nan_aware(batch: Batch) -> tuple[Any, ...]:
 def test_one_point_form() -> None:
     batch = decode_batch(_msg(ts="2026-11-27T08:00:00Z", values=[101.0, 5.0]), BY_POSITION, 10)
     assert batch == Batch("m", "host-1", [T0], [[101.0, 5.0]])
+
+
+def test_one_point_keeps_plain_floats_and_its_label_and_feedback() -> None:
+    """A finite float goes through as it is; any other number (an int, a numpy float) is
+    converted, so the scorer always gets plain floats; a null label or feedback is none."""
+    plain = decode_batch(
+        _msg(ts=T0, values=[np.float64(2.5), 3], label=None, feedback=None), BY_POSITION, 10
+    )
+    assert plain.values == [[2.5, 3.0]] and [type(v) for v in plain.values[0]] == [float, float]
+    assert plain.labels is None and plain.feedback is None
+    marked = decode_batch(
+        _msg(ts=T0, values=[1.0, None], label=1, feedback="false_positive"), BY_POSITION, 10
+    )
+    assert marked.labels == [1] and marked.feedback == ["false_positive"]
+    assert math.isnan(marked.values[0][1])
+    with pytest.raises(TelemetryError, match=r"^label\[0\] must be 0, 1 or null, got 2$"):
+        decode_batch(_msg(ts=T0, values=[1.0, 2.0], label=2), BY_POSITION, 10)
+    with pytest.raises(TelemetryError, match=r'^feedback must be "false_positive" or null'):
+        decode_batch(_msg(ts=T0, values=[1.0, 2.0], feedback="yes"), BY_POSITION, 10)
 
 
 def test_points_and_columnar_forms_decode_to_the_same_batch_as_single_points() -> None:
