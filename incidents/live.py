@@ -184,4 +184,4 @@ def pin_row(row: Any) -> None:
     if models:
         for state in models.values():
             if type(state) is LiveState:
-                state.pinned = True
+                state.pin()

@@ -139,26 +139,16 @@ class RecentStore:
         count = len(points)
         if not count:
             return
-        marks = [
-            (
-                _as_double(p.ts),
-                _as_double(p.score),
-                _as_double(p.threshold),
-                int(bool(p.is_anomaly)) + 2 * int(bool(p.alert)),
-            )
-            for p in points
-        ]
         rows, width = _rows(outcome, self.points, count)
         series = self._series_of(model_id, entity, width)
-        for t, score, threshold, flags in marks:
-            series.ts.append(t)
-            series.score.append(score)
-            series.threshold.append(threshold)
-            series.flags.append(flags)
-        self._add_rows(series, rows, width, outcome.baseline, count)
         for p in points:
+            series.ts.append(_as_double(p.ts))
+            series.score.append(_as_double(p.score))
+            series.threshold.append(_as_double(p.threshold))
+            series.flags.append(int(bool(p.is_anomaly)) + 2 * int(bool(p.alert)))
             if p.incident_id:
                 series.incidents[p.ts] = p.incident_id
+        self._add_rows(series, rows, width, outcome.baseline, count)
         self._trim(series, width)
 
     def _series_of(self, model_id: str, entity: str, width: int) -> _Series:
