@@ -58,7 +58,6 @@ from typing import Any, ClassVar, Self
 
 from detectors._checks import require_finite, require_int, state_field
 from detectors._packed import pack_decimals, pack_floats, unpack_decimals, unpack_floats
-from detectors._tail import TailCalibration
 from detectors.adaptive_state import (
     _NAN,
     _SCALARS,
@@ -67,16 +66,15 @@ from detectors.adaptive_state import (
     _SCALARS_V3,
     _SCALARS_V4,
     BINS,
-    _Feature,
     _pack32,
     _packed_len,
     _unpack32,
 )
-from detectors.adaptive_step import FeatureStep
 from detectors.base import Detector, DetectorError, Step
+from detectors.kernel import FeatureStep, TailCalibration, _Feature
 
 
-class Adaptive(FeatureStep, Detector):
+class Adaptive(Detector):
     """Per feature ``-log10`` tail probability of its deviation; see the module docstring.
 
     Parameters
@@ -265,7 +263,7 @@ class Adaptive(FeatureStep, Detector):
         if self.novel_bins > 53:
             raise DetectorError(f"novel_bins must be at most 53, got {self.novel_bins}")
         self.familiar_factor = float(familiar_factor)
-        self._params = self._step_params()
+        self._kernel = FeatureStep(self)
         self._features = [_Feature(self._calibration()) for _ in range(n_features)]
 
     def _calibration(self) -> TailCalibration:
@@ -301,14 +299,14 @@ class Adaptive(FeatureStep, Detector):
                     f.first = ts if ts is not None else 0.0
                     f.last = ts if ts is not None else _NAN
                     f.n = 1.0
-                    self._familiar(f, v)
+                    self._kernel.familiar(f, v)
                     learned = True
                 continue
             if learn:
-                moved = self._score_learn(i, f, v, ts, threshold, scores, baseline, flagged)
+                moved = self._kernel.score_learn(i, f, v, ts, threshold, scores, baseline, flagged)
             else:
                 saved = self.to_state()
-                moved = self._score_learn(i, f, v, ts, threshold, scores, baseline, flagged)
+                moved = self._kernel.score_learn(i, f, v, ts, threshold, scores, baseline, flagged)
                 self._restore(saved)
                 features = self._features
             if moved is not None:
@@ -336,9 +334,9 @@ class Adaptive(FeatureStep, Detector):
             f.level = f.plain = f.prev = f.high = f.low = v
             f.first = 0.0
             f.n = 1.0
-            self._familiar(f, v)
+            self._kernel.familiar(f, v)
             return
-        self._score_learn(i, f, v, None, math.inf, [], [], [])
+        self._kernel.score_learn(i, f, v, None, math.inf, [], [], [])
 
     def to_state(self) -> dict[str, Any]:
         """Per feature: its scalars packed (``s``), offsets and peaks packed (``o``, ``p``),

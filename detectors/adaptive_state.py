@@ -26,12 +26,12 @@ _SCALARS = (
 _NEW_SCALARS = ("sus", "sn", "short", "long", "sq", "sq_long")
 _BANDS = ("vlo", "vhi", "bands")
 _SCALARS_V1 = tuple(
-    name for name in _SCALARS if name not in (*_NEW_SCALARS, "lastflag", "peak", "left", *_BANDS)
+    name for name in _SCALARS if name not in _NEW_SCALARS + ("lastflag", "peak", "left") + _BANDS
 )
 # Rows written before the direction of the last flag was kept.
-_SCALARS_V2 = tuple(name for name in _SCALARS if name not in ("lastflag", "peak", "left", *_BANDS))
+_SCALARS_V2 = tuple(name for name in _SCALARS if name not in ("lastflag", "peak", "left") + _BANDS)
 # Rows written before a run was reported once.
-_SCALARS_V3 = tuple(name for name in _SCALARS if name not in ("peak", "left", *_BANDS))
+_SCALARS_V3 = tuple(name for name in _SCALARS if name not in ("peak", "left") + _BANDS)
 # Rows written before the value bands were kept.
 _SCALARS_V4 = tuple(name for name in _SCALARS if name not in _BANDS)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from typing import Any
 
 from detectors._value_bands import visit
 from detectors.adaptive_state import _DAY, BINS, _Feature
@@ -25,11 +26,19 @@ CONFIRMED = 1.5
 #: (``recover_ratio``), times the threshold: a familiar level's score is cut only between them.
 BYPASS = 2.0
 RECOVER = 0.8
+#: The detector's parameters a step reads (:class:`FeatureStep` takes them at construction).
+STEP_PARAMS = (
+    "alpha", "var_alpha", "fast_alpha", "min_z", "change_decay", "change_count", "drift_sigmas",
+    "drift_points", "season_alpha", "season_days", "range_floor", "rel_floor", "peak_factor",
+    "peak_days", "tail_interval", "sustain_level", "sustain_sum", "sustain_decay", "short_alpha",
+    "var_ratio", "var_points", "repeat_level", "repeat_points", "novel_bins", "familiar_factor",
+)  # fmt: skip
 
 
 class FeatureStep:
     """The per-point scoring and learning of :class:`detectors.adaptive.Adaptive`, over the
-    parameters it sets."""
+    parameters it was built with (``params``: the detector, or anything with its parameters
+    as attributes; they are fixed at construction)."""
 
     alpha: float
     var_alpha: float
@@ -58,8 +67,13 @@ class FeatureStep:
     familiar_factor: float
     _params: tuple[float, ...]  # what :meth:`_step_params` gave at construction
 
+    def __init__(self, params: Any) -> None:
+        for name in STEP_PARAMS:
+            setattr(self, name, getattr(params, name))
+        self._params = self._step_params()
+
     def _step_params(self) -> tuple[float, ...]:
-        """The parameters a step reads, in one tuple (they are fixed at construction)."""
+        """The parameters a step reads, in one tuple."""
         return (
             self.alpha, self.var_alpha, self.fast_alpha, self.min_z, self.change_decay,
             self.change_count, self.drift_sigmas, self.drift_points, self.season_alpha,
@@ -69,7 +83,7 @@ class FeatureStep:
             self.repeat_level, self.repeat_points, self.novel_bins,
         )  # fmt: skip
 
-    def _score_learn(
+    def score_learn(
         self,
         i: int,
         f: _Feature,
@@ -126,7 +140,7 @@ class FeatureStep:
         if s < 1e-9:
             s = 1e-9
         if ts is not None and peak_factor > 0:
-            day = math.floor(ts / _DAY)
+            day = float(math.floor(ts / _DAY))
             if day != f.day and not math.isnan(f.day):
                 self._fade_peaks(f, day)
             f.day = day
@@ -211,7 +225,7 @@ class FeatureStep:
                 else:
                     f.bands = float(bits | 1 << band)
             else:
-                familiar = self._familiar(f, v)
+                familiar = self.familiar(f, v)
         if familiar and reported > RECOVER * threshold:  # else it is kept whole
             reported = self._familiar_score(f, reported, threshold)
         scores.append(math.copysign(reported, r))
@@ -354,14 +368,14 @@ class FeatureStep:
         f.low = low if low < v else v
         return moved
 
-    def _fade_peaks(self, f: _Feature, day: int) -> None:
+    def _fade_peaks(self, f: _Feature, day: float) -> None:
         """A new day: the peaks of earlier days decay (by ``e`` in ``peak_days``) and take
         those of the day that ended."""
         fade = math.exp(-(day - f.day) / self.peak_days)
         f.peaks = array("f", [max(p, q) * fade for p, q in zip(f.peaks, f.today, strict=True)])
         f.today = array("f", bytes(4 * BINS))
 
-    def _familiar(self, f: _Feature, v: float) -> bool:
+    def familiar(self, f: _Feature, v: float) -> bool:
         """Visit ``v``'s band of the feature's range: whether a value was there before."""
         n = self.novel_bins
         if n == 0:

@@ -16,6 +16,7 @@ from app.worker.kafka.kafka_broker import EmbeddedKafka
 from app.worker.logformat import EngineWorker, console_line
 from app.worker.settings import Settings
 from app.worker.topics import ensure_topics
+from detectors.kernel import KERNEL
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ def run_worker(
             f"anomaly-engine: {where} at {settings.kafka_bootstrap_servers}; "
             f"API at {api_url} (docs at /docs) once the worker is ready",
             f"anomaly-engine: {usage_hint(engine.api.state.options.keys, api_url)}",
+            f"anomaly-engine: adaptive detector kernel: {KERNEL}",
         ):  # before Faust sets up logging: in the log format all the same
             print(console_line(line, settings.log_format, sys.stderr), file=sys.stderr, flush=True)
         if on_start is not None:

@@ -165,11 +165,11 @@ def test_a_familiar_score_is_cut_only_where_no_alert_depends_on_it() -> None:
     det = Adaptive(1)
     f = det._features[0]
     f.dt = 60.0
-    assert det._familiar_score(f, 4.0, 2.0) == 4.0
-    assert det._familiar_score(f, 3.0, 2.0) == pytest.approx(2.1)
-    assert det._familiar_score(f, 1.7, 2.0) == pytest.approx(1.6)
+    assert det._kernel._familiar_score(f, 4.0, 2.0) == 4.0
+    assert det._kernel._familiar_score(f, 3.0, 2.0) == pytest.approx(2.1)
+    assert det._kernel._familiar_score(f, 1.7, 2.0) == pytest.approx(1.6)
     f.dt = 300.0
-    assert det._familiar_score(f, 3.4, 2.0) == 3.4
+    assert det._kernel._familiar_score(f, 3.4, 2.0) == 3.4
 
 
 def test_a_flag_against_the_direction_of_the_last_one_is_noise_not_persistence() -> None:
