@@ -22,6 +22,7 @@ its own calibration and learns only the points it does not flag.
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -112,8 +113,13 @@ class ModelScorer(PointScorer):
         out.threshold[:] = thresholds
         out.is_anomaly[:] = flagged
         out.warm[:] = warm
-        out.feature_scores[:] = feature_scores
-        base = np.array(baselines, dtype=float).reshape(m, n, 2)
+        # flattened first: numpy reads a flat iterator of floats several times faster than
+        # nested lists of tuples
+        out.feature_scores[:] = np.fromiter(
+            chain.from_iterable(feature_scores), float, m * n
+        ).reshape(m, n)
+        flat = chain.from_iterable(chain.from_iterable(baselines))
+        base = np.fromiter(flat, float, 2 * m * n).reshape(m, n, 2)
         out.centers[:] = base[:, :, 0]
         out.spreads[:] = base[:, :, 1]
 
