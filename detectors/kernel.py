@@ -50,6 +50,9 @@ def load(choice: str | None = None) -> tuple[dict[str, ModuleType], str]:
         compiled = {name: importlib.import_module(f"{COMPILED}.{name}") for name in MODULES}
     except ImportError as exc:
         return python, f"python (the compiled kernel does not load: {exc})"
+    if any(str(module.__file__).endswith(".py") for module in compiled.values()):
+        # the build's copies without their extension modules (an install that left them out)
+        return python, "python (the compiled kernel's modules are not compiled: make kernel)"
     return compiled, "compiled (mypyc)"
 
 

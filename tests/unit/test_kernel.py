@@ -4,8 +4,10 @@ same flags, change points and stored state; a build older than its sources is no
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
+import types
 from collections.abc import Iterator
 
 import numpy as np
@@ -104,3 +106,22 @@ def test_a_build_older_than_its_sources_or_a_python_choice_runs_python(
     modules, which = kernel.load("python")
     assert which == "python (ANOMALY_KERNEL=python)"
     assert modules["_tail"].__name__ == "detectors._tail"
+
+
+def test_copies_left_without_their_extension_modules_run_python(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # an install that took the build's package but not its compiled files: the copies would
+    # import as plain Python; the kernel says so rather than claim it is compiled
+    real = importlib.import_module
+    built = types.SimpleNamespace(SOURCE_DIGEST=kernel.source_digest())
+
+    def copies(name: str) -> object:
+        if name == kernel.COMPILED:
+            return built
+        return real(name.replace(kernel.COMPILED, "detectors"))
+
+    monkeypatch.setattr(kernel.importlib, "import_module", copies)
+    modules, which = kernel.load("")
+    assert which == "python (the compiled kernel's modules are not compiled: make kernel)"
+    assert modules["adaptive_step"].__file__.endswith("detectors/adaptive_step.py")
