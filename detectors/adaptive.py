@@ -34,8 +34,10 @@ Each feature keeps (all updated online, one point at a time):
 - a level seen before reports less: the range of values seen is cut into ``novel_bins`` bands
   (:mod:`detectors._value_bands`); a point in a band a value was in before reports
   ``familiar_factor`` times its score, a new level its whole score (a contextual view in the
-  spirit of CAD OSE's novel contexts); the cut stays between 0.8 of the threshold and the bypass
-  of the recommended suppression, so the flags, bypasses and incidents are the same;
+  spirit of CAD OSE's novel contexts), and one whose band is new but whose pair or four of bands
+  is not (``novel_levels`` 3) a third or two thirds of the cut; the cut stays between 0.8 of the
+  threshold and the bypass of the recommended suppression, so the flags, bypasses and incidents
+  are the same;
 - bounded learning: a flagged point is learned pulled in to the threshold (by the slow level,
   the variance and the fast center, so a bump stays far from the fast center for its length),
   and does not teach the half-hour offset of a profile in use (a bump at a trough stays a bump);
@@ -121,10 +123,13 @@ class Adaptive(Detector):
         ``repeat_level`` (counted again from each), a point scoring no more than the run's
         highest so far reports 0; its flag is kept (``repeat_points`` 0: every point reports
         its own score).
-    novel_bins, familiar_factor
+    novel_bins, novel_levels, familiar_factor
         The range of values seen is cut into ``novel_bins`` equal bands; a point in a band a
         value was in before reports ``familiar_factor`` times its score, a value at a new level
         its whole score; the flags are the same (``novel_bins`` 0: every point its own score).
+        The bands are read at ``novel_levels`` resolutions (``novel_bins``, half as many, a
+        quarter, ...): a point whose band was not visited but whose pair or four of bands was
+        reports a proportionate part of the cut (``novel_levels`` 1: its own band only).
 
     Examples
     --------
@@ -162,7 +167,7 @@ class Adaptive(Detector):
         "gaussian_cap", "min_z", "change_decay", "change_count", "drift_sigmas",
         "drift_points", "season_alpha", "season_days", "range_floor", "rel_floor", "peak_factor", "peak_days",
         "tail_interval", "sustain_level", "sustain_sum", "sustain_decay", "short_alpha", "var_ratio", "var_points",
-        "repeat_level", "repeat_points", "novel_bins", "familiar_factor",
+        "repeat_level", "repeat_points", "novel_bins", "novel_levels", "familiar_factor",
     )  # fmt: skip
     learning = "owned"
 
@@ -197,6 +202,7 @@ class Adaptive(Detector):
         repeat_level: float = 1.0,
         repeat_points: int = 10,
         novel_bins: int = 32,
+        novel_levels: int = 3,
         familiar_factor: float = 0.7,
     ) -> None:
         super().__init__(n_features)
@@ -262,6 +268,9 @@ class Adaptive(Detector):
         self.novel_bins = require_int("novel_bins", novel_bins, 0)
         if self.novel_bins > 53:
             raise DetectorError(f"novel_bins must be at most 53, got {self.novel_bins}")
+        self.novel_levels = require_int("novel_levels", novel_levels, 1)
+        if self.novel_levels > 6:
+            raise DetectorError(f"novel_levels must be at most 6, got {self.novel_levels}")
         self.familiar_factor = float(familiar_factor)
         self._kernel = FeatureStep(self)
         self._features = [_Feature(self._calibration()) for _ in range(n_features)]

@@ -11,7 +11,7 @@ import math
 from array import array
 from typing import Any
 
-from detectors._value_bands import visit
+from detectors._value_bands import familiarity, visit
 from detectors.adaptive_state import _DAY, BINS, _Feature
 
 _HALF_HOUR = _DAY / BINS
@@ -31,7 +31,8 @@ STEP_PARAMS = (
     "alpha", "var_alpha", "fast_alpha", "min_z", "change_decay", "change_count", "drift_sigmas",
     "drift_points", "season_alpha", "season_days", "range_floor", "rel_floor", "peak_factor",
     "peak_days", "tail_interval", "sustain_level", "sustain_sum", "sustain_decay", "short_alpha",
-    "var_ratio", "var_points", "repeat_level", "repeat_points", "novel_bins", "familiar_factor",
+    "var_ratio", "var_points", "repeat_level", "repeat_points", "novel_bins", "novel_levels",
+    "familiar_factor",
 )  # fmt: skip
 
 
@@ -64,6 +65,7 @@ class FeatureStep:
     repeat_level: float
     repeat_points: int
     novel_bins: int
+    novel_levels: int
     familiar_factor: float
     _params: tuple[float, ...]  # what :meth:`_step_params` gave at construction
 
@@ -80,7 +82,7 @@ class FeatureStep:
             self.season_days * _DAY, self.range_floor, self.rel_floor, self.peak_factor,
             self.tail_interval, self.sustain_level, self.sustain_sum, self.sustain_decay,
             0.6 * self.sustain_sum, self.short_alpha, self.var_ratio, self.var_points,
-            self.repeat_level, self.repeat_points, self.novel_bins,
+            self.repeat_level, self.repeat_points, self.novel_bins, self.novel_levels,
         )  # fmt: skip
 
     def score_learn(
@@ -101,7 +103,7 @@ class FeatureStep:
             alpha, b, fast_alpha, min_z, change_decay, change_count, drift_sigmas, drift_points,
             season_alpha, season_span, range_floor, rel_floor, peak_factor, tail_interval,
             sustain_level, sustain_sum, sustain_decay, most_excess, short_alpha, var_ratio,
-            var_points, repeat_level, repeat_points, novel_bins,
+            var_points, repeat_level, repeat_points, novel_bins, novel_levels,
         ) = self._params  # fmt: skip
         # the expected value: the level (the profile's when it is in use) and the offset
         if ts is None:
@@ -211,8 +213,9 @@ class FeatureStep:
                 f.left = float(repeat_points)
             elif left > 0:
                 f.left = left - 1
-        # a level seen before: visit the value's band of the feature's range (see _familiar)
-        familiar = False
+        # a level seen before: visit the value's band of the feature's range (see _familiar);
+        # how familiar it is: at how many of the resolutions its band's block was visited
+        familiar = 0.0
         if novel_bins:
             lo, hi = f.vlo, f.vhi
             if lo < hi and lo <= v <= hi:  # inside the range (most points): visit's last step
@@ -221,13 +224,15 @@ class FeatureStep:
                     band = int(novel_bins) - 1
                 bits = int(f.bands)
                 if bits >> band & 1:
-                    familiar = True
+                    familiar = novel_levels
                 else:
                     f.bands = float(bits | 1 << band)
+                    if novel_levels > 1:
+                        familiar = float(familiarity(bits, band, int(novel_levels)))
             else:
-                familiar = self.familiar(f, v)
+                familiar = float(self.familiar(f, v))
         if familiar and reported > RECOVER * threshold:  # else it is kept whole
-            reported = self._familiar_score(f, reported, threshold)
+            reported = self._familiar_score(f, reported, threshold, familiar)
         scores.append(math.copysign(reported, r))
         baseline.append((prediction, s))
         flagged.append(flag)
@@ -375,26 +380,20 @@ class FeatureStep:
         f.peaks = array("f", [max(p, q) * fade for p, q in zip(f.peaks, f.today, strict=True)])
         f.today = array("f", bytes(4 * BINS))
 
-    def familiar(self, f: _Feature, v: float) -> bool:
-        """Visit ``v``'s band of the feature's range: whether a value was there before."""
+    def familiar(self, f: _Feature, v: float) -> int:
+        """Visit ``v``'s band of the feature's range: how familiar its level was (0: new;
+        ``novel_levels``: a value was in its band before)."""
         n = self.novel_bins
         if n == 0:
-            return False
-        lo, hi = f.vlo, f.vhi
-        if lo < hi and lo <= v <= hi:  # inside the range (most points): visit's last step
-            k = min(int((v - lo) / ((hi - lo) / n)), n - 1)
-            bits = int(f.bands)
-            if bits >> k & 1:
-                return True
-            f.bands = float(bits | 1 << k)
-            return False
-        f.vlo, f.vhi, bits, seen = visit(lo, hi, int(f.bands), v, n)
+            return 0
+        f.vlo, f.vhi, bits, seen = visit(f.vlo, f.vhi, int(f.bands), v, n, self.novel_levels)
         f.bands = float(bits)
         return seen
 
-    def _familiar_score(self, f: _Feature, score: float, threshold: float) -> float:
-        """The score a point at a familiar level reports: ``familiar_factor`` times ``score``,
-        but only where no alert depends on it: not below :data:`RECOVER` times the threshold
+    def _familiar_score(self, f: _Feature, score: float, threshold: float, grade: float) -> float:
+        """The score a point at a familiar level reports: ``familiar_factor`` times ``score`` when
+        its band was visited (``grade`` ``novel_levels``), proportionately less cut when only a
+        coarser block of bands was (a smaller ``grade``), but only where no alert depends on it: not below :data:`RECOVER` times the threshold
         (an open incident's bar) and not at all at or above the bypass (:data:`BYPASS` times
         the threshold, ``log10(dt / tail_interval)`` lower for keys sampled less often, as
         :mod:`detectors.suppression` lowers it), so the flags, bypasses and incidents are
@@ -404,7 +403,10 @@ class FeatureStep:
             lower = math.log10(f.dt / self.tail_interval)
         if score >= max(threshold, BYPASS * threshold - lower):
             return score
-        return max(self.familiar_factor * score, min(score, RECOVER * threshold))
+        factor = self.familiar_factor
+        if grade < self.novel_levels:
+            factor = 1.0 - (1.0 - factor) * grade / self.novel_levels
+        return max(factor * score, min(score, RECOVER * threshold))
 
     def _budget_shift(self, f: _Feature) -> float:
         """What a point of ``f`` scores less for being one of ``tail_interval / dt``."""

@@ -94,6 +94,8 @@ def test_the_scorer_adds_no_learning_of_its_own() -> None:
         ({"repeat_level": -1.0}, "repeat_level must be >= 0, got -1.0"),
         ({"repeat_points": -1}, "repeat_points"),
         ({"novel_bins": 54}, "novel_bins must be at most 53, got 54"),
+        ({"novel_levels": 0}, "novel_levels"),
+        ({"novel_levels": 7}, "novel_levels must be at most 6, got 7"),
         ({"familiar_factor": 0.0}, "familiar_factor must be in (0, 1], got 0.0"),
     ],
 )
@@ -165,19 +167,49 @@ def test_a_familiar_score_is_cut_only_where_no_alert_depends_on_it() -> None:
     det = Adaptive(1)
     f = det._features[0]
     f.dt = 60.0
-    assert det._kernel._familiar_score(f, 4.0, 2.0) == 4.0
-    assert det._kernel._familiar_score(f, 3.0, 2.0) == pytest.approx(2.1)
-    assert det._kernel._familiar_score(f, 1.7, 2.0) == pytest.approx(1.6)
+    assert det._kernel._familiar_score(f, 4.0, 2.0, 3) == 4.0
+    assert det._kernel._familiar_score(f, 3.0, 2.0, 3) == pytest.approx(2.1)
+    assert det._kernel._familiar_score(f, 1.7, 2.0, 3) == pytest.approx(1.6)
+    # a level whose pair (and four) of bands was visited, not its own band: two thirds of the cut
+    assert det._kernel._familiar_score(f, 3.0, 2.0, 2) == pytest.approx(2.4)
     f.dt = 300.0
-    assert det._kernel._familiar_score(f, 3.4, 2.0) == 3.4
+    assert det._kernel._familiar_score(f, 3.4, 2.0, 3) == 3.4
+
+
+def _near_scores(params: dict[str, float], near: float | None = None) -> tuple[Step, float, int]:
+    # noise around 100 and once 105 (the top of the range, band 31 of 32): then a value in band
+    # 30 (or ``near``), and the bands visited before it
+    rng = np.random.default_rng(1)
+    det = Adaptive(1, **params)
+    for k in range(2000):
+        det.step([105.0 if k == 1000 else 100.0 + rng.normal()], 60.0 * k, 2.0)
+    f = det._features[0]
+    bits = int(f.bands)
+    if near is None:
+        near = f.vlo + 30.5 * (f.vhi - f.vlo) / 32
+    return det.step([near], 60.0 * 2000, 2.0), near, bits
+
+
+def test_a_level_next_to_one_seen_before_reports_part_of_the_cut_with_the_same_flags() -> None:
+    # band 30 is new, so novel_levels 1 reports the whole score; its pair (30, 31) and its four
+    # of bands (28 to 31) hold 105: two of the three resolutions, so 1 - 0.3 * 2 / 3 = 0.8 of
+    # its score; the flags are the same
+    step, near, bits = _near_scores({})
+    assert bits >> 28 & 15 == 0b1000
+    own, _, _ = _near_scores({"novel_levels": 1}, near)
+    plain, _, _ = _near_scores({"novel_bins": 0}, near)
+    assert own.feature_scores == plain.feature_scores and 2.0 < plain.feature_scores[0] < 4.0
+    assert step.feature_scores[0] == pytest.approx(0.8 * plain.feature_scores[0])
+    assert step.flagged == own.flagged == plain.flagged == [True]
 
 
 def test_a_flag_against_the_direction_of_the_last_one_is_noise_not_persistence() -> None:
     # two points a little past the threshold on opposite sides: the second is not flagged (a
     # pair of opposite flags would pass the 2-of-3 persistence and page on noise), though its
-    # score still says how far it is
+    # score still says how far it is (novel_bins 0: 104 is next to the noise's top, a level
+    # nearly seen before, which would report less)
     rng = np.random.default_rng(1)
-    det = Adaptive(1)
+    det = Adaptive(1, novel_bins=0)
     for k in range(2000):
         det.step([100.0 + rng.normal()], 60.0 * k, 2.0)
     up = det.step([104.0], 60.0 * 2000, 2.0)
