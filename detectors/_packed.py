@@ -45,8 +45,32 @@ def pack_floats(values: Sequence[float | None]) -> str:
     return binascii.b2a_base64(raw, newline=False).decode("ascii")
 
 
+def pack_sparse(values: Sequence[float | None]) -> str:
+    """``values`` as :func:`pack_floats` does, but those that are 0.0 (not -0.0) left out and
+    named by a bit mask in hex before a colon (base64 has none): ``"<mask>:<the others>"``.
+    Without a 0.0 it is :func:`pack_floats`'s text; :func:`unpack_floats` reads both.
+
+    Examples
+    --------
+    >>> pack_sparse([0.0, 0.1, 0.0]), pack_sparse([0.1, -0.0])
+    ('5:mpmZmZmZuT8=', 'mpmZmZmZuT8AAAAAAAAAgA==')
+    >>> unpack_floats("state", pack_sparse([0.0, 0.1, None, 0.0]), 4)
+    [0.0, 0.1, nan, 0.0]
+    """
+    mask, kept = 0, []
+    for k, v in enumerate(values):
+        if v is not None and v == 0.0 and math.copysign(1.0, v) > 0.0:
+            mask |= 1 << k
+        else:
+            kept.append(v)
+    if not mask:
+        return pack_floats(values)
+    return f"{mask:x}:" + pack_floats(kept)
+
+
 def unpack_floats(owner: str, text: object, count: int) -> list[float]:
-    """The ``count`` floats :func:`pack_floats` wrote (NaN where it was given None).
+    """The ``count`` floats :func:`pack_floats` (or :func:`pack_sparse`) wrote (NaN where it
+    was given None).
 
     Examples
     --------
@@ -54,7 +78,26 @@ def unpack_floats(owner: str, text: object, count: int) -> list[float]:
     Traceback (most recent call last):
     ...
     detectors.base.DetectorError: trend state must hold 2 packed floats, got 'mpmZmZmZuT8='
+    >>> unpack_floats("trend state", "8:mpmZmZmZuT8=", 2)
+    Traceback (most recent call last):
+    ...
+    detectors.base.DetectorError: trend state must hold 2 packed floats, got '8:mpmZmZmZuT8='
     """
+    if isinstance(text, str) and ":" in text:
+        head, _, body = text.partition(":")
+        try:
+            mask = int(head, 16) if head.isalnum() else -1
+        except ValueError:
+            mask = -1
+        zeros = mask.bit_count() if 0 <= mask < 1 << count else count + 1
+        if zeros > count:
+            raise DetectorError(f"{owner} must hold {count} packed floats, got {text!r}")
+        kept = iter(
+            _layout(count - zeros).unpack(
+                unpack_bytes(owner, body, 8 * (count - zeros), f"{count} packed floats")
+            )
+        )
+        return [0.0 if mask >> k & 1 else next(kept) for k in range(count)]
     return list(
         _layout(count).unpack(unpack_bytes(owner, text, 8 * count, f"{count} packed floats"))
     )

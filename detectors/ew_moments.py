@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from detectors._checks import require_finite, require_int, require_number
-from detectors._packed import pack_floats, unpack_floats
+from detectors._packed import pack_sparse, unpack_floats
 from detectors.base import DetectorError
 
 
@@ -189,7 +189,7 @@ class EWMoments:
         >>> EWMoments.from_list("pair", m.to_packed()).to_list() == m.to_list()
         True
         """
-        return [self.n, pack_floats(self.to_list()[1:])]
+        return [self.n, pack_sparse(self.to_list()[1:])]
 
     @classmethod
     def from_list(cls, name: str, values: object) -> EWMoments:

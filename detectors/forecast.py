@@ -30,7 +30,7 @@ from typing import Any, NamedTuple, Self
 import numpy as np
 
 from detectors._checks import require_finite, require_int, state_field
-from detectors._packed import optional, pack_floats, unpack_floats
+from detectors._packed import optional, pack_sparse, unpack_floats
 from detectors.base import DetectorError
 from detectors.ew_moments import finite_or_nan, half_life_decay
 
@@ -316,7 +316,7 @@ class Holt(_Smoother):
         return {
             "n": self._n,
             "steps": self._steps,
-            "f": pack_floats([self._l, self._b if started else None, self._first, *self._errors]),
+            "f": pack_sparse([self._l, self._b if started else None, self._first, *self._errors]),
         }
 
     @classmethod

@@ -17,7 +17,7 @@ from typing import Any, Self
 import numpy as np
 
 from detectors._checks import require_finite, require_int, state_field
-from detectors._packed import pack_floats, unpack_floats
+from detectors._packed import pack_floats, pack_sparse, unpack_floats
 from detectors.base import DetectorError
 from detectors.ew_moments import EWMoments, finite_or_nan, half_life_decay
 from detectors.trend_state import _SHARED, _non_negative, _pair, _unpacked
@@ -305,7 +305,7 @@ class TrendTracker:
         >>> TrendTracker.from_state(state, half_life=math.inf).to_state() == state
         True
         """
-        state: dict[str, Any] = {"n": self._line.n, "f": pack_floats(self._floats())}
+        state: dict[str, Any] = {"n": self._line.n, "f": pack_sparse(self._floats())}
         if self._changes:
             state["changes"] = list(self._changes)
         return state
@@ -347,7 +347,7 @@ class TrendTracker:
         mine, theirs = self._floats(), first._floats()
         if pack_floats([mine[k] for k in _SHARED]) != pack_floats([theirs[k] for k in _SHARED]):
             return None
-        return pack_floats([v for k, v in enumerate(mine) if k not in _SHARED])
+        return pack_sparse([v for k, v in enumerate(mine) if k not in _SHARED])
 
     @classmethod
     def from_state_like(cls, text: object, first: TrendTracker, **params: Any) -> Self:
