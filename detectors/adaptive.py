@@ -55,11 +55,12 @@ The detector owns its learning, change points, season and calibration (its ``lea
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 from detectors._checks import require_finite, require_int, state_field
-from detectors._packed import pack_decimals, pack_floats, unpack_decimals, unpack_floats
+from detectors._packed import pack_decimals, pack_sparse, unpack_decimals, unpack_floats
 from detectors.adaptive_state import (
     _NAN,
     _SCALARS,
@@ -70,6 +71,7 @@ from detectors.adaptive_state import (
     BINS,
     _pack32,
     _packed_len,
+    _trimmed,
     _unpack32,
 )
 from detectors.base import Detector, DetectorError, Step
@@ -348,21 +350,30 @@ class Adaptive(Detector):
         self._kernel.score_learn(i, f, v, None, math.inf, [], [], [])
 
     def to_state(self) -> dict[str, Any]:
-        """Per feature: its scalars packed (``s``), offsets and peaks packed (``o``, ``p``),
-        the bins with an offset (``b``) and the calibration's counts (``h``)."""
+        """Per feature: its scalars packed (``s``, :func:`detectors._packed.pack_sparse`: those
+        that are 0.0 left out; rows written before hold every scalar), offsets and
+        peaks packed as float32 (``o``, ``p``; rows written before hold the offsets as
+        float64, which load rounded to float32; the peaks without the zeros at the end, as of
+        the bins not reached today), the bins with an offset (``b``) and the calibration's
+        counts (``h``, without the zeros at the end; ``c``, their sum, only when it is not)."""
         rows = []
         for f in self._features:
             scalars = [getattr(f, name) for name in _SCALARS[:-2]] + [f.cal.base, f.cal.beta]
+            counts = f.cal.counts
+            last = len(counts)
+            while last and not counts[last - 1]:
+                last -= 1  # the zero counts at the end are left out
             rows.append(
                 {
-                    "s": pack_floats([math.nan if v == math.inf else v for v in scalars]),
-                    "o": pack_floats(f.offsets) if f.seen else "",
-                    "p": _pack32(f.peaks + f.today) if any(f.peaks) or any(f.today) else "",
+                    "s": pack_sparse([math.nan if v == math.inf else v for v in scalars]),
+                    "o": _pack32(f.offsets) if f.seen else "",
+                    "p": _pack32(_trimmed(f.peaks + f.today)),
                     "b": f.seen,
-                    "h": pack_decimals([float(c) for c in f.cal.counts]),
-                    "c": f.cal.n,
+                    "h": pack_decimals([float(c) for c in counts[:last]]),
                 }
             )
+            if f.cal.n != sum(counts):  # the usual: every deviation counted once
+                rows[-1]["c"] = f.cal.n
         return {"n": self._n_learned, "features": rows}
 
     def _restore(self, state: Mapping[str, Any]) -> None:
@@ -375,10 +386,12 @@ class Adaptive(Detector):
                 raise DetectorError("adaptive state features must be objects")
             f = _Feature(self._calibration())
             names: tuple[str, ...] = _SCALARS
-            for older in (_SCALARS_V1, _SCALARS_V2, _SCALARS_V3, _SCALARS_V4):
-                if isinstance(row.get("s"), str) and len(row["s"]) == _packed_len(len(older)):
-                    names = older  # a row of an older engine: the new scalars start afresh
-            scalars = unpack_floats("adaptive state", row.get("s"), len(names))
+            packed = row.get("s")
+            if isinstance(packed, str) and ":" not in packed:  # not sparse: maybe of old
+                for older in (_SCALARS_V1, _SCALARS_V2, _SCALARS_V3, _SCALARS_V4):
+                    if len(packed) == _packed_len(len(older)):
+                        names = older  # a row of an older engine: the new scalars start afresh
+            scalars = unpack_floats("adaptive state", packed, len(names))
             for name, value in zip(names[:-2], scalars, strict=False):
                 setattr(f, name, value)
             if math.isnan(f.step):
@@ -388,16 +401,23 @@ class Adaptive(Detector):
             if not isinstance(seen, int) or seen < 0:
                 raise DetectorError(f"adaptive state bins must be an integer, got {seen!r}")
             f.seen = seen
-            if row.get("o"):
-                f.offsets = unpack_floats("adaptive state offsets", row["o"], BINS)
+            offsets = row.get("o")
+            if offsets and isinstance(offsets, str) and len(offsets) == _packed_len(BINS):
+                # float64, as rows written before the offsets were float32 hold them
+                f.offsets = array("f", unpack_floats("adaptive state offsets", offsets, BINS))
+            elif offsets:
+                f.offsets = _unpack32(offsets, "offsets", BINS)
             if row.get("p"):
-                both = _unpack32(row["p"])
+                both = _unpack32(row["p"], "peaks", 2 * BINS, trimmed=True)
                 f.peaks, f.today = both[:BINS], both[BINS:]
             h = row.get("h")
             if not isinstance(h, str):
                 raise DetectorError("adaptive state counts must be packed decimals")
-            f.cal.counts = [int(c) for c in unpack_decimals("adaptive state counts", h)]
-            f.cal.n = int(row.get("c", 0))
+            counts = [int(c) for c in unpack_decimals("adaptive state counts", h)]
+            if len(counts) > len(f.cal.counts):
+                raise DetectorError(f"adaptive state counts must be at most {len(f.cal.counts)}")
+            f.cal.counts = counts + [0] * (len(f.cal.counts) - len(counts))
+            f.cal.n = int(row.get("c", sum(counts)))
             features.append(f)
         self._features = features
         self._n_learned = int(state_field(state, "n", "adaptive state"))

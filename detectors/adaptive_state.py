@@ -45,8 +45,33 @@ def _pack32(values: array) -> str:  # type: ignore[type-arg]
     return binascii.b2a_base64(values.tobytes(), newline=False).decode("ascii")
 
 
-def _unpack32(text: object) -> array:  # type: ignore[type-arg]
-    return array("f", unpack_bytes("adaptive state peaks", text, 8 * BINS, "96 float32"))
+def _unpack32(
+    text: object, owner: str = "peaks", count: int = 2 * BINS, trimmed: bool = False
+) -> array:  # type: ignore[type-arg]
+    """The ``count`` float32 of ``text`` (``trimmed``: up to them, zeros after the last)."""
+    if trimmed and isinstance(text, str) and len(text) < _packed32_len(count):
+        for size in range(count - 1, -1, -1):  # the length says how many were kept
+            if len(text) == _packed32_len(size):
+                values = array("f", unpack_bytes(f"adaptive state {owner}", text, 4 * size, ""))
+                return values + array("f", bytes(4 * (count - size)))
+    return array("f", unpack_bytes(f"adaptive state {owner}", text, 4 * count, f"{count} float32"))
+
+
+def _packed32_len(count: int) -> int:
+    """Length of the base64 text of ``count`` packed float32."""
+    return 4 * ((4 * count + 2) // 3)
+
+
+def _trimmed(values: array) -> array:  # type: ignore[type-arg]
+    """``values`` without the zeros at the end (all zeros: none).
+
+    >>> _trimmed(array("f", [1.0, 0.0, -0.0, 0.0])), _unpack32(_pack32(array("f", [2.0])), count=3, trimmed=True)
+    (array('f', [1.0, 0.0, -0.0]), array('f', [2.0, 0.0, 0.0]))
+    """
+    last = len(values)
+    while last and values[last - 1] == 0.0 and math.copysign(1.0, values[last - 1]) > 0.0:
+        last -= 1  # a 0.0, not a -0.0
+    return values[:last]
 
 
 class _Feature:
@@ -97,7 +122,8 @@ class _Feature:
         self.vlo = _NAN
         self.vhi = _NAN
         self.bands = 0.0
-        self.offsets = [0.0] * BINS
+        # float32, as stored: a key restored from its row answers as the live one
+        self.offsets = array("f", bytes(4 * BINS))
         self.seen = 0  # bit k: bin k has an offset
         # Per bin the largest deviation of earlier days (decayed) and of today, as float32.
         self.peaks = array("f", bytes(4 * BINS))

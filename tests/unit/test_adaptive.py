@@ -10,7 +10,14 @@ import pytest
 
 from app.scenarios import engine_alerts, judge, scenario
 from detectors import DetectorError, ModelScorer, ModelSpec
-from detectors.adaptive import _SCALARS_V1, _SCALARS_V2, _SCALARS_V3, _SCALARS_V4, Adaptive
+from detectors.adaptive import (
+    _SCALARS,
+    _SCALARS_V1,
+    _SCALARS_V2,
+    _SCALARS_V3,
+    _SCALARS_V4,
+    Adaptive,
+)
 from detectors.adaptive_step import CONFIRMED
 from detectors.base import Step
 from detectors.results import describe_change
@@ -240,15 +247,40 @@ def test_a_burst_is_reported_once_at_its_peak_and_each_of_its_points_still_flags
 
 
 def _older_row(state: dict, names: tuple[str, ...]) -> dict:
-    """``state`` as an older engine wrote it: its scalars ``names`` only."""
-    from detectors._packed import pack_floats, unpack_floats
-    from detectors.adaptive import _SCALARS
+    """``state`` as an older engine wrote it: its scalars ``names`` only, every one of them
+    packed, the offsets as float64, the peaks and all the tail counts with their sum."""
+    from detectors._packed import pack_decimals, pack_floats, unpack_decimals, unpack_floats
+    from detectors.adaptive_state import BINS, _pack32, _unpack32
 
     older = json.loads(json.dumps(state))
     for row in older["features"]:
         values = dict(zip(_SCALARS, unpack_floats("s", row["s"], len(_SCALARS)), strict=True))
         row["s"] = pack_floats([values[name] for name in names])
+        if row["o"]:
+            row["o"] = pack_floats(list(_unpack32(row["o"], "offsets", BINS)))
+        if row["p"]:
+            row["p"] = _pack32(_unpack32(row["p"], "peaks", 2 * BINS, trimmed=True))
+        counts = unpack_decimals("h", row["h"])
+        row["h"] = pack_decimals(counts + [0.0] * (40 - len(counts)))
+        row["c"] = int(sum(counts))
     return older
+
+
+def test_a_row_of_the_layout_before_sparse_scalars_and_float32_offsets_scores_the_same() -> None:
+    # the row written before 2026-12-07 (every scalar packed, float64 offsets, all 40 tail
+    # counts and their sum) loads into the very state of today's row
+    ts, rows = _series(1, 4000)
+    scorer = ModelScorer(ModelSpec("adaptive", {}, n_features=2))
+    scorer.score_block(rows[:3000], ts=ts[:3000])
+    state = scorer.to_state()
+    older = dict(state, detector_state=_older_row(state["detector_state"], _SCALARS))
+    assert older["detector_state"]["features"][0]["o"]  # a profile is learned
+    assert len(json.dumps(state)) < len(json.dumps(older)) - 300
+    resumed = ModelScorer(ModelSpec("adaptive", {}, n_features=2), older)
+    assert resumed.to_state() == state
+    live = [scorer.score_one(list(r), ts=float(t)) for r, t in zip(rows[3000:], ts[3000:])]
+    again = [resumed.score_one(list(r), ts=float(t)) for r, t in zip(rows[3000:], ts[3000:])]
+    assert [(a.score, a.is_anomaly) for a in again] == [(b.score, b.is_anomaly) for b in live]
 
 
 # before the sustained path (its sum and step statistics), before the last flag's direction,
@@ -266,7 +298,8 @@ def test_a_row_written_by_the_older_state_format_loads_and_keeps_scoring(
     scorer.score_block(rows[:1500], ts=ts[:1500])
     state = scorer.to_state()
     older = dict(state, detector_state=_older_row(state["detector_state"], names))
-    assert len(json.dumps(older)) < len(json.dumps(state))
+    full = dict(state, detector_state=_older_row(state["detector_state"], _SCALARS))
+    assert len(json.dumps(older)) < len(json.dumps(full))
     resumed = ModelScorer(ModelSpec("adaptive", {}, n_features=2), older)
     again = ModelScorer(ModelSpec("adaptive", {}, n_features=2), state)
     for r, t in zip(rows[1500:], ts[1500:], strict=True):
