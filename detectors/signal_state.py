@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from detectors._packed import unpack_decimals
 from detectors.base import DetectorError
 
 
@@ -31,8 +32,9 @@ def _runs(counts: list[int]) -> list[int]:
 
 
 def expanded(state: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A :meth:`SignalCorrelator.to_state` dict with ``last``, ``age`` and ``counts`` on every
-    signal (the form written before 2026-11-27 20:00, which it leaves as it is).
+    """A :meth:`SignalCorrelator.to_state` dict with ``last``, ``age``, ``counts`` and a list of
+    ``means`` on every signal (the form written before 2026-11-27 20:00, which it leaves as it
+    is).
 
     Examples
     --------
@@ -53,6 +55,8 @@ def expanded(state: Mapping[str, Any]) -> Mapping[str, Any]:
             if shared is None or not (runs is None or _valid_runs(runs)):
                 raise DetectorError(f"signal correlator state has a bad signal {item!r}")
             item = {"name": item.get("name"), **shared, **item}
+            if isinstance(item["means"], str):
+                item["means"] = unpack_decimals("signal correlator means", item["means"])
             if runs is not None:
                 del item["runs"]
                 item["counts"] = [

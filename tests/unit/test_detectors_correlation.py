@@ -405,6 +405,28 @@ def test_signals_on_one_grid_store_their_window_once_and_steady_counts_as_runs()
         SignalCorrelator.from_state({"signals": [{**first, "runs": [6, 0]}]})
 
 
+def test_means_without_a_gap_are_stored_as_packed_decimals_and_the_lists_of_before_load() -> None:
+    rng = np.random.default_rng(4)
+    sc = SignalCorrelator()
+    for k in range(170):
+        sc.add("metrics:m:cpu", 10.0 * k, float(rng.normal(100.0, 5.0)))
+        sc.add("metrics:m:mem", 10.0 * k, float(rng.normal(5.0, 1.0)))
+    state = sc.to_state()
+    assert all(isinstance(s["means"], str) for s in state["signals"])
+    # as 9065689 wrote it: the six-digit means as a list of numbers
+    lists = {
+        "signals": [
+            {**s, "means": m["means"]}
+            for s, m in zip(state["signals"], expanded(state)["signals"], strict=True)
+        ]
+    }
+    assert all(len(s["means"]) == 29 for s in lists["signals"])
+    assert len(json.dumps(state)) < 0.75 * len(json.dumps(lists))
+    again = SignalCorrelator.from_state(json.loads(json.dumps(lists)))
+    assert again.to_state() == state
+    assert again.partners("metrics:m:cpu", 0.0, 2) == sc.partners("metrics:m:cpu", 0.0, 2)
+
+
 @settings(max_examples=80, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), in_order=st.booleans(), calls=st.integers(1, 3))
 def test_add_many_keeps_the_buckets_of_add_one_by_one(
