@@ -332,6 +332,13 @@ class Suppressor:
         return Decision(True)
 
     def to_state(self) -> dict[str, Any]:
-        if not self._timed:
-            return {"flags": self._flags}
-        return {"flags": self._flags, "dt": self._dt, "gaps": self._gaps, "last": self._last}
+        """The recent flags (left out when none), and in event time the mean gap, the gaps in
+        it and the last point's time.
+
+        >>> Suppressor(SuppressionSpec()).to_state()
+        {}
+        """
+        state: dict[str, Any] = {"flags": self._flags} if self._flags else {}
+        if self._timed:
+            state.update(dt=self._dt, gaps=self._gaps, last=self._last)
+        return state
