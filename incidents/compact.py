@@ -12,6 +12,7 @@ back the very document that was stored. Documents stored in full (older rows) re
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from incidents.incident import SCHEMA, iso_time
@@ -296,6 +297,9 @@ def incident_summary(incident: Mapping[str, Any]) -> str:
 # never change once open (an event's opened_severity, when pack_event kept it, is its incident's)
 _FIXED = ("model_id", "model_version", "source", "ts", "threshold", "score", "opened_severity")
 _GROWING = ("models", "signals", "alert_channels")  # only ever appended to while open
+# Always in a packed event (``models`` is not: it is left out when it is the event's model), so
+# a referred event without them has them all (rows written before kept their count).
+_WHOLE = ("signals", "alert_channels")
 
 
 def _growing(incident: Mapping[str, Any], key: str) -> list[Any]:
@@ -306,6 +310,24 @@ def _growing(incident: Mapping[str, Any], key: str) -> list[Any]:
     return list(incident.get(key) or ())
 
 
+_TIMES = ("last_seen", "resolved_at")  # ISO text in events; a referred one keeps the seconds
+
+
+def _seconds(text: Any) -> float | None:
+    """The seconds ``text`` is the :func:`iso_time` of, if it is one (None otherwise).
+
+    >>> _seconds("2026-11-27T08:00:00.250Z"), _seconds("2026-11-27T08:00:00+00:00"), _seconds(1.0)
+    (1795766400.25, None, None)
+    """
+    if not isinstance(text, str) or not text.endswith("Z"):
+        return None
+    try:
+        when = datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+    return when if iso_time(when) == text else None
+
+
 def refer(
     packed: Mapping[str, Any],
     incident: Mapping[str, Any] | None,
@@ -313,7 +335,9 @@ def refer(
 ) -> dict[str, Any]:
     """A packed event of the open ``incident`` (unpacked) without what that incident holds:
     its id, the fields fixed when it opened, the lists it only appends to (as how many of their
-    first items the event has) and the summary its summaries give. Other events (and a packed
+    first items the event has; the signals and channels left out when it has them all), its
+    severity when it is the opening one, and the summary its summaries give; its last-seen and
+    resolution times are kept as seconds instead of text. Other events (and a packed
     one of another incident) come back as they are; an event of the ``ended`` incident (one
     that is not open any more) is referred to that one, and marked so. :func:`resolve` with the
     same incidents undoes it. An entity's row keeps its events referred to its open incident and
@@ -330,7 +354,7 @@ def refer(
     >>> [event] = life.observe(obs, LifecycleSpec()).events
     >>> referred = refer(pack_event(event), life.open)
     >>> referred
-    {'event': 'open', 'seq': 0, 'severity': 'critical', 'signals': 1, 'alert_channels': 1}
+    {'event': 'open', 'seq': 0}
     >>> unpack_event(resolve(referred, life.open), "host-1") == event
     True
     >>> referred = refer(pack_event(event), None, ended=life.open)  # once it has ended
@@ -352,6 +376,14 @@ def refer(
         items, known = referred.get(key), _growing(incident, key)
         if isinstance(items, list) and items == known[: len(items)]:
             referred[key] = len(items)
+            if key in _WHOLE and len(items) == len(known):
+                del referred[key]  # all of the incident's: what an absent count means
+    if _same(referred.get("severity"), incident.get("opened_severity")):
+        del referred["severity"]  # the usual: an event's severity is the opening one
+    for key in _TIMES:
+        when = _seconds(referred.get(key))
+        if when is not None:
+            referred[key] = when
     about = referred.get(_TAIL)
     if isinstance(about, str) and about and about == incident_summary(incident):
         del referred[_TAIL]
@@ -407,6 +439,12 @@ def resolve(
     for key in _GROWING:
         if isinstance(packed.get(key), int):
             packed[key] = _growing(incident, key)[: packed[key]]
+        elif key in _WHOLE and key not in packed:
+            packed[key] = _growing(incident, key)
+    packed.setdefault("severity", incident["opened_severity"])
+    for key in _TIMES:
+        if type(packed.get(key)) is float:
+            packed[key] = iso_time(packed[key])
     if _TAIL not in packed and "summary" not in packed:
         packed[_TAIL] = incident_summary(incident)
     return packed

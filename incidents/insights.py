@@ -134,6 +134,9 @@ class Insights:
                 self.trends.append(TrendTracker.from_state_like(t, self.trends[0]))
             else:
                 self.trends.append(TrendTracker.from_state(t) if t else TrendTracker())
+        if forecasts and isinstance(forecasts[0], Mapping):  # a string: "f" of the first's n
+            first = {k: v for k, v in forecasts[0].items() if k in _LIKE}
+            forecasts = [{**first, "f": f} if isinstance(f, str) else f for f in forecasts]
         self.forecasters = [spec.forecaster(f) if f else spec.forecaster() for f in forecasts]
 
     def update(self, ts: float, x: Sequence[float], flagged: bool) -> None:
@@ -244,10 +247,37 @@ class Insights:
                 t.state_like(self.trends[0]) or t.to_state() if i else t.to_state()
                 for i, t in enumerate(self.trends)
             ],
-            "forecast": [f.to_state() for f in self.forecasters],
+            "forecast": _forecasts_like([f.to_state() for f in self.forecasters]),
         }
         if self.corr is not None:
             state["corr"] = self.corr.to_state()
         if self.streak:
             state["streak"] = self.streak
         return state
+
+
+_LIKE = ("n", "steps")  # what a forecaster of the same points has as the first one has
+
+
+def _forecasts_like(states: list[dict[str, Any]]) -> list[Any]:
+    """Forecaster states, those after the first with its ``n`` and ``steps`` (the same points
+    learned) as their ``f`` alone.
+
+    Examples
+    --------
+    >>> _forecasts_like([{"n": 9, "steps": 0, "f": "a"}, {"n": 9, "steps": 0, "f": "b"},
+    ...                  {"n": 8, "steps": 0, "f": "c"}])
+    [{'n': 9, 'steps': 0, 'f': 'a'}, 'b', {'n': 8, 'steps': 0, 'f': 'c'}]
+    """
+    if not states:
+        return states
+    first = states[0]
+    return [states[0]] + [
+        s["f"]
+        if set(s) == {*_LIKE, "f"}
+        and isinstance(s["f"], str)
+        and all(s[k] == first.get(k) for k in _LIKE)
+        and set(first) == set(s)
+        else s
+        for s in states[1:]
+    ]

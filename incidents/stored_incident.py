@@ -4,7 +4,9 @@ with its numbers packed and its signals as lists.
 An open incident moves its last-seen time, and often its peak, with every point; its eight
 numbers (times, scores, ratios) take about 200 bytes of JSON with their names, 88 as packed
 float64 (:mod:`detectors._packed`, exact). A signal that has only the usual fields is stored as
-``[feature, value, score, center, spread]``. Anything else (an integer or missing number, a
+``[feature, value, score, center, spread]``, and its summaries are left out when they are what
+those signals say (the root-cause text of one model without correlated partners: about 130
+bytes of an incident's 500). Anything else (an integer or missing number, a
 signal with more fields) stays as it is, so every incident is stored, and comes back, exactly.
 """
 
@@ -15,6 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from detectors._packed import pack_floats, unpack_floats
+from incidents.incident import Signal
+from incidents.rootcause import describe
 
 NUMBERS = (
     "ts",
@@ -58,7 +62,22 @@ def store(incident: dict[str, Any], full: Mapping[str, Any]) -> dict[str, Any]:
             [s[k] for k in SIGNAL_ROW] if isinstance(s, dict) and tuple(s) == SIGNAL_ROW else s
             for s in signals
         ]
+        summaries = incident.get("summaries")
+        if summaries is not None and summaries == _summaries(incident):
+            del incident["summaries"]
     return incident
+
+
+def _summaries(incident: Mapping[str, Any]) -> dict[str, str] | None:
+    """The summaries of an incident whose only model's summary is what its stored signals say
+    (:func:`incidents.rootcause.describe` without partners), when every signal is a list."""
+    signals = incident.get("signals")
+    model_id = incident.get("model_id")
+    if not isinstance(model_id, str) or not isinstance(signals, list):
+        return None
+    if not all(isinstance(s, list) and len(s) == len(SIGNAL_ROW) for s in signals):
+        return None
+    return {model_id: describe([Signal(*s) for s in signals])}
 
 
 def restored(stored: Mapping[str, Any]) -> dict[str, Any]:
@@ -70,6 +89,10 @@ def restored(stored: Mapping[str, Any]) -> dict[str, Any]:
     if text is not None:
         numbers = unpack_floats("stored incident", text, len(NUMBERS))
         incident.update(zip(NUMBERS, numbers, strict=True))
+    if "summaries" not in incident:
+        summaries = _summaries(incident)
+        if summaries is not None:
+            incident["summaries"] = summaries
     signals = incident.get("signals")
     if isinstance(signals, list):
         incident["signals"] = [
