@@ -1,12 +1,15 @@
 """entity_state rows written by earlier versions (at 2ce1a74 all of it unpacked: full events, full
 incident signals, insights as plain numbers; at 0b08944 the first packed layout, with the
-threshold history, signal buckets and trend times as plain numbers) load and go on exactly as the
-row this version writes for the same input: same replayed events, same scores, decisions and
-incidents."""
+threshold history, signal buckets and trend times as plain numbers; at 9065689 the layout before
+the sparse floats, float32 profile offsets and the referred events' defaults) load and go on
+exactly as the row this version writes for the same input: same replayed events, same scores,
+decisions and incidents (the recommended model's row of 9065689: the same alerts and incidents,
+its float64 profile offsets rounded to float32 as this version keeps them)."""
 
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 from typing import Any
@@ -29,8 +32,9 @@ from incidents.scoring import score_batch
 # Written by bench.memory.warmed_row at commit 2ce1a74, before rows were packed: an open
 # incident, and the events of three messages (open, update, update) kept for replays, in full,
 # as they were published. The same key written by the same function at 0b08944 (the first
-# packed layout).
-OLD = ("2ce1a74", "0b08944")
+# packed layout) and at 9065689 (before the referred events' defaults, the summaries said by
+# the signals and the signal means as packed decimals).
+OLD = ("2ce1a74", "0b08944", "9065689")
 SOURCE = source_key("telemetry.metrics", 0)
 
 
@@ -83,12 +87,15 @@ def test_the_events_of_an_old_row_replay_as_they_were_published(commit: str) -> 
     full = _old("2ce1a74")[2]
     assert [entry[1] for entry in old["recent"]] == [0, 2, 9]
     for _, offset, published in full["recent"]:
+        assert EntityRecord(new).events_of(SOURCE, offset, entity)
         for row in (old, new):
             replayed = EntityRecord(row).events_of(SOURCE, offset, entity)
             assert orjson.dumps(replayed) == orjson.dumps(published)  # fields, order and all
 
 
-@pytest.mark.parametrize(("commit", "smaller"), [("2ce1a74", 0.75), ("0b08944", 0.95)])
+@pytest.mark.parametrize(
+    ("commit", "smaller"), [("2ce1a74", 0.75), ("0b08944", 0.95), ("9065689", 0.95)]
+)
 def test_an_old_row_scores_on_exactly_as_the_row_written_now(commit: str, smaller: float) -> None:
     config = _config()
     entity, seed, old = _old(commit)
@@ -166,3 +173,44 @@ def test_an_incident_that_ended_is_kept_for_its_events_only_when_that_saves_spac
     assert row["ended"]["incident_id"] == opened[0]["incident_id"]
     assert EntityRecord(row).events_of(SOURCE, 0, "host-1") == opened
     assert EntityRecord(row).events_of(SOURCE, 1, "host-1") == resolved
+
+
+def _recommended(row: dict[str, Any] | None, messages: range, spike: int) -> tuple[Any, list[Any]]:
+    """The recommended model's row after 10 minute points a message of a daily cycle (the
+    fixture's series: seed 3, a spike at ``spike``); per message the alerts and the events."""
+    config = ModelConfig.from_dict(ModelConfigIn.model_validate({"model_id": "m"}).model_dump())
+    rng = random.Random(3)
+    seen: list[Any] = []
+    for message in range(messages.stop):
+        ts = [1.7e9 + 60.0 * (10 * message + k) for k in range(10)]
+        values = [[100.0 + 10 * math.sin(2 * math.pi * t / 86400) + rng.gauss(0, 1)] for t in ts]
+        if message == spike:
+            values[5] = [160.0]
+        if message not in messages:
+            continue
+        record = EntityRecord(row)
+        out = score_batch(
+            config, "host-1", record.model_state("m"), ts, values, entity_state=record.shared
+        )
+        assert out.state is not None
+        row = record.updated(SOURCE, message, {"m": out.state}, out.entity_state, out.events)
+        seen.append(([(p.is_anomaly, p.alert) for p in out.points], _kinds(out.events)))
+    return row, seen
+
+
+def _kinds(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [(e["event"], e["incident_id"], e["seq"], e["severity"], e["ts"]) for e in events]
+
+
+def test_a_recommended_model_row_of_9065689_goes_on_with_the_same_alerts_and_incidents() -> None:
+    fixture = _old("9065689_adaptive")[2]
+    row, _ = _recommended(None, range(432), spike=400)
+    assert len(orjson.dumps(row)) < len(orjson.dumps(fixture)) - 500
+    for _, offset, _events in fixture["recent"]:  # the spike's incident, opened and resolved
+        old, new = (EntityRecord(r).events_of(SOURCE, offset, "host-1") for r in (fixture, row))
+        assert old and _kinds(old) == _kinds(new)
+    # a day more, with a spike: the same alerts and incidents from the old row as from the new
+    _, from_old = _recommended(fixture, range(432, 576), spike=500)
+    _, from_new = _recommended(row, range(432, 576), spike=500)
+    assert from_old == from_new
+    assert any(kinds for _, kinds in from_new)  # the spike opened an incident
