@@ -297,8 +297,8 @@ class ModelScorer(PointScorer):
         >>> scorer = ModelScorer(ModelSpec("ewma", {"alpha": 0.5}, 1))
         >>> _ = scorer.score_many([[1.0], [3.0]])
         >>> state = json.loads(json.dumps(scorer.to_state()))
-        >>> state["detector"], state["threshold"], state["threshold_state"]
-        ('ewma', 'static', {})
+        >>> state["detector"], state["threshold"], "threshold_state" in state
+        ('ewma', 'static', False)
         >>> state["detector_state"], state["floor"]["step"]
         ({'n': 2, 'count': [2], 'mean': [2.0], 'var': [0.0784]}, [2.0])
         >>> ModelScorer(scorer.spec, state).score_one([5.0]) == scorer.score_one([5.0])
@@ -308,8 +308,10 @@ class ModelScorer(PointScorer):
             "detector": self.spec.detector,
             "threshold": self.spec.threshold_strategy,
             "detector_state": self.detector.to_state(),
-            "threshold_state": self.threshold.to_state(),
         }
+        threshold_state = self.threshold.to_state()
+        if threshold_state:  # a static threshold's is empty: left out
+            state["threshold_state"] = threshold_state
         if self.adapts:
             state["floor"] = self.floor.to_state()
             change = self.change.to_state()

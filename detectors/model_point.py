@@ -47,7 +47,7 @@ class PointScorer:
                         f"model state was written for {key} {found!r}, not {expected!r}"
                     )
             detector_state = state_field(state, "detector_state", "model")
-            threshold_state = state_field(state, "threshold_state", "model")
+            threshold_state = state.get("threshold_state", {})  # left out when empty
         self.detector: Detector = make_detector(
             spec.detector, spec.n_features, spec.detector_params, detector_state
         )

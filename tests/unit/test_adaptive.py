@@ -84,7 +84,12 @@ def test_the_scorer_adds_no_learning_of_its_own() -> None:
     spec = ModelSpec("adaptive", {}, n_features=1, seasonality={"period": "auto"})
     scorer = ModelScorer(spec)
     scorer.score_one([1.0], ts=0.0)
-    assert set(scorer.to_state()) == {"detector", "threshold", "detector_state", "threshold_state"}
+    # no floor, change-point watch or season of the scorer's (the static threshold's empty
+    # state is left out)
+    assert set(scorer.to_state()) == {"detector", "threshold", "detector_state"}
+    # a state of before, with the empty threshold state, loads
+    old = {**scorer.to_state(), "threshold_state": {}}
+    assert ModelScorer(spec, old).to_state() == scorer.to_state()
 
 
 @pytest.mark.parametrize(
