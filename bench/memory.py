@@ -12,6 +12,12 @@ state, the entity's shared state and the applied offsets, built here by the engi
   take minutes, so the 100,000 rows are decoded copies of the ``templates`` warmed ones: the same
   shapes and sizes as the worker's rows, each its own objects.
 
+The recommended model's row (a configuration without ``detector``: the ``adaptive`` detector)
+is measured beside it, after 3 days of one-point minute messages of one feature (noise around
+100, sd 1), without a cycle and with a daily one (amplitude 10): the issue's targets are 2 KB
+for a non-seasonal metric and 8 KB with a profile. :data:`RECOMMENDED_KEYS` keys of each, median
+and largest.
+
 Run as ``python -m bench.memory KEYS TEMPLATES SEED``; prints one JSON line.
 """
 
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import random
 import subprocess
 import sys
@@ -34,6 +41,9 @@ from bench.workload import MODEL_ID, README_CONFIG, START_TS, STEP_S, normal_val
 POINTS_PER_KEY = 100
 MESSAGES_PER_KEY = 10
 STATE_TARGET_BYTES = 2048
+SEASONAL_TARGET_BYTES = 8192
+RECOMMENDED_MINUTES = 3 * 1440  # one-point messages, a minute apart
+RECOMMENDED_KEYS = 3
 
 
 def vm_rss_bytes(status: str | None = None) -> int:
@@ -85,6 +95,37 @@ def warmed_row(config: Any, entity: str, seed: int) -> tuple[dict[str, Any], dic
     return row, state
 
 
+def recommended_row(seed: int, daily: bool) -> dict[str, Any]:
+    """The recommended model's entity_state row after :data:`RECOMMENDED_MINUTES` one-point
+    minute messages of noise around 100 (sd 1), with a daily cycle of amplitude 10 if ``daily``."""
+    from api.schemas.config import ModelConfigIn
+    from app.worker.entity_record import EntityRecord, source_key
+    from incidents.config import ModelConfig
+    from incidents.scoring import score_batch
+
+    config = ModelConfig.from_dict(ModelConfigIn.model_validate({"model_id": "m"}).model_dump())
+    rng = random.Random(seed)
+    row: dict[str, Any] | None = None
+    source = source_key("telemetry.metrics", 0)
+    start = START_TS - START_TS % 86400.0  # from midnight: the last point at 23:59, when
+    for minute in range(RECOMMENDED_MINUTES):  # the day's peaks are all set (the most bytes)
+        ts = start + 60.0 * minute
+        cycle = 10.0 * math.sin(2 * math.pi * ts / 86400.0) if daily else 0.0
+        record = EntityRecord(row)
+        outcome = score_batch(
+            config,
+            "host-1",
+            record.model_state("m"),
+            [ts],
+            [[100.0 + cycle + rng.gauss(0.0, 1.0)]],
+            entity_state=record.shared,
+        )
+        models = {"m": outcome.state} if outcome.state is not None else {}
+        row = record.updated(source, minute, models, outcome.entity_state, outcome.events)
+    assert row is not None
+    return row
+
+
 def probe(keys: int, templates: int, seed: int) -> dict[str, Any]:
     """Build the rows and measure them (in a fresh process: see the module docstring)."""
     from api.schemas.config import ModelConfigIn
@@ -110,8 +151,19 @@ def probe(keys: int, templates: int, seed: int) -> dict[str, Any]:
     gc.collect()
     after = vm_rss_bytes()
     assert len(table) == keys
+    recommended = {
+        daily: [
+            len(orjson.dumps(recommended_row(seed * 1_000_003 + k, daily)))
+            for k in range(RECOMMENDED_KEYS)
+        ]
+        for daily in (False, True)
+    }
     return {
         "keys": keys,
+        "recommended_bytes_median": median(recommended[False]),
+        "recommended_bytes_max": max(recommended[False]),
+        "recommended_daily_bytes_median": median(recommended[True]),
+        "recommended_daily_bytes_max": max(recommended[True]),
         "row_bytes_median": median(row_sizes),
         "row_bytes_p99": percentile(row_sizes, 99),
         "model_bytes_median": median(model_sizes),
@@ -146,7 +198,10 @@ def measure(profile: Profile, notes: list[str] | None = None) -> list[Row]:
         progress(
             f"memory run {run}/{profile.memory_runs}: {profile.memory_keys:,} keys, row JSON "
             f"median {result['row_bytes_median']:,.0f} B, p99 {result['row_bytes_p99']:,.0f} B "
-            f"(model state {result['model_bytes_median']:,.0f} B), RSS "
+            f"(model state {result['model_bytes_median']:,.0f} B), recommended model after 3 "
+            f"days {result['recommended_bytes_median']:,.0f} B (max "
+            f"{result['recommended_bytes_max']:,.0f} B), with a daily cycle "
+            f"{result['recommended_daily_bytes_median']:,.0f} B, RSS "
             f"{result['rss_per_key']:,.0f} B/key; row parts (median JSON bytes): "
             + ", ".join(f"{k} {v:,.0f}" for k, v in result["parts_median"].items())
         )
@@ -179,6 +234,20 @@ def measure(profile: Profile, notes: list[str] | None = None) -> list[Row]:
             "of which the model's own state, JSON, median",
             "bytes",
             Summary.of(found["model_bytes_median"]),
+        ),
+        Row(
+            "5",
+            "recommended model's row after 3 days of minute points, largest of 3 keys",
+            "bytes",
+            Summary.of(found["recommended_bytes_max"]),
+            target,
+        ),
+        Row(
+            "5",
+            "the same with a daily cycle (a profile), largest of 3 keys",
+            "bytes",
+            Summary.of(found["recommended_daily_bytes_max"]),
+            Target("<=", SEASONAL_TARGET_BYTES),
         ),
         Row(
             "5",
