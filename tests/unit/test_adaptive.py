@@ -283,8 +283,9 @@ def test_a_row_of_the_layout_before_sparse_scalars_and_float32_offsets_scores_th
     assert len(json.dumps(state)) < len(json.dumps(older)) - 300
     resumed = ModelScorer(ModelSpec("adaptive", {}, n_features=2), older)
     assert resumed.to_state() == state
-    live = [scorer.score_one(list(r), ts=float(t)) for r, t in zip(rows[3000:], ts[3000:])]
-    again = [resumed.score_one(list(r), ts=float(t)) for r, t in zip(rows[3000:], ts[3000:])]
+    tail = list(zip(rows[3000:], ts[3000:], strict=True))
+    live = [scorer.score_one(list(r), ts=float(t)) for r, t in tail]
+    again = [resumed.score_one(list(r), ts=float(t)) for r, t in tail]
     assert [(a.score, a.is_anomaly) for a in again] == [(b.score, b.is_anomaly) for b in live]
 
 
