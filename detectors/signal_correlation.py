@@ -14,10 +14,9 @@ from typing import Any, Self
 import numpy as np
 
 from detectors._checks import require_finite, require_int, require_unit, state_field
-from detectors._packed import pack_decimals
 from detectors.base import DetectorError
 from detectors.ew_moments import finite_or_nan
-from detectors.signal_state import _listed_buckets, _runs
+from detectors.signal_state import _listed_buckets, _runs, pack_means
 from detectors.signal_state import expanded as expanded  # its doctests and callers use it here
 
 
@@ -254,7 +253,7 @@ class SignalCorrelator:
         """Signals, least recently updated first, each with its newest bucket index (``last``)
         and its buckets from the oldest one kept, ``age`` buckets before ``last``, on: their
         ``means`` and ``counts`` (a bucket without values has mean None and count 0; means without
-        such a bucket are stored as :func:`detectors._packed.pack_decimals` text). A signal
+        such a bucket are stored as float32, :func:`detectors.signal_state.pack_means`). A signal
         with the same ``last`` and ``age`` as the one before it leaves them out; counts that
         repeat are stored as ``runs``, ``[count, times, ...]``, when that is shorter
         (:func:`detectors.signal_state.expanded` gives the state with every field).
@@ -270,7 +269,7 @@ class SignalCorrelator:
         >>> for t in range(0, 40, 5):
         ...     sc.add("b", float(t), 1.0)
         >>> sc.to_state()["signals"][1]
-        {'name': 'b', 'means': '0bAQEBAQ==', 'runs': [2, 4]}
+        {'name': 'b', 'means': 'AACAPwAAgD8AAIA/AACAPw==', 'runs': [2, 4]}
         >>> expanded(sc.to_state())["signals"][1]
         {'name': 'b', 'last': 3, 'age': 3, 'means': [1.0, 1.0, 1.0, 1.0], 'counts': [2, 2, 2, 2]}
         """
@@ -286,9 +285,7 @@ class SignalCorrelator:
             if shared != (entry.last, first):
                 shared = (entry.last, first)
                 item["last"], item["age"] = entry.last, entry.last - first
-            means = [mean for mean, _ in kept]
-            packed = None if None in means else pack_decimals(means)  # type: ignore[arg-type]
-            item["means"] = packed if packed is not None else means
+            item["means"] = pack_means([mean for mean, _ in kept])
             counts = [count for _, count in kept]
             runs = _runs(counts)
             if len(runs) < len(counts):
@@ -310,7 +307,7 @@ class SignalCorrelator:
         --------
         >>> state = {"signals": [{"name": "a", "last": 3, "buckets": [[3, 1.5, 2], [0, 4.0, 1]]}]}
         >>> SignalCorrelator.from_state(state, bucket=10.0, window=2).to_state()
-        {'signals': [{'name': 'a', 'last': 3, 'age': 0, 'means': '0bBA==', 'counts': [1]}]}
+        {'signals': [{'name': 'a', 'last': 3, 'age': 0, 'means': 'AACAQA==', 'counts': [1]}]}
         """
         state = _listed_buckets(state)
         correlator = cls(**params)
@@ -338,7 +335,7 @@ class SignalCorrelator:
                 age = require_int(f"{where} buckets[{b}][0]", bucket[0], 0)
                 mean = require_finite(f"{where} buckets[{b}][1]", bucket[1])
                 count = require_int(f"{where} buckets[{b}][2]", bucket[2], 1)
-                if age < correlator.window:
-                    entry.buckets[last - age] = (mean, count)
+                if age < correlator.window:  # six digits, as add keeps them (and older rows)
+                    entry.buckets[last - age] = (_six_digits(mean), count)
             correlator._signals[name] = entry
         return correlator

@@ -4,11 +4,50 @@ read back (see :meth:`detectors.signal_correlation.SignalCorrelator.to_state`)."
 
 from __future__ import annotations
 
+import base64
+import binascii
+from array import array
 from collections.abc import Mapping
 from typing import Any
 
-from detectors._packed import unpack_decimals
 from detectors.base import DetectorError
+
+
+def pack_means(means: list[float | None]) -> list[float | None] | str:
+    """Bucket means rounded to six significant digits (as the correlator keeps them) as base64
+    of float32, which holds such a number closely enough to give it back
+    (:func:`unpack_means`); with a missing one, or one float32 cannot hold, as they are.
+
+    Examples
+    --------
+    >>> pack_means([99.7835, 100.622, -0.0, 1.5e-20])
+    'J5HHQnc+yUIAAACAxquNHg=='
+    >>> unpack_means(pack_means([99.7835, 100.622, -0.0, 1.5e-20]))
+    [99.7835, 100.622, -0.0, 1.5e-20]
+    >>> pack_means([1.0, None]), pack_means([1e40])
+    ([1.0, None], [1e+40])
+    """
+    known = [mean for mean in means if mean is not None]
+    if len(known) < len(means) or not all(v == 0.0 or 1e-37 < abs(v) < 1e37 for v in known):
+        return means
+    return binascii.b2a_base64(array("f", known).tobytes(), newline=False).decode("ascii")
+
+
+def unpack_means(text: str) -> list[float]:
+    """The means :func:`pack_means` packed.
+
+    >>> unpack_means("AAC")
+    Traceback (most recent call last):
+    ...
+    detectors.base.DetectorError: signal correlator means must be packed float32, got 'AAC'
+    """
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except ValueError:
+        raw = b"?"
+    if len(raw) % 4:
+        raise DetectorError(f"signal correlator means must be packed float32, got {text!r}")
+    return [float(f"{mean:.6g}") for mean in array("f", raw)]
 
 
 def _runs(counts: list[int]) -> list[int]:
@@ -56,7 +95,7 @@ def expanded(state: Mapping[str, Any]) -> Mapping[str, Any]:
                 raise DetectorError(f"signal correlator state has a bad signal {item!r}")
             item = {"name": item.get("name"), **shared, **item}
             if isinstance(item["means"], str):
-                item["means"] = unpack_decimals("signal correlator means", item["means"])
+                item["means"] = unpack_means(item["means"])
             if runs is not None:
                 del item["runs"]
                 item["counts"] = [
