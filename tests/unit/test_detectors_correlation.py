@@ -405,7 +405,7 @@ def test_signals_on_one_grid_store_their_window_once_and_steady_counts_as_runs()
         SignalCorrelator.from_state({"signals": [{**first, "runs": [6, 0]}]})
 
 
-def test_means_without_a_gap_are_stored_as_packed_decimals_and_the_lists_of_before_load() -> None:
+def test_means_without_a_gap_are_stored_as_float32_and_the_lists_of_before_load() -> None:
     rng = np.random.default_rng(4)
     sc = SignalCorrelator()
     for k in range(170):
