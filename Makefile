@@ -3,10 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# The adaptive detector's kernel compiled with mypyc (scripts/build_kernel.py; detectors/kernel.py):
-# rebuilt when its sources change; without a C compiler the engine runs it as Python, slower.
-KERNEL := detectors/_compiled/__init__.py
-KERNEL_SOURCES := $(addprefix detectors/,_tail.py _value_bands.py adaptive_state.py adaptive_step.py kernel.py)
+# The modules listed in detectors/kernel.py compiled with mypyc (scripts/build_kernel.py): rebuilt
+# when their sources change (the script compares digests); without a C compiler the engine runs
+# them as Python, slower.
 # Test processes for `make test`: each runs its own embedded broker and takes whole files.
 TEST_JOBS ?= 2
 
@@ -18,57 +17,55 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-venv: $(STAMP) $(KERNEL)
+venv: $(STAMP) kernel
 
-$(KERNEL): $(STAMP) $(KERNEL_SOURCES) scripts/build_kernel.py
+kernel: $(STAMP)
 	$(BIN)/python scripts/build_kernel.py
-
-kernel: $(KERNEL)
 
 ## Start the engine with the API on :8000 on an embedded broker unless KAFKA_BOOTSTRAP_SERVERS is
 ## set: Apache Kafka 4.1.1 when Java 17+ is present (jars fetched once with mvn), else Tansu.
-run: $(STAMP) $(KERNEL)
+run: $(STAMP) kernel
 	$(BIN)/anomaly-engine run
 
 ## The engine with a synthetic feed: incidents in the dashboard, http://127.0.0.1:8000/ui/, within 30 s.
-demo: $(STAMP) $(KERNEL)
+demo: $(STAMP) kernel
 	$(BIN)/anomaly-engine demo
 
 ## Lint, type-check, then the whole suite: unit tests, doctests, integration tests on a real broker.
 ## The integration tests run on Apache Kafka where Java 17+ is present, else on Tansu (the report's
 ## header names it); the tests that start their own cluster are left to `make fault-cluster`.
-test: lint $(KERNEL)
+test: lint kernel
 	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile -m "not serial and not own_broker"
 	$(BIN)/python -m pytest -m "serial and not own_broker"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy detectors incidents app/telemetry
+	$(BIN)/mypy detectors incidents app/telemetry app/worker/entity_record.py app/worker/recent.py
 
-unit: $(STAMP) $(KERNEL)
+unit: $(STAMP) kernel
 	$(BIN)/python -m pytest -m "not integration"
 
-integration: $(STAMP) $(KERNEL)
+integration: $(STAMP) kernel
 	$(BIN)/python -m pytest -m "integration and not own_broker"
 
 ## Fault tests on a three-node Apache Kafka cluster (RF 3, min.insync.replicas 2, acks=all), each
 ## with its own cluster (needs Java 17+; a few minutes): a partition leader killed under load.
-fault-cluster: $(STAMP) $(KERNEL)
+fault-cluster: $(STAMP) kernel
 	$(BIN)/python -m pytest -m own_broker -p no:randomly -s
 
 ## Benchmarks (not part of `make test`, ~15 min) on both embedded brokers: every measurement on
 ## Apache Kafka (writes docs/PERFORMANCE.md; Tansu instead where there is no Java 17), then the
 ## ones over a broker again on Tansu, printed only. Each prints its table and names its broker.
 ## `make bench BENCH_ARGS=--quick` for a smoke run of a few minutes.
-bench: $(STAMP) $(KERNEL)
+bench: $(STAMP) kernel
 	$(BIN)/python -m bench --broker auto $(BENCH_ARGS)
 	$(BIN)/python -m bench --broker tansu --only pipeline,bare,latency,score $(BENCH_ARGS)
 
 ## An hour of simulated time at 1k points/s with entity churn, spikes, silent entities and a
 ## restart, through the engine's scoring and timer in one process (not part of `make test`, a few
 ## minutes): prints RSS, table, incident and ledger sizes over time (bench/soak.py).
-soak: $(STAMP) $(KERNEL)
+soak: $(STAMP) kernel
 	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 clean:

@@ -11,6 +11,8 @@ Examples
 
 from __future__ import annotations
 
+# first: the compiled modules, when built, are imported under these modules' names
+import detectors.kernel  # noqa: F401  # isort: split
 from detectors.base import Detector, DetectorError, combined_score, floored, spread_floor
 from detectors.evaluation import pointwise_metrics
 from detectors.ewma import EWMA

@@ -61,6 +61,7 @@ from typing import Any, ClassVar, Self
 
 from detectors._checks import require_finite, require_int, state_field
 from detectors._packed import pack_decimals, pack_sparse, unpack_decimals, unpack_floats
+from detectors._tail import TailCalibration
 from detectors.adaptive_state import (
     _NAN,
     _SCALARS,
@@ -69,13 +70,14 @@ from detectors.adaptive_state import (
     _SCALARS_V3,
     _SCALARS_V4,
     BINS,
+    _Feature,
     _pack32,
     _packed_len,
     _trimmed,
     _unpack32,
 )
+from detectors.adaptive_step import FeatureStep
 from detectors.base import Detector, DetectorError, Step
-from detectors.kernel import FeatureStep, TailCalibration, _Feature
 
 
 class Adaptive(Detector):

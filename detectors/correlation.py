@@ -14,7 +14,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from detectors._checks import require_int, require_unit, state_field
+from detectors._checks import require_int, require_number, require_unit, state_field
 from detectors.base import DetectorError
 from detectors.ew_moments import EWMoments, finite_or_nan, half_life_decay
 
@@ -54,14 +54,14 @@ class RollingCorrelation:
     True
     """
 
-    def __init__(self, n_features: int, half_life: float = 64.0, min_points: int = 10) -> None:
+    def __init__(self, n_features: int, half_life: object = 64.0, min_points: int = 10) -> None:
         self.n_features = require_int("n_features", n_features, 1)
         if n_features > MAX_FEATURES:
             raise DetectorError(
                 f"n_features must be at most {MAX_FEATURES} for correlation, got {n_features}"
             )
         self._decay = half_life_decay(half_life)
-        self.half_life = float(half_life)
+        self.half_life = require_number("half_life", half_life)
         self.min_points = require_int("min_points", min_points, 2)
         n_pairs = n_features * (n_features - 1) // 2
         self._pairs = [EWMoments() for _ in range(n_pairs)]
@@ -80,7 +80,7 @@ class RollingCorrelation:
         a, b = (i, j) if i < j else (j, i)
         return self._pairs[a * (2 * self.n_features - a - 1) // 2 + (b - a - 1)]
 
-    def update(self, x: Sequence[float]) -> None:
+    def update(self, x: Sequence[object]) -> None:
         """Learn one point; each pair with a NaN or infinite feature skips it."""
         if isinstance(x, str | bytes) or not isinstance(x, Sequence):
             raise DetectorError(f"x must be a list of {self.n_features} numbers, got {x!r}")

@@ -19,7 +19,7 @@ from detectors._packed import pack_sparse, unpack_floats
 from detectors.base import DetectorError
 
 
-def half_life_decay(half_life: float, name: str = "half_life") -> float:
+def half_life_decay(half_life: object, name: str = "half_life") -> float:
     """Per-point weight factor ``2 ** (-1 / half_life)`` of an exponentially weighted statistic.
 
     After ``half_life`` more points an observation weighs half as much. ``math.inf`` gives 1.0:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from statistics import NormalDist
-from typing import Any, NamedTuple, Self
+from typing import Any, ClassVar, NamedTuple, Self
 
 import numpy as np
 
@@ -86,7 +86,7 @@ def _optional(state: Mapping[str, Any], key: str, owner: str) -> float | None:
 class _Smoother:
     """Shared parts: parameters, the one-step error variance and the forecast assembly."""
 
-    _owner = "forecast"
+    _owner: ClassVar[str] = "forecast"
 
     _n: int = 0  # steps seen (set by the subclasses)
 
@@ -208,7 +208,7 @@ class Holt(_Smoother):
     [(1, 18.4375, 16.705, 20.17), (2, 20.5, 18.335, 22.665)]
     """
 
-    _owner = "holt"
+    _owner: ClassVar[str] = "holt"
 
     def __init__(
         self,
@@ -222,7 +222,7 @@ class Holt(_Smoother):
         self._first: float | None = None
         self._steps = 0
 
-    def learn_one(self, y: float) -> None:
+    def learn_one(self, y: object) -> None:
         """Learn the next value of the series (NaN or inf: a gap of one step)."""
         self._learn(finite_or_nan("y", y))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from detectors._checks import require_finite, require_int, state_field
 from detectors.base import DetectorError
@@ -102,7 +102,7 @@ class HoltWinters(_Smoother):
     [(1, 14.0, 0.0), (2, 12.5, 0.0), (3, 17.0, 0.0)]
     """
 
-    _owner = "holt-winters"
+    _owner: ClassVar[str] = "holt-winters"
 
     def __init__(
         self,
@@ -139,7 +139,7 @@ class HoltWinters(_Smoother):
         self._b = trend
         self._buffer = []
 
-    def learn_one(self, y: float) -> None:
+    def learn_one(self, y: object) -> None:
         """Learn the next value of the series (NaN or inf: a gap of one step)."""
         self._learn(finite_or_nan("y", y))
 

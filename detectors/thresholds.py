@@ -71,7 +71,7 @@ class StaticThreshold:
     2.0
     """
 
-    def __init__(self, value: float) -> None:
+    def __init__(self, value: object) -> None:
         self.value = require_positive("threshold", value)
 
     def get(self) -> float:

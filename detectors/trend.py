@@ -130,7 +130,7 @@ class TrendTracker:
         total, weight = self._error
         return math.sqrt(total / weight) if weight > 0.0 else 0.0
 
-    def update(self, ts: float, value: float) -> bool:
+    def update(self, ts: object, value: object) -> bool:
         """Learn ``value`` at event time ``ts``; True if the point is a change point."""
         when = require_finite("ts", ts)
         v = finite_or_nan("value", value)

@@ -1,77 +1,65 @@
-"""Compile the adaptive detector's kernel with mypyc into ``detectors/_compiled/``.
+"""Compile :data:`detectors.kernel.MODULES` with mypyc into ``detectors/_compiled/``.
 
 ``python scripts/build_kernel.py`` (``make kernel``; ``make`` runs it before the engine and the
-tests). Copies :data:`detectors.kernel.MODULES` into the package ``detectors._compiled`` (their
-imports of each other pointed at the copies), compiles them together with mypyc, then writes the
-package's ``__init__.py`` with the digest of the sources it was built from, last, so a failed
-build leaves nothing that would load. Without a C compiler or Python's headers it says so and
-exits 0: the engine runs the same kernel as Python, slower (see :mod:`detectors.kernel`).
+tests): nothing to do when the build's digest equals the sources'; else compiles the modules as
+one mypyc group from their own sources (type-checked against the whole tree) into a fresh
+folder, then writes the digest of the sources it was built from, last, so a failed build leaves
+nothing that would load. Without a C compiler or Python's headers it says so and exits 0: the
+engine runs the same modules as Python, slower (see :mod:`detectors.kernel`).
 """
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from detectors.kernel import COMPILED, MODULES, source_digest  # noqa: E402
+from detectors.kernel import BUILD, GROUP, MODULES, choose, source_digest, source_path  # noqa: E402
 
-OUT = ROOT / Path(*COMPILED.split("."))
 SETUP = """
 from mypyc.build import mypycify
 from setuptools import setup
 
 setup(
-    name="anomaly-engine-kernel",
+    name="anomaly-engine-compiled",
     packages=[],
     py_modules=[],
     ext_modules=mypycify({paths!r}, group_name={group!r}, target_dir="build/kernel"),
-    script_args=["build_ext", "--inplace", "--build-temp", "build/kernel/temp"],
+    script_args=["build_ext", "--build-lib", {out!r}, "--build-temp", "build/kernel/temp"],
 )
 """
 
 
-def copy_sources() -> list[str]:
-    """The kernel's modules copied into :data:`OUT`, imports pointed at the copies."""
-    shutil.rmtree(OUT, ignore_errors=True)
-    OUT.mkdir(parents=True)
-    pattern = re.compile(r"^from detectors\.(" + "|".join(MODULES) + r") import", re.MULTILINE)
-    paths = []
-    for name in MODULES:
-        text = (ROOT / "detectors" / f"{name}.py").read_text()
-        target = OUT / f"{name}.py"
-        target.write_text(pattern.sub(rf"from {COMPILED}.\1 import", text))
-        paths.append(str(target.relative_to(ROOT)))
-    return paths
-
-
 def main() -> int:
     digest = source_digest()
-    paths = copy_sources()
-    print(f"compiling the adaptive kernel with mypyc ({', '.join(MODULES)}) ...", flush=True)
-    setup = SETUP.format(paths=paths, group=f"{COMPILED}.kernel")
+    if choose("")[1] == "compiled (mypyc)":
+        print(f"compiled modules in {BUILD.relative_to(ROOT)} are up to date", flush=True)
+        return 0
+    shutil.rmtree(BUILD, ignore_errors=True)
+    paths = [str(source_path(name).relative_to(ROOT)) for name in MODULES]
+    print(f"compiling {len(MODULES)} modules with mypyc ({', '.join(MODULES)}) ...", flush=True)
+    started = time.monotonic()
+    setup = SETUP.format(paths=paths, group=GROUP, out=str(BUILD))
     done = subprocess.run(
         [sys.executable, "-c", setup], cwd=ROOT, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
-        shutil.rmtree(OUT, ignore_errors=True)
+        shutil.rmtree(BUILD, ignore_errors=True)
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
         print(
-            f"{tail}\nthe compiled kernel was not built (above: the compiler's last lines); the "
-            "engine runs the same kernel as Python, about 3x slower per point",
+            f"{tail}\nthe modules were not compiled (above: the compiler's last lines); the "
+            "engine runs them as Python, slower",
             file=sys.stderr,
         )
         return 0
-    (OUT / "__init__.py").write_text(
-        '"""The adaptive kernel compiled by scripts/build_kernel.py (not in git)."""\n\n'
-        f'SOURCE_DIGEST = "{digest}"\n'
-    )
-    print(f"compiled kernel in {OUT.relative_to(ROOT)}", flush=True)
+    (BUILD / "SOURCE_DIGEST").write_text(digest + "\n")
+    took = time.monotonic() - started
+    print(f"compiled modules in {BUILD.relative_to(ROOT)} ({took:.0f} s)", flush=True)
     return 0
 
 

@@ -189,8 +189,9 @@ def decode_batch(payload: Mapping[str, Any], config: ModelConfig, max_points: in
     [[1.0, 3.0], [2.0, 4.0]]
     """
     model_id, entity = message_ids(payload)
-    ts: list[float] = []
-    values: list[list[float]] = []
+    # lists, or numpy arrays (points as rows) from a columnar message of plain numbers
+    ts: Any = []
+    values: Any = []
     labels: list[int | None] | None = None
     feedback: list[str | None] | None = None
     if "points" in payload:

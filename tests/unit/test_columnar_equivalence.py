@@ -107,6 +107,7 @@ def _run(config: ModelConfig, messages: list[tuple[np.ndarray, np.ndarray]]) -> 
     return seen
 
 
+@pytest.mark.python_modules
 @pytest.mark.parametrize("config_name", sorted(CONFIGS))
 @pytest.mark.parametrize("story", ["normal", "spikes", "level shift", "gaps", "missing values"])
 def test_the_columnar_path_gives_what_its_plain_loops_give(

@@ -353,6 +353,7 @@ def test_the_longest_window_walks_a_block_in_bounded_memory() -> None:
     assert peak < 100e6, f"{peak / 1e6:.0f} MB"
 
 
+@pytest.mark.python_modules
 def test_the_walk_of_a_long_block_does_work_in_proportion_to_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -28,6 +28,7 @@ def _numpy_points(ts: Any, values: Any, n_features: int) -> tuple[list[float], l
 PREDICTIVE = {**CONFIGS["readme"], "forecast": {"predictive_horizon": 6}}
 
 
+@pytest.mark.python_modules
 @pytest.mark.parametrize("config_name", [*sorted(CONFIGS), "predictive"])
 @pytest.mark.parametrize("story", ["normal", "spikes", "level shift", "gaps", "missing values"])
 def test_small_messages_score_as_through_numpy(
@@ -46,6 +47,7 @@ def test_small_messages_score_as_through_numpy(
     assert _run(config, messages) == fast
 
 
+@pytest.mark.python_modules
 @pytest.mark.parametrize("rows_as", ["lists", "array"])
 @pytest.mark.parametrize("story", ["spikes", "missing values"])
 def test_the_recent_series_of_small_messages_is_as_through_numpy(
