@@ -53,7 +53,7 @@ def run_worker(
             f"anomaly-engine: {where} at {settings.kafka_bootstrap_servers}; "
             f"API at {api_url} (docs at /docs) once the worker is ready",
             f"anomaly-engine: {usage_hint(engine.api.state.options.keys, api_url)}",
-            f"anomaly-engine: adaptive detector kernel: {KERNEL}",
+            f"anomaly-engine: compiled modules: {KERNEL}",
         ):  # before Faust sets up logging: in the log format all the same
             print(console_line(line, settings.log_format, sys.stderr), file=sys.stderr, flush=True)
         if on_start is not None:
