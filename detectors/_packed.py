@@ -68,6 +68,21 @@ def pack_sparse(values: Sequence[float | None]) -> str:
     return f"{mask:x}:" + pack_floats(kept)
 
 
+def packed_count(text: str) -> int:
+    """How many floats :func:`pack_floats` or :func:`pack_sparse` wrote into ``text`` (the
+    bytes it decodes to, and the bits of a sparse text's mask); 0 for text neither wrote.
+
+    >>> packed_count(pack_floats([0.1, 0.2])), packed_count(pack_sparse([0.0, 0.1, 0.0]))
+    (2, 3)
+    """
+    mask, _, rest = text.rpartition(":")
+    try:
+        zeros = bin(int(mask, 16)).count("1") if mask else 0
+        return zeros + len(binascii.a2b_base64(rest)) // 8
+    except (ValueError, binascii.Error):
+        return 0
+
+
 def unpack_floats(owner: str, text: object, count: int) -> list[float]:
     """The ``count`` floats :func:`pack_floats` (or :func:`pack_sparse`) wrote (NaN where it
     was given None).

@@ -7,7 +7,11 @@ Each feature keeps (all updated online, one point at a time):
   centers' ``|x - center| / spread``, so a point must be far from both the long-run level and
   the last few points;
 - a daily profile of 48 half-hour offsets, used once two days are seen and the profile halves
-  the squared error, and per bin the largest recent deviation (decaying over ``peak_days``):
+  the squared error, read as steps or as lines between the half hours' centers, whichever has
+  predicted better (each point teaches its half hour's offset and, by nearness, the nearest
+  other center's); when it comes into use the variance of day 1's residuals from it (while it
+  was being learned) counts as 100 points only; and per bin the largest recent deviation
+  (decaying over ``peak_days``):
   the spread is at least ``peak_factor`` times the largest of its bin's and the two
   neighbouring bins', so a daily peak seen before is no anomaly though it comes up to half an
   hour earlier or later than on earlier days;
@@ -60,7 +64,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 from detectors._checks import require_finite, require_int, state_field
-from detectors._packed import pack_decimals, pack_sparse, unpack_decimals, unpack_floats
+from detectors._packed import (
+    pack_decimals,
+    pack_sparse,
+    packed_count,
+    unpack_decimals,
+    unpack_floats,
+)
 from detectors._tail import TailCalibration
 from detectors.adaptive_state import (
     _NAN,
@@ -69,6 +79,7 @@ from detectors.adaptive_state import (
     _SCALARS_V2,
     _SCALARS_V3,
     _SCALARS_V4,
+    _SCALARS_V5,
     BINS,
     _Feature,
     _pack32,
@@ -389,13 +400,16 @@ class Adaptive(Detector):
             f = _Feature(self._calibration())
             names: tuple[str, ...] = _SCALARS
             packed = row.get("s")
-            if isinstance(packed, str) and ":" not in packed:  # not sparse: maybe of old
-                for older in (_SCALARS_V1, _SCALARS_V2, _SCALARS_V3, _SCALARS_V4):
-                    if len(packed) == _packed_len(len(older)):
-                        names = older  # a row of an older engine: the new scalars start afresh
+            if isinstance(packed, str):  # a row of an older engine: the new scalars start afresh
+                count = packed_count(packed)
+                for older in (_SCALARS_V1, _SCALARS_V2, _SCALARS_V3, _SCALARS_V4, _SCALARS_V5):
+                    if count == len(older):
+                        names = older
             scalars = unpack_floats("adaptive state", packed, len(names))
             for name, value in zip(names[:-2], scalars, strict=False):
                 setattr(f, name, value)
+            if "err_lin" not in names:  # the profile stays read as steps until lines do better
+                f.err_lin = f.err_season
             if math.isnan(f.step):
                 f.step = math.inf
             f.cal.base, f.cal.beta = scalars[-2], scalars[-1]

@@ -20,11 +20,11 @@ _SCALARS = (
     "level", "plain", "w_level", "var", "w_var", "err_plain", "err_season", "step", "prev",
     "high", "low", "flags", "run_n", "run_mean", "run_m2", "fast", "drift", "day", "first",
     "n", "seasonal", "last", "dt", "sus", "sn", "short", "long", "sq", "sq_long", "lastflag",
-    "peak", "left", "vlo", "vhi", "bands", "base", "beta",
+    "peak", "left", "vlo", "vhi", "bands", "err_lin", "base", "beta",
 )  # fmt: skip
 # Rows written before the sustained path and the variance re-baseline: the scalars without them.
 _NEW_SCALARS = ("sus", "sn", "short", "long", "sq", "sq_long")
-_BANDS = ("vlo", "vhi", "bands")
+_BANDS = ("vlo", "vhi", "bands", "err_lin")  # and what came after the value bands
 _SCALARS_V1 = tuple(
     name for name in _SCALARS if name not in _NEW_SCALARS + ("lastflag", "peak", "left") + _BANDS
 )
@@ -34,6 +34,8 @@ _SCALARS_V2 = tuple(name for name in _SCALARS if name not in ("lastflag", "peak"
 _SCALARS_V3 = tuple(name for name in _SCALARS if name not in ("peak", "left") + _BANDS)
 # Rows written before the value bands were kept.
 _SCALARS_V4 = tuple(name for name in _SCALARS if name not in _BANDS)
+# Rows written before the error of the interpolated profile was kept.
+_SCALARS_V5 = tuple(name for name in _SCALARS if name != "err_lin")
 
 
 def _packed_len(count: int) -> int:
@@ -122,6 +124,7 @@ class _Feature:
         self.vlo = _NAN
         self.vhi = _NAN
         self.bands = 0.0
+        self.err_lin = 0.0  # as err_season, of the profile read as lines between half hours
         # float32, as stored: a key restored from its row answers as the live one
         self.offsets = array("f", bytes(4 * BINS))
         self.seen = 0  # bit k: bin k has an offset

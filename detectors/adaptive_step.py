@@ -26,6 +26,12 @@ CONFIRMED = 1.5
 #: (``recover_ratio``), times the threshold: a familiar level's score is cut only between them.
 BYPASS = 2.0
 RECOVER = 0.8
+#: When the daily profile comes into use, the variance of the residuals from it while it was
+#: still being learned (day 1: offsets set from one point, then converging) counts as this many
+#: points only, so the spread comes down to the learned profile's within hours, not days. On the
+#: behaviour scenarios and NAB dev's *tune* half 100 and 300 give the same scenarios; 100 the
+#: better NAB figure (docs/QUALITY.md).
+RELEARN_POINTS = 100.0
 #: The detector's parameters a step reads (:class:`FeatureStep` takes them at construction).
 STEP_PARAMS = (
     "alpha", "var_alpha", "fast_alpha", "min_z", "change_decay", "change_count", "drift_sigmas",
@@ -116,11 +122,31 @@ class FeatureStep:
             f.peaks = array("f", bytes(4 * BINS))
             f.today = array("f", bytes(4 * BINS))
             f.var = f.err_season
+            if f.w_var > RELEARN_POINTS * b:
+                f.w_var = RELEARN_POINTS * b
         f.seasonal = 1.0 if on else 0.0
         seen = f.seen
         offsets = f.offsets
         has = seen >> k & 1
-        offset = offsets[k] if on and has else 0.0
+        # the profile read as steps (its half hour's offset) or as lines between the half
+        # hours' centers (``lin``: the offsets of the two nearest centers, ``k`` and ``k2``,
+        # weighted by how near each is, ``u`` for ``k2``), whichever has predicted better (a
+        # smooth cycle: lines; a step at a given hour: steps)
+        old = offsets[k] if has else 0.0
+        lin = old
+        k2 = k
+        u = 0.0
+        if has and ts is not None:
+            at = ts % _DAY / _HALF_HOUR - k - 0.5  # -0.5 .. 0.5 from the center of bin k
+            k2 = (k + 1) % BINS if at >= 0.0 else (k - 1) % BINS
+            if seen >> k2 & 1:
+                u = abs(at)
+                lin = (1.0 - u) * old + u * offsets[k2]
+            else:
+                k2 = k
+        offset = 0.0
+        if on:
+            offset = lin if f.err_lin < f.err_season else old
         level = f.level
         plain = f.plain
         prediction = (level if on else plain) + offset
@@ -273,13 +299,14 @@ class FeatureStep:
             kept = v
         f.flags = flags
         # what the point teaches: the levels, the profile's offset, the spread
-        old = offsets[k] if has else 0.0
         e_plain = kept - plain
         e_season = kept - level - old
         err_plain = f.err_plain + b * (e_plain * e_plain - f.err_plain)
         err_season = f.err_season + b * (e_season * e_season - f.err_season)
         f.err_plain = err_plain
         f.err_season = err_season
+        e_lin = kept - level - lin
+        f.err_lin += b * (e_lin * e_lin - f.err_lin)
         w_level = f.w_level * (1.0 - alpha) + alpha
         f.w_level = w_level
         w = alpha / w_level
@@ -307,7 +334,12 @@ class FeatureStep:
                 slow = dt / 300.0
                 if not slow < 1.0:
                     slow = 1.0
-                offsets[k] = old + season_alpha * slow * (d - old)
+                # the residual from the half hour's offset teaches it and the nearest other
+                # center's by nearness (a triangular kernel: the offsets are a smoothed profile)
+                learned = season_alpha * slow * (d - old)
+                offsets[k] = old + (1.0 - u) * learned
+                if u > 0.0:
+                    offsets[k2] += u * learned
             f.seen = seen | 1 << k
             on = ts - f.first >= season_span and err_season < (0.5 * err_plain)
             if peak_factor > 0:

@@ -209,8 +209,14 @@ def test_a_recommended_model_row_of_9065689_goes_on_with_the_same_alerts_and_inc
     for _, offset, _events in fixture["recent"]:  # the spike's incident, opened and resolved
         old, new = (EntityRecord(r).events_of(SOURCE, offset, "host-1") for r in (fixture, row))
         assert old and _kinds(old) == _kinds(new)
-    # a day more, with a spike: the same alerts and incidents from the old row as from the new
+    # a day more, with a spike: the same alerts and incidents from the old row as from the new;
+    # the old row reads its profile as steps until lines between the half hours predict better
+    # (err_lin starts at the steps' error), so a point near the threshold may flag otherwise
     _, from_old = _recommended(fixture, range(432, 576), spike=500)
     _, from_new = _recommended(row, range(432, 576), spike=500)
-    assert from_old == from_new
+    assert [kinds for _, kinds in from_old] == [kinds for _, kinds in from_new]
+    alerts = [[[a for _, a in points] for points, _ in side] for side in (from_old, from_new)]
+    assert alerts[0] == alerts[1]
+    flags = [[f for points, _ in side for f, _ in points] for side in (from_old, from_new)]
+    assert sum(a != b for a, b in zip(*flags, strict=True)) <= len(flags[0]) // 100
     assert any(kinds for _, kinds in from_new)  # the spike opened an incident

@@ -30,11 +30,21 @@ def test_the_peaks_of_a_daily_cycle_are_not_alerts(seed: int) -> None:
     assert verdict.false_alerts <= 5 and verdict.false_in_tail == 0, verdict.reason
 
 
-# Seed 1 of 0..5 is missed: the bump scores near the threshold because the spread at a trough
-# carries the half-hour profile's misfit (17 of 20 seeds pass, docs/QUALITY.md).
+# Seed 1 of 0..5 is missed: the bump's deviation falls between the calibrated tail's 0.99
+# quantile and its base (the upper edge of that quantile's bin), where every score is 2.00, not
+# above the threshold (18 of 20 seeds pass, docs/QUALITY.md).
 @pytest.mark.parametrize("seed", [0, 2, 3, 4, 5])
 def test_a_bump_at_a_trough_of_a_daily_cycle_is_found_and_the_peaks_are_not(seed: int) -> None:
     made = scenario("daily_bump", seed)
+    verdict = judge(made, engine_alerts(RECOMMENDED)(made))
+    assert verdict.passed, verdict.reason
+
+
+# Read as half-hour steps, a steep hour of the cycle jumped by 2 noise sigmas at a half hour's
+# edge, and the noise flags there alerted in the last 500 points (seed 15); read as lines between
+# the half hours' centers it does not (docs/QUALITY.md).
+def test_the_half_hour_edges_of_a_steep_daily_cycle_are_not_alerts() -> None:
+    made = scenario("daily_bump", 15)
     verdict = judge(made, engine_alerts(RECOMMENDED)(made))
     assert verdict.passed, verdict.reason
 
