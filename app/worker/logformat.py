@@ -31,6 +31,7 @@ from typing import IO, Any
 import orjson
 from faust import Worker
 
+from app.worker.gc_policy import freeze_startup_heap
 from incidents.log_context import CONTEXT_FIELDS
 from incidents.redact import Redactor, install_log_filter
 
@@ -121,7 +122,8 @@ def install_log_format(name: str, logger: logging.Logger | None = None) -> None:
 
 
 class EngineWorker(Worker):
-    """Faust's worker, with the engine's log format installed once Faust has set up logging."""
+    """Faust's worker, with the engine's log format installed once Faust has set up logging,
+    and the heap of start-up frozen once it has started (:mod:`app.worker.gc_policy`)."""
 
     def __init__(
         self,
@@ -142,3 +144,12 @@ class EngineWorker(Worker):
         install_log_format(self.log_format, logger)
         if self.redactor is not None:  # from the first line on: no secret in any log line
             install_log_filter(self.redactor, logger)
+
+    async def on_startup_finished(self) -> None:
+        """Tables recovered, agents and API started: what exists now lives as long as the
+        worker, so no full collection needs to walk it again."""
+        frozen = freeze_startup_heap()
+        logging.getLogger(__name__).info(
+            "%d objects of start-up frozen out of the collector", frozen
+        )
+        await super().on_startup_finished()

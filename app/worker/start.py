@@ -10,6 +10,7 @@ from pathlib import Path
 
 from api.security import usage_hint
 from app.worker.engine import Engine
+from app.worker.gc_policy import tune_collector
 from app.worker.kafka.broker import EmbeddedBroker
 from app.worker.kafka.embedded import BROKER_NAMES, start_embedded
 from app.worker.kafka.kafka_broker import EmbeddedKafka
@@ -35,6 +36,7 @@ def run_worker(
     ``on_start`` is called with the settings in use (the embedded broker's address included)
     just before the worker starts, e.g. to start the demo feed; what it returns is called when
     the worker has stopped, before the embedded broker stops."""
+    tune_collector()  # fewer young collections: the tail of produce → incident (gc_policy)
     stop_extra: Callable[[], None] | None = None
     broker: EmbeddedKafka | EmbeddedBroker | None = None
     if not settings.kafka_bootstrap_servers:
