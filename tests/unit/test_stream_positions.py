@@ -321,3 +321,61 @@ async def _lost_row() -> None:
     with pytest.raises(RuntimeError, match="broker gone"):
         await engine.write_back.flush()
     assert len(rows.sent) == 3
+
+
+class SpikeAt(TelemetryHandler):
+    """One row per message; the message at ``offset`` opens an incident."""
+
+    def __init__(self, engine: Any, offset: int) -> None:
+        super().__init__(engine)
+        self.spike = offset
+        self.scored: list[int] = []
+
+    async def handle(self, event: Any, stream: str, pending: PendingWrites) -> list[Any]:
+        offset = event.message.offset
+        self.scored.append(offset)
+        pending.set_row(f"entity-{offset}", event.message.partition, {"n": 1})
+        return [{"entity": f"entity-{offset}", "event": "open"}] if offset == self.spike else []
+
+
+def test_an_incident_is_published_before_the_rest_of_its_batch_is_scored() -> None:
+    asyncio.run(_published_at_once())
+
+
+async def _published_at_once() -> None:
+    engine = _batch_engine(interval_s=1.0)
+    handler = SpikeAt(engine, offset=1)
+    seen: list[tuple[list[int], Any]] = []
+
+    async def publish(events: list[Any]) -> None:
+        seen.append((list(handler.scored), engine.entity_state.data.get("entity-1")))
+
+    engine.publish_events = publish
+    await handler.handle_batch(_events(0, 1, 2, 3), "metrics")
+    # Published when its own message was scored, with its row already in the table (what
+    # another agent reads during the send), not once messages 2 and 3 were.
+    assert seen == [([0, 1], {"n": 1})]
+    assert handler.scored == [0, 1, 2, 3]
+    assert engine.entity_state.data[POSITION] == {"next": 4}
+
+
+def test_a_rebalance_during_a_publish_leaves_the_rest_of_the_batch_and_its_position() -> None:
+    asyncio.run(_rebalanced_during_publish())
+
+
+async def _rebalanced_during_publish() -> None:
+    engine = _batch_engine(interval_s=1.0)
+    handler = SpikeAt(engine, offset=1)
+    await handler.handle_batch(_events(0), "metrics")
+    assert engine.entity_state.data[POSITION] == {"next": 1}
+
+    async def publish(events: list[Any]) -> None:
+        engine.app.consumer_generation_id += 1  # the partitions went and came back meanwhile
+
+    engine.publish_events = publish
+    await handler.handle_batch(_events(1, 2, 3), "metrics")
+    # Message 1 is scored and its row kept (its row's offset skips it when read again); 2 and
+    # 3 are left, and the position stays where it was: the owner reads from offset 1 again.
+    assert handler.scored == [0, 1]
+    assert engine.entity_state.data["entity-1"] == {"n": 1}
+    assert engine.entity_state.data[POSITION] == {"next": 1}
