@@ -1,8 +1,9 @@
 """Pausing Python's cyclic garbage collector while a large request builds its objects.
 
 Parsing 100,000 records, or building the 100,000 point objects of an answer, allocates a
-container per record; every 700 of them start a collection, which walks a heap that the same
-request has filled, so the work grows faster than the request: at 100,000 points the collector
+container per record; every 700 of them (10,000 in a worker: ``app.worker.gc_policy``) start a
+collection, which walks a heap that the same request has filled, so the work grows faster than
+the request: at 100,000 points the collector
 took about two thirds of parsing the body and of encoding the answer (measured with
 ``bench.score_path`` when this was added).
 Reference counting still frees everything these objects leave behind, and only reference cycles

@@ -1,0 +1,1 @@
+"""A probe of a worker's event loop and garbage collector: see sitecustomize.py."""
