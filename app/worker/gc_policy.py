@@ -4,7 +4,7 @@ start-up frozen out of the full collections.
 With CPython's default thresholds (700, 10, 10) a worker at 1,000 single-point messages/s ran a
 full collection (the oldest generation, every tracked object in the process) every 7 to 10 s;
 each took 200 to 400 ms on the loaded development machine and freed almost nothing (measured
-with ``gc.callbacks`` in the worker; docs/PROFILING.md, "Latency comes from batching"). The
+with ``bench/loop_probe`` in the worker; docs/PROFILING.md, "The tail of produce → incident"). The
 event loop stops meanwhile, so the incidents whose points arrived then waited for it: that was
 the tail of produce → incident at 1,000 events/s. Objects that live about a second (the rows a
 write-back flush sends once per interval, a batch's messages and events) outlived the two young
@@ -12,9 +12,9 @@ collections, which run every 700 allocations, and so counted toward the next ful
 
 - :func:`tune_collector`: the youngest generation is collected every
   :data:`YOUNG_COLLECTION_EVERY` allocations instead of 700. Most of those objects are then gone
-  by the time a young collection looks at them; none of the full collections of that stream
-  came back in the same measurement, and the collector's CPU time fell from about 43 to 12 µs a
-  message. A young collection walks at most that many objects (a few ms).
+  by the time a young collection looks at them; in the same measurement the full collections
+  of the stream went (none, or one in 75 s), and the collector's CPU time fell from about 43 to
+  12 µs a message. A young collection walks at most that many new objects (a few ms).
 - :func:`freeze_startup_heap`: once the worker has started (modules, Faust, the API, the
   recovered tables: about 140,000 objects), those objects move to the permanent generation,
   which no collection walks; a full collection that still comes walks only what the worker made
