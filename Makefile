@@ -3,9 +3,6 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# The modules listed in detectors/kernel.py compiled with mypyc (scripts/build_kernel.py): rebuilt
-# when their sources change (the script compares digests); without a C compiler the engine runs
-# them as Python, slower.
 # Test processes for `make test`: each runs its own embedded broker and takes whole files.
 TEST_JOBS ?= 2
 
@@ -19,6 +16,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) kernel
 
+# The modules listed in detectors/kernel.py compiled with mypyc (scripts/build_kernel.py): rebuilt
+# when their sources change (the script compares digests); without a C compiler the engine runs
+# them as Python, slower.
 kernel: $(STAMP)
 	$(BIN)/python scripts/build_kernel.py
 
