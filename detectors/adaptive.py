@@ -63,6 +63,8 @@ from array import array
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
 
+import numpy as np
+
 from detectors._checks import require_finite, require_int, state_field
 from detectors._packed import (
     pack_decimals,
@@ -88,7 +90,7 @@ from detectors.adaptive_state import (
     _unpack32,
 )
 from detectors.adaptive_step import FeatureStep
-from detectors.base import Detector, DetectorError, Step
+from detectors.base import BlockSteps, Detector, DetectorError, Step
 
 
 class Adaptive(Detector):
@@ -311,7 +313,7 @@ class Adaptive(Detector):
             f = features[i]
             if math.isnan(v):
                 scores.append(_NAN)
-                baseline.append(self._feature_baseline(i) or (_NAN, _NAN))
+                baseline.append(self._kernel.baseline_of(f) or (_NAN, _NAN))
                 flagged.append(False)
                 continue
             if math.isnan(f.plain):
@@ -319,11 +321,7 @@ class Adaptive(Detector):
                 baseline.append((_NAN, _NAN))
                 flagged.append(False)
                 if learn:
-                    f.level = f.plain = f.prev = f.high = f.low = v
-                    f.first = ts if ts is not None else 0.0
-                    f.last = ts if ts is not None else _NAN
-                    f.n = 1.0
-                    self._kernel.familiar(f, v)
+                    self._kernel.start(f, v, 0.0 if ts is None else ts, ts is not None)
                     learned = True
                 continue
             if learn:
@@ -340,16 +338,62 @@ class Adaptive(Detector):
             self._n_learned += 1
         return Step(scores, baseline, flagged, tuple(change))
 
+    def step_block(self, rows: np.ndarray, ts: np.ndarray | None, threshold: float) -> BlockSteps:
+        """:meth:`step` with learning on each of ``rows`` in order (at ``ts``, seconds; None:
+        no profile) against one ``threshold``, as arrays: the same floats, flags and change
+        points. Each feature's values are walked by the compiled kernel
+        (:meth:`detectors.adaptive_step.FeatureStep.walk`), one feature after the other (a
+        feature's step reads only its own state), with no object made per point.
+
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(2)
+        >>> rows = 100.0 + rng.normal(size=(300, 2))
+        >>> rows[250, 0], rows[260:, 1], rows[5, 1] = 120.0, rows[260:, 1] + 50.0, np.nan
+        >>> one, block = Adaptive(2), Adaptive(2)
+        >>> steps = [one.step(row.tolist(), 60.0 * k, 2.0) for k, row in enumerate(rows)]
+        >>> walked = block.step_block(rows, 60.0 * np.arange(300), 2.0)
+        >>> np.array_equal(walked.feature_scores, [s.feature_scores for s in steps], equal_nan=True)
+        True
+        >>> walked.flagged.tolist() == [s.flagged for s in steps]
+        True
+        >>> walked.changes == {k: s.change for k, s in enumerate(steps) if s.change}
+        True
+        >>> block.to_state() == one.to_state()
+        True
+        """
+        m, n = rows.shape
+        rows = np.where(np.isfinite(rows), rows, np.nan)
+        times = None if ts is None else np.asarray(ts, dtype=float).tolist()
+        found = np.empty((n, m, 3))
+        flagged = np.empty((n, m), dtype=bool)
+        moved: list[tuple[int, int, float, float]] = []
+        kernel = self._kernel
+        for i, f in enumerate(self._features):
+            out: list[float] = []
+            flags: list[bool] = []
+            changes: list[tuple[int, float, float]] = []
+            kernel.walk(f, rows[:, i].tolist(), times, threshold, out, flags, changes)
+            found[i] = np.array(out, dtype=float).reshape(m, 3)
+            flagged[i] = flags
+            moved.extend((k, i, before, after) for k, before, after in changes)
+        learned = ~np.isnan(rows).all(axis=1)
+        self._n_learned += int(np.count_nonzero(learned))
+        by_row: dict[int, list[tuple[int, float, float]]] = {}
+        for k, i, before, after in sorted(moved):
+            by_row.setdefault(k, []).append((i, before, after))
+        return BlockSteps(
+            found[:, :, 0].T,
+            found[:, :, 1].T,
+            found[:, :, 2].T,
+            flagged.T,
+            learned,
+            {k: tuple(change) for k, change in by_row.items()},
+        )
+
     # ---------------------------------------------------------------- the Detector contract
 
     def _feature_baseline(self, i: int) -> tuple[float, float] | None:
-        f = self._features[i]
-        if math.isnan(f.plain):
-            return None
-        prediction = f.plain
-        sd = math.sqrt(f.var) if f.w_var > 0 else 0.0
-        least = f.step if f.step < math.inf else self.rel_floor * abs(prediction)
-        return prediction, max(sd, least, self.range_floor * (f.high - f.low), 1e-9)
+        return self._kernel.baseline_of(self._features[i])
 
     def _learn_value(self, i: int, v: float) -> None:
         """Learn ``v`` as a normal point without a time (feedback)."""

@@ -12,7 +12,7 @@ from array import array
 from typing import Any
 
 from detectors._value_bands import familiarity, visit
-from detectors.adaptive_state import _DAY, BINS, _Feature
+from detectors.adaptive_state import _DAY, _NAN, BINS, _Feature
 
 _HALF_HOUR = _DAY / BINS
 
@@ -74,11 +74,20 @@ class FeatureStep:
     novel_levels: int
     familiar_factor: float
     _params: tuple[float, ...]  # what :meth:`_step_params` gave at construction
+    # what :meth:`point` found of its point, besides its score
+    center: float
+    spread: float
+    flag: bool
+    moved: bool
+    moved_from: float
+    moved_to: float
 
     def __init__(self, params: Any) -> None:
         for name in STEP_PARAMS:
             setattr(self, name, getattr(params, name))
         self._params = self._step_params()
+        self.center = self.spread = self.moved_from = self.moved_to = _NAN
+        self.flag = self.moved = False
 
     def _step_params(self) -> tuple[float, ...]:
         """The parameters a step reads, in one tuple."""
@@ -102,6 +111,81 @@ class FeatureStep:
         baseline: list[tuple[float, float]],
         flagged: list[bool],
     ) -> tuple[int, float, float] | None:
+        """Score feature ``i``'s value ``v`` (not NaN; ``f`` has a level) at ``ts`` and learn
+        it: its reported signed score, ``(center, spread)`` and flag appended to the lists, and
+        a change point ``(i, before, after)`` if it made one."""
+        scores.append(self.point(f, v, 0.0 if ts is None else ts, ts is not None, threshold))
+        baseline.append((self.center, self.spread))
+        flagged.append(self.flag)
+        return (i, self.moved_from, self.moved_to) if self.moved else None
+
+    def walk(
+        self,
+        f: _Feature,
+        values: list[float],
+        times: list[float] | None,
+        threshold: float,
+        out: list[float],
+        flagged: list[bool],
+        changes: list[tuple[int, float, float]],
+    ) -> None:
+        """:meth:`score_learn` (or the first value's start, or a missing value's baseline) on
+        each of a feature's ``values`` in order, at ``times`` (None: no time), with the state
+        kept in ``f`` from one to the next: per value its reported signed score, center and
+        spread appended to ``out`` (three floats a value), its flag to ``flagged``, and a change
+        point ``(k, before, after)`` at value ``k`` to ``changes``. NaN is a missing value."""
+        timed = times is not None
+        ts = 0.0
+        for k in range(len(values)):
+            v = values[k]
+            if times is not None:
+                ts = times[k]
+            if math.isnan(v):
+                out.append(_NAN)
+                base = self.baseline_of(f)
+                if base is None:
+                    out.append(_NAN)
+                    out.append(_NAN)
+                else:
+                    out.append(base[0])
+                    out.append(base[1])
+                flagged.append(False)
+            elif math.isnan(f.plain):
+                out.append(0.0)
+                out.append(_NAN)
+                out.append(_NAN)
+                flagged.append(False)
+                self.start(f, v, ts, timed)
+            else:
+                out.append(self.point(f, v, ts, timed, threshold))
+                out.append(self.center)
+                out.append(self.spread)
+                flagged.append(self.flag)
+                if self.moved:
+                    changes.append((k, self.moved_from, self.moved_to))
+
+    def start(self, f: _Feature, v: float, ts: float, timed: bool) -> None:
+        """Learn a feature's first value ``v`` (at ``ts`` when ``timed``)."""
+        f.level = f.plain = f.prev = f.high = f.low = v
+        f.first = ts if timed else 0.0
+        f.last = ts if timed else _NAN
+        f.n = 1.0
+        self.familiar(f, v)
+
+    def baseline_of(self, f: _Feature) -> tuple[float, float] | None:
+        """The feature's ``(center, spread)`` now, None before its first value."""
+        if math.isnan(f.plain):
+            return None
+        prediction = f.plain
+        sd = math.sqrt(f.var) if f.w_var > 0 else 0.0
+        least = f.step if f.step < math.inf else self.rel_floor * abs(prediction)
+        return prediction, max(sd, least, self.range_floor * (f.high - f.low), 1e-9)
+
+    def point(self, f: _Feature, v: float, ts: float, timed: bool, threshold: float) -> float:
+        """Score ``v`` (not NaN; ``f`` has a level) at ``ts`` (when ``timed``) against
+        ``threshold`` and learn it: the reported signed score; the center and spread it was
+        scored against, its flag and the change point it made (``moved``, from ``moved_from``
+        to ``moved_to``) are left in this object's fields."""
         # The hot path of the recommended model: parameters and fields read once into locals,
         # ``max``/``min`` of two written as the comparisons they make (``max(a, b)`` is ``b if
         # b > a else a``), so every result is the same float as the plain expressions'.
@@ -112,7 +196,7 @@ class FeatureStep:
             var_points, repeat_level, repeat_points, novel_bins, novel_levels,
         ) = self._params  # fmt: skip
         # the expected value: the level (the profile's when it is in use) and the offset
-        if ts is None:
+        if not timed:
             k = 0
             on = False
         else:
@@ -136,7 +220,7 @@ class FeatureStep:
         lin = old
         k2 = k
         u = 0.0
-        if has and ts is not None:
+        if has and timed:
             at = ts % _DAY / _HALF_HOUR - k - 0.5  # -0.5 .. 0.5 from the center of bin k
             k2 = (k + 1) % BINS if at >= 0.0 else (k - 1) % BINS
             if seen >> k2 & 1:
@@ -167,7 +251,7 @@ class FeatureStep:
             s = ranged
         if s < 1e-9:
             s = 1e-9
-        if ts is not None and peak_factor > 0:
+        if timed and peak_factor > 0:
             day = float(math.floor(ts / _DAY))
             if day != f.day and not math.isnan(f.day):
                 self._fade_peaks(f, day)
@@ -259,15 +343,15 @@ class FeatureStep:
                 familiar = float(self.familiar(f, v))
         if familiar and reported > RECOVER * threshold:  # else it is kept whole
             reported = self._familiar_score(f, reported, threshold, familiar)
-        scores.append(math.copysign(reported, r))
-        baseline.append((prediction, s))
-        flagged.append(flag)
+        self.center = prediction
+        self.spread = s
+        self.flag = flag
         n = f.n
         if n >= 10:
             cal.learn(z)
         n += 1
         f.n = n
-        moved = None
+        moved = False
         # change point: a decaying count of flags, the run's mean and variance
         flags = f.flags * change_decay + (1.0 if flag else 0.0)
         if flag:
@@ -289,7 +373,9 @@ class FeatureStep:
                 f.var = f.run_m2
             flags = f.run_n = f.run_mean = f.run_m2 = 0.0
             kept = v
-            moved = (i, prediction, new)
+            moved = True
+            self.moved_from = prediction
+            self.moved_to = new
         elif flag:
             limit = cal.z_at(threshold + self._budget_shift(f)) * s
             if abs_r < limit:
@@ -312,7 +398,7 @@ class FeatureStep:
         w = alpha / w_level
         plain += w * (kept - plain)
         level += w * (kept - old - level)
-        if ts is not None:
+        if timed:
             d = kept - level
             last = f.last
             if not math.isnan(last):
@@ -384,8 +470,10 @@ class FeatureStep:
                 level += fast - base
                 plain += fast - base
                 drift = 0.0
-                if moved is None:
-                    moved = (i, base, fast)
+                if not moved:
+                    moved = True
+                    self.moved_from = base
+                    self.moved_to = fast
             f.drift = drift
         f.level = level
         f.plain = plain
@@ -403,7 +491,8 @@ class FeatureStep:
         f.high = high if high > v else v
         low += (v - low) / 32
         f.low = low if low < v else v
-        return moved
+        self.moved = moved
+        return math.copysign(reported, r)
 
     def _fade_peaks(self, f: _Feature, day: float) -> None:
         """A new day: the peaks of earlier days decay (by ``e`` in ``peak_days``) and take

@@ -51,6 +51,20 @@ class Step:
     change: tuple[tuple[int, float, float], ...]
 
 
+@dataclass
+class BlockSteps:
+    """What :meth:`Detector.step_block` found for a block of rows: per row and feature the
+    signed score, center, spread and flag (``(rows, features)`` arrays), which rows were learned
+    (those with a value), and per row with change points its ``(feature, before, after)``."""
+
+    feature_scores: np.ndarray
+    centers: np.ndarray
+    spreads: np.ndarray
+    flagged: np.ndarray
+    learned: np.ndarray
+    changes: dict[int, tuple[tuple[int, float, float], ...]]
+
+
 def spread_floor(center: float) -> float:
     """Smallest spread a learned detector uses: ``max(1e-9, 1e-6 * abs(center))``.
 
@@ -216,6 +230,12 @@ class Detector(ABC):
     ) -> Step:
         """Score ``x`` at event time ``ts``, flag the features above ``threshold`` and, with
         ``learn``, learn it. Detectors whose :attr:`learning` is ``"owned"`` implement it."""
+        raise NotImplementedError(f"{self.name} does not own its learning")
+
+    def step_block(self, rows: np.ndarray, ts: np.ndarray | None, threshold: float) -> BlockSteps:
+        """:meth:`step` with learning on each of ``rows`` (a float array, one row a point) in
+        order, at ``ts`` (None: no time), against one ``threshold``. Detectors whose
+        :attr:`learning` is ``"owned"`` implement it."""
         raise NotImplementedError(f"{self.name} does not own its learning")
 
     def __init__(self, n_features: int) -> None:

@@ -32,6 +32,7 @@ from detectors.budget import BudgetThreshold
 from detectors.model_point import PointScorer
 from detectors.model_spec import ModelSpec as ModelSpec
 from detectors.results import BlockResult
+from detectors.thresholds import StaticThreshold
 
 
 class ModelScorer(PointScorer):
@@ -89,9 +90,13 @@ class ModelScorer(PointScorer):
     def _score_owned_block(
         self, rows: np.ndarray, out: BlockResult, times: np.ndarray | None, learn: bool
     ) -> None:
-        """:meth:`score_one` (owned learning) on each row in order, the results gathered in
-        lists and written to ``out`` at once (a row at a time costs more than the detector's
-        step)."""
+        """:meth:`score_one` (owned learning) on each row in order: with learning and a static
+        threshold (which a row's score does not move) the detector's own block walk, else
+        each row's step, the results gathered in lists and written to ``out`` at once (a row at
+        a time costs more than the detector's step)."""
+        if learn and isinstance(self.threshold, StaticThreshold):
+            self._walk_owned_block(rows, out, times)
+            return
         m, n = rows.shape
         stamps: list[float | None] = [None] * m if times is None else times.tolist()
         scores, thresholds, flagged, warm = [], [], [], []
@@ -122,6 +127,26 @@ class ModelScorer(PointScorer):
         base = np.fromiter(flat, float, 2 * m * n).reshape(m, n, 2)
         out.centers[:] = base[:, :, 0]
         out.spreads[:] = base[:, :, 1]
+
+    def _walk_owned_block(
+        self, rows: np.ndarray, out: BlockResult, times: np.ndarray | None
+    ) -> None:
+        """:meth:`_score_owned_block` with learning and a static threshold, in one walk of the
+        detector (:meth:`detectors.base.Detector.step_block`)."""
+        threshold = self.threshold.get()
+        before = self.detector.n_learned
+        steps = self.detector.step_block(rows, times, threshold)
+        learned = steps.learned
+        warm = before + np.cumsum(learned) - learned >= self.warmup
+        score = np.fmax.reduce(np.abs(steps.feature_scores), axis=1)  # combined_score
+        out.score[:] = score
+        out.threshold[:] = threshold
+        out.is_anomaly[:] = warm & np.isfinite(score) & steps.flagged.any(axis=1)
+        out.warm[:] = warm
+        out.feature_scores[:] = steps.feature_scores
+        out.centers[:] = steps.centers
+        out.spreads[:] = steps.spreads
+        out.changes.update(steps.changes)
 
     def _settle(
         self,

@@ -59,6 +59,42 @@ def test_a_block_scores_as_one_point_at_a_time_through_stored_states(seed: int) 
     assert any(p.is_anomaly for p in singles)
 
 
+def _block_against_one_at_a_time(timed: bool) -> None:
+    """The block walk against score_one: every float, flag, warm-up and change point, and the
+    state after; with missing and infinite values, a row with none, a level shift."""
+    ts, rows = _series(5, 3000)
+    rows[1200:, 0] += 40.0
+    rows[700, :] = np.nan
+    rows[701, 1] = np.inf
+    times = ts.tolist() if timed else [None] * len(ts)
+    one = ModelScorer(_spec())
+    singles = [one.score_one(r, ts=t) for r, t in zip(rows.tolist(), times, strict=True)]
+    scorer = ModelScorer(_spec())
+    block = []
+    for start, stop in ((0, 1), (1, 29), (29, 1000), (1000, 3000)):
+        part = scorer.score_block(rows[start:stop], ts=ts[start:stop] if timed else None)
+        block.extend(part.point(k) for k in range(stop - start))
+    assert [repr(p) for p in block] == [repr(p) for p in singles]
+    assert scorer.to_state() == one.to_state()
+    assert sum(p.is_anomaly for p in singles) > 10 and any(p.change for p in singles)
+    assert not singles[10].warm and singles[100].warm
+
+
+@pytest.mark.parametrize("timed", [True, False])
+def test_a_block_walk_gives_every_point_what_one_at_a_time_gives_to_the_last_bit(
+    timed: bool,
+) -> None:
+    _block_against_one_at_a_time(timed)
+
+
+@pytest.mark.python_modules  # where the compiled modules run, test_kernel runs it as Python
+@pytest.mark.parametrize("timed", [True, False])
+def test_the_python_block_walk_gives_what_one_at_a_time_gives_to_the_last_bit(
+    timed: bool,
+) -> None:
+    _block_against_one_at_a_time(timed)
+
+
 def test_the_stored_state_of_a_key_is_under_2_kb() -> None:
     ts, rows = _series(0, 3000)
     scorer = ModelScorer(ModelSpec("adaptive", {}, n_features=1))

@@ -95,6 +95,36 @@ def _adaptive(seed: int) -> list[str]:
     return out
 
 
+def _adaptive_blocks(seed: int) -> list[str]:
+    """:func:`_adaptive`'s points through the block walk (``Adaptive.step_block``), in blocks
+    that end at each point without a time (which goes as a block of one without times), then
+    noise whose level moves for good, in blocks: every block's scores, baselines, flags and
+    change points, and the state now and then."""
+    out = []
+    shift = np.random.default_rng(seed).normal(size=(2500, 2)) + [100.0, 5.0]
+    shift[2000:, 0] += 50.0
+    for det, points in (
+        (Adaptive(2), list(_points(seed))),
+        (Adaptive(2), [(row, 60.0 * k) for k, row in enumerate(shift.tolist())]),
+    ):
+        start = 0
+        while start < len(points):
+            stop = start + 1
+            if points[start][1] is not None:
+                while stop < len(points) and points[stop][1] is not None and stop - start < 300:
+                    stop += 1
+            rows = np.array([x for x, _ in points[start:stop]], dtype=float)
+            ts = None if points[start][1] is None else np.array([t for _, t in points[start:stop]])
+            steps = det.step_block(rows, ts, 2.0)
+            found = (steps.feature_scores, steps.centers, steps.spreads, steps.flagged)
+            out.append(repr([a.tolist() for a in found] + [steps.learned.tolist(), steps.changes]))
+            if start // 250 != stop // 250:
+                out.append(json.dumps(det.to_state()))
+            start = stop
+        out.append(json.dumps(det.to_state()))
+    return out
+
+
 def _messages(n: int, entities: int, seed: int) -> Iterator[tuple[str, bytes]]:
     """Metrics messages as producers send them, round robin over ``entities`` keys: mostly one
     point, sometimes a columnar block of 2-40; normal values with spikes that open incidents, a
@@ -170,6 +200,7 @@ def _engine(name: str, n: int = 1500, entities: int = 7) -> list[str]:
 def lines() -> dict[str, list[str]]:
     """Everything the comparison looks at, by workload (run by each side's process)."""
     answers = {f"adaptive {seed}": _adaptive(seed) for seed in range(2)}
+    answers.update({f"adaptive blocks {seed}": _adaptive_blocks(seed) for seed in range(2)})
     answers.update({f"engine {name}": _engine(name) for name in ENGINE_CONFIGS})
     return answers
 
@@ -215,6 +246,8 @@ def test_compiled_and_python_modules_answer_the_same_bit_for_bit() -> None:
     adaptive = [line for line in slow["adaptive 0"] if line.startswith("([")]
     assert sum(line.count("True") for line in adaptive) > 10
     assert any(not line.endswith("())") for line in adaptive)
+    blocks = "\n".join(slow["adaptive blocks 0"])
+    assert "True" in blocks and ": ((" in blocks  # flags and change points
     for name in ENGINE_CONFIGS:
         text = "\n".join(slow[f"engine {name}"])
         assert '"event":"open"' in text and '"event":"resolve"' in text, name
