@@ -8,13 +8,15 @@ from __future__ import annotations
 import binascii
 import math
 from array import array
+from typing import Final
 
 from detectors._packed import unpack_bytes
 from detectors._tail import TailCalibration
 
-BINS = 48  # half hours of a day
-_DAY = 86400.0
-_NAN = math.nan
+# Final: the compiled modules read them as constants, not from the module's dict
+BINS: Final = 48  # half hours of a day
+_DAY: Final = 86400.0
+_NAN: Final = math.nan
 # The scalars of a feature's state, packed in this order.
 _SCALARS = (
     "level", "plain", "w_level", "var", "w_var", "err_plain", "err_season", "step", "prev",

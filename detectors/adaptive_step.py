@@ -9,29 +9,29 @@ from __future__ import annotations
 
 import math
 from array import array
-from typing import Any
+from typing import Any, Final
 
 from detectors._value_bands import familiarity, visit
 from detectors.adaptive_state import _DAY, _NAN, BINS, _Feature
 
-_HALF_HOUR = _DAY / BINS
+_HALF_HOUR: Final = _DAY / BINS
 
 #: The least score of the point whose sustained sum first crosses ``sustain_sum``, times the
 #: threshold: the run is reported once, at its confirmation, above the scores of single noisy
 #: points near the threshold and below the persistence bypass (2x), so it changes no alert. On
 #: NAB dev's *tune* half any factor from 1.25 to 1.9 gives the same continuous score
 #: (docs/QUALITY.md).
-CONFIRMED = 1.5
+CONFIRMED: Final = 1.5
 #: The recommended suppression's bypass (``bypass_factor``) and the lifecycle's recovery bar
 #: (``recover_ratio``), times the threshold: a familiar level's score is cut only between them.
-BYPASS = 2.0
-RECOVER = 0.8
+BYPASS: Final = 2.0
+RECOVER: Final = 0.8
 #: When the daily profile comes into use, the variance of the residuals from it while it was
 #: still being learned (day 1: offsets set from one point, then converging) counts as this many
 #: points only, so the spread comes down to the learned profile's within hours, not days. On the
 #: behaviour scenarios and NAB dev's *tune* half 100 and 300 give the same scenarios; 100 the
 #: better NAB figure (docs/QUALITY.md).
-RELEARN_POINTS = 100.0
+RELEARN_POINTS: Final = 100.0
 #: The detector's parameters a step reads (:class:`FeatureStep` takes them at construction).
 STEP_PARAMS = (
     "alpha", "var_alpha", "fast_alpha", "min_z", "change_decay", "change_count", "drift_sigmas",
@@ -40,6 +40,12 @@ STEP_PARAMS = (
     "var_ratio", "var_points", "repeat_level", "repeat_points", "novel_bins", "novel_levels",
     "familiar_factor",
 )  # fmt: skip
+#: What :meth:`FeatureStep._step_params` gives: 25 floats, a tuple of fixed length, which the
+#: compiled module keeps unboxed (a step unpacks it at no cost).
+_Params = tuple[
+    float, float, float, float, float, float, float, float, float, float, float, float, float,
+    float, float, float, float, float, float, float, float, float, float, float, float,
+]  # fmt: skip
 
 
 class FeatureStep:
@@ -73,7 +79,7 @@ class FeatureStep:
     novel_bins: int
     novel_levels: int
     familiar_factor: float
-    _params: tuple[float, ...]  # what :meth:`_step_params` gave at construction
+    _params: _Params  # what :meth:`_step_params` gave at construction
     # what :meth:`point` found of its point, besides its score
     center: float
     spread: float
@@ -89,7 +95,7 @@ class FeatureStep:
         self.center = self.spread = self.moved_from = self.moved_to = _NAN
         self.flag = self.moved = False
 
-    def _step_params(self) -> tuple[float, ...]:
+    def _step_params(self) -> _Params:
         """The parameters a step reads, in one tuple."""
         return (
             self.alpha, self.var_alpha, self.fast_alpha, self.min_z, self.change_decay,
