@@ -14,6 +14,7 @@ import orjson
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from starlette.types import Receive, Scope
 
 from api.deps import Access
 from api.engine import InvalidInput
@@ -53,14 +54,22 @@ def parse_json(body: bytes) -> Any:
 
 class NestingGuardRequest(Request):
     """A request whose JSON body refuses pathological nesting, and bytes that are not UTF-8, as
-    invalid JSON (a 422 on ``body``) instead of FastAPI's unexplained 400."""
+    invalid JSON (a 422 on ``body``) instead of FastAPI's unexplained 400. ``prepare`` (if any)
+    takes the parsed body in the same pause of the collector, before FastAPI validates it."""
+
+    def __init__(
+        self, scope: Scope, receive: Receive, prepare: Callable[[Any], Any] | None = None
+    ) -> None:
+        super().__init__(scope, receive)
+        self.prepare = prepare
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             body = await self.body()
             try:
                 with paused_gc():
-                    self._json = parse_json(body)
+                    parsed = parse_json(body)
+                    self._json = parsed if self.prepare is None else self.prepare(parsed)
             except RecursionError:
                 raise json.JSONDecodeError(NESTING_MESSAGE, "", 0) from None
             except UnicodeDecodeError:
@@ -73,13 +82,19 @@ class GuardedRoute(APIRoute):
     so a refused request costs no parsing; refuses query parameters the route does not take (a
     misspelt filter would otherwise be ignored and the answer unfiltered) and a single-valued one
     given twice (FastAPI would keep the last and ignore the first); then parses JSON with
-    :class:`NestingGuardRequest`."""
+    :class:`NestingGuardRequest`, handing the parsed body to :attr:`prepare_body` first when a
+    subclass names one."""
+
+    #: What a route does with its parsed JSON body before FastAPI validates it (with the collector
+    #: still paused): a function of the body that returns the body to validate.
+    prepare_body: Callable[[Any], Any] | None = None
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         access = find_access(self.dependant)
         known = query_names(self.dependant)
         single = known - repeatable_query_names(self.dependant)
+        prepare = type(self).prepare_body
 
         async def guarded(request: Request) -> Response:
             started = time.perf_counter()
@@ -98,7 +113,7 @@ class GuardedRoute(APIRoute):
                         f"query parameter {name!r} is given more than once; give it once",
                         field=name,
                     )
-            response = await handler(NestingGuardRequest(request.scope, request.receive))
+            response = await handler(NestingGuardRequest(request.scope, request.receive, prepare))
             response.headers["Server-Timing"] = server_timing(time.perf_counter() - started)
             return response
 

@@ -140,7 +140,7 @@ class InProcessScorer:
     def __call__(self, body: bytes) -> float:
         """Seconds to validate ``body`` and score it, as a dry run on a key with history."""
         from api.nogc import paused_gc
-        from api.records import RecordColumns, columns_batch
+        from api.records import RecordColumns, columns_batch, compact_records
         from api.routing import parse_json
         from api.schemas.score import ScoreIn
         from app.telemetry.messages import records_to_batch
@@ -148,7 +148,7 @@ class InProcessScorer:
 
         started = time.perf_counter()
         with paused_gc():  # as the route parses
-            parsed = parse_json(body)
+            parsed = compact_records(parse_json(body))
         request = ScoreIn.model_validate(parsed)  # plain records become columns
         with paused_gc():  # as the engine decodes and scores
             if isinstance(request.records, RecordColumns):

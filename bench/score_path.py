@@ -1,8 +1,8 @@
 """Where a `POST /anomaly/score` dry run spends its time, in-process, section by section.
 
 The bench's request body (README configuration, a key that learned the bench's history, epoch
-times, two values) goes through the same steps as in a worker that owns the key: the body parsed (``parse_json``) and
-validated (``ScoreIn``), the engine's request built (``Engine._score_request``), ``score_batch``
+times, two values) goes through the same steps as in a worker that owns the key: the body parsed
+(``parse_json``, its records turned into columns by ``compact_records``) and validated (``ScoreIn``), the engine's request built (``Engine._score_request``), ``score_batch``
 as a dry run, the worker's reply columns, and the answer encoded (``score_reply``). HTTP and
 the event loop are left out. Prints the median milliseconds per section and in all:
 
@@ -22,6 +22,7 @@ from typing import Any
 
 from api.engine import ScoreCommand
 from api.nogc import paused_gc
+from api.records import compact_records
 from api.routing import parse_json
 from api.schemas.config import ModelConfigIn
 from api.schemas.score import ScoreIn, ScoreOut
@@ -56,7 +57,7 @@ def one_request(
         took[name] = clock() - started
         return result
 
-    parsed = timed("parse", lambda: parse_json(body))
+    parsed = timed("parse", lambda: compact_records(parse_json(body)))  # as the score route does
     request = timed("validate", lambda: ScoreIn.model_validate(parsed), paused=False)
     command = ScoreCommand(request.model_id, request.entity, request.records, dry_run=True)
     built["request"] = timed("request", lambda: Engine._score_request(command, config))

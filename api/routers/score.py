@@ -11,12 +11,20 @@ from api import examples, responses
 from api.deps import EngineDep, ScoreAccess
 from api.engine import InvalidInput, ScoreCommand
 from api.nogc import paused_gc
-from api.records import RecordColumns
+from api.records import RecordColumns, compact_records
 from api.routing import GuardedRoute
 from api.schemas.score import ScoreIn, ScoreOut
 from api.score_reply import points_to_columns, quality, score_reply
 
-router = APIRouter(prefix="/anomaly", tags=["scoring"], route_class=GuardedRoute)
+
+class ScoreRoute(GuardedRoute):
+    """Plain records become columns as soon as the body is parsed (:func:`compact_records`):
+    one object per record lives only inside the parse's pause of the collector."""
+
+    prepare_body = staticmethod(compact_records)
+
+
+router = APIRouter(prefix="/anomaly", tags=["scoring"], route_class=ScoreRoute)
 
 
 @router.post(

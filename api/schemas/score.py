@@ -136,7 +136,10 @@ class ScoreIn(StrictIn):
     ) -> list[RecordIn] | RecordColumns:
         """Plain records become :class:`RecordColumns` in one pass; any other goes through
         ``RecordIn`` one by one, whose errors name the record and field. The columnar form
-        (an object) becomes :class:`RecordColumns` or an error naming the wrong entry."""
+        (an object) becomes :class:`RecordColumns` or an error naming the wrong entry; records
+        already turned into columns (:func:`api.records.compact_records`) stay as they are."""
+        if isinstance(records, RecordColumns):
+            return records
         if isinstance(records, dict):
             return columns_of(records)
         columns = record_columns(records)

@@ -20,9 +20,10 @@ collections, which run every 700 allocations, and so counted toward the next ful
   which no collection walks; a full collection that still comes walks only what the worker made
   since (about half the pause at 1,400 keys). They are still freed when their last reference
   goes; only a reference cycle among them would never be collected, and objects of start-up
-  live as long as the process anyway. A large REST request that promotes its objects
-  (``api.nogc.paused_gc``) puts them back in the oldest generation: a full collection walks
-  them again, as it does without the freeze.
+  live as long as the process anyway. Nothing unfreezes them: ``api.nogc.paused_gc`` once
+  promoted a large request's objects with ``gc.freeze()`` then ``gc.unfreeze()``, which put this
+  heap back into the full collections after the first request of 10,000 records (a full
+  collection during a 100,000-point request then took 65-106 ms of CPU instead of 6).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ from the worker's columns, and both say exactly what the per-record path said.""
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import time
@@ -316,3 +317,18 @@ def test_the_answer_as_columns_holds_what_the_points_say(client: TestClient) -> 
     assert {k: v for k, v in answer.items() if k not in ("results", "columns")} == {
         k: v for k, v in points.items() if k not in ("results", "columns")
     }
+
+
+def test_a_large_request_leaves_the_heap_frozen_at_start_frozen(client: TestClient) -> None:
+    """A worker freezes its start-up heap out of the collector (app.worker.gc_policy); a large
+    request must not put it back into the full collections."""
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        body = {"model_id": "metrics-v1", "entity": "host-1", "records": _spiky(30_000)}
+        response = client.post("/anomaly/score", json=body)
+        assert response.status_code == 200
+        assert len(response.json()["results"]) == 30_000
+        assert gc.get_freeze_count() > frozen * 0.9  # a few frozen objects were freed since
+    finally:
+        gc.unfreeze()
