@@ -1,4 +1,4 @@
-"""The records of a `POST /anomaly/score` body as columns, checked in one pass of C code.
+"""The records of a `POST /anomaly/score` body as columns, checked in one compiled pass.
 
 One pydantic model per record costs about 5 µs, and turning the records into a batch as much
 again: 100 ms for 10,000 records. Most requests are plain: epoch or ISO-8601 times and lists of
@@ -18,6 +18,7 @@ from typing import Any, cast
 import numpy as np
 
 from incidents.config import ModelConfig
+from incidents.plain_records import plain_rows
 from incidents.points import MAX_EPOCH_SECONDS, Batch, TelemetryError, parse_ts
 
 _NUMBER = frozenset({int, float})
@@ -79,6 +80,14 @@ def record_columns(records: object) -> RecordColumns | None:
     """
     if not isinstance(records, list) or not records:
         return None
+    plain = plain_rows(records)  # numbers only, in one compiled pass: nearly every request
+    if plain is not None:
+        times, flat, width = plain
+        ts = np.fromiter(times, dtype=float, count=len(times))  # floats only: as np.array
+        values = np.fromiter(flat, dtype=float, count=len(flat))
+        if not bool((np.abs(ts) < MAX_EPOCH_SECONDS).all() and np.isfinite(values).all()):
+            return None  # as below: a time past the epoch limit, a NaN or an infinity
+        return RecordColumns(ts, values.reshape(len(times), width))
     if set(map(type, records)) != {dict} or set(map(len, records)) != {2}:
         return None
     try:  # two keys, both there: no other

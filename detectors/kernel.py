@@ -2,10 +2,10 @@
 
 :data:`MODULES` are plain Python modules (the adaptive detector's kernel and the modules that
 carry a single-point message's work: scoring, the pipeline step, the trend, the cross-signal
-correlation, insights, the row update, the recent-series view, decoding). Where a C compiler is
-at hand, ``make`` also compiles them with mypyc (``scripts/build_kernel.py``) into
-``detectors/_compiled/`` (not in git): the same source and the same floats bit for bit
-(``tests/unit/test_kernel.py``). The compiled modules are imported under their own names (an
+correlation, insights, the row update, the recent-series view, decoding), and the reading of a
+``POST /anomaly/score`` body's records. Where a C compiler is at hand, ``make`` also compiles
+them with mypyc (``scripts/build_kernel.py``) into ``detectors/_compiled/`` (not in git): the
+same source and the same floats bit for bit (``tests/unit/test_kernel.py``). The compiled modules are imported under their own names (an
 import finder put first on ``sys.meta_path`` when this module is imported, which each of their
 packages does first), so every importer gets the same classes. They run when they were built
 from the sources beside them (the build's digest says so); a stale, partial or missing build
@@ -46,6 +46,7 @@ MODULES = (
     "incidents.compact",
     "incidents.pipeline",
     "incidents.scoring",
+    "incidents.plain_records",  # the records of a POST /anomaly/score body
     "app.telemetry.messages",
     "app.worker.entity_record",
     "app.worker.recent",
