@@ -9,6 +9,7 @@ import math
 import time
 from typing import Any
 
+import numpy as np
 import orjson
 import pytest
 from fastapi.testclient import TestClient
@@ -22,7 +23,7 @@ from api.options import ApiOptions
 from api.records import RecordColumns, columns_batch, record_columns
 from api.routing import parse_json
 from api.schemas.score import PointOut, RecordIn, ScoreOut
-from api.score_reply import score_reply
+from api.score_reply import CHUNK, result_points, score_reply
 from app.telemetry.messages import records_to_batch
 from bench.score_api import server_timing_ms
 from incidents.config import ModelConfig
@@ -317,6 +318,33 @@ def test_the_answer_as_columns_holds_what_the_points_say(client: TestClient) -> 
     assert {k: v for k, v in answer.items() if k not in ("results", "columns")} == {
         k: v for k, v in points.items() if k not in ("results", "columns")
     }
+
+
+@pytest.mark.parametrize("n", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK + 7])
+def test_the_answer_encoded_in_chunks_is_the_bytes_of_one_object_per_point(n: int) -> None:
+    rng = np.random.default_rng(n)
+    flags = (rng.random(n) < 0.1).tolist()
+    columns: dict[str, Any] = {
+        "ts": (1795766400.0 + 10 * np.arange(n)).tolist(),
+        "score": [None if k % 97 == 3 else x for k, x in enumerate(rng.normal(size=n).tolist())],
+        "threshold": rng.uniform(2, 4, n).tolist(),
+        "is_anomaly": flags,
+        "warm": [k > 5 for k in range(n)],
+        "alert": [f and k % 2 == 0 for k, f in enumerate(flags)],
+        "extra": [
+            [k, {"suppressed_by": "warmup"}]
+            if k < 5
+            else [k, {"incident_id": f"inc-{k}", "root_cause": "cpu 160", "correlated": [{"r": 1}]}]
+            for k in sorted({*range(min(n, 5)), *(k for k in range(n) if flags[k])})
+        ],
+    }
+    head = ScoreOut(
+        model_id="m", model_version="1", entity="e", dry_run=True, points_seen=0,
+        anomalies=sum(flags), results=[], incidents=[{"id": "inc-1", "summary": '"results":[]'}],
+    )  # fmt: skip
+    per_point = head.model_dump(mode="json")
+    per_point["results"] = result_points(columns)
+    assert score_reply(head, columns) == orjson.dumps(per_point)
 
 
 def test_a_large_request_leaves_the_heap_frozen_at_start_frozen(client: TestClient) -> None:
