@@ -339,7 +339,7 @@ def test_the_answer_encoded_in_chunks_is_the_bytes_of_one_object_per_point(n: in
         ],
     }
     head = ScoreOut(
-        model_id="m", model_version="1", entity="e", dry_run=True, points_seen=0,
+        model_id="m", model_version="1", entity='e "results":[] "results\\":[]', dry_run=True, points_seen=0,
         anomalies=sum(flags), results=[], incidents=[{"id": "inc-1", "summary": '"results":[]'}],
     )  # fmt: skip
     per_point = head.model_dump(mode="json")
