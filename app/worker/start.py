@@ -15,6 +15,7 @@ from app.worker.kafka.broker import EmbeddedBroker
 from app.worker.kafka.embedded import BROKER_NAMES, start_embedded
 from app.worker.kafka.kafka_broker import EmbeddedKafka
 from app.worker.logformat import EngineWorker, console_line
+from app.worker.malloc_policy import keep_freed_memory
 from app.worker.settings import Settings
 from app.worker.topics import ensure_topics
 from detectors.kernel import KERNEL
@@ -37,6 +38,7 @@ def run_worker(
     just before the worker starts, e.g. to start the demo feed; what it returns is called when
     the worker has stopped, before the embedded broker stops."""
     tune_collector()  # fewer young collections: the tail of produce → incident (gc_policy)
+    keep_freed_memory()  # no page faults for each large REST request (malloc_policy)
     stop_extra: Callable[[], None] | None = None
     broker: EmbeddedKafka | EmbeddedBroker | None = None
     if not settings.kafka_bootstrap_servers:
