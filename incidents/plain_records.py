@@ -39,12 +39,7 @@ def plain_rows(records: list[Any]) -> tuple[list[float], list[float], int] | Non
             fields: dict[str, Any] = record
             if len(fields) != 2:
                 return None
-            ts = fields.get("ts")  # missing: None, refused below like a null
-            if type(ts) is float:
-                times.append(ts)
-            elif type(ts) is int:
-                times.append(float(ts))
-            else:
+            if not _add_number(times, fields.get("ts")):  # missing: None, as a null
                 return None
             row = fields.get("values")
             if type(row) is not list:
@@ -55,14 +50,27 @@ def plain_rows(records: list[Any]) -> tuple[list[float], list[float], int] | Non
                     return None
                 width = len(values)
             for value in values:
-                if type(value) is float:
-                    flat.append(value)
-                elif type(value) is int:
-                    flat.append(float(value))
-                else:
+                if not _add_number(flat, value):
                     return None
     except OverflowError:  # an integer past the largest float
         return None
     if width < 0:
         return None
     return times, flat, width
+
+
+def _add_number(numbers: list[float], value: Any) -> bool:
+    """Append ``value`` to ``numbers`` as a float when it is an ``int`` or a ``float`` (not a
+    ``bool``); whether it was.
+
+    >>> numbers = []
+    >>> [_add_number(numbers, v) for v in (2, 2.5, True, None)], numbers
+    ([True, True, False, False], [2.0, 2.5])
+    """
+    if type(value) is float:
+        numbers.append(value)
+    elif type(value) is int:
+        numbers.append(float(value))
+    else:
+        return False
+    return True
