@@ -5,7 +5,7 @@ A ``POST /anomaly/score`` of 100,000 points allocates tens of megabytes for a mo
 body (and its copy for the number check), the columns, the 19 MB answer. With glibc's defaults
 the freed blocks go back to the system (large ones are unmapped, the heap's top is trimmed), so
 the next request touches fresh pages again: about 23,000 minor page faults a 100k request, and
-with them a sixth of its CPU time. :func:`keep_freed_memory` sets glibc to serve blocks up to
+with them a fifth of its CPU time. :func:`keep_freed_memory` sets glibc to serve blocks up to
 :data:`MMAP_THRESHOLD` from its heap and to keep up to :data:`TRIM_THRESHOLD` of free space at
 the heap's top. Measured with two workers side by side (``/anomaly/score`` dry runs of the
 bench's bodies, process CPU, 6 alternating rounds): 100k points 157 -> 126 ms, page faults

@@ -1,6 +1,6 @@
 """The worker's allocator settings (app/worker/malloc_policy.py): the large blocks of one REST
 request are served again to the next without the system handing out fresh pages (each a page
-fault: a sixth of a 100,000-point request's CPU time with glibc's defaults)."""
+fault: a fifth of a 100,000-point request's CPU time with glibc's defaults)."""
 
 from __future__ import annotations
 
