@@ -11,7 +11,9 @@ cannot leave objects that disagree with the stored state.
 The worker's own state of a key is a :class:`LiveState`: its small fields as they are, the rest
 written from the live objects only when something reads it (a query, a changelog record), not
 at every message. Before the objects move on to the next message, a state that a changelog
-write still holds (``pin``) is written out; one that nobody holds any more is not needed.
+write still holds (``pin``) is written out; one that nobody holds any more is not needed. The
+entity's shared state is one too: its lifecycle part as it is, the correlation of its signals
+(:data:`SHARED_WRITTEN`) written from the live correlator when read.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 LIGHT = ("format", "version", "n_features", "points")  # a LiveState's fields read as they are
 WRITTEN = ("model", "insights", "quality", "suppress")  # and those written from its objects
+SHARED_WRITTEN = ("signals",)  # the fields of an entity's shared state written from its objects
 
 
 class LiveState(Mapping[str, Any]):
@@ -29,10 +32,10 @@ class LiveState(Mapping[str, Any]):
 
     ``light`` holds the fields in :data:`LIGHT`; ``write`` gives the whole state (the same
     dict the eager form builds), and is called once, at the first read of a field of
-    :data:`WRITTEN`, of the whole mapping, or of its JSON form (``__json__``, which Faust's
-    codec calls). Other fields may be set (a collector's rate memory): they are kept as they
-    are, after the written ones. Once its objects moved on (:meth:`moved`), a state not yet
-    written cannot be read any more.
+    ``written`` (:data:`WRITTEN`; for an entity's shared state :data:`SHARED_WRITTEN`), of the
+    whole mapping, or of its JSON form (``__json__``, which Faust's codec calls). Other fields
+    may be set (a collector's rate memory): they are kept as they are, after the written ones.
+    Once its objects moved on (:meth:`moved`), a state not yet written cannot be read any more.
 
     Examples
     --------
@@ -60,20 +63,34 @@ class LiveState(Mapping[str, Any]):
     >>> pinned.moved()  # written out first
     >>> pinned["model"]
     {'n': 2}
+    >>> shared = LiveState({"open": None}, lambda: {"open": None, "signals": []}, SHARED_WRITTEN)
+    >>> shared["open"], shared.written, shared["signals"], shared.written
+    (None, False, [], True)
     """
 
-    __slots__ = ("_light", "_write", "_state", "_moved", "pinned")
+    __slots__ = ("_light", "_write", "_state", "_moved", "_written", "pinned")
 
-    def __init__(self, light: dict[str, Any], write: Callable[[], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        light: dict[str, Any],
+        write: Callable[[], dict[str, Any]],
+        written: tuple[str, ...] = WRITTEN,
+    ) -> None:
         self._light = light
         self._write: Callable[[], dict[str, Any]] | None = write
         self._state: dict[str, Any] | None = None
         self._moved = False
+        self._written = written
         self.pinned = False  # held by a changelog write: written out before its objects move
 
     @property
     def written(self) -> bool:
         return self._state is not None
+
+    @property
+    def light(self) -> dict[str, Any]:
+        """The fields kept as they are (not written from the objects)."""
+        return self._light
 
     def state(self) -> dict[str, Any]:
         """The whole state (written now if it was not)."""
@@ -104,19 +121,24 @@ class LiveState(Mapping[str, Any]):
         row keeps (the eager form kept the state before the step)."""
         self._moved = False
 
+    def kept(self) -> None:
+        """The step its objects moved on to left them as they were (an entity's shared state
+        that no point of the step changed): it stays readable."""
+        self._moved = False
+
     def __getitem__(self, key: str) -> Any:
-        if self._state is None and key not in WRITTEN:
+        if self._state is None and key not in self._written:
             return self._light[key]
         return self.state()[key]
 
     def get(self, key: str, default: Any = None) -> Any:
-        if self._state is None and key not in WRITTEN:
+        if self._state is None and key not in self._written:
             return self._light.get(key, default)
         return self.state().get(key, default)
 
     def __setitem__(self, key: str, value: Any) -> None:
         """Set a field other than those written from the objects."""
-        if key in LIGHT or key in WRITTEN:
+        if key in self._written or (self._written is WRITTEN and key in LIGHT):
             raise KeyError(f"{key} is the scoring step's")
         if self._state is not None:
             self._state[key] = value
@@ -178,10 +200,16 @@ class LiveCache:
 
 
 def pin_row(row: Any) -> None:
-    """Pin the live states of an entity's row (``row["models"]``) that a changelog write
-    holds: the write may serialise them later, after the worker scored more messages."""
-    models = row.get("models") if type(row) is dict else None
+    """Pin the live states of an entity's row (``row["models"]`` and ``row["shared"]``) that a
+    changelog write holds: the write may serialise them later, after the worker scored more
+    messages."""
+    if type(row) is not dict:
+        return
+    models = row.get("models")
     if models:
         for state in models.values():
             if type(state) is LiveState:
                 state.pin()
+    shared = row.get("shared")
+    if type(shared) is LiveState:
+        shared.pin()

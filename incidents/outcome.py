@@ -257,7 +257,7 @@ class BatchOutcome:
     point_list: list[PointOutcome] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)  # incident events to publish
     state: Mapping[str, Any] | None = None  # the key's new state; None when nothing was learned
-    entity_state: dict[str, Any] | None = None  # the entity's new shared state, if it changed
+    entity_state: Mapping[str, Any] | None = None  # the entity's new shared state, if it changed
     reset: bool = False  # the stored state belonged to another model version and was dropped
     points_seen: int = 0  # points of this key scored (and learned from) before this batch
     # Counts by name (``quality.delay_seconds`` adds seconds): sums over batches with ``+``.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from incidents.config import ModelConfig
 from incidents.explain import explain, signal_name, top_deviation, top_deviations
 from incidents.incident import signals_for
 from incidents.lifecycle import EntityIncidents
+from incidents.live import SHARED_WRITTEN, LiveState
 from incidents.observation import Observation
 from incidents.outcome import (
     BatchOutcome,
@@ -386,21 +388,32 @@ class Pipeline:
         reset: bool,
         points_seen: int,
         insights: dict[str, Any] | None = None,
+        live: bool = False,
     ) -> BatchOutcome:
-        """The batch's outcome; ``state`` is the key's new state without the suppression part."""
+        """The batch's outcome; ``state`` is the key's new state without the suppression part.
+        With ``live`` (the worker's, see ``incidents.live``) the entity's new state is a
+        :class:`LiveState` whose correlation part is written from the correlator when read."""
         for event in self.events:
             if event["event"] in ("open", "resolve"):
                 self.counters["opened" if event["event"] == "open" else "resolved"] += 1
         counters = Counter(self.counters)
         for name, count in self.quality.items():
             counters[f"quality.{name}"] += count  # type: ignore[assignment]  # seconds are floats
-        entity_state = None
+        entity_state: Mapping[str, Any] | None = None
         if self.learn and (self.life.changed or self._correlated):
             written = self._written
-            life = (
-                written if written is not None and not self.life.changed else self.life.to_state()
-            )
-            entity_state = {**life, "signals": self.correlator.to_state()}
+            life: Mapping[str, Any]
+            if written is not None and not self.life.changed:
+                life = written.light if type(written) is LiveState else written
+            else:
+                life = self.life.to_state()
+            if live:
+                light = {k: v for k, v in life.items() if k not in SHARED_WRITTEN}
+                entity_state = LiveState(
+                    light, partial(_shared_of, light, self.correlator), SHARED_WRITTEN
+                )
+            else:
+                entity_state = {**life, "signals": self.correlator.to_state()}
         if state is not None and self.learn:
             state = {**state, "suppress": self.suppressor.to_state()}
         return BatchOutcome(
@@ -414,3 +427,9 @@ class Pipeline:
             counters=counters,
             insights=insights or {},
         )
+
+
+def _shared_of(life: Mapping[str, Any], correlator: SignalCorrelator) -> dict[str, Any]:
+    """The entity's shared state: the lifecycle's part ``life`` and the correlation of its
+    signals, written from ``correlator`` now."""
+    return {**life, "signals": correlator.to_state()}

@@ -127,6 +127,8 @@ def score_batch(
     suppressor: Suppressor | None = None
     cached = cache.take((config.model_id, entity), state) if cache is not None and learn else None
     entity_objects = cache.take(entity, entity_state) if cache is not None and learn else None
+    if entity_objects is not None and type(entity_state) is LiveState:
+        entity_state.moved()  # its objects move on now (back below if it stays the entity's)
     if cached is not None and cached[0] is config:
         _, scorer, insights, suppressor, quality = cached
         current = previous
@@ -223,7 +225,10 @@ def score_batch(
         reset=reset,
         points_seen=points,
         insights=report,
+        live=deferred,
     )
+    if batch.entity_state is None and type(entity_state) is LiveState:
+        entity_state.kept()  # still the entity's state, its objects where they were
     if deferred:
         write = partial(_state_of, light, scorer, insights, quality, pipeline.suppressor)
         batch.state = LiveState(light, write)

@@ -71,8 +71,9 @@ def apply_to_row(
             else:
                 outcome = run(state, shared)
         except BaseException:
-            if type(state) is LiveState:
-                state.failed()  # the row keeps it: it must stay readable
+            for kept in (state, shared):
+                if type(kept) is LiveState:
+                    kept.failed()  # the row keeps it: it must stay readable
             raise
         if outcome.reset:
             log.info(

@@ -11,7 +11,7 @@ import pytest
 
 from detectors import DetectorError
 from incidents.config import ModelConfig
-from incidents.live import LiveCache, LiveState
+from incidents.live import LiveCache, LiveState, pin_row
 from incidents.scoring import score_batch
 
 CONFIG = ModelConfig.from_dict(
@@ -145,3 +145,41 @@ def test_an_unpinned_live_state_is_not_readable_once_its_objects_moved_on() -> N
     assert first.state is not None
     with pytest.raises(RuntimeError, match="moved on"):
         first.state["model"]
+
+
+def test_the_entity_state_is_written_from_its_correlator_only_when_read() -> None:
+    """The worker's shared state of an entity (incident lifecycle and the correlation of its
+    signals): its correlation is written when read, not at every message; one a changelog
+    record holds keeps what it was while later messages move the correlator on; one nobody
+    holds cannot be read once they did; and a message that changes nothing leaves it readable."""
+    cache = LiveCache()
+    cached_state = cached_shared = plain_state = plain_shared = None
+    held: list[tuple[LiveState, Any]] = []
+    dropped: list[LiveState] = []
+    for k, (ts, rows) in enumerate(_batches(1)):
+        with_cache = score_batch(
+            CONFIG, "h", cached_state, ts, rows, entity_state=cached_shared, cache=cache
+        )
+        without = score_batch(CONFIG, "h", plain_state, ts, rows, entity_state=plain_shared)
+        shared = with_cache.entity_state
+        assert type(shared) is LiveState and not shared.written
+        assert shared["open"] == without.entity_state["open"]  # read without writing
+        assert not shared.written
+        if k % 4 == 0:
+            pin_row({"models": {}, "shared": shared})  # as a changelog write does
+            held.append((shared, _plain(without.entity_state)))
+        else:
+            dropped.append(shared)
+        cached_state, cached_shared = with_cache.state, shared
+        plain_state = json.loads(json.dumps(without.state))
+        plain_shared = json.loads(json.dumps(without.entity_state))
+    for shared, want in held:
+        assert _plain(shared) == want
+    with pytest.raises(RuntimeError, match="moved on"):
+        dropped[0]["signals"]
+    gap = score_batch(
+        CONFIG, "h", cached_state, [1e10], [[math.nan, math.nan]], entity_state=cached_shared,
+        cache=cache,
+    )  # fmt: skip
+    assert gap.entity_state is None  # the entity's state stays the last one, readable
+    assert _plain(cached_shared) == plain_shared
