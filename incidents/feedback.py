@@ -238,8 +238,7 @@ def score_with_feedback(
     >>> [(p.ts, p.is_anomaly) for p in out.points], out.counters["false_positives"]
     ([(6.0, False)], 1)
     """
-    marked = np.array([v == FALSE_POSITIVE for v in feedback or ()], dtype=bool)
-    if not marked.any():
+    if not feedback or FALSE_POSITIVE not in feedback:  # the common case: no numpy for it
         return score_batch(
             config,
             entity,
@@ -251,6 +250,7 @@ def score_with_feedback(
             labels=labels,
             cache=cache,
         )
+    marked = np.array([v == FALSE_POSITIVE for v in feedback], dtype=bool)
     times = np.asarray(ts, dtype=float)
     rows = np.asarray(values, dtype=float).reshape(len(times), -1)
     first = mark_normal(config, entity, state, times[marked], rows[marked], entity_state)

@@ -64,6 +64,8 @@ SCORING_BUCKETS = (
     10.0,
 )
 
+_UNSEEN = object()  # a counter name not looked up yet
+
 # BatchOutcome.counters names -> the per-model counter they feed.
 _MODEL_COUNTERS = {
     "points": "points_scored",
@@ -230,6 +232,10 @@ class EngineMetrics:
             buckets=SCORING_BUCKETS,
             registry=r,
         )
+        # The labelled series of the per-message calls, looked up once (``labels`` validates
+        # and locks at every call: a few µs a message).
+        self._scored: dict[tuple[str, str], Any] = {}
+        self._scoring: dict[str, Any] = {}
         if process:
             ProcessCollector(registry=r)
             PlatformCollector(registry=r)
@@ -247,16 +253,29 @@ class EngineMetrics:
 
     def scored(self, model_id: str, counters: Mapping[str, float]) -> None:
         """A batch's :attr:`incidents.outcome.BatchOutcome.counters` for ``model_id``."""
+        children = self._scored
         for name, value in counters.items():
             if not value:
                 continue
-            if name.startswith("suppressed."):
-                self.suppressed.labels(model_id, name.split(".", 1)[1]).inc(value)
-            elif name in _MODEL_COUNTERS:
-                getattr(self, _MODEL_COUNTERS[name]).labels(model_id).inc(value)
+            child = children.get((model_id, name), _UNSEEN)
+            if child is _UNSEEN:
+                child = children[(model_id, name)] = self._scored_child(model_id, name)
+            if child is not None:
+                child.inc(value)
+
+    def _scored_child(self, model_id: str, name: str) -> Any:
+        """The labelled counter that the counter ``name`` of ``model_id`` feeds (None: none)."""
+        if name.startswith("suppressed."):
+            return self.suppressed.labels(model_id, name.split(".", 1)[1])
+        if name in _MODEL_COUNTERS:
+            return getattr(self, _MODEL_COUNTERS[name]).labels(model_id)
+        return None
 
     def observe_scoring(self, topic: str, seconds: float) -> None:
-        self.scoring.labels(topic).observe(seconds)
+        child = self._scoring.get(topic)
+        if child is None:
+            child = self._scoring[topic] = self.scoring.labels(topic)
+        child.observe(seconds)
 
     def published(self, events: Iterable[Mapping[str, Any]]) -> None:
         for event in events:

@@ -100,6 +100,9 @@ class PendingWrites:
 
     def __init__(self, rows: Any, stats: Any, write: Any = put) -> None:
         self._tables = (rows, stats)
+        # Rows are read from the table's store (as ``put`` writes them): a read through the
+        # Faust table also runs its sensors, a few µs a message.
+        self._stored_rows = getattr(rows, "data", rows)
         self._write = write
         self._rows: dict[str, tuple[int, Mapping[str, Any] | None]] = {}  # None: deleted
         self._stats: dict[str, tuple[int, dict[str, Any]]] = {}
@@ -108,7 +111,7 @@ class PendingWrites:
     def row(self, entity: str) -> Mapping[str, Any] | None:
         """The entity's row as the batch left it, else as stored."""
         pending = self._rows.get(entity)
-        return pending[1] if pending is not None else self._tables[0].get(entity)
+        return pending[1] if pending is not None else self._stored_rows.get(entity)
 
     def set_row(self, entity: str, partition: int, row: Mapping[str, Any]) -> None:
         self._rows[entity] = (partition, row)
