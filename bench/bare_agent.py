@@ -7,8 +7,10 @@ and no web server; one agent over the metrics topic, no tables, no scoring. Run 
     BENCH_EXPECT=<points> BENCH_RESULT=<file> ANOMALY_APP_ID=... ANOMALY_METRICS_TOPIC=... \\
         python -m bench.bare_agent
 
-When it has counted ``BENCH_EXPECT`` points it writes ``BENCH_RESULT`` (JSON): the wall time and
-point count when a tenth of the points had been counted, and when all had.
+When it has counted ``BENCH_EXPECT`` points it writes ``BENCH_RESULT`` (JSON): the wall time, point
+count and CPU time of the process when a tenth of the points had been counted, and when all had.
+It runs under the worker's garbage-collector policy (``app.worker.gc_policy``), as the engine's
+worker does.
 
 With ``BENCH_TABLE_WRITE=1`` the agent also writes one row per message to a Faust table (the
 message's key: its point count so far), as Faust's own examples write state: ``table[key] =
@@ -27,6 +29,7 @@ from typing import Any
 import orjson
 from faust import Worker
 
+from app.worker.gc_policy import tune_collector
 from app.worker.settings import Settings, get_settings
 from app.worker.transport import EngineApp, engine_app
 from bench.workload import count_points
@@ -64,12 +67,12 @@ def build_app(
                 key = event.key.decode()
                 rows[key] = (rows.get(key) or 0) + 1
             if seen["start"] is None and seen["points"] >= mark:
-                seen["start"] = [time.time(), seen["points"]]
+                seen["start"] = [time.time(), seen["points"], time.process_time()]
             if not seen["done"] and seen["points"] >= expect:
                 seen["done"] = True
                 document = {
                     "start": seen["start"],
-                    "end": [time.time(), seen["points"]],
+                    "end": [time.time(), seen["points"], time.process_time()],
                     "messages": seen["messages"],
                 }
                 partial = result.with_suffix(".partial")
@@ -85,6 +88,7 @@ def main() -> None:
     expect = int(os.environ["BENCH_EXPECT"])
     result = Path(os.environ["BENCH_RESULT"])
     app = build_app(settings, expect, result, os.environ.get("BENCH_TABLE_WRITE") == "1")
+    tune_collector()  # as app.worker.start does for the engine's worker
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     Worker(app, loglevel=settings.log_level, loop=loop).execute_from_commandline()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import math
 import os
 import shutil
 import signal
@@ -83,6 +84,21 @@ def is_secret_setting(name: str) -> bool:
     [True, True, True, False]
     """
     return name.startswith("ANOMALY_") and any(part in name for part in ("KEY", "URL", "HEADERS"))
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user and system) a running process has used so far (``/proc``; NaN where
+    there is none).
+
+    >>> process_cpu_s(os.getpid()) > 0
+    True
+    """
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Process:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ from bench.cluster import (
     Cluster,
     Worker,
     assigned_consumer,
+    process_cpu_s,
     produce,
 )
 from bench.profile import Profile, progress
@@ -48,34 +50,47 @@ class Timing:
     points: int  # points counted over the timed interval
     seconds: float
     how: str
+    cpu_seconds: float = math.nan  # CPU time of the process over the same interval
 
     @property
     def rate(self) -> float:
         return rate(self.points, self.seconds)
 
+    @property
+    def cpu_us_per_point(self) -> float:
+        """CPU µs of the process per point: unlike the rate, hardly moved by what else runs on
+        the machine (it gets less of a core, not more work).
 
-def steady_rate(samples: Sequence[tuple[float, int]], how: str) -> Timing:
-    """The rate over the last 90 % of the points counted, from (time, points) samples.
+        >>> Timing(90, 2.0, "test", 0.009).cpu_us_per_point
+        100.0
+        """
+        return 1e6 * self.cpu_seconds / self.points if self.points else math.nan
+
+
+def steady_rate(samples: Sequence[tuple[float, ...]], how: str) -> Timing:
+    """The rate over the last 90 % of the points counted, from (time, points) samples, and
+    the CPU time of the process over them when the samples carry it (a third item).
 
     Starts at the first sample with a tenth of the final count, ends at the first sample with
     the final count.
 
     Examples
     --------
-    >>> samples = [(0.0, 5), (1.0, 10), (2.0, 60), (3.0, 100), (4.0, 100)]
+    >>> samples = [(0.0, 5, 0.1), (1.0, 10, 0.2), (2.0, 60, 0.5), (3.0, 100, 0.209), (4.0, 100, 1.3)]
     >>> t = steady_rate(samples, "test")
-    >>> t.points, t.seconds, t.rate
-    (90, 2.0, 45.0)
+    >>> t.points, t.seconds, t.rate, round(t.cpu_us_per_point, 1)
+    (90, 2.0, 45.0, 100.0)
     """
     if not samples or samples[-1][1] <= 0:
         raise BenchError("no point was counted")
-    final = max(n for _, n in samples)
+    final = int(max(s[1] for s in samples))
     mark = max(1, int(final * WARMUP_FRACTION))
-    start = next((t, n) for t, n in samples if n >= mark)
-    end = next((t, n) for t, n in samples if n >= final)
+    start = next(s for s in samples if s[1] >= mark)
+    end = next(s for s in samples if s[1] >= final)
     if end[1] <= start[1]:
         raise BenchError(f"too few points counted ({final}) to time a rate")
-    return Timing(end[1] - start[1], end[0] - start[0], how)
+    cpu = end[2] - start[2] if len(end) > 2 and len(start) > 2 else math.nan
+    return Timing(int(end[1] - start[1]), end[0] - start[0], how, cpu)
 
 
 def scored_points(metrics_text: str, model_id: str = MODEL_ID) -> int:
@@ -97,10 +112,11 @@ def scored_points(metrics_text: str, model_id: str = MODEL_ID) -> int:
     )
 
 
-def _poll_until_counted(worker: Worker, total: int, cap_s: float) -> list[tuple[float, int]]:
+def _poll_until_counted(worker: Worker, total: int, cap_s: float) -> list[tuple[float, int, float]]:
     """Poll the worker's live counter of scored points (``GET /metrics``, 10 times a second)
-    until ``total`` points are counted, or until ``cap_s`` seconds after the first one was."""
-    samples: list[tuple[float, int]] = []
+    until ``total`` points are counted, or until ``cap_s`` seconds after the first one was;
+    each sample with the worker's CPU time."""
+    samples: list[tuple[float, int, float]] = []
     last_change = time.monotonic()
     first: float | None = None
     counted = -1
@@ -110,7 +126,7 @@ def _poll_until_counted(worker: Worker, total: int, cap_s: float) -> list[tuple[
             text = worker.http.get("/metrics", timeout=10).text
             now = time.time()  # when the answer came: the count was read just before
             n = scored_points(text)
-            samples.append((now, n))
+            samples.append((now, n, process_cpu_s(worker.pid)))
             if n != counted:
                 counted, last_change = n, time.monotonic()
             if n > 0 and first is None:
@@ -270,8 +286,8 @@ def bare_run(
     finally:
         cluster.stop(process)
     document = orjson.loads(result.read_bytes())
-    (t0, n0), (t1, n1) = document["start"], document["end"]
-    return Timing(n1 - n0, t1 - t0, "agent's own clock")
+    (t0, n0, c0), (t1, n1, c1) = document["start"], document["end"]
+    return Timing(n1 - n0, t1 - t0, "agent's own clock", c1 - c0)
 
 
 @dataclass
@@ -281,6 +297,9 @@ class SizeResults:
     confluent: list[float] = field(default_factory=list)
     bare: list[float] = field(default_factory=list)
     bare_table: list[float] = field(default_factory=list)  # + one table write per message
+    engine_cpu: list[float] = field(default_factory=list)  # CPU µs of the worker per point
+    bare_cpu: list[float] = field(default_factory=list)  # CPU µs of the bare agent per point
+    bare_vs_engine_cpu: list[float] = field(default_factory=list)
     engine_vs_raw: list[float] = field(default_factory=list)
     engine_vs_confluent: list[float] = field(default_factory=list)
     engine_vs_bare: list[float] = field(default_factory=list)
@@ -309,6 +328,7 @@ def _one_run(
     raw = raw_run(cluster, settings, total)
     ratio = engine.timing.rate / raw.rate
     found.engine.append(engine.timing.rate)
+    found.engine_cpu.append(engine.timing.cpu_us_per_point)
     found.confluent.append(outside.rate)
     found.engine_vs_confluent.append(engine.timing.rate / outside.rate)
     found.raw.append(raw.rate)
@@ -316,7 +336,8 @@ def _one_run(
     found.workload.append(describe_stats(engine.stats))
     line = (
         f"engine {engine.timing.rate:,.0f} points/s over {engine.timing.seconds:.1f} s "
-        f"({engine.timing.how}; {describe_stats(engine.stats)}), confluent-kafka + json "
+        f"({engine.timing.how}; {describe_stats(engine.stats)}; worker CPU "
+        f"{engine.timing.cpu_us_per_point:.1f} µs/point), confluent-kafka + json "
         f"{outside.rate:,.0f} points/s, engine/confluent {engine.timing.rate / outside.rate:.2%}, "
         f"aiokafka + orjson {raw.rate:,.0f} points/s, engine/aiokafka {ratio:.2%}"
     )
@@ -328,9 +349,12 @@ def _one_run(
             return line + f"; bare Faust agent failed: {exc}"
         found.bare.append(bare.rate)
         found.engine_vs_bare.append(engine.timing.rate / bare.rate)
+        found.bare_cpu.append(bare.cpu_us_per_point)
+        found.bare_vs_engine_cpu.append(bare.cpu_us_per_point / engine.timing.cpu_us_per_point)
         line += (
-            f"; bare Faust agent {bare.rate:,.0f} points/s, engine/bare "
-            f"{engine.timing.rate / bare.rate:.1%}"
+            f"; bare Faust agent {bare.rate:,.0f} points/s ({bare.cpu_us_per_point:.1f} µs "
+            f"CPU/point), engine/bare {engine.timing.rate / bare.rate:.1%}, bare/engine CPU "
+            f"per point {bare.cpu_us_per_point / engine.timing.cpu_us_per_point:.1%}"
         )
         try:
             table = bare_run(cluster, names, total, str(run), table_write=True)
@@ -426,6 +450,20 @@ def rows(results: dict[int, SizeResults], *, pipeline: bool, bare: bool) -> list
                 "ratio",
                 r.engine_vs_bare,
                 Target(">=", 0.5),  # issue 16
+                failures,
+            ),
+            # The same comparison in CPU time per message, which the machine's other load
+            # moves far less than the rates (a process gets less of a core, not more work).
+            Row.of("2", "worker CPU per message, 1 point/msg", "us", r.engine_cpu, None, failures),
+            Row.of(
+                "2", "bare agent CPU per message, 1 point/msg", "us", r.bare_cpu, None, failures
+            ),
+            Row.of(
+                "2",
+                "bare agent / worker CPU per message, 1 point/msg",
+                "ratio",
+                r.bare_vs_engine_cpu,
+                None,
                 failures,
             ),
         ]

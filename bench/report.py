@@ -133,9 +133,12 @@ the bare Faust agent, detectors against river) rather than absolute numbers betw
 2. **The engine's own cost per message.** The same single-point messages through a bare Faust
    agent (`bench/bare_agent.py`: the app built by `app.worker.transport.engine_app`, the worker's
    own Faust settings, one agent that decodes and counts, no tables), timed over
-   the last 90 % of the points by the agent's own clock; then the same agent with one Faust
-   table write per message (`table[key] = count`, one changelog record each), what a state
-   write per message costs Faust.
+   the last 90 % of the points by the agent's own clock, under the worker's garbage-collector
+   policy; then the same agent with one Faust table write per message (`table[key] = count`, one
+   changelog record each), what a state write per message costs Faust. Beside the rates, the
+   CPU time per message of the worker and of the bare agent over the same 90 % (`/proc` for the
+   worker, the agent's own process time): the rates swing with the machine's other load (a
+   process gets less of a core), the CPU time per message far less.
 3. **Produce-to-incident latency.** A worker gets {rate} single-point messages/s; every
    {spike}th message is a spike (160 vs 100 ± 5) on an entity never seen before, which opens an
    incident at once. The point's `ts` is its produce wall time; a group-less consumer assigned
