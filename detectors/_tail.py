@@ -134,7 +134,11 @@ class TailCalibration:
             if k > _BINS - 1:
                 k = _BINS - 1
             inside = (log_z - _LOG_EDGES[k]) / _WIDTH
-            above = sum(self.counts[k + 1 :]) + self.counts[k] * (1.0 - inside)
+            counts = self.counts
+            higher = 0  # sum(counts[k + 1:]) without a list a point (integers: exact)
+            for j in range(k + 1, len(counts)):
+                higher += counts[j]
+            above = higher + counts[k] * (1.0 - inside)
             share = above / self.n
             least = self._least_share
             found = -math.log10(least if least > share else share)  # max(share, least)
