@@ -121,6 +121,10 @@ class TailCalibration:
         self._running_of: list[int] | None = None
         self._k = _BINS - 1
         self._running = 0
+        # The last ``z`` ``score`` took the log of, and its log: ``learn`` takes the same ``z``
+        # next (the log is a Python call a point in the compiled module, mypyc has no log10).
+        self._last_z = math.nan
+        self._last_log = math.nan
 
     def score(self, z: float) -> float:
         """``-log10`` of the tail probability of ``z`` (0.0 before 30 deviations)."""
@@ -130,6 +134,8 @@ class TailCalibration:
             found = -self._log_tail + (z - self.base) / self.beta / _LN10
         else:
             log_z = math.log10(1e-2 if z < 1e-2 else z)  # max(z, 1e-2), NaN kept
+            self._last_z = z
+            self._last_log = log_z
             k = int((log_z - _LO) / _WIDTH)
             if k > _BINS - 1:
                 k = _BINS - 1
@@ -141,7 +147,8 @@ class TailCalibration:
             above = higher + counts[k] * (1.0 - inside)
             share = above / self.n
             least = self._least_share
-            found = -math.log10(least if least > share else share)  # max(share, least)
+            # -log10(max(share, least)); log10(least) is _log_tail
+            found = -self._log_tail if least > share else -math.log10(share)
         if self.gaussian_cap:
             return min(found, gaussian_score(z))
         return found
@@ -158,7 +165,10 @@ class TailCalibration:
     def learn(self, z: float) -> None:
         """Count ``z``; move the tail base to the quantile and the mean excess towards it."""
         counts = self.counts
-        log_z = math.log10(1e-2 if z < 1e-2 else z)  # _bin(z)
+        if z == self._last_z:  # (0.0 and -0.0 have the same log here)
+            log_z = self._last_log
+        else:
+            log_z = math.log10(1e-2 if z < 1e-2 else z)  # _bin(z)
         j = int((log_z - _LO) / _WIDTH)
         if j > _BINS - 1:
             j = _BINS - 1
