@@ -27,6 +27,8 @@ _NORMAL = NormalDist()
 #: The mean excess a tail starts from, times its base (then learned from the excesses; 0.2 for
 #: 0.3: on the *tune* half of NAB dev and the behaviour scenarios, docs/QUALITY.md).
 _BETA_PRIOR: Final = 0.2
+# log10 read from a static by the compiled module, not from math's dict a call (no native form)
+_log10: Final = math.log10
 
 
 def _bin(z: float) -> int:
@@ -133,7 +135,7 @@ class TailCalibration:
         if z > self.base:
             found = -self._log_tail + (z - self.base) / self.beta / _LN10
         else:
-            log_z = math.log10(1e-2 if z < 1e-2 else z)  # max(z, 1e-2), NaN kept
+            log_z = _log10(1e-2 if z < 1e-2 else z)  # max(z, 1e-2), NaN kept
             self._last_z = z
             self._last_log = log_z
             k = int((log_z - _LO) / _WIDTH)
@@ -148,7 +150,7 @@ class TailCalibration:
             share = above / self.n
             least = self._least_share
             # -log10(max(share, least)); log10(least) is _log_tail
-            found = -self._log_tail if least > share else -math.log10(share)
+            found = -self._log_tail if least > share else -_log10(share)
         if self.gaussian_cap:
             return min(found, gaussian_score(z))
         return found
@@ -168,7 +170,7 @@ class TailCalibration:
         if z == self._last_z:  # (0.0 and -0.0 have the same log here)
             log_z = self._last_log
         else:
-            log_z = math.log10(1e-2 if z < 1e-2 else z)  # _bin(z)
+            log_z = _log10(1e-2 if z < 1e-2 else z)  # _bin(z)
         j = int((log_z - _LO) / _WIDTH)
         if j > _BINS - 1:
             j = _BINS - 1
