@@ -167,10 +167,8 @@ class TailCalibration:
     def learn(self, z: float) -> None:
         """Count ``z``; move the tail base to the quantile and the mean excess towards it."""
         counts = self.counts
-        if z == self._last_z:  # (0.0 and -0.0 have the same log here)
-            log_z = self._last_log
-        else:
-            log_z = _log10(1e-2 if z < 1e-2 else z)  # _bin(z)
+        # _bin(z), the log score just took when it is the same z (0.0 and -0.0: the same log)
+        log_z = self._last_log if z == self._last_z else _log10(1e-2 if z < 1e-2 else z)
         j = int((log_z - _LO) / _WIDTH)
         if j > _BINS - 1:
             j = _BINS - 1
