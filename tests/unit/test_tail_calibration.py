@@ -62,3 +62,26 @@ def test_a_calibration_restored_from_its_counts_learns_on_as_the_one_that_kept_t
         assert (restored.base, restored.beta) == (kept.base, kept.beta)
         assert restored.score(z) == kept.score(z)
     assert not math.isnan(kept.beta)
+
+
+def test_scoring_a_deviation_before_learning_it_or_another_changes_nothing_learned() -> None:
+    zs = _deviations(1) + [0.0, -0.0, 1e-3, 0.0, 5.0, 5.0]
+    learned = TailCalibration(0.99, 0.05, 2.0)
+    same = TailCalibration(0.99, 0.05, 2.0)  # scores z, then learns it (as the step does)
+    other = TailCalibration(0.99, 0.05, 2.0)  # scores another z, then learns z
+    for n, z in enumerate(zs):
+        learned.learn(z)
+        same.score(z)
+        same.learn(z)
+        other.score(zs[n - 1] * 1.5)
+        other.learn(z)
+    for cal in (same, other):
+        assert (cal.counts, cal.n, cal.base, cal.beta) == (
+            learned.counts,
+            learned.n,
+            learned.base,
+            learned.beta,
+        )
+        assert [cal.score(z) for z in (0.0, 0.5, 1.0, 3.0, 80.0)] == [
+            learned.score(z) for z in (0.0, 0.5, 1.0, 3.0, 80.0)
+        ]
