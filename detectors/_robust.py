@@ -61,7 +61,28 @@ def median_and_scaled_mad(values: Iterable[float]) -> tuple[float, float]:
     center = _middle(ordered)
     if not math.isfinite(center):  # two huge middle values overflowed: no order to rely on
         return center, MAD_SCALE * _middle(sorted([abs(v - center) for v in ordered]))
-    mid = len(ordered) // 2
-    deviations = [center - v for v in reversed(ordered[:mid])]
-    deviations += [v - center for v in ordered[mid:]]
-    return center, MAD_SCALE * _middle(sorted(deviations))
+    return center, MAD_SCALE * _middle_deviation(ordered, center)
+
+
+def _middle_deviation(ordered: list[float], center: float) -> float:
+    """The median of ``|v - center|`` over ``ordered`` (sorted, ``center`` its finite median):
+    ``center - v`` below the middle and ``v - center`` from it on are two rising runs, merged
+    only as far as their middle (the same floats as sorting them all).
+
+    Examples
+    --------
+    >>> _middle_deviation([1.0, 2.0, 3.0, 4.0, 100.0], 3.0), _middle_deviation([1.0, 5.0], 3.0)
+    (1.0, 2.0)
+    """
+    n = len(ordered)
+    mid = n // 2
+    below, above = mid - 1, mid  # the next value of each run: ordered[below] down, [above] up
+    previous = current = 0.0
+    for _ in range(mid + 1):
+        if below >= 0 and (above >= n or center - ordered[below] <= ordered[above] - center):
+            previous, current = current, center - ordered[below]
+            below -= 1
+        else:
+            previous, current = current, ordered[above] - center
+            above += 1
+    return current if n % 2 else (previous + current) / 2.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from detectors.budget import BudgetThreshold
 THRESHOLD_STRATEGIES = ("adaptive", "budget", "static")
 STRETCH_ROWS = 1024  # rows of one stretch of the adaptive threshold's walk, at most
 STRETCH_VALUES = 1 << 20  # scores sorted at once by the adaptive threshold's stretches, at most
+#: True when this module runs compiled (mypyc): its row-by-row walk then costs less than the
+#: numpy stretches, which exist because the interpreted loop costs more (same floats either way).
+COMPILED: Final = not __file__.endswith(".py")
 
 
 class Threshold(Protocol):
@@ -222,7 +225,7 @@ class AdaptiveThreshold:
         # STRETCH_VALUES scores at once (a window per `refresh` rows).
         span = max(self.refresh, min(STRETCH_ROWS, self.refresh * STRETCH_VALUES // self.window))
         while k < n:
-            if len(self._history) < self.window or self._since >= self.refresh:
+            if COMPILED or len(self._history) < self.window or self._since >= self.refresh:
                 k, stopped = self._walk(rows, k, n)
             else:
                 start = k
@@ -237,35 +240,42 @@ class AdaptiveThreshold:
         """:meth:`settle` row by row over ``start .. stop`` (or until the history is full and
         the stretches can take over): fills the rows' limits and flags, returns the next row
         and whether a row's flag differed from its guess (the walk stops after that row)."""
-        values = np.where(rows.finite[start:stop], rows.scores[start:stop], np.nan).tolist()
-        learned = rows.rounded[start:stop].tolist()
-        candidate = rows.eligible[start:stop].tolist()
-        expected = rows.guess[start:stop].tolist() if rows.guess is not None else None
-        limits, flags = rows.limits, rows.flags
+        values: list[float] = np.where(
+            rows.finite[start:stop], rows.scores[start:stop], np.nan
+        ).tolist()
+        learned: list[float] = rows.rounded[start:stop].tolist()
+        candidate: list[bool] = rows.eligible[start:stop].tolist()
+        guessed = rows.guess is not None
+        expected: list[bool] = rows.guess[start:stop].tolist() if rows.guess is not None else []
+        limits: list[float] = []
+        flags: list[bool] = []
         history, window, refresh = self._history, self.window, self.refresh
         hand_over = len(history) < window or self._since >= refresh
-        value, since = self._value, self._since
-        k, stopped = start, False
-        for k in range(start, stop):
-            limits[k] = value
-            score = values[k - start]
-            flag = candidate[k - start] and score > value
-            if flag:
-                flags[k] = True
-            elif score == score:  # finite (not NaN): learned
+        value: float = self._value
+        since: int = self._since
+        stopped = False
+        for i in range(stop - start):
+            limits.append(value)
+            score = values[i]
+            flag = candidate[i] and score > value
+            flags.append(flag)
+            if not flag and score == score:  # finite (not NaN): learned
                 filling = len(history) < window
-                history.append(learned[k - start])
+                history.append(learned[i])
                 since += 1
                 if filling or since >= refresh:
                     value = self._compute()
                     since = 0
-            if expected is not None and flag != expected[k - start]:
+            if guessed and flag != expected[i]:
                 stopped = True
                 break
             if hand_over and len(history) == window and since < refresh:
                 break  # full: the stretches take over
         self._value, self._since = value, since
-        return k + 1, stopped
+        k = start + len(limits)
+        rows.limits[start:k] = limits
+        rows.flags[start:k] = flags
+        return k, stopped
 
     def _stretch(self, rows: WalkRows, start: int, stop: int) -> tuple[int, bool]:
         """:meth:`settle` over ``start .. stop`` at once, from the rows' predicted flags (the

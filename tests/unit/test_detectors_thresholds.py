@@ -12,7 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detectors import AdaptiveThreshold, DetectorError, StaticThreshold, make_threshold, thresholds
+from detectors import (
+    AdaptiveThreshold,
+    DetectorError,
+    StaticThreshold,
+    _robust,
+    make_threshold,
+    thresholds,
+)
 from detectors._hampel_walk import round6, round6_one
 
 
@@ -267,22 +274,42 @@ def _one_by_one(
     return limits, flags
 
 
-@settings(max_examples=60, deadline=None)
-@given(
+_LONG_BLOCKS = given(
     seed=st.integers(0, 2**31 - 1),
     n=st.integers(1, 3000),
     story=st.sampled_from(["normal", "spikes", "level shift", "bursts", "gaps", "huge"]),
     learned_before=st.integers(0, 200),
     guessing=st.sampled_from(["none", "quiet", "random"]),
 )
+
+
+@settings(max_examples=60, deadline=None)
+@_LONG_BLOCKS
 def test_settle_of_long_blocks_gives_the_same_floats_as_one_by_one(
     seed: int, n: int, story: str, learned_before: int, guessing: str
 ) -> None:
     """Blocks as the columnar path sends them (thousands of rows, the default window of 64 and
     its refresh of 16, a history part-filled or full, spikes, a level shift, bursts of flags
-    close together, missing values, medians that overflow): the stretches walked at once give
-    the thresholds, flags, rows walked and state of ``get`` and ``learn`` row by row, float for
-    float."""
+    close together, missing values, medians that overflow): the walk (row by row where the
+    modules are compiled) gives the thresholds, flags, rows walked and state of ``get`` and
+    ``learn`` row by row, float for float."""
+    _settle_against_one_by_one(seed, n, story, learned_before, guessing)
+
+
+@pytest.mark.python_modules  # where the compiled modules run, test_kernel runs it as Python
+@settings(max_examples=60, deadline=None)
+@_LONG_BLOCKS
+def test_the_python_stretches_of_long_blocks_give_the_same_floats_as_one_by_one(
+    seed: int, n: int, story: str, learned_before: int, guessing: str
+) -> None:
+    """The same, through the numpy stretches the Python modules walk a full history with."""
+    assert not thresholds.COMPILED
+    _settle_against_one_by_one(seed, n, story, learned_before, guessing)
+
+
+def _settle_against_one_by_one(
+    seed: int, n: int, story: str, learned_before: int, guessing: str
+) -> None:
     rng = np.random.default_rng(seed)
     scores = np.abs(rng.normal(0.0, 1.0, n))
     if story == "spikes":
@@ -377,6 +404,31 @@ def test_the_walk_of_a_long_block_does_work_in_proportion_to_it(
     _, flags, done = threshold.settle(np.abs(rng.normal(0.0, 1.0, n)), np.ones(n, dtype=bool))
     assert done == n and flags.sum() > n / 50
     assert sum(walked) < 10 * n
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.floats(0.0, 10.0),
+            st.sampled_from([0.0, 1.0, 1.5, 2.0]),  # ties
+            st.floats(-1e300, 1e300, allow_nan=False),
+        ),
+        min_size=1,
+        max_size=80,
+    )
+)
+def test_the_scaled_mad_is_the_median_of_the_sorted_deviations_bit_for_bit(
+    values: list[float],
+) -> None:
+    """The two runs of deviations merged only to their middle give the very floats of sorting
+    them all (what the adaptive threshold and the MAD detector compute)."""
+    ordered = sorted(values)
+    center = _robust._middle(ordered)
+    expected = _robust.MAD_SCALE * _robust._middle(sorted(abs(v - center) for v in ordered))
+    got_center, got = _robust.median_and_scaled_mad(values)
+    assert got_center == center
+    assert got == expected or (math.isnan(got) and math.isnan(expected))
 
 
 def _ulps_around(value: float, n: int = 4) -> list[float]:

@@ -26,6 +26,7 @@ from app.worker.entity_record import EntityRecord
 from app.worker.recent import RecentStore
 from detectors import kernel
 from detectors.adaptive import Adaptive
+from detectors.thresholds import AdaptiveThreshold
 from incidents.config import ModelConfig
 from incidents.live import LiveCache
 from incidents.recommended import with_recommended
@@ -125,6 +126,32 @@ def _adaptive_blocks(seed: int) -> list[str]:
     return out
 
 
+def _threshold_walks(seed: int) -> list[str]:
+    """The adaptive threshold's walk over blocks (``AdaptiveThreshold.settle``: row by row where
+    compiled, numpy stretches as Python) with and without a guess of the flags: every block's
+    thresholds and flags, and the state after it. Normal scores, spikes, bursts of flags, gaps,
+    infinities, and medians that overflow."""
+    rng = np.random.default_rng(seed)
+    threshold = AdaptiveThreshold(2.5, 64, 1.5)
+    out = []
+    for k in range(40):
+        n = int(rng.integers(1, 1500))
+        scores = np.abs(rng.normal(0.0, 1.0, n))
+        scores[rng.random(n) < 0.02] = 9.0
+        if k % 5 == 1:
+            scores[n // 3 : n // 3 + 40] = rng.uniform(5.0, 50.0, len(scores[n // 3 : n // 3 + 40]))
+        if k % 5 == 2:
+            scores[rng.random(n) < 0.2] = np.nan
+            scores[rng.random(n) < 0.01] = np.inf
+        if k == 33:
+            scores[rng.random(n) < 0.6] = 1.7e308
+        guess = None if k % 3 else rng.random(n) < 0.03
+        limits, flags, done = threshold.settle(scores, np.arange(n) >= 5, guess)
+        out.append(repr((limits.tolist(), flags.tolist(), done)))
+        out.append(json.dumps(threshold.to_state()))
+    return out
+
+
 def _messages(n: int, entities: int, seed: int) -> Iterator[tuple[str, bytes]]:
     """Metrics messages as producers send them, round robin over ``entities`` keys: mostly one
     point, sometimes a columnar block of 2-40; normal values with spikes that open incidents, a
@@ -201,6 +228,7 @@ def lines() -> dict[str, list[str]]:
     """Everything the comparison looks at, by workload (run by each side's process)."""
     answers = {f"adaptive {seed}": _adaptive(seed) for seed in range(2)}
     answers.update({f"adaptive blocks {seed}": _adaptive_blocks(seed) for seed in range(2)})
+    answers.update({f"threshold walks {seed}": _threshold_walks(seed) for seed in range(2)})
     answers.update({f"engine {name}": _engine(name) for name in ENGINE_CONFIGS})
     return answers
 
@@ -248,6 +276,8 @@ def test_compiled_and_python_modules_answer_the_same_bit_for_bit() -> None:
     assert any(not line.endswith("())") for line in adaptive)
     blocks = "\n".join(slow["adaptive blocks 0"])
     assert "True" in blocks and ": ((" in blocks  # flags and change points
+    walks = "\n".join(slow["threshold walks 0"])
+    assert walks.count("True") > 100  # flags
     for name in ENGINE_CONFIGS:
         text = "\n".join(slow[f"engine {name}"])
         assert '"event":"open"' in text and '"event":"resolve"' in text, name
