@@ -77,12 +77,19 @@ def _middle_deviation(ordered: list[float], center: float) -> float:
     n = len(ordered)
     mid = n // 2
     below, above = mid - 1, mid  # the next value of each run: ordered[below] down, [above] up
+    low = center - ordered[below] if below >= 0 else 0.0  # the runs' next deviations
+    high = ordered[above] - center
     previous = current = 0.0
     for _ in range(mid + 1):
-        if below >= 0 and (above >= n or center - ordered[below] <= ordered[above] - center):
-            previous, current = current, center - ordered[below]
+        previous = current
+        if below >= 0 and (above >= n or low <= high):
+            current = low
             below -= 1
+            if below >= 0:
+                low = center - ordered[below]
         else:
-            previous, current = current, ordered[above] - center
+            current = high
             above += 1
+            if above < n:
+                high = ordered[above] - center
     return current if n % 2 else (previous + current) / 2.0

@@ -247,34 +247,51 @@ class AdaptiveThreshold:
         candidate: list[bool] = rows.eligible[start:stop].tolist()
         guessed = rows.guess is not None
         expected: list[bool] = rows.guess[start:stop].tolist() if rows.guess is not None else []
-        limits: list[float] = []
-        flags: list[bool] = []
         history, window, refresh = self._history, self.window, self.refresh
-        hand_over = len(history) < window or self._since >= refresh
+        size = len(history)
+        hand_over = size < window or self._since >= refresh
         value: float = self._value
         since: int = self._since
+        # the threshold of each row is that of the last change before it: the values and the
+        # rows they start at, and the flagged rows, written to the arrays at the end
+        levels: list[float] = [value]
+        changes: list[int] = [0]
+        flagged: list[int] = []
+        arrived: list[float] = []  # learned scores not in the history yet (added in bulk)
         stopped = False
+        walked = stop - start
         for i in range(stop - start):
-            limits.append(value)
             score = values[i]
             flag = candidate[i] and score > value
-            flags.append(flag)
-            if not flag and score == score:  # finite (not NaN): learned
-                filling = len(history) < window
-                history.append(learned[i])
+            if flag:
+                flagged.append(i)
+            elif score == score:  # finite (not NaN): learned
+                filling = size < window
+                arrived.append(learned[i])
+                if filling:
+                    size += 1
                 since += 1
                 if filling or since >= refresh:
+                    history.extend(arrived)
+                    arrived.clear()
                     value = self._compute()
                     since = 0
+                    levels.append(value)
+                    changes.append(i + 1)
             if guessed and flag != expected[i]:
                 stopped = True
+                walked = i + 1
                 break
-            if hand_over and len(history) == window and since < refresh:
+            if hand_over and size == window and since < refresh:
+                walked = i + 1
                 break  # full: the stretches take over
+        history.extend(arrived)
         self._value, self._since = value, since
-        k = start + len(limits)
-        rows.limits[start:k] = limits
-        rows.flags[start:k] = flags
+        k = start + walked
+        changes.append(walked)
+        rows.limits[start:k] = np.repeat(levels, np.diff(changes))
+        rows.flags[start:k] = False
+        rows.flags[np.array(flagged, dtype=np.intp) + start] = True
         return k, stopped
 
     def _stretch(self, rows: WalkRows, start: int, stop: int) -> tuple[int, bool]:
