@@ -5,9 +5,10 @@ carry a single-point message's work: scoring, the pipeline step, the trend, the 
 correlation, insights, the row update, the recent-series view, decoding), and the reading of a
 ``POST /anomaly/score`` body's records. Where a C compiler is at hand, ``make`` also compiles
 them with mypyc (``scripts/build_kernel.py``) into ``detectors/_compiled/`` (not in git): the
-same source and the same floats bit for bit (``tests/unit/test_kernel.py``). The compiled modules are imported under their own names (an
-import finder put first on ``sys.meta_path`` when this module is imported, which each of their
-packages does first), so every importer gets the same classes. They run when they were built
+same source and the same floats bit for bit (``tests/unit/test_kernel.py``). The compiled
+modules are imported under their own names (an import finder put first on ``sys.meta_path``
+when this module is imported, which each of their packages does first), so every importer gets
+the same classes. They run when they were built
 from the sources beside them (the build's digest says so); a stale, partial or missing build
 runs the Python modules, and :data:`KERNEL` says which runs and why (the worker logs it at
 start). ``ANOMALY_KERNEL=python`` runs the Python modules whatever is built.
