@@ -114,10 +114,19 @@ def block_scores(
     z = np.where(np.isnan(centers), 0.0, z)
     z = np.clip(z, -sys.float_info.max, sys.float_info.max)
     z = np.where(np.isfinite(rows), z, np.nan)
-    magnitude = np.abs(z)
-    missing = np.asarray(np.isnan(magnitude).all(axis=1), dtype=bool)
-    score = np.where(missing, np.nan, np.nanmax(np.where(missing[:, None], 0.0, magnitude), axis=1))
-    return z, score
+    return z, combined_scores(z)
+
+
+def combined_scores(feature_scores: np.ndarray) -> np.ndarray:
+    """:func:`combined_score` of each row of ``feature_scores`` (rows by features): the largest
+    absolute value ignoring NaN, NaN when the whole row is.
+
+    >>> nan = float("nan")
+    >>> combined_scores(np.array([[0.5, -4.0, nan], [nan, nan, nan]])).tolist()
+    [4.0, nan]
+    """
+    scores: np.ndarray = np.fmax.reduce(np.abs(feature_scores), axis=1)
+    return scores
 
 
 def floored_array(centers: np.ndarray, spreads: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from detectors.base import DetectorError, block_scores
+from detectors.base import DetectorError, block_scores, combined_scores
 from detectors.budget import BudgetThreshold
 from detectors.model_point import PointScorer
 from detectors.model_spec import ModelSpec as ModelSpec
@@ -138,7 +138,7 @@ class ModelScorer(PointScorer):
         steps = self.detector.step_block(rows, times, threshold)
         learned = steps.learned
         warm = before + np.cumsum(learned) - learned >= self.warmup
-        score = np.fmax.reduce(np.abs(steps.feature_scores), axis=1)  # combined_score
+        score = combined_scores(steps.feature_scores)
         out.score[:] = score
         out.threshold[:] = threshold
         out.is_anomaly[:] = warm & np.isfinite(score) & steps.flagged.any(axis=1)
