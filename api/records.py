@@ -85,7 +85,7 @@ def record_columns(records: object) -> RecordColumns | None:
         times, flat, width = plain
         ts = np.fromiter(times, dtype=float, count=len(times))  # floats only: as np.array
         values = np.fromiter(flat, dtype=float, count=len(flat))
-        if not bool((np.abs(ts) < MAX_EPOCH_SECONDS).all() and np.isfinite(values).all()):
+        if not (_epoch_seconds(ts) and bool(np.isfinite(values).all())):
             return None  # as below: a time past the epoch limit, a NaN or an infinity
         return RecordColumns(ts, values.reshape(len(times), width))
     if set(map(type, records)) != {dict} or set(map(len, records)) != {2}:
@@ -192,13 +192,18 @@ def _times(times: Sequence[Any]) -> np.ndarray | None:
             ts = np.array(times, dtype=float)
         except OverflowError:
             return None
-        return ts if bool((np.abs(ts) < MAX_EPOCH_SECONDS).all()) else None  # NaN fails too
+        return ts if _epoch_seconds(ts) else None
     if kinds <= _NUMBER | {str}:
         try:
             return np.array([parse_ts(t) for t in times], dtype=float)
         except TelemetryError:
             return None
     return None
+
+
+def _epoch_seconds(ts: np.ndarray) -> bool:
+    """Whether every time is within ``parse_ts``'s epoch limit (NaN is not)."""
+    return bool((np.abs(ts) < MAX_EPOCH_SECONDS).all())
 
 
 def _values(flat: list[Any], rows: int) -> np.ndarray | None:
