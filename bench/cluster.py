@@ -281,7 +281,12 @@ class Cluster:
 # ---------------------------------------------------------------------- Kafka helpers
 
 
-async def _produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes, bytes]]) -> int:
+async def _produce(
+    bootstrap: str,
+    topic: str,
+    messages: Iterable[tuple[bytes, bytes]],
+    first_sent: list[float] | None = None,
+) -> int:
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, linger_ms=5, max_request_size=16 * 1024 * 1024
     )
@@ -290,6 +295,8 @@ async def _produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes, b
     try:
         pending = []
         for key, value in messages:
+            if first_sent is not None and not sent:
+                first_sent.append(time.time())
             pending.append(await producer.send(topic, key=key, value=value))
             sent += 1
         await asyncio.gather(*pending)
@@ -298,9 +305,17 @@ async def _produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes, b
     return sent
 
 
-def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes, bytes]]) -> int:
-    """Send ``messages`` (keyed: murmur2 partitioning, as the engine expects); wait for acks."""
-    return asyncio.run(_produce(bootstrap, topic, messages))
+def produce(
+    bootstrap: str,
+    topic: str,
+    messages: Iterable[tuple[bytes, bytes]],
+    first_sent: list[float] | None = None,
+) -> int:
+    """Send ``messages`` (keyed: murmur2 partitioning, as the engine expects); wait for acks.
+
+    ``first_sent``, when given, gets the wall-clock time (``time.time()``) at which the first
+    message was handed to the client, once the producer is connected."""
+    return asyncio.run(_produce(bootstrap, topic, messages, first_sent))
 
 
 async def assigned_consumer(
