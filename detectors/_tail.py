@@ -118,11 +118,13 @@ class TailCalibration:
         self.beta = math.nan
         self._log_tail = math.log10(1.0 - quantile)
         self._least_share = 1.0 - quantile
-        # The quantile's bin and the count up to it, for the list ``_running_of`` (not state:
-        # counted again when ``counts`` is a new list, as after a restore).
+        # The quantile's bin, the count up to it and the sum of the counts, for the list
+        # ``_running_of`` (not state: counted again when ``counts`` is a new list, as after a
+        # restore).
         self._running_of: list[int] | None = None
         self._k = _BINS - 1
         self._running = 0
+        self._total = 0
         # The last ``z`` ``score`` took the log of, and its log: ``learn`` takes the same ``z``
         # next (the log is a Python call a point in the compiled module, mypyc has no log10).
         self._last_z = math.nan
@@ -143,9 +145,19 @@ class TailCalibration:
                 k = _BINS - 1
             inside = (log_z - _LOG_EDGES[k]) / _WIDTH
             counts = self.counts
-            higher = 0  # sum(counts[k + 1:]) without a list a point (integers: exact)
-            for j in range(k + 1, len(counts)):
-                higher += counts[j]
+            # sum(counts[k + 1:]) without a list a point (integers: exact): from the counts above
+            # the quantile's bin that learn keeps, and the few bins between it and ``k``
+            if self._running_of is counts:
+                top = self._k
+                higher = self._total - self._running
+                for j in range(k + 1, top + 1):
+                    higher += counts[j]
+                for j in range(top + 1, k + 1):
+                    higher -= counts[j]
+            else:
+                higher = 0
+                for j in range(k + 1, len(counts)):
+                    higher += counts[j]
             above = higher + counts[k] * (1.0 - inside)
             share = above / self.n
             least = self._least_share
@@ -182,9 +194,11 @@ class TailCalibration:
             k, running = self._k, self._running
             if j <= k:
                 running += 1
+            self._total += 1
         else:
             self._running_of = counts
             k, running = _BINS - 1, sum(counts)
+            self._total = running
         while running < target and k < _BINS - 1:
             k += 1
             running += counts[k]

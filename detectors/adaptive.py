@@ -423,8 +423,8 @@ class Adaptive(Detector):
             rows.append(
                 {
                     "s": pack_sparse([math.nan if v == math.inf else v for v in scalars]),
-                    "o": _pack32(f.offsets) if f.seen else "",
-                    "p": _pack32(_trimmed(f.peaks + f.today)),
+                    "o": _pack32(array("f", f.offsets)) if f.seen else "",
+                    "p": _pack32(_trimmed(array("f", f.peaks + f.today))),
                     "b": f.seen,
                     "h": pack_decimals([float(c) for c in counts[:last]]),
                 }
@@ -464,11 +464,13 @@ class Adaptive(Detector):
             offsets = row.get("o")
             if offsets and isinstance(offsets, str) and len(offsets) == _packed_len(BINS):
                 # float64, as rows written before the offsets were float32 hold them
-                f.offsets = array("f", unpack_floats("adaptive state offsets", offsets, BINS))
+                f.offsets = array(
+                    "f", unpack_floats("adaptive state offsets", offsets, BINS)
+                ).tolist()
             elif offsets:
-                f.offsets = _unpack32(offsets, "offsets", BINS)
+                f.offsets = _unpack32(offsets, "offsets", BINS).tolist()
             if row.get("p"):
-                both = _unpack32(row["p"], "peaks", 2 * BINS, trimmed=True)
+                both = _unpack32(row["p"], "peaks", 2 * BINS, trimmed=True).tolist()
                 f.peaks, f.today = both[:BINS], both[BINS:]
             h = row.get("h")
             if not isinstance(h, str):

@@ -40,6 +40,29 @@ _SCALARS_V4 = tuple(name for name in _SCALARS if name not in _BANDS)
 _SCALARS_V5 = tuple(name for name in _SCALARS if name != "err_lin")
 
 
+#: Bounds of the magnitudes :func:`f32` rounds by arithmetic (2**-100 and 2**100): the rounding
+#: is to a normal float32 and the split cannot overflow.
+_F32_LEAST: Final = 7.888609052210118e-31
+_F32_MOST: Final = 1.2676506002282294e30
+
+
+def f32(x: float) -> float:
+    """``x`` rounded to float32, as ``array("f")`` stores it (to nearest, ties to even), as a
+    float: the profile's offsets and the peaks are float32 (as stored, so a key restored from
+    its row answers as the live one), kept in lists of floats the compiled step reads unboxed.
+    Veltkamp's split (Dekker, "A floating-point technique for extending the available
+    precision", 1971): ``c - (c - x)`` with ``c = (2**29 + 1) * x`` is ``x`` rounded to its upper
+    53 - 29 = 24 bits; outside a float32's normal range, and for 0, NaN and infinities, the array.
+
+    >>> f32(0.1), array("f", [0.1])[0], f32(16777217.0), f32(-3e38 * 10), f32(1e-40) > 0
+    (0.10000000149011612, 0.10000000149011612, 16777216.0, -inf, True)
+    """
+    if _F32_LEAST < abs(x) < _F32_MOST:
+        c = 536870913.0 * x
+        return c - (c - x)
+    return float(array("f", [x])[0])
+
+
 def _packed_len(count: int) -> int:
     """Length of the base64 text of ``count`` packed floats."""
     return 4 * ((8 * count + 2) // 3)
@@ -127,12 +150,13 @@ class _Feature:
         self.vhi = _NAN
         self.bands = 0.0
         self.err_lin = 0.0  # as err_season, of the profile read as lines between half hours
-        # float32, as stored: a key restored from its row answers as the live one
-        self.offsets = array("f", bytes(4 * BINS))
+        # float32 values (:func:`f32`), as stored: a key restored from its row answers as the
+        # live one
+        self.offsets = [0.0] * BINS
         self.seen = 0  # bit k: bin k has an offset
-        # Per bin the largest deviation of earlier days (decayed) and of today, as float32.
-        self.peaks = array("f", bytes(4 * BINS))
-        self.today = array("f", bytes(4 * BINS))
+        # Per bin the largest deviation of earlier days (decayed) and of today, float32 values.
+        self.peaks = [0.0] * BINS
+        self.today = [0.0] * BINS
 
     def season_on(self, ts: float | None, days: float) -> bool:
         return (

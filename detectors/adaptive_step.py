@@ -8,11 +8,10 @@ expected value, spread, score, flag, change points and what the point teaches); 
 from __future__ import annotations
 
 import math
-from array import array
 from typing import Any, Final
 
 from detectors._value_bands import familiarity, visit
-from detectors.adaptive_state import _DAY, _NAN, BINS, _Feature
+from detectors.adaptive_state import _DAY, _NAN, BINS, _Feature, f32
 
 _HALF_HOUR: Final = _DAY / BINS
 
@@ -87,6 +86,10 @@ class FeatureStep:
     moved: bool
     moved_from: float
     moved_to: float
+    # the last ``dt`` :meth:`_budget_shift` took the log of, and its shift (the same ``dt`` a
+    # point, once the sampling has settled: the log is a Python call in the compiled module)
+    _shift_dt: float
+    _shift: float
 
     def __init__(self, params: Any) -> None:
         for name in STEP_PARAMS:
@@ -94,6 +97,7 @@ class FeatureStep:
         self._params = self._step_params()
         self.center = self.spread = self.moved_from = self.moved_to = _NAN
         self.flag = self.moved = False
+        self._shift_dt = self._shift = _NAN
 
     def _step_params(self) -> _Params:
         """The parameters a step reads, in one tuple."""
@@ -203,14 +207,16 @@ class FeatureStep:
         ) = self._params  # fmt: skip
         # the expected value: the level (the profile's when it is in use) and the offset
         if not timed:
+            clock = 0.0
             k = 0
             on = False
         else:
-            k = int(ts % _DAY // _HALF_HOUR)
+            clock = ts % _DAY
+            k = int(clock // _HALF_HOUR)
             on = ts - f.first >= season_span and f.err_season < (0.5 * f.err_plain)
         if on and not f.seasonal:  # the spread and peaks were of no profile: start again
-            f.peaks = array("f", bytes(4 * BINS))
-            f.today = array("f", bytes(4 * BINS))
+            f.peaks = [0.0] * BINS
+            f.today = [0.0] * BINS
             f.var = f.err_season
             if f.w_var > RELEARN_POINTS * b:
                 f.w_var = RELEARN_POINTS * b
@@ -227,7 +233,7 @@ class FeatureStep:
         k2 = k
         u = 0.0
         if has and timed:
-            at = ts % _DAY / _HALF_HOUR - k - 0.5  # -0.5 .. 0.5 from the center of bin k
+            at = clock / _HALF_HOUR - k - 0.5  # -0.5 .. 0.5 from the center of bin k
             k2 = (k + 1) % BINS if at >= 0.0 else (k - 1) % BINS
             if seen >> k2 & 1:
                 u = abs(at)
@@ -420,7 +426,7 @@ class FeatureStep:
                 f.dt = dt
             f.last = ts
             if not has:
-                offsets[k] = d
+                offsets[k] = f32(d)
             elif not (flag and on):  # a flagged point (a bump) does not teach a profile in use
                 # a bin learns as fast per day whatever the sampling (season_alpha at 5 minutes)
                 slow = dt / 300.0
@@ -429,15 +435,15 @@ class FeatureStep:
                 # the residual from the half hour's offset teaches it and the nearest other
                 # center's by nearness (a triangular kernel: the offsets are a smoothed profile)
                 learned = season_alpha * slow * (d - old)
-                offsets[k] = old + (1.0 - u) * learned
+                offsets[k] = f32(old + (1.0 - u) * learned)
                 if u > 0.0:
-                    offsets[k2] += u * learned
+                    offsets[k2] = f32(offsets[k2] + u * learned)
             f.seen = seen | 1 << k
             on = ts - f.first >= season_span and err_season < (0.5 * err_plain)
             if peak_factor > 0:
                 today = f.today
                 if abs_r > today[k]:
-                    today[k] = abs_r
+                    today[k] = f32(abs_r)
         # the step from the previous value: a sustained run of at least ``var_points`` whose
         # steps are ``var_ratio`` times the long-run ones (clipped, so one jump of a level shift
         # does not count) re-baselines the variance by the ratio of their mean squares: a
@@ -504,8 +510,8 @@ class FeatureStep:
         """A new day: the peaks of earlier days decay (by ``e`` in ``peak_days``) and take
         those of the day that ended."""
         fade = math.exp(-(day - f.day) / self.peak_days)
-        f.peaks = array("f", [max(p, q) * fade for p, q in zip(f.peaks, f.today, strict=True)])
-        f.today = array("f", bytes(4 * BINS))
+        f.peaks = [f32(max(p, q) * fade) for p, q in zip(f.peaks, f.today, strict=True)]
+        f.today = [0.0] * BINS
 
     def familiar(self, f: _Feature, v: float) -> int:
         """Visit ``v``'s band of the feature's range: how familiar its level was (0: new;
@@ -537,9 +543,13 @@ class FeatureStep:
 
     def _budget_shift(self, f: _Feature) -> float:
         """What a point of ``f`` scores less for being one of ``tail_interval / dt``."""
-        if f.dt >= self.tail_interval:
+        dt = f.dt
+        if dt >= self.tail_interval:
             return 0.0
-        return math.log10(self.tail_interval / max(f.dt, 1e-3))
+        if dt != self._shift_dt:
+            self._shift_dt = dt
+            self._shift = math.log10(self.tail_interval / max(dt, 1e-3))
+        return self._shift
 
     def _rebaseline_variance(self, f: _Feature) -> None:
         """The variance takes the ratio of a sustained run's mean square step to the long-run

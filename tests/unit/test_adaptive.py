@@ -4,6 +4,7 @@ survives JSON and stays small, a level shift is re-baselined and says so."""
 from __future__ import annotations
 
 import json
+from array import array
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from detectors.adaptive import (
     _SCALARS_V5,
     Adaptive,
 )
+from detectors.adaptive_state import f32
 from detectors.adaptive_step import CONFIRMED
 from detectors.base import Step
 from detectors.results import describe_change
@@ -323,6 +325,27 @@ def test_a_row_of_the_layout_before_sparse_scalars_and_float32_offsets_scores_th
     live = [scorer.score_one(list(r), ts=float(t)) for r, t in tail]
     again = [resumed.score_one(list(r), ts=float(t)) for r, t in tail]
     assert [(a.score, a.is_anomaly) for a in again] == [(b.score, b.is_anomaly) for b in live]
+
+
+def test_the_profile_and_peaks_round_to_float32_as_an_array_of_float32_stores_them() -> None:
+    # the step keeps its float32 offsets and peaks in lists and rounds by arithmetic (f32): across
+    # a binade's significands, ties and near-ties, both signs, and outside the range where it
+    # splits (zeros, subnormal and overflowing float32, NaN, infinities), the array's value
+    binade = 2.0**-3 * np.arange(2**23, 2**24, 97, dtype=float)  # float32 values in [2**20, 2**21)
+    ulp = 2.0**-3
+    values = [v + frac * ulp for v in binade for frac in (0.5, -0.5, 0.25, 0.5 + 2**-29, 2**-30)]
+    near = (1.0, 1.0 + 2**-24, 1.0 + 3 * 2**-24)
+    values += [x * 2.0**e for x in near for e in (-101, -100, 99, 100)]
+    values += [0.0, 1e-40, 1e-45, 3.4028235677973366e38, 3.5e38, 1e300, np.nan, np.inf]
+    values += np.random.default_rng(0).normal(size=20_000).tolist()
+    values = [sign * v for v in values for sign in (1.0, -1.0)]
+    expected = array("f", values).tolist()
+    got = [f32(v) for v in values]
+    assert np.array_equal(
+        np.array(got).view(np.uint64)[~np.isnan(got)],
+        np.array(expected).view(np.uint64)[~np.isnan(expected)],
+    )
+    assert np.array_equal(np.isnan(got), np.isnan(expected))
 
 
 # before the sustained path (its sum and step statistics), before the last flag's direction,
