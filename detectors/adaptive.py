@@ -59,6 +59,7 @@ The detector owns its learning, change points, season and calibration (its ``lea
 from __future__ import annotations
 
 import math
+import struct
 from array import array
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
@@ -373,8 +374,9 @@ class Adaptive(Detector):
             flags: list[bool] = []
             changes: list[tuple[int, float, float]] = []
             kernel.walk(f, rows[:, i].tolist(), times, threshold, out, flags, changes)
-            found[i] = np.array(out, dtype=float).reshape(m, 3)
-            flagged[i] = flags
+            # packed, then read as arrays: several times faster than numpy reading the lists
+            found[i] = np.frombuffer(struct.pack(f"{3 * m}d", *out)).reshape(m, 3)
+            flagged[i] = np.frombuffer(struct.pack(f"{m}?", *flags), dtype=bool)
             moved.extend((k, i, before, after) for k, before, after in changes)
         learned = ~np.isnan(rows).all(axis=1)
         self._n_learned += int(np.count_nonzero(learned))

@@ -47,6 +47,27 @@ _Params = tuple[
 ]  # fmt: skip
 
 
+def time_of_day(ts: float) -> tuple[float, int]:
+    """``(clock, k)``: ``ts % _DAY`` and its half hour ``int(clock // _HALF_HOUR)``, the same
+    numbers without the ``fmod`` a float ``%`` and ``//`` each make: for ``0 < ts < 2**52``
+    every step below is exact (the day's start and the half hours' are integers a float holds,
+    and a quotient rounded up to the next integer is taken back), elsewhere the operators.
+
+    >>> time_of_day(1_700_000_000.0), time_of_day(86399.99999999999), time_of_day(-60.0)
+    ((80000.0, 44), (86399.99999999999, 47), (86340.0, 47))
+    """
+    if 0.0 < ts < 4503599627370496.0:
+        clock = ts - float(int(ts / _DAY)) * _DAY
+        if clock < 0.0:
+            clock += _DAY
+        k = int(clock / _HALF_HOUR)
+        if k * _HALF_HOUR > clock:
+            k -= 1
+        return clock, k
+    clock = ts % _DAY
+    return clock, int(clock // _HALF_HOUR)
+
+
 class FeatureStep:
     """The per-point scoring and learning of :class:`detectors.adaptive.Adaptive`, over the
     parameters it was built with (``params``: the detector, or anything with its parameters
@@ -211,8 +232,7 @@ class FeatureStep:
             k = 0
             on = False
         else:
-            clock = ts % _DAY
-            k = int(clock // _HALF_HOUR)
+            clock, k = time_of_day(ts)
             on = ts - f.first >= season_span and f.err_season < (0.5 * f.err_plain)
         if on and not f.seasonal:  # the spread and peaks were of no profile: start again
             f.peaks = [0.0] * BINS

@@ -35,6 +35,20 @@ from detectors.results import BlockResult
 from detectors.thresholds import StaticThreshold
 
 
+def warm_rows(before: int, counted: np.ndarray, warmup: int) -> np.ndarray:
+    """Per row of a block whether the detector has learned ``warmup`` rows before it: the
+    ``before`` of earlier blocks and the block's ``counted`` rows ahead of it (all of them once
+    ``before`` is enough, without the cumulative count).
+
+    >>> warm_rows(3, np.array([True, False, True, True]), 5).tolist(), warm_rows(5, np.ones(2), 5)
+    ([False, False, False, True], array([ True,  True]))
+    """
+    if before >= warmup:
+        return np.ones(len(counted), dtype=bool)
+    warm: np.ndarray = before + np.cumsum(counted) - counted >= warmup
+    return warm
+
+
 class ModelScorer(PointScorer):
     """Scores points of one key; learns every point, flagged ones with bounded weight.
 
@@ -137,7 +151,7 @@ class ModelScorer(PointScorer):
         before = self.detector.n_learned
         steps = self.detector.step_block(rows, times, threshold)
         learned = steps.learned
-        warm = before + np.cumsum(learned) - learned >= self.warmup
+        warm = warm_rows(before, learned, self.warmup)
         score = combined_scores(steps.feature_scores)
         out.score[:] = score
         out.threshold[:] = threshold
@@ -227,7 +241,7 @@ class ModelScorer(PointScorer):
         has_value = np.isfinite(rows).any(axis=1)
         centers, spreads = detector.baselines(rows, in_order=False)
         feature_scores, score = block_scores(rows, centers, spreads)
-        warm = detector.n_learned + np.cumsum(has_value) - has_value >= self.warmup
+        warm = warm_rows(detector.n_learned, has_value, self.warmup)
         limits, flagged, _ = self._settle(score, warm, None, ts)
         out.fill(0, slice(0, m), feature_scores, score, limits, flagged, warm, centers, spreads)
         detector.learn(rows[~flagged])
@@ -278,7 +292,7 @@ class ModelScorer(PointScorer):
             spreads = np.where(spreads < floors, floors, spreads)
             feature_scores, score = block_scores(residuals, centers, spreads)
             counted = has_value[start:stop]
-            warm = detector.n_learned + np.cumsum(counted) - counted >= self.warmup
+            warm = warm_rows(detector.n_learned, counted, self.warmup)
             limits, flagged, done = self._settle(
                 score, warm, np.zeros(len(part), dtype=bool), None if ts is None else ts[start:stop]
             )

@@ -4,6 +4,7 @@ survives JSON and stays small, a level shift is re-baselined and says so."""
 from __future__ import annotations
 
 import json
+import math
 from array import array
 
 import numpy as np
@@ -21,7 +22,7 @@ from detectors.adaptive import (
     Adaptive,
 )
 from detectors.adaptive_state import f32
-from detectors.adaptive_step import CONFIRMED
+from detectors.adaptive_step import CONFIRMED, time_of_day
 from detectors.base import Step
 from detectors.results import describe_change
 from incidents.config import ModelConfig
@@ -346,6 +347,21 @@ def test_the_profile_and_peaks_round_to_float32_as_an_array_of_float32_stores_th
         np.array(expected).view(np.uint64)[~np.isnan(expected)],
     )
     assert np.array_equal(np.isnan(got), np.isnan(expected))
+
+
+def test_the_time_of_day_and_its_half_hour_are_the_float_operators_to_the_last_bit() -> None:
+    # the step finds them without fmod (time_of_day): epochs, every half hour's edge and the
+    # floats next to it, the day's end, and times the operators keep (negative, past 2**52)
+    rng = np.random.default_rng(0)
+    edges = [1_700_000_000.0 - 1_700_000_000.0 % DAY + 1800.0 * k for k in range(49)]
+    edges += [1800.0 * k for k in range(49)] + [DAY * k for k in (1, 2, 1000, 10**6)]
+    times = [np.nextafter(t, d) for t in edges for d in (-np.inf, np.inf)] + edges
+    times += rng.uniform(0, 2e9, 20_000).tolist() + rng.uniform(0, 3 * DAY, 20_000).tolist()
+    times += [0.0, -0.0, 5e-324, -60.0, -1e-300, 2.0**52 - 0.5, 2.0**52, 2.0**60 + 2048.0]
+    for ts in times:
+        clock = ts % DAY
+        assert time_of_day(ts) == (clock, int(clock // 1800.0)), ts
+        assert math.copysign(1.0, time_of_day(ts)[0]) == math.copysign(1.0, clock), ts
 
 
 # before the sustained path (its sum and step statistics), before the last flag's direction,
