@@ -184,7 +184,7 @@ class TailCalibration:
         j = int((log_z - _LO) / _WIDTH)
         if j > _BINS - 1:
             j = _BINS - 1
-        counts[j] += 1
+        counts[j] = counts[j] + 1  # (``+=`` is a generic call in the compiled module)
         n = self.n + 1
         self.n = n
         target = self.quantile * n

@@ -366,17 +366,17 @@ class Adaptive(Detector):
         rows = np.where(np.isfinite(rows), rows, np.nan)
         times = None if ts is None else np.asarray(ts, dtype=float).tolist()
         found = np.empty((n, m, 3))
-        flagged = np.empty((n, m), dtype=bool)
+        flagged = np.zeros((n, m), dtype=bool)
         moved: list[tuple[int, int, float, float]] = []
         kernel = self._kernel
         for i, f in enumerate(self._features):
-            out: list[float] = []
-            flags: list[bool] = []
+            out: list[object] = []
+            flags: list[int] = []
             changes: list[tuple[int, float, float]] = []
             kernel.walk(f, rows[:, i].tolist(), times, threshold, out, flags, changes)
-            # packed, then read as arrays: several times faster than numpy reading the lists
+            # packed, then read as an array: several times faster than numpy reading the list
             found[i] = np.frombuffer(struct.pack(f"{3 * m}d", *out)).reshape(m, 3)
-            flagged[i] = np.frombuffer(struct.pack(f"{m}?", *flags), dtype=bool)
+            flagged[i, flags] = True
             moved.extend((k, i, before, after) for k, before, after in changes)
         learned = ~np.isnan(rows).all(axis=1)
         self._n_learned += int(np.count_nonzero(learned))

@@ -156,17 +156,24 @@ class FeatureStep:
         values: list[float],
         times: list[float] | None,
         threshold: float,
-        out: list[float],
-        flagged: list[bool],
+        out: list[object],
+        flagged: list[int],
         changes: list[tuple[int, float, float]],
     ) -> None:
         """:meth:`score_learn` (or the first value's start, or a missing value's baseline) on
         each of a feature's ``values`` in order, at ``times`` (None: no time), with the state
         kept in ``f`` from one to the next: per value its reported signed score, center and
-        spread appended to ``out`` (three floats a value), its flag to ``flagged``, and a change
-        point ``(k, before, after)`` at value ``k`` to ``changes``. NaN is a missing value."""
+        spread appended to ``out`` (three floats a value), ``k`` to ``flagged`` when value ``k``
+        is flagged, and a change point ``(k, before, after)`` at value ``k`` to ``changes``.
+        NaN is a missing value."""
         timed = times is not None
         ts = 0.0
+        # a float the list already holds is appended again where a value repeats (a score of
+        # 0, a spread as the point before's): boxed once, not a new float a point
+        last_spread = _NAN
+        spread: object = _NAN
+        zero: object = 0.0
+        minus_zero: object = -0.0
         for k in range(len(values)):
             v = values[k]
             if times is not None:
@@ -180,18 +187,24 @@ class FeatureStep:
                 else:
                     out.append(base[0])
                     out.append(base[1])
-                flagged.append(False)
             elif math.isnan(f.plain):
                 out.append(0.0)
                 out.append(_NAN)
                 out.append(_NAN)
-                flagged.append(False)
                 self.start(f, v, ts, timed)
             else:
-                out.append(self.point(f, v, ts, timed, threshold))
+                score = self.point(f, v, ts, timed, threshold)
+                if score != 0.0:
+                    out.append(score)
+                else:
+                    out.append(zero if math.copysign(1.0, score) > 0.0 else minus_zero)
                 out.append(self.center)
-                out.append(self.spread)
-                flagged.append(self.flag)
+                if self.spread != last_spread:  # (a spread is at least 1e-9, or NaN)
+                    last_spread = self.spread
+                    spread = last_spread
+                out.append(spread)
+                if self.flag:
+                    flagged.append(k)
                 if self.moved:
                     changes.append((k, self.moved_from, self.moved_to))
 
