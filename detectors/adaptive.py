@@ -363,7 +363,9 @@ class Adaptive(Detector):
         True
         """
         m, n = rows.shape
-        rows = np.where(np.isfinite(rows), rows, np.nan)
+        finite = np.isfinite(rows)
+        if not finite.all():
+            rows = np.where(finite, rows, np.nan)
         times = None if ts is None else np.asarray(ts, dtype=float).tolist()
         found = np.empty((n, m, 3))
         flagged = np.zeros((n, m), dtype=bool)
@@ -378,7 +380,7 @@ class Adaptive(Detector):
             found[i] = np.frombuffer(struct.pack(f"{3 * m}d", *out)).reshape(m, 3)
             flagged[i, flags] = True
             moved.extend((k, i, before, after) for k, before, after in changes)
-        learned = ~np.isnan(rows).all(axis=1)
+        learned = finite.any(axis=1)  # not all NaN
         self._n_learned += int(np.count_nonzero(learned))
         by_row: dict[int, list[tuple[int, float, float]]] = {}
         for k, i, before, after in sorted(moved):

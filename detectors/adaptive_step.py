@@ -267,7 +267,8 @@ class FeatureStep:
         u = 0.0
         if has and timed:
             at = clock / _HALF_HOUR - k - 0.5  # -0.5 .. 0.5 from the center of bin k
-            k2 = (k + 1) % BINS if at >= 0.0 else (k - 1) % BINS
+            # the next or previous bin round the day ((k + 1) % BINS, (k - 1) % BINS)
+            k2 = (k + 1 if k < BINS - 1 else 0) if at >= 0.0 else (k - 1 if k else BINS - 1)
             if seen >> k2 & 1:
                 u = abs(at)
                 lin = (1.0 - u) * old + u * offsets[k2]
@@ -305,8 +306,9 @@ class FeatureStep:
             peak = peaks[k - 1]
             if peaks[k] > peak:
                 peak = peaks[k]
-            if peaks[(k + 1) % BINS] > peak:
-                peak = peaks[(k + 1) % BINS]
+            after = peaks[k + 1 if k < BINS - 1 else 0]  # peaks[(k + 1) % BINS]
+            if after > peak:
+                peak = after
             peak *= peak_factor
             if peak > s:
                 s = peak
