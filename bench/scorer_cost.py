@@ -70,7 +70,7 @@ def measure(name: str) -> tuple[float, float, int]:
 def main(argv: Sequence[str] | None = None) -> int:
     for name in argv if argv is not None else sys.argv[1:]:
         one, block, size = measure(name)
-        print(f"{name}: {one:.1f} µs one at a time, {block:.1f} µs in blocks, state {size} B")
+        print(f"{name}: {one:.2f} µs one at a time, {block:.2f} µs in blocks, state {size} B")
     return 0
 
 
