@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from detectors._tail import _BINS, TailCalibration, _bin, _edge
+from detectors._tail import _BINS, _EDGES, TailCalibration, _bin, _edge, _learned_bin
 
 
 def _quantile_edge(zs: list[float], quantile: float) -> float:
@@ -85,3 +85,25 @@ def test_scoring_a_deviation_before_learning_it_or_another_changes_nothing_learn
         assert [cal.score(z) for z in (0.0, 0.5, 1.0, 3.0, 80.0)] == [
             learned.score(z) for z in (0.0, 0.5, 1.0, 3.0, 80.0)
         ]
+
+
+def test_a_deviation_is_counted_in_the_bin_of_its_log10_without_the_log10_call() -> None:
+    # learn finds the bin from the native natural log away from the edges: the same bin as
+    # log10 gives on every edge and the floats next to it, and across the range and beyond
+    rng = np.random.default_rng(0)
+    zs = [0.0, 1e-300, 0.0099, 0.01, 1e4, 1e5, 1e300, 1.7e308]
+    for edge in _EDGES:
+        near = edge
+        for _ in range(4):
+            near = math.nextafter(near, -math.inf)
+        for _ in range(9):
+            zs.append(near)
+            near = math.nextafter(near, math.inf)
+        zs += [edge * (1 + 1e-7), edge * (1 - 1e-7), edge * (1 + 3e-6), edge * (1 - 3e-6)]
+    zs += (10.0 ** rng.uniform(-3, 6, 50_000)).tolist()
+    assert [_learned_bin(z) for z in zs] == [_bin(z) for z in zs]
+    for bad in (math.nan, math.inf):  # as log10's bin: no bin
+        with pytest.raises((ValueError, OverflowError)):
+            _bin(bad)
+        with pytest.raises((ValueError, OverflowError)):
+            _learned_bin(bad)
