@@ -161,7 +161,7 @@ class Adaptive(Detector):
     True
     >>> spike = det.step([110.0], 60.0 * 2000, 2.0)
     >>> spike.flagged, round(spike.feature_scores[0], 2)
-    ([True], 4.88)
+    ([True], 7.62)
 
     A level that moved for good: its first points flag (once the fast center has moved, as a
     sustained run), the run of flags re-baselines the level on its own points, the step says
