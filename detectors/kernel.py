@@ -45,6 +45,7 @@ MODULES = (
     "detectors._checks",
     "detectors.thresholds",
     "incidents.compact",
+    "incidents.keep_firing",  # the lifecycle's walk over a block's quiet rows
     "incidents.pipeline",
     "incidents.scoring",
     "incidents.plain_records",  # the records of a POST /anomaly/score body

@@ -331,6 +331,52 @@ class Suppressor:
             return Decision(False, "persistence")
         return Decision(True)
 
+    def judge_many(
+        self,
+        counts: np.ndarray,
+        score: np.ndarray,
+        threshold: np.ndarray,
+        deviation: np.ndarray,
+        center: np.ndarray,
+        warm: np.ndarray,
+        lower: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, list[str | None]]:
+        """:meth:`judge` on many flagged points at once (arrays of its arguments, ``lower``
+        None: all 0): whether each fires, and why each does not (None where it fires).
+
+        Examples
+        --------
+        >>> s = Suppressor(SuppressionSpec())
+        >>> fires, why = s.judge_many(np.array([1, 1, 2, 2]), np.array([4.0, 7.0, 4.0, 4.0]),
+        ...     np.full(4, 3.0), np.array([20.0, 20.0, 20.0, 0.5]),
+        ...     np.full(4, 100.0), np.array([True, True, True, True]))
+        >>> fires.tolist(), why
+        ([False, True, True, False], ['persistence', None, None, 'min_deviation'])
+        """
+        spec = self.spec
+        with np.errstate(invalid="ignore"):
+            # max(a, b) as Python has it: a unless b is greater (NaN compares false)
+            relative = spec.min_rel_deviation * np.abs(center)
+            floor = np.where(relative > spec.min_abs_deviation, relative, spec.min_abs_deviation)
+            shallow = np.isfinite(deviation) & np.isfinite(center) & (deviation < floor)
+            bypass = spec.bypass_factor * threshold
+            if lower is not None:
+                lowered = bypass - lower
+                bypass = np.where(
+                    lower != 0.0, np.where(lowered > threshold, lowered, threshold), bypass
+                )
+            strong = np.isfinite(score) & (score >= bypass)
+        cold = ~warm.astype(bool)
+        persistence = ~strong & (counts < spec.persistence_k)
+        fires = ~cold & ~shallow & ~persistence
+        why: list[str | None] = [None] * len(fires)
+        if not fires.all():
+            for j in np.flatnonzero(~fires).tolist():
+                why[j] = (
+                    "warmup" if cold[j] else "min_deviation" if shallow[j] else "persistence"
+                )
+        return fires, why
+
     def to_state(self) -> dict[str, Any]:
         """The recent flags (left out when none), and in event time the mean gap, the gaps in
         it and the last point's time.

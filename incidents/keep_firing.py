@@ -3,16 +3,15 @@ elevated (at or above the recovery bar), stored in the incident's ``runs``.
 
 An incident keeps going on the second and each further elevated point in a row of one model
 (:data:`KEEP_RUN`), not on a lone one; the lifecycle (:mod:`incidents.lifecycle`) moves the runs
-point by point (:func:`run_of`, :func:`set_run`) or over a run of points at once
-(:func:`elevated_runs`).
+point by point (:func:`run_of`, :func:`set_run`) or over a run of points that did not alert
+(:func:`quiet_walk`, compiled).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
-
-import numpy as np
 
 KEEP_RUN = 2  # elevated points in a row of one model that keep an incident going
 
@@ -45,20 +44,48 @@ def set_run(incident: dict[str, Any], model_id: str, run: int) -> None:
         incident.pop("runs", None)
 
 
-def elevated_runs(finite: np.ndarray, elevated: np.ndarray, before: int) -> np.ndarray:
-    """The run of elevated points (up to :data:`KEEP_RUN`) after each point: one more after an
-    elevated point, 0 after a scored one below the bar, unchanged after one without a score.
+def quiet_walk(
+    ts: list[float],
+    score: list[float],
+    threshold: list[float],
+    ours: bool,
+    run: int,
+    last: float,
+    bar: float,
+    resolve_after: float,
+) -> tuple[int, float, int, bool, bool, float]:
+    """A run of points of one model that did not alert, while an incident is open (compiled,
+    see ``detectors.kernel``): ``ours`` whether the model is one of the incident's, ``run`` its
+    run of elevated points before them, ``last`` the incident's last elevated time, ``bar``
+    the recovery ratio. Returns how many points were taken (up to the one that resolves the
+    incident), the time it resolved at (NaN: it did not), the run after them, whether it moved
+    on the way, whether a point kept the incident going, and its last elevated time then.
 
-    >>> finite = np.array([True, True, False, True, True, True])
-    >>> elevated = np.array([True, True, False, True, False, True])
-    >>> elevated_runs(finite, elevated, 0).tolist(), elevated_runs(finite, elevated, 1).tolist()
-    ([1, 2, 2, 2, 0, 1], [2, 2, 2, 2, 0, 1])
+    Examples
+    --------
+    The bar is 0.8 * 3 = 2.4: the elevated point at 30 alone does not keep the incident, those
+    at 50 and 55 are a run, so 55 does; 115 is 60 s after it, and resolves it:
+
+    >>> ts = [10.0, 30.0, 40.0, 50.0, 55.0, 100.0, 114.0, 115.0, 120.0]
+    >>> score = [1.0, 2.5, 1.0, 2.5, 2.6, 1.0, 1.0, 1.0, 1.0]
+    >>> quiet_walk(ts, score, [3.0] * 9, True, 1, 0.0, 0.8, 60.0)
+    (8, 115.0, 0, True, True, 55.0)
     """
-    n = len(finite)
-    counted = np.cumsum(elevated)
-    reset = finite & ~elevated
-    last_reset = np.maximum.accumulate(np.where(reset, np.arange(n), -1))
-    since = np.where(
-        last_reset >= 0, counted - counted[np.maximum(last_reset, 0)], counted + before
-    )
-    return np.minimum(since, KEEP_RUN)
+    used, resolved_at = len(ts), math.nan
+    moved = kept = False
+    for k in range(len(ts)):
+        t, s = ts[k], score[k]
+        finite = math.isfinite(s)
+        elevated = finite and s >= bar * threshold[k]
+        if finite and t - last >= resolve_after:
+            used, resolved_at = k + 1, last + resolve_after if elevated else t
+            break
+        if ours and finite:
+            previous = run
+            run = (run + 1 if run + 1 < KEEP_RUN else KEEP_RUN) if elevated else 0
+            moved = moved or run != previous
+            if run >= KEEP_RUN:
+                if t > last:  # max(last, t)
+                    last = t
+                kept = True
+    return used, resolved_at, run, moved, kept, last

@@ -43,13 +43,12 @@ import numpy as np
 from incidents.compact import pack_incident, unpack_incident
 from incidents.incident import incident_id, severity_for
 from incidents.incident_event import incident_event, signal_entry, signal_key, top_signals
-from incidents.keep_firing import KEEP_RUN, elevated_runs, run_of, set_run
+from incidents.keep_firing import KEEP_RUN, quiet_walk, run_of, set_run
 from incidents.observation import LifecycleSpec, Observation, Step
 from incidents.stored_incident import store
 
 PEAK_GROWTH_FOR_UPDATE = 1.25
 MAX_SIGNALS = 16
-SHORT_RUN = 24  # runs of up to this many points: EntityIncidents.quiet goes point by point
 
 
 def json_copy(value: Any) -> Any:
@@ -160,8 +159,8 @@ class EntityIncidents:
         threshold: np.ndarray,
         spec: LifecycleSpec,
     ) -> tuple[int, list[dict[str, Any]]]:
-        """:meth:`observe` on a run of points of ``model_id`` that did not alert, vectorised:
-        how many of them it took until the open incident resolved (all of them when it did
+        """:meth:`observe` on a run of points of ``model_id`` that did not alert, in one compiled
+        walk (:func:`~incidents.keep_firing.quiet_walk`): how many of them it took until the open incident resolved (all of them when it did
         not), and the events. Without an open incident they change nothing.
 
         Examples
@@ -184,96 +183,27 @@ class EntityIncidents:
         incident = self.open
         if incident is None or not len(ts):
             return len(ts), []
-        if len(ts) <= SHORT_RUN:
-            return self._quiet_points(incident, model_id, ts, score, threshold, spec)
-        with np.errstate(invalid="ignore"):
-            finite = np.isfinite(score)
-            elevated = finite & (score >= spec.recover_ratio * threshold)
         ours = model_id in incident["models"]
-        if ours:
-            before = run_of(incident, model_id)
-            runs = elevated_runs(finite, elevated, before)
-            keeps = elevated & (runs >= KEEP_RUN)
-        else:
-            keeps = np.zeros(len(ts), dtype=bool)
-        if float(ts.max()) - incident["last_elevated"] < spec.resolve_after:
-            # No point is past the keep-firing period (the common case: a short run between
-            # alerts), so none ends the incident; its runs of elevated points only move it.
-            if ours:
-                self._moved(incident, model_id, ts, keeps, runs, before)
-            return len(ts), []
-        kept = np.maximum.accumulate(np.where(keeps, ts, -np.inf))
-        last = np.maximum(incident["last_elevated"], np.concatenate([[-np.inf], kept[:-1]]))
-        ends = (ts - last >= spec.resolve_after) & finite
-        j = int(np.argmax(ends)) if ends.any() else len(ts)
-        if ours and j:
-            self._moved(incident, model_id, ts[:j], keeps[:j], runs[:j], before)
-        if j == len(ts):
-            return j, []
-        at = float(last[j] + spec.resolve_after) if elevated[j] else float(ts[j])
-        return j + 1, [self._resolve(incident, at)]
-
-    def _quiet_points(
-        self,
-        incident: dict[str, Any],
-        model_id: str,
-        ts: np.ndarray,
-        score: np.ndarray,
-        threshold: np.ndarray,
-        spec: LifecycleSpec,
-    ) -> tuple[int, list[dict[str, Any]]]:
-        """:meth:`quiet` point by point, for short runs (numpy's fixed cost per call outweighs
-        a few points): the same result, the same state."""
-        ours = model_id in incident["models"]
-        run = run_of(incident, model_id)
-        moved = False  # whether the run changed on the way (then stored once, as _moved does)
-        last = incident["last_elevated"]
-        kept = False
-        bar, resolve_after = spec.recover_ratio, spec.resolve_after
-        used, resolved_at = len(ts), None
-        points = zip(ts.tolist(), score.tolist(), threshold.tolist(), strict=True)
-        for k, (t, s, th) in enumerate(points):
-            finite = math.isfinite(s)
-            elevated = finite and s >= bar * th
-            if finite and t - last >= resolve_after:
-                used, resolved_at = k + 1, last + resolve_after if elevated else t
-                break
-            if ours and finite:
-                previous = run
-                run = min(run + 1, KEEP_RUN) if elevated else 0
-                moved = moved or run != previous
-                if run >= KEEP_RUN:
-                    last = max(last, t)
-                    kept = True
+        before = run_of(incident, model_id)
+        used, resolved_at, run, moved, kept, last = quiet_walk(
+            ts.tolist(),
+            score.tolist(),
+            threshold.tolist(),
+            ours,
+            before,
+            incident["last_elevated"],
+            spec.recover_ratio,
+            spec.resolve_after,
+        )
         if kept:
             incident["last_elevated"] = float(last)
             self.changed = True
         if moved:
             set_run(incident, model_id, run)
             self.changed = True
-        if resolved_at is None:
+        if math.isnan(resolved_at):
             return used, []
         return used, [self._resolve(incident, float(resolved_at))]
-
-    def _moved(
-        self,
-        incident: dict[str, Any],
-        model_id: str,
-        ts: np.ndarray,
-        keeps: np.ndarray,
-        runs: np.ndarray,
-        before: int,
-    ) -> None:
-        """:meth:`quiet`'s points ``ts`` of one of the incident's models, after which its run of
-        elevated points was ``runs`` (``before`` them), moved the incident: the last that
-        ``keeps`` it is its last elevated time, and its run is the last one."""
-        if keeps.any():
-            latest = float(ts[keeps].max())
-            incident["last_elevated"] = float(max(incident["last_elevated"], latest))
-            self.changed = True
-        if runs[0] != before or (runs[1:] != runs[:-1]).any():  # as one by one: any change
-            set_run(incident, model_id, int(runs[-1]))
-            self.changed = True
 
     def _run_on(self, incident: dict[str, Any], model_id: str, elevated: bool) -> int:
         """The run of elevated points of ``model_id`` after one more of its scored points."""

@@ -339,29 +339,20 @@ class Pipeline:
         deviations, centers = top_deviations(
             rows[flagged], block.feature_scores[flagged], block.centers[flagged]
         )
-        fires = np.zeros(len(flagged), dtype=bool)
-        judge, counters = self.suppressor.judge, self.counters
-        held = self.table.held
-        columns = zip(
-            flagged.tolist(),
-            counts[flagged].tolist(),
-            block.score[flagged].tolist(),
-            block.threshold[flagged].tolist(),
-            deviations.tolist(),
-            centers.tolist(),
-            block.warm[flagged].tolist(),
-            lowers[flagged].tolist() if lowers is not None else [0.0] * len(flagged),
-            strict=True,
+        fires, why = self.suppressor.judge_many(
+            counts[flagged],
+            block.score[flagged],
+            block.threshold[flagged],
+            deviations,
+            centers,
+            block.warm[flagged],
+            lowers[flagged] if lowers is not None else None,
         )
-        for j, (k, count, score, threshold, deviation, center, warm, lower) in enumerate(columns):
-            decision = judge(count, score, threshold, deviation, center, warm, lower)
-            if decision.fire:
-                fires[j] = True
-                continue
-            reason = decision.suppressed_by
-            if reason:
+        counters, held = self.counters, self.table.held
+        for k, reason in zip(flagged.tolist(), why, strict=True):
+            if reason is not None:  # in order, as one by one
                 counters[f"suppressed.{reason}"] += 1
-            held[k] = reason
+                held[k] = reason
         counters["alerts"] += 0  # as one by one: the key exists once a flagged point is judged
         return fires
 

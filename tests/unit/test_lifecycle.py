@@ -738,13 +738,9 @@ def _quiet_in_runs(
 
 
 @pytest.mark.parametrize("seed", range(40))
-def test_quiet_point_by_point_on_short_runs_equals_its_vectorised_form(
-    seed: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_quiet_on_runs_of_every_length_equals_observing_each_point(seed: int) -> None:
     # random stories of two models: alerts now and then, runs of every length between them,
     # points without a score, elevated points alone and in runs, silences past keep-firing
-    import incidents.lifecycle as lifecycle
-
     rng = np.random.default_rng(seed)
     n = 400
     ts = np.cumsum(rng.choice([0.0, 1.0, 5.0, 20.0, 70.0], n, p=[0.1, 0.5, 0.25, 0.1, 0.05]))
@@ -756,11 +752,8 @@ def test_quiet_point_by_point_on_short_runs_equals_its_vectorised_form(
         (_logs if log else _obs)(float(t), float(s), bool(a))
         for t, s, a, log in zip(ts, scores, alerts, logs, strict=True)
     ]
-    results = []
-    for short_run in (0, n):  # always vectorised, always point by point
-        monkeypatch.setattr(lifecycle, "SHORT_RUN", short_run)
-        life = EntityIncidents("host-1")
-        events = _quiet_in_runs(life, story)
-        results.append((events, json.dumps(life.to_state()), life.changed))
-    assert results[0] == results[1]
-    assert results[0][0] == _feed(EntityIncidents("host-1"), story)
+    one, many = EntityIncidents("host-1"), EntityIncidents("host-1")
+    expected = _feed(one, story)
+    assert _quiet_in_runs(many, story) == expected
+    assert json.dumps(many.to_state()) == json.dumps(one.to_state())
+    assert many.changed == one.changed
