@@ -467,3 +467,45 @@ def test_in_event_time_two_flags_eight_points_apart_open_an_incident_on_a_5_minu
         single += out.points
     for points in (block.points, single):
         assert [k for k, p in enumerate(points) if p.incident_id] == opens
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_judge_many_decides_as_judge_on_each_point(seed: int) -> None:
+    # random flagged points: cold and warm, shallow and deep deviations, missing values,
+    # scores around the bypass, lowered bypasses (also NaN), windows of every count
+    rng = np.random.default_rng(seed)
+    n = 300
+    spec = SuppressionSpec(
+        persistence_k=int(rng.integers(1, 4)),
+        persistence_n=4,
+        bypass_factor=float(rng.choice([1.0, 2.0, 3.5])),
+        min_abs_deviation=float(rng.choice([0.0, 2.0])),
+        min_rel_deviation=float(rng.choice([0.0, 0.01, 0.2])),
+    )
+    suppressor = Suppressor(spec)
+    nan = np.nan
+    counts = rng.integers(0, 5, n)
+    score = rng.choice([2.0, 3.0, 5.9, 6.0, 9.0, np.inf, nan], n)
+    threshold = rng.choice([3.0, 2.5, nan], n, p=[0.6, 0.35, 0.05])
+    deviation = rng.choice([0.0, 0.5, 1.0, 5.0, 50.0, nan], n)
+    center = rng.choice([0.0, 10.0, -100.0, 1e4, nan], n)
+    warm = rng.random(n) < 0.9
+    lower = rng.choice([0.0, 0.5, 2.0, 10.0, nan], n)
+    for lowers in (lower, None):
+        fires, why = suppressor.judge_many(
+            counts, score, threshold, deviation, center, warm, lowers
+        )
+        expected = [
+            suppressor.judge(
+                int(counts[j]),
+                float(score[j]),
+                float(threshold[j]),
+                float(deviation[j]),
+                float(center[j]),
+                bool(warm[j]),
+                float(lowers[j]) if lowers is not None else 0.0,
+            )
+            for j in range(n)
+        ]
+        assert fires.tolist() == [d.fire for d in expected]
+        assert why == [d.suppressed_by for d in expected]
