@@ -48,14 +48,16 @@ def quiet_walk(
     ts: list[float],
     score: list[float],
     threshold: list[float],
+    start: int,
+    stop: int,
     ours: bool,
     run: int,
     last: float,
     bar: float,
     resolve_after: float,
 ) -> tuple[int, float, int, bool, bool, float]:
-    """A run of points of one model that did not alert, while an incident is open (compiled,
-    see ``detectors.kernel``): ``ours`` whether the model is one of the incident's, ``run`` its
+    """The points ``start`` to ``stop`` (a run of points of one model that did not alert) while
+    an incident is open (compiled, see ``detectors.kernel``): ``ours`` whether the model is one of the incident's, ``run`` its
     run of elevated points before them, ``last`` the incident's last elevated time, ``bar``
     the recovery ratio. Returns how many points were taken (up to the one that resolves the
     incident), the time it resolved at (NaN: it did not), the run after them, whether it moved
@@ -68,17 +70,17 @@ def quiet_walk(
 
     >>> ts = [10.0, 30.0, 40.0, 50.0, 55.0, 100.0, 114.0, 115.0, 120.0]
     >>> score = [1.0, 2.5, 1.0, 2.5, 2.6, 1.0, 1.0, 1.0, 1.0]
-    >>> quiet_walk(ts, score, [3.0] * 9, True, 1, 0.0, 0.8, 60.0)
+    >>> quiet_walk(ts, score, [3.0] * 9, 0, 9, True, 1, 0.0, 0.8, 60.0)
     (8, 115.0, 0, True, True, 55.0)
     """
-    used, resolved_at = len(ts), math.nan
+    used, resolved_at = stop - start, math.nan
     moved = kept = False
-    for k in range(len(ts)):
+    for k in range(start, stop):
         t, s = ts[k], score[k]
         finite = math.isfinite(s)
         elevated = finite and s >= bar * threshold[k]
         if finite and t - last >= resolve_after:
-            used, resolved_at = k + 1, last + resolve_after if elevated else t
+            used, resolved_at = k + 1 - start, last + resolve_after if elevated else t
             break
         if ours and finite:
             previous = run

@@ -180,15 +180,35 @@ class EntityIncidents:
         >>> life.quiet("m", ts, score, np.full(9, 3.0), spec)
         (9, [])
         """
-        incident = self.open
-        if incident is None or not len(ts):
+        if self.open is None or not len(ts):
             return len(ts), []
+        return self.quiet_span(
+            model_id, ts.tolist(), score.tolist(), threshold.tolist(), 0, len(ts), spec
+        )
+
+    def quiet_span(
+        self,
+        model_id: str,
+        ts: list[float],
+        score: list[float],
+        threshold: list[float],
+        start: int,
+        stop: int,
+        spec: LifecycleSpec,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """:meth:`quiet` on the points ``start`` to ``stop`` of the lists ``ts``, ``score`` and
+        ``threshold`` (a block's, converted once for all its runs)."""
+        incident = self.open
+        if incident is None or start >= stop:
+            return stop - start, []
         ours = model_id in incident["models"]
         before = run_of(incident, model_id)
         used, resolved_at, run, moved, kept, last = quiet_walk(
-            ts.tolist(),
-            score.tolist(),
-            threshold.tolist(),
+            ts,
+            score,
+            threshold,
+            start,
+            stop,
             ours,
             before,
             incident["last_elevated"],

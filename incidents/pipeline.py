@@ -246,16 +246,18 @@ class Pipeline:
         if block.changes:  # a change point is news to an open incident
             single[list(block.changes)] = True
         singles = [*np.flatnonzero(single).tolist(), m]
+        quiet: tuple[list[float], list[float], list[float]] | None = None  # as lists, once
         k, nxt = 0, 0
         while k < m:
             if k < singles[nxt]:
                 stop = singles[nxt]
-                used, events = self.life.quiet(  # an incident, if open, may resolve on the way
-                    self.config.model_id,
-                    ts[k:stop],
-                    block.score[k:stop],
-                    block.threshold[k:stop],
-                    self.lifecycle,
+                if self.life.open is None:  # the lifecycle does nothing
+                    k = stop
+                    continue
+                if quiet is None:
+                    quiet = (ts.tolist(), block.score.tolist(), block.threshold.tolist())
+                used, events = self.life.quiet_span(  # the incident may resolve on the way
+                    self.config.model_id, *quiet, k, stop, self.lifecycle
                 )
                 if self.learn:
                     self.events += events
