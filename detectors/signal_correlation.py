@@ -24,25 +24,73 @@ def _six_digits(value: float) -> float:
     return float(f"{value:.6g}")
 
 
+#: numpy's pairwise summation: runs of up to this many values are summed in 8 accumulators.
+_PAIRWISE_BLOCK = 128
+
+
+def _pairwise_sum(values: list[float], lo: int, n: int, mean: float) -> float:
+    """The sum of ``values[lo : lo + n] - mean`` in numpy's pairwise order (its
+    ``pairwise_sum`` of a contiguous run of doubles: up to 7 values one after the other, up to
+    :data:`_PAIRWISE_BLOCK` in 8 accumulators added as a tree, longer runs halved at a multiple
+    of 8), so the same float as ``(np.array(values[lo : lo + n]) - mean).sum()`` but for the
+    sign of a zero sum (numpy adds its identity 0.0 first: :func:`_rest_sums` does too).
+
+    >>> _pairwise_sum([0.1] * 20, 0, 20, 0.0) == float(np.full(20, 0.1).sum())
+    True
+    """
+    if n < 8:
+        total = 0.0
+        for i in range(lo, lo + n):
+            total += values[i] - mean
+        return total
+    if n <= _PAIRWISE_BLOCK:
+        r0 = values[lo] - mean
+        r1 = values[lo + 1] - mean
+        r2 = values[lo + 2] - mean
+        r3 = values[lo + 3] - mean
+        r4 = values[lo + 4] - mean
+        r5 = values[lo + 5] - mean
+        r6 = values[lo + 6] - mean
+        r7 = values[lo + 7] - mean
+        i = 8
+        whole = n - n % 8
+        while i < whole:
+            at = lo + i
+            r0 += values[at] - mean
+            r1 += values[at + 1] - mean
+            r2 += values[at + 2] - mean
+            r3 += values[at + 3] - mean
+            r4 += values[at + 4] - mean
+            r5 += values[at + 5] - mean
+            r6 += values[at + 6] - mean
+            r7 += values[at + 7] - mean
+            i += 8
+        total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            total += values[lo + i] - mean
+            i += 1
+        return total
+    half = n // 2
+    half -= half % 8
+    return _pairwise_sum(values, lo, half, mean) + _pairwise_sum(values, lo + half, n - half, mean)
+
+
 def _rest_sums(
-    values: np.ndarray, starts: np.ndarray, sizes: np.ndarray, means: list[float]
-) -> np.ndarray:
-    """For each run ``values[start : start + size]``, ``(values[start + 1 : start + size] -
-    mean).sum()``: the runs of one size are summed as the rows of one matrix, which numpy sums
-    row by row as it sums each slice (the same pairwise order, so the same floats).
+    values: list[float], starts: list[int], sizes: list[int], means: list[float]
+) -> list[float]:
+    """For each run ``values[start : start + size]``, the sum of ``values[start + 1 : start +
+    size] - mean``, float for float what numpy's ``sum`` of that slice gives (compiled, see
+    ``detectors.kernel``: a loop, not a numpy call per run length).
 
     Examples
     --------
-    >>> _rest_sums(np.array([1.0, 2.0, 4.0, 10.0, 7.0, 5.0]), np.array([0, 3, 4]),
-    ...            np.array([3, 1, 2]), [1.0, 10.0, 6.0]).tolist()
+    >>> _rest_sums([1.0, 2.0, 4.0, 10.0, 7.0, 5.0], [0, 3, 4], [3, 1, 2], [1.0, 10.0, 6.0])
     [4.0, 0.0, -1.0]
     """
-    distances = values - np.repeat(np.asarray(means), sizes)
-    sums = np.zeros(len(sizes))
-    for size in np.unique(sizes[sizes > 1]).tolist():
-        runs = np.flatnonzero(sizes == size)
-        sums[runs] = distances[starts[runs, None] + np.arange(1, size)].sum(axis=1)
-    return sums
+    return [
+        0.0 + _pairwise_sum(values, start + 1, size - 1, mean) if size > 1 else 0.0
+        for start, size, mean in zip(starts, sizes, means, strict=True)
+    ]
 
 
 def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
@@ -205,10 +253,11 @@ class SignalCorrelator:
             mean, count = buckets.get(index, (0.0, 0))
             count += 1
             merged.append((_six_digits(mean + (first - mean) / count), count))
-        sizes = np.diff([*starts, len(indices)])
-        rests = _rest_sums(kept, np.array(starts), sizes, [mean for mean, _ in merged])
+        ends = [*starts[1:], len(indices)]
+        sizes = [end - start for start, end in zip(starts, ends, strict=True)]
+        rests = _rest_sums(kept.tolist(), starts, sizes, [mean for mean, _ in merged])
         for index, (mean, count), size, rest in zip(
-            bucket_ids, merged, sizes.tolist(), rests.tolist(), strict=True
+            bucket_ids, merged, sizes, rests, strict=True
         ):
             if size > 1:
                 count += size - 1

@@ -39,14 +39,12 @@ def _plain_trend_walk(self: TrendTracker, times: list[float], values: list[float
 
 
 def _plain_rest_sums(
-    values: np.ndarray, starts: np.ndarray, sizes: np.ndarray, means: list[float]
-) -> np.ndarray:
-    return np.array(
-        [
-            float((values[s + 1 : s + n] - m).sum()) if n > 1 else 0.0
-            for s, n, m in zip(starts.tolist(), sizes.tolist(), means, strict=True)
-        ]
-    )
+    values: list[float], starts: list[int], sizes: list[int], means: list[float]
+) -> list[float]:
+    return [
+        float((np.array(values[s + 1 : s + n]) - m).sum()) if n > 1 else 0.0
+        for s, n, m in zip(starts, sizes, means, strict=True)
+    ]
 
 
 # (owner, attribute, the plain form it stands for)
