@@ -1,7 +1,7 @@
-"""CPU per single-point message on a telemetry agent's whole path, in-process: a real
-:class:`app.worker.engine.Engine` and its ``TelemetryHandler.handle_batch`` (admission, decoding,
-scoring, the row update, the write-back cache, positions, metrics) over its in-memory tables,
-without Faust's consumer, the broker or the REST server. ``bench.hotspots`` times the scoring
+"""CPU per message (single-point, or ``--points`` columnar) on a telemetry agent's whole path,
+in-process: a real :class:`app.worker.engine.Engine` and its ``TelemetryHandler.handle_batch``
+(admission, decoding, scoring, the row update, the write-back cache, positions, metrics) over
+its in-memory tables, without Faust's consumer, the broker or the REST server. ``bench.hotspots`` times the scoring
 path alone; the difference is what the agent adds around it. Faust's own cost per event is the
 bare agent's (``bench.bare_agent``).
 
@@ -71,8 +71,9 @@ def engine(datadir: str) -> Engine:
     return built
 
 
-def events(built: Engine, count: int, entities: int) -> list[_Event]:
-    """``count`` single-point messages over ``entities`` keys, each on its key's partition.
+def events(built: Engine, count: int, entities: int, points: int = 1) -> list[_Event]:
+    """``count`` messages of ``points`` points (columnar when more than one) over ``entities``
+    keys, each on its key's partition.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as d:
@@ -83,7 +84,7 @@ def events(built: Engine, count: int, entities: int) -> list[_Event]:
     settings = built.settings
     offsets: dict[int, int] = {}
     out = []
-    for key, value in messages(count, 1, entities):
+    for key, value in messages(count, points, entities):
         partition = partition_for(key.decode(), settings.partitions)
         offset = offsets.get(partition, 0)
         offsets[partition] = offset + 1
@@ -92,11 +93,11 @@ def events(built: Engine, count: int, entities: int) -> list[_Event]:
     return out
 
 
-async def _timed(count: int, entities: int, batch: int) -> float:
+async def _timed(count: int, entities: int, batch: int, points: int = 1) -> float:
     """CPU seconds per message of the timed four fifths."""
     with tempfile.TemporaryDirectory() as datadir:
         built = engine(datadir)
-        stream = events(built, count, entities)
+        stream = events(built, count, entities, points)
         handler = built.telemetry
         warm = count // 5
         for i in range(0, warm, batch):
@@ -113,12 +114,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--entities", type=int, default=50, help="keys, round robin")
     parser.add_argument("--batch", type=int, default=20, help="messages per handle_batch")
     parser.add_argument("--runs", type=int, default=3, help="fresh engines; the median is shown")
+    parser.add_argument("--points", type=int, default=1, help="points per message")
     args = parser.parse_args(argv)
     spent = [
-        asyncio.run(_timed(args.messages, args.entities, args.batch)) for _ in range(args.runs)
+        asyncio.run(_timed(args.messages, args.entities, args.batch, args.points))
+        for _ in range(args.runs)
     ]
     print(
-        f"agent path, 1 point/message, {args.entities} keys, batches of {args.batch}: "
+        f"agent path, {args.points} points/message, {args.entities} keys, batches of "
+        f"{args.batch}: "
         f"{1e6 * statistics.median(spent):.1f} µs CPU/message (median of {len(spent)}; "
         + ", ".join(f"{1e6 * s:.1f}" for s in spent)
         + ")"
