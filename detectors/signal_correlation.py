@@ -256,9 +256,7 @@ class SignalCorrelator:
         ends = [*starts[1:], len(indices)]
         sizes = [end - start for start, end in zip(starts, ends, strict=True)]
         rests = _rest_sums(kept.tolist(), starts, sizes, [mean for mean, _ in merged])
-        for index, (mean, count), size, rest in zip(
-            bucket_ids, merged, sizes, rests, strict=True
-        ):
+        for index, (mean, count), size, rest in zip(bucket_ids, merged, sizes, rests, strict=True):
             if size > 1:
                 count += size - 1
                 mean = _six_digits(mean + rest / count)

@@ -372,9 +372,7 @@ class Suppressor:
         why: list[str | None] = [None] * len(fires)
         if not fires.all():
             for j in np.flatnonzero(~fires).tolist():
-                why[j] = (
-                    "warmup" if cold[j] else "min_deviation" if shallow[j] else "persistence"
-                )
+                why[j] = "warmup" if cold[j] else "min_deviation" if shallow[j] else "persistence"
         return fires, why
 
     def to_state(self) -> dict[str, Any]:
