@@ -203,10 +203,10 @@ class Pipeline:
         quality: QualityCounters | None = None,
     ) -> None:
         """The block form of :meth:`step` for a metrics block: suppression decided for the
-        flagged rows at once, the lifecycle vectorised over the runs of rows that do not fire
-        (the common case, also while an incident is open), one by one for those that fire (for
-        every row when ``labels`` are given); the result is what :meth:`step` gives on each row
-        in order."""
+        flagged rows at once, the lifecycle in one compiled walk over each run of rows that do
+        not fire (the common case, also while an incident is open), one by one for those that
+        fire (for every row when ``labels`` are given); the result is what :meth:`step` gives
+        on each row in order."""
         m = len(ts)
         for j, name in enumerate(series):
             column = rows[:, j]
