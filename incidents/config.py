@@ -13,6 +13,7 @@ from typing import Any
 from detectors import DetectorError, ModelSpec
 from detectors.seasonal_config import seasonality_params
 from detectors.suppression import SuppressionSpec
+from incidents.explain import signal_name
 from incidents.insights import ForecastSpec
 from incidents.observation import LifecycleSpec
 from incidents.recommended import with_recommended
@@ -96,6 +97,8 @@ class ModelConfig:
     _specs: dict[int, ModelSpec] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    # Built once, read by every scoring step (a single-point message built one of each before).
+    _derived: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
@@ -154,12 +157,21 @@ class ModelConfig:
 
     @property
     def lifecycle(self) -> LifecycleSpec:
-        return LifecycleSpec(
-            cooldown=self.cooldown,
-            resolve_after=self.resolve_after,
-            recover_ratio=self.recover_ratio,
-            group_window=self.group_window,
-        )
+        """The lifecycle settings (built once: a LifecycleSpec is immutable).
+
+        >>> config = ModelConfig("m", "1", "zscore", cooldown=5.0)
+        >>> config.lifecycle is config.lifecycle, config.lifecycle.cooldown
+        (True, 5.0)
+        """
+        spec = self._derived.get("lifecycle")
+        if spec is None:
+            spec = self._derived["lifecycle"] = LifecycleSpec(
+                cooldown=self.cooldown,
+                resolve_after=self.resolve_after,
+                recover_ratio=self.recover_ratio,
+                group_window=self.group_window,
+            )
+        return spec  # type: ignore[no-any-return]
 
     @property
     def n_features(self) -> int | None:
@@ -183,6 +195,25 @@ class ModelConfig:
         if self.features and len(self.features) == n_features:
             return list(self.features)
         return [f"feature_{i}" for i in range(n_features)]
+
+    def signal_names(self, source: str, n_features: int) -> tuple[list[str], list[str]]:
+        """:meth:`names_for` and each name's signal on ``source``
+        (:func:`incidents.explain.signal_name`), built once per source and feature count: the
+        callers read the lists and must not change them.
+
+        >>> config = ModelConfig("m", "1", "zscore")
+        >>> config.signal_names("telemetry.metrics", 2)
+        (['feature_0', 'feature_1'], ['metrics:m:feature_0', 'metrics:m:feature_1'])
+        >>> config.signal_names("s", 1) is config.signal_names("s", 1)
+        True
+        """
+        key = ("signals", source, n_features)
+        named = self._derived.get(key)
+        if named is None:
+            names = self.names_for(n_features)
+            series = [signal_name(source, self.model_id, name) for name in names]
+            named = self._derived[key] = (names, series)
+        return named  # type: ignore[no-any-return]
 
     def spec(self, n_features: int) -> ModelSpec:
         """The detector spec for points of ``n_features`` values (raises DetectorError); built

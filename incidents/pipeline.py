@@ -83,6 +83,7 @@ class Pipeline:
         # Within a block, the correlations do not move after its values are added up front.
         self._across: dict[str, list[tuple[str, float]]] | None = None
         self.counters: Counter[str] = Counter()
+        self._version_key = f"version.{config.model_version}"
         self.quality: dict[str, float] = defaultdict(float)
         self.points: list[PointOutcome] = []
         self.table: PointTable | None = None
@@ -159,7 +160,7 @@ class Pipeline:
         counters = self.counters
         if not counted:
             counters["points"] += 1
-            counters[f"version.{config.model_version}"] += 1
+            counters[self._version_key] += 1
             counters["anomalies"] += draft.is_anomaly
         counters["alerts"] += decision.fire
         if suppressed_by and not (counted and suppressed_by == "warmup"):
@@ -389,7 +390,7 @@ class Pipeline:
         for event in self.events:
             if event["event"] in ("open", "resolve"):
                 self.counters["opened" if event["event"] == "open" else "resolved"] += 1
-        counters = Counter(self.counters)
+        counters = self.counters  # the pipeline's last use of them: no copy
         for name, count in self.quality.items():
             counters[f"quality.{name}"] += count  # type: ignore[assignment]  # seconds are floats
         entity_state: Mapping[str, Any] | None = None

@@ -158,8 +158,11 @@ def score_batch(
     )
     if cached is None and current.get("quality"):
         quality = QualityCounters.from_state(current["quality"])
-    names = list(names) if names else config.names_for(n_features)
-    series_names = [signal_name(source, config.model_id, name) for name in names]
+    if names:
+        names = list(names)
+        series_names = [signal_name(source, config.model_id, name) for name in names]
+    else:  # built once per configuration (read only)
+        names, series_names = config.signal_names(source, n_features)
     if labels is not None and any(label is not None for label in labels):
         quality = quality or QualityCounters()
     small = len(values) <= SMALL_BATCH  # numpy's fixed cost outweighs a few points one by one

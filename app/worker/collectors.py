@@ -37,7 +37,9 @@ MAX_REMEMBERED = 10_000  # series configurations and refused series kept in memo
 
 def format_hint(event: EventT, setting: str) -> str | None:
     """The message's ``telemetry-format`` header, else the topic's setting."""
-    headers = event.message.headers or ()
+    headers = event.message.headers
+    if not headers:  # the common case
+        return setting
     pairs = headers.items() if isinstance(headers, Mapping) else headers
     for key, value in pairs:
         if key == sniff.FORMAT_HEADER:

@@ -122,7 +122,12 @@ class PendingWrites:
 
     def add_stats(self, key: str, partition: int, counters: Mapping[str, float]) -> None:
         previous = self._stats.get(key)
-        self._stats[key] = (partition, add_counters(previous[1] if previous else None, counters))
+        if previous is None:
+            self._stats[key] = (partition, add_counters(None, counters))
+            return
+        merged = previous[1]  # the batch's own dict: added to in place
+        for name, value in counters.items():
+            merged[name] = merged.get(name, 0) + value
 
     def flush(self) -> None:
         """Write what the batch changed to the tables (counters added to the stored ones)."""

@@ -86,7 +86,7 @@ def _json(raw: bytes) -> Any:
 
 
 def _json_format(payload: Any, stream: str) -> str:
-    if isinstance(payload, Mapping):
+    if type(payload) is dict or isinstance(payload, Mapping):
         if "resourceMetrics" in payload or "resourceLogs" in payload:
             return "otlp_json"
         if "entity" in payload:
