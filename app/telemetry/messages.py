@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -54,7 +54,7 @@ def point_values(values: object, config: ModelConfig, where: str = "values") -> 
     ...
     incidents.points.TelemetryError: values names unknown feature 'disk'; model 'm' has: cpu, mem
     """
-    if isinstance(values, Mapping):
+    if _is_mapping(values):
         if not config.features:
             raise TelemetryError(
                 f"{where} is an object but model {config.model_id!r} names no features; "
@@ -133,7 +133,7 @@ def incident_feedback(payload: Mapping[str, Any]) -> tuple[str, str] | None:
     incidents.points.TelemetryError: feedback.verdict must be "false_positive", got None
     """
     feedback = payload.get("feedback")
-    if not isinstance(feedback, Mapping):
+    if feedback is None or not _is_mapping(feedback):
         return None
     for name in ("ts", "values", "points"):
         if name in payload:
@@ -159,6 +159,11 @@ def _text(payload: Mapping[str, Any], name: str) -> str:
     return value
 
 
+def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, without the ABC's check for a dict (decoded JSON)."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 RESERVED_PREFIX = "\x00"  # keys of the engine's own rows start with it, entity names may not
 
 
@@ -171,7 +176,7 @@ def _entity(payload: Mapping[str, Any]) -> str:
 
 def message_ids(payload: object) -> tuple[str, str]:
     """(model_id, entity) of a telemetry message (TelemetryError when missing)."""
-    if not isinstance(payload, Mapping):
+    if not _is_mapping(payload):
         raise TelemetryError(
             f"a telemetry message must be a JSON object, got {type(payload).__name__}"
         )
@@ -200,7 +205,7 @@ def decode_batch(payload: Mapping[str, Any], config: ModelConfig, max_points: in
             raise TelemetryError("points must be a list of {ts, values} objects")
         _check_size(len(points), max_points)
         for i, point in enumerate(points):
-            if not isinstance(point, Mapping):
+            if not _is_mapping(point):
                 raise TelemetryError(f"points[{i}] must be an object with ts and values")
             ts.append(parse_ts(point.get("ts"), f"points[{i}].ts"))
             values.append(point_values(point.get("values"), config, f"points[{i}].values"))

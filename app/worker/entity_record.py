@@ -29,7 +29,7 @@ again (``app.worker.engine`` counts such rows, and resets a model's state it can
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from incidents.compact import (
     is_referred,
@@ -41,6 +41,7 @@ from incidents.compact import (
     unpack_event,
     unpack_incident,
 )
+from incidents.live import LiveState
 
 ROW_VERSION = 4  # 1: no version field; 2: ``heard``, ``seen`` and ``outbox`` (issue 18);
 # 3: the open incident's ``runs`` (incidents.keep_firing; a row without them reads as none);
@@ -100,12 +101,12 @@ class EntityRecord:
 
     def model_state(self, model_id: str) -> Mapping[str, Any] | None:
         state = self.row.get("models", {}).get(model_id)
-        return state if isinstance(state, Mapping) else None
+        return state if _is_mapping(state) else None
 
     @property
     def shared(self) -> Mapping[str, Any] | None:
         shared = self.row.get("shared")
-        return shared if isinstance(shared, Mapping) else None
+        return shared if _is_mapping(shared) else None
 
     def updated(
         self,
@@ -130,7 +131,7 @@ class EntityRecord:
             row["heard"] = heard
             seen = row.get("seen")
             row["seen"] = {
-                **(seen if isinstance(seen, Mapping) else {}),
+                **(seen if _is_mapping(seen) else {}),
                 **dict.fromkeys(models, heard),
             }
         if shared is not None:
@@ -171,8 +172,14 @@ def _unpacked(incident: Mapping[str, Any] | None) -> dict[str, Any] | None:
 def _open_incident(row: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The row's open incident, as stored."""
     shared = row.get("shared")
-    incident = shared.get("open") if isinstance(shared, Mapping) else None
-    return incident if isinstance(incident, Mapping) else None
+    incident = shared.get("open") if _is_mapping(shared) else None
+    return incident if incident is not None and _is_mapping(incident) else None
+
+
+def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, without the ABC's check for a dict or for the states the
+    scoring step writes (``incidents.live.LiveState``)."""
+    return type(value) is dict or type(value) is LiveState or isinstance(value, Mapping)
 
 
 def _referred_again(

@@ -94,7 +94,7 @@ def apply_to_row(
         outcomes.append(outcome)
     events = [event for outcome in outcomes for event in outcome.events]
     absent = record.row.get("absent")
-    absent = absent if isinstance(absent, Mapping) else {}
+    absent = absent if absent is not None and isinstance(absent, Mapping) else {}
     back = [m for m in models if m in absent]
     for model_id in back:  # the entity reported again: its absence resolves
         events.append(absence_event(entity, absent[model_id], "resolve", clock(), REPORTED))
