@@ -171,7 +171,7 @@ class ModelConfig:
                 recover_ratio=self.recover_ratio,
                 group_window=self.group_window,
             )
-        return spec  # type: ignore[no-any-return]
+        return spec
 
     @property
     def n_features(self) -> int | None:
@@ -213,7 +213,7 @@ class ModelConfig:
             names = self.names_for(n_features)
             series = [signal_name(source, self.model_id, name) for name in names]
             named = self._derived[key] = (names, series)
-        return named  # type: ignore[no-any-return]
+        return named
 
     def spec(self, n_features: int) -> ModelSpec:
         """The detector spec for points of ``n_features`` values (raises DetectorError); built
