@@ -211,6 +211,12 @@ def _epoch(value: Any, where: str) -> float:
         raise SilenceError(where, f"{where} must be an ISO-8601 time or epoch seconds.")
     if not math.isfinite(seconds):
         raise SilenceError(where, f"{where} must be a finite time.")
+    try:
+        _iso(seconds)
+    except OverflowError:
+        raise SilenceError(
+            where, f"{where} must fall between the years 1 and 9999, got {value!r}."
+        ) from None
     return seconds
 
 

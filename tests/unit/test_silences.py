@@ -254,6 +254,8 @@ DAILY = {"kind": "daily", "start": "22:00", "end": "06:00", "timezone": "UTC"}
         ({"matchers": {"entity": "~(a+)+b"}}, "matchers.entity", "exponential"),
         ({"matchers": {"entity": "~((x|y*)z){2,}"}}, "matchers.entity", "exponential"),
         ({"starts_at": "yesterday"}, "starts_at", "ISO-8601"),
+        ({"ends_at": 1.0972553217433214e16}, "ends_at", "years 1 and 9999"),
+        ({"starts_at": -1e11}, "starts_at", "years 1 and 9999"),
         ({"ends_at": "2026-11-27T07:00:00Z"}, "ends_at", "after starts_at"),
         ({"ends_at": VALID["starts_at"]}, "ends_at", "after starts_at"),
         ({"recurrence": "nightly"}, "recurrence", "object"),
