@@ -59,7 +59,6 @@ The detector owns its learning, change points, season and calibration (its ``lea
 from __future__ import annotations
 
 import math
-import struct
 from array import array
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
@@ -90,7 +89,7 @@ from detectors.adaptive_state import (
     _trimmed,
     _unpack32,
 )
-from detectors.adaptive_step import FeatureStep
+from detectors.adaptive_step import BytesWriter, FeatureStep
 from detectors.base import BlockSteps, Detector, DetectorError, Step
 
 
@@ -366,18 +365,19 @@ class Adaptive(Detector):
         finite = np.isfinite(rows)
         if not finite.all():
             rows = np.where(finite, rows, np.nan)
-        times = None if ts is None else np.asarray(ts, dtype=float).tolist()
+        # the walk reads and writes little-endian float64 bytes (no Python float a value)
+        columns = np.ascontiguousarray(rows.T, dtype="<f8")
+        times = None if ts is None else np.ascontiguousarray(ts, dtype="<f8").tobytes()
         found = np.empty((n, m, 3))
         flagged = np.zeros((n, m), dtype=bool)
         moved: list[tuple[int, int, float, float]] = []
         kernel = self._kernel
         for i, f in enumerate(self._features):
-            out: list[object] = []
+            out = BytesWriter()
             flags: list[int] = []
             changes: list[tuple[int, float, float]] = []
-            kernel.walk(f, rows[:, i].tolist(), times, threshold, out, flags, changes)
-            # packed, then read as an array: several times faster than numpy reading the list
-            found[i] = np.frombuffer(struct.pack(f"{3 * m}d", *out)).reshape(m, 3)
+            kernel.walk(f, columns[i].tobytes(), times, threshold, out, flags, changes)
+            found[i] = np.frombuffer(out.getvalue(), dtype="<f8").reshape(m, 3)
             flagged[i, flags] = True
             moved.extend((k, i, before, after) for k, before, after in changes)
         learned = finite.any(axis=1)  # not all NaN

@@ -13,6 +13,13 @@ from typing import Any, Final
 from detectors._value_bands import familiarity, visit
 from detectors.adaptive_state import _DAY, _NAN, BINS, _Feature, f32
 
+try:  # mypyc's runtime library (with mypy): native reads and writes of doubles when compiled
+    from librt.strings import BytesWriter as BytesWriter
+    from librt.strings import read_f64_le, write_f64_le
+except ImportError:  # pragma: no cover - an install without mypy runs the Python modules
+    from detectors._f64 import BytesWriter as BytesWriter  # type: ignore[assignment]
+    from detectors._f64 import read_f64_le, write_f64_le  # type: ignore[assignment]
+
 _HALF_HOUR: Final = _DAY / BINS
 
 #: The least score of the point whose sustained sum first crosses ``sustain_sum``, times the
@@ -153,56 +160,45 @@ class FeatureStep:
     def walk(
         self,
         f: _Feature,
-        values: list[float],
-        times: list[float] | None,
+        values: bytes,
+        times: bytes | None,
         threshold: float,
-        out: list[object],
+        out: BytesWriter,
         flagged: list[int],
         changes: list[tuple[int, float, float]],
     ) -> None:
         """:meth:`score_learn` (or the first value's start, or a missing value's baseline) on
         each of a feature's ``values`` in order, at ``times`` (None: no time), with the state
         kept in ``f`` from one to the next: per value its reported signed score, center and
-        spread appended to ``out`` (three floats a value), ``k`` to ``flagged`` when value ``k``
-        is flagged, and a change point ``(k, before, after)`` at value ``k`` to ``changes``.
-        NaN is a missing value."""
+        spread written to ``out`` (three floats a value), ``k`` appended to ``flagged`` when
+        value ``k`` is flagged, and a change point ``(k, before, after)`` at value ``k`` to
+        ``changes``. NaN is a missing value. The values, times and results are little-endian
+        float64 bytes: the compiled module reads and writes them as C doubles, with no Python
+        float made a value."""
         timed = times is not None
         ts = 0.0
-        # a float the list already holds is appended again where a value repeats (a score of
-        # 0, a spread as the point before's): boxed once, not a new float a point
-        last_spread = _NAN
-        spread: object = _NAN
-        zero: object = 0.0
-        minus_zero: object = -0.0
-        for k in range(len(values)):
-            v = values[k]
+        for k in range(len(values) // 8):
+            v = read_f64_le(values, 8 * k)
             if times is not None:
-                ts = times[k]
+                ts = read_f64_le(times, 8 * k)
             if math.isnan(v):
-                out.append(_NAN)
+                write_f64_le(out, _NAN)
                 base = self.baseline_of(f)
                 if base is None:
-                    out.append(_NAN)
-                    out.append(_NAN)
+                    write_f64_le(out, _NAN)
+                    write_f64_le(out, _NAN)
                 else:
-                    out.append(base[0])
-                    out.append(base[1])
+                    write_f64_le(out, base[0])
+                    write_f64_le(out, base[1])
             elif math.isnan(f.plain):
-                out.append(0.0)
-                out.append(_NAN)
-                out.append(_NAN)
+                write_f64_le(out, 0.0)
+                write_f64_le(out, _NAN)
+                write_f64_le(out, _NAN)
                 self.start(f, v, ts, timed)
             else:
-                score = self.point(f, v, ts, timed, threshold)
-                if score != 0.0:
-                    out.append(score)
-                else:
-                    out.append(zero if math.copysign(1.0, score) > 0.0 else minus_zero)
-                out.append(self.center)
-                if self.spread != last_spread:  # (a spread is at least 1e-9, or NaN)
-                    last_spread = self.spread
-                    spread = last_spread
-                out.append(spread)
+                write_f64_le(out, self.point(f, v, ts, timed, threshold))
+                write_f64_le(out, self.center)
+                write_f64_le(out, self.spread)
                 if self.flag:
                     flagged.append(k)
                 if self.moved:

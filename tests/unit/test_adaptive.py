@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from app.scenarios import engine_alerts, judge, scenario
-from detectors import DetectorError, ModelScorer, ModelSpec
+from detectors import DetectorError, ModelScorer, ModelSpec, _f64, adaptive, adaptive_step
 from detectors.adaptive import (
     _SCALARS,
     _SCALARS_V1,
@@ -96,6 +96,17 @@ def test_the_python_block_walk_gives_what_one_at_a_time_gives_to_the_last_bit(
     timed: bool,
 ) -> None:
     _block_against_one_at_a_time(timed)
+
+
+@pytest.mark.python_modules  # patches the Python walk's reads and writes of its bytes
+def test_the_block_walk_without_mypycs_runtime_library_gives_the_same_to_the_last_bit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # an install without mypy has no librt: the walk reads and writes its bytes by struct
+    monkeypatch.setattr(adaptive_step, "read_f64_le", _f64.read_f64_le)
+    monkeypatch.setattr(adaptive_step, "write_f64_le", _f64.write_f64_le)
+    monkeypatch.setattr(adaptive, "BytesWriter", _f64.BytesWriter)
+    _block_against_one_at_a_time(True)
 
 
 def test_the_stored_state_of_a_key_is_under_2_kb() -> None:

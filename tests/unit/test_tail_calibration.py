@@ -5,11 +5,21 @@ counts learns on as the one that kept them."""
 from __future__ import annotations
 
 import math
+import platform
 
 import numpy as np
 import pytest
 
-from detectors._tail import _BINS, _EDGES, TailCalibration, _bin, _edge, _learned_bin
+from detectors._tail import (
+    _BINS,
+    _EDGES,
+    TailCalibration,
+    _bin,
+    _edge,
+    _learned_bin,
+    _split_log10,
+    _split_matches,
+)
 
 
 def _quantile_edge(zs: list[float], quantile: float) -> float:
@@ -107,3 +117,21 @@ def test_a_deviation_is_counted_in_the_bin_of_its_log10_without_the_log10_call()
             _bin(bad)
         with pytest.raises((ValueError, OverflowError)):
             _learned_bin(bad)
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="fdlibm's log10 is glibc's")
+def test_the_log10_the_compiled_score_takes_natively_is_the_c_librarys_to_the_last_bit() -> None:
+    # fdlibm's method (the natural log of the significand, the exponent's log10 in two parts):
+    # the same float as math.log10 across its range, at the powers of two and beside them
+    rng = np.random.default_rng(1)
+    xs = (10.0 ** rng.uniform(-18, 18, 200_000)).tolist()
+    for e in range(-62, 62):
+        x = 2.0**e
+        xs += [math.nextafter(x, 0.0), x, math.nextafter(x, math.inf), 10.0 ** (e / 4)]
+    xs += [1e-2, 0.1, 1.0, 3.0, 1e4, 1e-300, 1e300, 0.0, math.inf, math.nan]
+    got = [_split_log10(x) for x in xs[:-3]]
+    assert got == [math.log10(x) for x in xs[:-3]]
+    assert math.isnan(_split_log10(math.nan)) and _split_log10(math.inf) == math.inf
+    with pytest.raises(ValueError):
+        _split_log10(0.0)  # as log10
+    assert _split_matches()
