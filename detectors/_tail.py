@@ -40,8 +40,8 @@ _LOG10_2LO: Final = 3.69423907715893078616e-13  # 0x3D59FEF311F12B36
 
 def _split_log10(x: float) -> float:
     """``log10(x)`` as fdlibm's ``log10`` (glibc's, which Python's ``math.log10`` calls) makes it,
-    for ``2**-60 < x < 2**60`` (else ``math.log10``): ``x = 2**y * m`` with ``m`` in [1, 2), or
-    in [0.5, 1) below 1 (exact halvings and doublings), and ``ivln10 * ln(m) + y * log10_2lo +
+    for ``2**-32 <= x < 2**32`` (else ``math.log10``): ``x = 2**y * m`` with ``m`` in [1, 2),
+    or in [0.5, 1) below 1 (exact halvings and doublings), and ``ivln10 * ln(m) + y * log10_2lo +
     y * log10_2hi``, with the same constants and operations in the same order, so the same
     float where ``log`` is the same: the compiled module takes ``ln`` natively, where ``log10``
     is a Python call (:data:`_SPLIT` says whether it is used).
@@ -49,15 +49,41 @@ def _split_log10(x: float) -> float:
     >>> all(_split_log10(x) == math.log10(x) for x in (1e-2, 0.3, 0.5, 1.0, 2.0, 7.0, 1e4))
     True
     """
-    if not 8.673617379884035e-19 < x < 1.152921504606847e18:
+    if not 2.3283064365386963e-10 <= x < 4294967296.0:  # 2**-32, 2**32
         return _log10(x)
-    y = 0.0
-    while x >= 2.0:
-        x *= 0.5
-        y += 1.0
-    while x < 0.5:
-        x *= 2.0
-        y -= 1.0
+    y = 0.0  # the exponent in halvings by 2**16, 2**8, ..., 2 (or doublings), exact
+    if x >= 2.0:
+        if x >= 65536.0:
+            x *= 1.52587890625e-05
+            y += 16.0
+        if x >= 256.0:
+            x *= 0.00390625
+            y += 8.0
+        if x >= 16.0:
+            x *= 0.0625
+            y += 4.0
+        if x >= 4.0:
+            x *= 0.25
+            y += 2.0
+        if x >= 2.0:
+            x *= 0.5
+            y += 1.0
+    elif x < 0.5:
+        if x < 1.52587890625e-05:
+            x *= 65536.0
+            y -= 16.0
+        if x < 0.00390625:
+            x *= 256.0
+            y -= 8.0
+        if x < 0.0625:
+            x *= 16.0
+            y -= 4.0
+        if x < 0.25:
+            x *= 4.0
+            y -= 2.0
+        if x < 0.5:
+            x *= 2.0
+            y -= 1.0
     return _IVLN10 * math.log(x) + y * _LOG10_2LO + y * _LOG10_2HI
 
 
