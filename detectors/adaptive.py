@@ -363,25 +363,27 @@ class Adaptive(Detector):
         """
         m, n = rows.shape
         finite = np.isfinite(rows)
-        if not finite.all():
+        every = bool(finite.all())
+        if not every:
             rows = np.where(finite, rows, np.nan)
-        # the walk reads and writes little-endian float64 bytes (no Python float a value)
+        # the walk reads and writes little-endian float64 bytes (no Python float a value): the
+        # features' results one after the other in one writer, read as one array
         columns = np.ascontiguousarray(rows.T, dtype="<f8")
         times = None if ts is None else np.ascontiguousarray(ts, dtype="<f8").tobytes()
-        found = np.empty((n, m, 3))
+        out = BytesWriter()
         flagged = np.zeros((n, m), dtype=bool)
         moved: list[tuple[int, int, float, float]] = []
         kernel = self._kernel
         for i, f in enumerate(self._features):
-            out = BytesWriter()
             flags: list[int] = []
             changes: list[tuple[int, float, float]] = []
             kernel.walk(f, columns[i].tobytes(), times, threshold, out, flags, changes)
-            found[i] = np.frombuffer(out.getvalue(), dtype="<f8").reshape(m, 3)
-            flagged[i, flags] = True
+            if flags:
+                flagged[i, flags] = True
             moved.extend((k, i, before, after) for k, before, after in changes)
-        learned = finite.any(axis=1)  # not all NaN
-        self._n_learned += int(np.count_nonzero(learned))
+        found = np.frombuffer(out.getvalue(), dtype="<f8").reshape(n, m, 3)
+        learned = np.ones(m, dtype=bool) if every else finite.any(axis=1)  # not all NaN
+        self._n_learned += m if every else int(np.count_nonzero(learned))
         by_row: dict[int, list[tuple[int, float, float]]] = {}
         for k, i, before, after in sorted(moved):
             by_row.setdefault(k, []).append((i, before, after))
