@@ -51,7 +51,9 @@ def _split_log10(x: float) -> float:
     """
     if not 2.3283064365386963e-10 <= x < 4294967296.0:  # 2**-32, 2**32
         return _log10(x)
-    y = 0.0  # the exponent in halvings by 2**16, 2**8, ..., 2 (or doublings), exact
+    # the exponent in halvings by 2**16, 2**8, ..., 2 (or doublings), exact; written out, as
+    # a loop over a tuple of the scales reads a boxed float a step in the compiled module
+    y = 0.0
     if x >= 2.0:
         if x >= 65536.0:
             x *= 1.52587890625e-05
