@@ -48,6 +48,11 @@ Each feature keeps (all updated online, one point at a time):
 - change points: a decaying count of flags (``change_decay``) reaching ``change_count``
   re-baselines the level on the run's own points, and a fast center that stays more than
   ``drift_sigmas`` spreads away for ``drift_points`` points moves the level to it; both say so;
+  for 6 hours after (``RETURN_TIME``) a point back near the level before (twice as near to it
+  as to the level now, and past the threshold's distance from that) takes that level back at
+  once, says so, and is scored against it: a level that moved for an hour and came back is one
+  change, not two (the level left takes its place, so a lone noise point near the old level is
+  undone by the next one);
 - a variance re-baseline: during a sustained run of at least ``var_points`` points whose steps
   between consecutive values are ``var_ratio`` times the long-run ones (clipped, so a level
   shift's one jump does not count), the variance takes the ratio of their mean squares.
@@ -82,6 +87,7 @@ from detectors.adaptive_state import (
     _SCALARS_V3,
     _SCALARS_V4,
     _SCALARS_V5,
+    _SCALARS_V6,
     BINS,
     _Feature,
     _pack32,
@@ -452,7 +458,9 @@ class Adaptive(Detector):
             packed = row.get("s")
             if isinstance(packed, str):  # a row of an older engine: the new scalars start afresh
                 count = packed_count(packed)
-                for older in (_SCALARS_V1, _SCALARS_V2, _SCALARS_V3, _SCALARS_V4, _SCALARS_V5):
+                for older in (
+                    _SCALARS_V1, _SCALARS_V2, _SCALARS_V3, _SCALARS_V4, _SCALARS_V5, _SCALARS_V6
+                ):  # fmt: skip
                     if count == len(older):
                         names = older
             scalars = unpack_floats("adaptive state", packed, len(names))

@@ -22,11 +22,13 @@ _SCALARS = (
     "level", "plain", "w_level", "var", "w_var", "err_plain", "err_season", "step", "prev",
     "high", "low", "flags", "run_n", "run_mean", "run_m2", "fast", "drift", "day", "first",
     "n", "seasonal", "last", "dt", "sus", "sn", "short", "long", "sq", "sq_long", "lastflag",
-    "peak", "left", "vlo", "vhi", "bands", "err_lin", "base", "beta",
+    "peak", "left", "vlo", "vhi", "bands", "err_lin", "back_level", "back_plain", "back_left",
+    "base", "beta",
 )  # fmt: skip
 # Rows written before the sustained path and the variance re-baseline: the scalars without them.
 _NEW_SCALARS = ("sus", "sn", "short", "long", "sq", "sq_long")
-_BANDS = ("vlo", "vhi", "bands", "err_lin")  # and what came after the value bands
+_RETURN = ("back_level", "back_plain", "back_left")
+_BANDS = ("vlo", "vhi", "bands", "err_lin") + _RETURN  # and what came after the value bands
 _SCALARS_V1 = tuple(
     name for name in _SCALARS if name not in _NEW_SCALARS + ("lastflag", "peak", "left") + _BANDS
 )
@@ -37,7 +39,9 @@ _SCALARS_V3 = tuple(name for name in _SCALARS if name not in ("peak", "left") + 
 # Rows written before the value bands were kept.
 _SCALARS_V4 = tuple(name for name in _SCALARS if name not in _BANDS)
 # Rows written before the error of the interpolated profile was kept.
-_SCALARS_V5 = tuple(name for name in _SCALARS if name != "err_lin")
+_SCALARS_V5 = tuple(name for name in _SCALARS if name not in ("err_lin",) + _RETURN)
+# Rows written before the baseline before a re-baseline was kept.
+_SCALARS_V6 = tuple(name for name in _SCALARS if name not in _RETURN)
 
 
 #: Bounds of the magnitudes :func:`f32` rounds by arithmetic (2**-100 and 2**100): the rounding
@@ -150,6 +154,11 @@ class _Feature:
         self.vhi = _NAN
         self.bands = 0.0
         self.err_lin = 0.0  # as err_season, of the profile read as lines between half hours
+        # The baseline before the last re-baseline (its level and plain level), and
+        # the points left in which a return to it is taken back at once (0: none).
+        self.back_level = 0.0
+        self.back_plain = 0.0
+        self.back_left = 0.0
         # float32 values (:func:`f32`), as stored: a key restored from its row answers as the
         # live one
         self.offsets = [0.0] * BINS

@@ -38,6 +38,10 @@ RECOVER: Final = 0.8
 #: behaviour scenarios and NAB dev's *tune* half 100 and 300 give the same scenarios; 100 the
 #: better NAB figure (docs/QUALITY.md).
 RELEARN_POINTS: Final = 100.0
+#: The event time (seconds; points at the mean interval) after a re-baseline in which a return
+#: to the baseline before it takes that baseline back (a level that moved for a while and came
+#: back).
+RETURN_TIME: Final = 21600.0
 #: The detector's parameters a step reads (:class:`FeatureStep` takes them at construction).
 STEP_PARAMS = (
     "alpha", "var_alpha", "fast_alpha", "min_z", "change_decay", "change_count", "drift_sigmas",
@@ -308,6 +312,28 @@ class FeatureStep:
             peak *= peak_factor
             if peak > s:
                 s = peak
+        # a return to the baseline before the last re-baseline (a level that moved for a
+        # while and came back) takes that baseline back at once: the return is not a new change.
+        # The baseline left takes its place, so a lone noise point near the old level (heavy
+        # tails) is undone by the next point at the level that stayed.
+        back_moved = False
+        if f.back_left > 0:
+            f.back_left -= 1.0
+            back = (f.back_level if on else f.back_plain) + offset
+            near = abs(v - back)
+            far = abs(v - prediction)
+            if near < 0.5 * far and far > f.cal.z_at(threshold) * s:
+                back_moved = True
+                self.moved_from = prediction
+                self.moved_to = back
+                left_level = level
+                left_plain = plain
+                level = f.back_level
+                plain = f.back_plain
+                f.back_level = left_level
+                f.back_plain = left_plain
+                prediction = back
+                f.fast = v - offset
         # the score
         r = v - prediction
         abs_r = abs(r)
@@ -408,6 +434,7 @@ class FeatureStep:
         elif flags < 0.5:
             f.run_n = f.run_mean = f.run_m2 = 0.0
         if flag and flags >= change_count and f.run_n >= 2:
+            self._arm_return(f, level, plain)
             new = f.run_mean
             shift = new - prediction
             plain = plain + shift if on else new
@@ -510,6 +537,7 @@ class FeatureStep:
             base = level if on else plain
             drift = f.drift + 1 if abs(fast - base) > drift_sigmas * s else 0.0
             if drift >= drift_points:
+                self._arm_return(f, level, plain)
                 level += fast - base
                 plain += fast - base
                 drift = 0.0
@@ -534,8 +562,16 @@ class FeatureStep:
         f.high = high if high > v else v
         low += (v - low) / 32
         f.low = low if low < v else v
-        self.moved = moved
+        self.moved = moved or back_moved
         return math.copysign(reported, r)
+
+    def _arm_return(self, f: _Feature, level: float, plain: float) -> None:
+        """Keep the baseline a re-baseline leaves, for :data:`RETURN_TIME` at the mean
+        interval between points."""
+        if not f.back_left > 0:  # a second move on the way keeps the first one's baseline
+            f.back_level = level
+            f.back_plain = plain
+        f.back_left = float(math.ceil(RETURN_TIME / f.dt))
 
     def _fade_peaks(self, f: _Feature, day: float) -> None:
         """A new day: the peaks of earlier days decay (by ``e`` in ``peak_days``) and take
@@ -590,3 +626,4 @@ class FeatureStep:
             f.long, f.sq_long = f.short, f.sq
             f.sus = f.sn = f.short = f.sq = 0.0
             f.flags = f.run_n = f.run_mean = f.run_m2 = 0.0
+            f.back_left = 0.0  # a spread that changed: no level to go back to

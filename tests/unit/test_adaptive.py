@@ -19,6 +19,7 @@ from detectors.adaptive import (
     _SCALARS_V3,
     _SCALARS_V4,
     _SCALARS_V5,
+    _SCALARS_V6,
     Adaptive,
 )
 from detectors.adaptive_state import f32
@@ -129,6 +130,28 @@ def test_a_level_shift_is_re_baselined_and_the_point_says_so() -> None:
     assert feature == 0 and abs(before - 100) < 6 and abs(after - 150) < 6
     text = describe_change(changes[0][1], ["latency"])
     assert text == f"latency level shift: {before:.3g} → {after:.3g}", text
+
+
+def test_a_level_that_moves_for_two_hours_and_comes_back_is_not_a_new_change_on_its_return() -> (
+    None
+):
+    # 100 -> 140 for 120 minutes, then back: the move flags and is re-baselined; its return to
+    # the level before takes that level back at once, through a stored state between the two
+    rng = np.random.default_rng(4)
+    values = 100 + 5 * rng.standard_normal(3000)
+    values[2000:2120] += 40.0
+    ts = 60.0 * np.arange(3000)
+    scorer = ModelScorer(ModelSpec("adaptive", {}, n_features=1))
+    first = scorer.score_block(values[:2100, None], ts=ts[:2100])
+    scorer = ModelScorer(
+        ModelSpec("adaptive", {}, n_features=1), json.loads(json.dumps(scorer.to_state()))
+    )
+    rest = [scorer.score_one([v], ts=t) for v, t in zip(values[2100:], ts[2100:], strict=True)]
+    assert first.is_anomaly[2000:2005].any()
+    assert [k for k, r in enumerate(rest, start=2100) if r.is_anomaly] == []
+    ((k, change),) = [(k, r.change) for k, r in enumerate(rest, start=2100) if r.change]
+    ((_, before, after),) = change
+    assert k == 2120 and abs(before - 140) < 6 and abs(after - 100) < 6
 
 
 def test_the_scorer_adds_no_learning_of_its_own() -> None:
@@ -377,11 +400,12 @@ def test_the_time_of_day_and_its_half_hour_are_the_float_operators_to_the_last_b
 
 
 # before the sustained path (its sum and step statistics), before the last flag's direction,
-# before a run was reported once, before the value bands, before the lines' error
+# before a run was reported once, before the value bands, before the lines' error, before the
+# baseline before a re-baseline
 @pytest.mark.parametrize(
     "names",
-    [_SCALARS_V1, _SCALARS_V2, _SCALARS_V3, _SCALARS_V4, _SCALARS_V5],
-    ids=["v1", "v2", "v3", "v4", "v5"],
+    [_SCALARS_V1, _SCALARS_V2, _SCALARS_V3, _SCALARS_V4, _SCALARS_V5, _SCALARS_V6],
+    ids=["v1", "v2", "v3", "v4", "v5", "v6"],
 )
 def test_a_row_written_by_the_older_state_format_loads_and_keeps_scoring(
     names: tuple[str, ...],
