@@ -567,11 +567,12 @@ class FeatureStep:
 
     def _arm_return(self, f: _Feature, level: float, plain: float) -> None:
         """Keep the baseline a re-baseline leaves, for :data:`RETURN_TIME` at the mean
-        interval between points."""
+        interval between points (taken as at least a second)."""
         if not f.back_left > 0:  # a second move on the way keeps the first one's baseline
             f.back_level = level
             f.back_plain = plain
-        f.back_left = float(math.ceil(RETURN_TIME / f.dt))
+        # points at one time (a mean interval of 0): at most RETURN_TIME points
+        f.back_left = float(math.ceil(RETURN_TIME / max(f.dt, 1.0)))
 
     def _fade_peaks(self, f: _Feature, day: float) -> None:
         """A new day: the peaks of earlier days decay (by ``e`` in ``peak_days``) and take

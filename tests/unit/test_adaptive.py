@@ -154,6 +154,17 @@ def test_a_level_that_moves_for_two_hours_and_comes_back_is_not_a_new_change_on_
     assert k == 2120 and abs(before - 140) < 6 and abs(after - 100) < 6
 
 
+def test_a_level_shift_of_points_that_all_carry_one_time_is_re_baselined() -> None:
+    # a mean interval of 0 between points (every point at one event time): the re-baseline
+    # keeps the level before for a bounded number of points instead of dividing by it
+    rng = np.random.default_rng(5)
+    values = np.r_[100 + rng.standard_normal(3000), 150 + rng.standard_normal(500)]
+    scorer = ModelScorer(ModelSpec("adaptive", {}, n_features=1))
+    results = [scorer.score_one([v], ts=1.7e9) for v in values]
+    assert [r.change for r in results if r.change]
+    assert not any(r.is_anomaly for r in results[-300:])
+
+
 def test_the_scorer_adds_no_learning_of_its_own() -> None:
     spec = ModelSpec("adaptive", {}, n_features=1, seasonality={"period": "auto"})
     scorer = ModelScorer(spec)
