@@ -134,6 +134,9 @@ class Decision:
     suppressed_by: str | None = None
 
 
+QUIET = Decision(False)  # a point that was not flagged (immutable: one for all)
+
+
 class Suppressor:
     """Decides which flagged points fire. State: the flags of the last ``n`` points.
 
@@ -218,11 +221,11 @@ class Suppressor:
         self._flags = ((self._flags << 1) | int(flagged)) & self._mask
         if not self._timed:
             if not flagged:
-                return Decision(False)
+                return QUIET
             return self._judge(self._flags.bit_count(), score, threshold, deviation, center, warm)
         self._tick(ts)
         if not flagged:
-            return Decision(False)
+            return QUIET
         n, lower = self.window()
         count = (self._flags & ((1 << n) - 1)).bit_count()
         return self._judge(count, score, threshold, deviation, center, warm, lower)

@@ -23,7 +23,7 @@ from detectors.suppression import Decision, Suppressor
 from incidents.causes import BlockCauses, Cause, top_features
 from incidents.config import ModelConfig
 from incidents.explain import explain, signal_name, top_deviation, top_deviations
-from incidents.incident import signals_for
+from incidents.incident import Signal, signals_for
 from incidents.lifecycle import EntityIncidents
 from incidents.live import SHARED_WRITTEN, LiveState
 from incidents.observation import Observation
@@ -91,65 +91,101 @@ class Pipeline:
 
     def step(self, draft: Draft) -> PointOutcome:
         """Suppression, correlation, lifecycle and counters for one scored point."""
-        for name, value in draft.series.items():
-            if math.isfinite(value):
-                self.correlator.add(name, draft.ts, value)
-                self._correlated = True
-        decision = self.suppressor.decide(
-            draft.is_anomaly,
+        return self.point(
+            draft.ts,
             draft.score,
             draft.threshold,
+            draft.is_anomaly,
+            draft.warm,
             draft.deviation,
             draft.center,
-            draft.warm,
-            draft.ts,
+            draft.signals,
+            draft.partners,
+            list(draft.series),
+            list(draft.series.values()),
+            draft.detail,
+            draft.change,
         )
-        warmup = not draft.warm and math.isfinite(draft.score) and draft.score > draft.threshold
-        outcome = self._observe(draft, decision, warmup, counted=False)
+
+    def point(
+        self,
+        ts: float,
+        score: float,
+        threshold: float,
+        is_anomaly: bool,
+        warm: bool,
+        deviation: float,
+        center: float,
+        signals: Sequence[Signal],
+        partners: Mapping[str, Sequence[tuple[str, float]]],
+        series: Sequence[str],
+        values: Sequence[float],
+        detail: str,
+        change: str,
+    ) -> PointOutcome:
+        """:meth:`step` on the fields of a :class:`Draft` without building one (the metrics'
+        points, one by one); ``series``: the signal names of ``values``, distinct."""
+        correlator = self.correlator
+        for name, value in zip(series, values, strict=True):
+            if math.isfinite(value):
+                correlator.add(name, ts, value)
+                self._correlated = True
+        decision = self.suppressor.decide(is_anomaly, score, threshold, deviation, center, warm, ts)
+        warmup = not warm and math.isfinite(score) and score > threshold
+        outcome = self._observe(
+            ts, score, threshold, is_anomaly, warm, signals, partners, detail, change,
+            decision, warmup, False, None,
+        )  # fmt: skip
         self.points.append(outcome)
         return outcome
 
     def _observe(
         self,
-        draft: Draft,
+        ts: float,
+        score: float,
+        threshold: float,
+        is_anomaly: bool,
+        warm: bool,
+        signals: Sequence[Signal],
+        partners: Mapping[str, Sequence[tuple[str, float]]],
+        detail: str,
+        change: str,
         decision: Decision,
         warmup: bool,
-        *,
         counted: bool,
-        cause: Cause | None = None,
+        cause: Cause | None,
     ) -> PointOutcome:
-        """Root cause, lifecycle and counters of a point whose suppression is decided.
-        ``counted``: its point, anomaly and warm-up counts were already added (a block).
-        ``cause``: the root cause of a row of a block that fires, written by its
+        """Root cause, lifecycle and counters of a point (the fields of a :class:`Draft`) whose
+        suppression is decided. ``counted``: its point, anomaly and warm-up counts were already
+        added (a block). ``cause``: the root cause of a row of a block that fires, written by its
         :class:`BlockCauses` (the root cause of a row that does not fire is left to the caller:
         the lifecycle does not read it)."""
-        config = self.config
         root_cause: str | None = None
         correlated: Partners = ()
         if cause is not None:
             root_cause, correlated = cause
-        elif draft.is_anomaly and not counted:
-            root_cause, correlated = explain(
-                draft.signals, draft.partners, self._across_of, draft.detail
-            )
+        elif is_anomaly and not counted:
+            root_cause, correlated = explain(signals, partners, self._across_of, detail)
         suppressed_by = decision.suppressed_by
         if warmup:
             suppressed_by = "warmup"  # would have been flagged, had the model learned enough
         opened = None
-        if decision.fire or self.life.open is not None:  # else the lifecycle does nothing
+        fire = decision.fire
+        if fire or self.life.open is not None:  # else the lifecycle does nothing
+            config = self.config
             step = self.life.observe(
                 Observation(
                     model_id=config.model_id,
                     model_version=config.model_version,
                     source=self.source,
-                    ts=draft.ts,
-                    score=draft.score,
-                    threshold=draft.threshold,
-                    alert=decision.fire,
-                    signals=draft.signals,
+                    ts=ts,
+                    score=score,
+                    threshold=threshold,
+                    alert=fire,
+                    signals=signals,
                     alert_channels=config.alert_channels,
                     summary=root_cause or "",
-                    change=draft.change,
+                    change=change,
                 ),
                 self.lifecycle,
             )
@@ -161,17 +197,17 @@ class Pipeline:
         if not counted:
             counters["points"] += 1
             counters[self._version_key] += 1
-            counters["anomalies"] += draft.is_anomaly
-        counters["alerts"] += decision.fire
+            counters["anomalies"] += is_anomaly
+        counters["alerts"] += fire
         if suppressed_by and not (counted and suppressed_by == "warmup"):
             counters[f"suppressed.{suppressed_by}"] += 1
         return PointOutcome(
-            ts=draft.ts,
-            score=draft.score,
-            threshold=draft.threshold,
-            is_anomaly=draft.is_anomaly,
-            warm=draft.warm,
-            alert=decision.fire,
+            ts=ts,
+            score=score,
+            threshold=threshold,
+            is_anomaly=is_anomaly,
+            warm=warm,
+            alert=fire,
             suppressed_by=suppressed_by,
             incident_id=opened,
             root_cause=root_cause,
@@ -310,16 +346,21 @@ class Pipeline:
         if fire and cause is None:
             assert causes is not None
             cause = causes.explain([k])[0]
-        draft = Draft(
-            ts=float(ts[k]),
-            score=result.score,
-            threshold=result.threshold,
-            is_anomaly=result.is_anomaly,
-            warm=result.warm,
-            signals=signals_for(names, x, result.feature_scores, result.baseline) if fire else [],
-            change=describe_change(result.change, list(names)) if result.change else "",
+        point = self._observe(
+            float(ts[k]),
+            result.score,
+            result.threshold,
+            result.is_anomaly,
+            result.warm,
+            signals_for(names, x, result.feature_scores, result.baseline) if fire else [],
+            {},
+            "",
+            describe_change(result.change, list(names)) if result.change else "",
+            decision,
+            warmup,
+            True,
+            cause,
         )
-        point = self._observe(draft, decision, warmup, counted=True, cause=cause)
         if result.is_anomaly and not fire:
             self.table.held[k] = point.suppressed_by  # all else of it is in the block
         else:

@@ -27,7 +27,7 @@ from incidents.insights import Insights
 from incidents.key_state import STATE_FORMAT, compatible
 from incidents.live import LiveCache, LiveState
 from incidents.observation import Observation
-from incidents.outcome import BatchOutcome, Draft, PointOutcome
+from incidents.outcome import BatchOutcome, PointOutcome
 from incidents.pipeline import Pipeline
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
 # every point costs a Python loop per point. Messages of up to this many points are followed
 # point by point.
 INSIGHTS_TAIL = 64
+_NO_PARTNERS: dict[str, list[tuple[str, float]]] = {}  # read only
 SMALL_BATCH = 8  # up to this many points, scored one by one (same results, less overhead)
 
 
@@ -168,8 +169,11 @@ def score_batch(
     small = len(values) <= SMALL_BATCH  # numpy's fixed cost outweighs a few points one by one
     if small:
         time_list, row_list = _small_points(ts, values, n_features)
+        distinct = len(set(series_names)) == len(series_names)
         results = [
-            _score_point(pipeline, scorer, insights, names, series_names, learn, t, x, k, details)
+            _score_point(
+                pipeline, scorer, insights, names, series_names, learn, t, x, k, details, distinct
+            )
             for k, (t, x) in enumerate(zip(time_list, row_list, strict=True))
         ]
         if quality is not None and labels is not None:
@@ -308,30 +312,48 @@ def _score_point(
     x: list[float],
     k: int,
     details: Sequence[str] | None,
+    distinct: bool = True,
 ) -> PointResult:
-    """One point through the scorer and the pipeline (the small-batch path)."""
+    """One point through the scorer and the pipeline (the small-batch path); ``distinct``:
+    whether the signal names in ``series`` are."""
     result = scorer.score_one(x, learn=learn, ts=t)
-    signals: list[Signal] = []
-    deviation, center = math.nan, math.nan
+    values: list[float] = x
+    if not distinct:  # as a dict of them would have them: each name once, its last value
+        by_name = dict(zip(series, x, strict=True))
+        series, values = list(by_name), list(by_name.values())
     if result.is_anomaly:
-        signals = signals_for(names, x, result.feature_scores, result.baseline)
         deviation, center = top_deviation(x, result)
-    pipeline.step(
-        Draft(
-            ts=t,
-            score=result.score,
-            threshold=result.threshold,
-            is_anomaly=result.is_anomaly,
-            warm=result.warm,
-            deviation=deviation,
-            center=center,
-            signals=signals,
-            partners=insights.partners(names) if result.is_anomaly else {},
-            series=dict(zip(series, x, strict=True)),
-            detail=details[k] if details else "",
-            change=describe_change(result.change, list(names)) if result.change else "",
+        pipeline.point(
+            t,
+            result.score,
+            result.threshold,
+            result.is_anomaly,
+            result.warm,
+            deviation,
+            center,
+            signals_for(names, x, result.feature_scores, result.baseline),
+            insights.partners(names),
+            series,
+            values,
+            details[k] if details else "",
+            describe_change(result.change, list(names)) if result.change else "",
         )
-    )
+    else:  # nothing to explain
+        pipeline.point(
+            t,
+            result.score,
+            result.threshold,
+            result.is_anomaly,
+            result.warm,
+            math.nan,
+            math.nan,
+            [],
+            _NO_PARTNERS,
+            series,
+            values,
+            details[k] if details else "",
+            describe_change(result.change, list(names)) if result.change else "",
+        )
     return result
 
 
