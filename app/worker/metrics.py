@@ -27,6 +27,7 @@ Examples
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -87,6 +88,13 @@ class EngineMetrics:
         disable_created_metrics()  # no `_created` twin of every counter in the exposition
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
+        # The per-message counts are held here and added to their series when the registry is
+        # read (a scrape, :meth:`value`): a labelled counter's ``inc`` takes a lock and the
+        # histogram's ``observe`` walks its buckets, ~4 µs a single-point message in all. The
+        # collector that adds them is registered first, so it runs before the series it feeds.
+        self._held_counts: dict[Any, int] = {}  # a counter's labelled series: its count
+        self._held_timings: dict[str, _HeldTimings] = {}  # by topic
+        r.register(_Release(self.release))
         self.messages = Counter(
             "anomaly_messages", "Telemetry messages consumed, by topic", ["topic"], registry=r
         )
@@ -234,7 +242,7 @@ class EngineMetrics:
         )
         # The labelled series of the per-message calls, looked up once (``labels`` validates
         # and locks at every call: a few µs a message).
-        self._scored: dict[tuple[str, str], Any] = {}
+        self._scored: dict[str, dict[str, Any]] = {}  # by model id and counter name
         self._scoring: dict[str, Any] = {}
         if process:
             ProcessCollector(registry=r)
@@ -252,15 +260,23 @@ class EngineMetrics:
         self.points.labels(topic).inc(points)
 
     def scored(self, model_id: str, counters: Mapping[str, float]) -> None:
-        """A batch's :attr:`incidents.outcome.BatchOutcome.counters` for ``model_id``."""
-        children = self._scored
+        """A batch's :attr:`incidents.outcome.BatchOutcome.counters` for ``model_id`` (whole
+        counts held until the registry is read, see ``__init__``)."""
+        children = self._scored.get(model_id)
+        if children is None:
+            children = self._scored[model_id] = {}
+        held = self._held_counts
         for name, value in counters.items():
             if not value:
                 continue
-            child = children.get((model_id, name), _UNSEEN)
+            child = children.get(name, _UNSEEN)
             if child is _UNSEEN:
-                child = children[(model_id, name)] = self._scored_child(model_id, name)
-            if child is not None:
+                child = children[name] = self._scored_child(model_id, name)
+            if child is None:
+                continue
+            if type(value) is int and value > 0:  # the same sum in any order
+                held[child] = held.get(child, 0) + value
+            else:
                 child.inc(value)
 
     def _scored_child(self, model_id: str, name: str) -> Any:
@@ -272,10 +288,22 @@ class EngineMetrics:
         return None
 
     def observe_scoring(self, topic: str, seconds: float) -> None:
-        child = self._scoring.get(topic)
-        if child is None:
-            child = self._scoring[topic] = self.scoring.labels(topic)
-        child.observe(seconds)
+        """One message's scoring time (held until the registry is read, see ``__init__``)."""
+        held = self._held_timings.get(topic)
+        if held is None:
+            child = self._scoring.get(topic)
+            if child is None:
+                child = self._scoring[topic] = self.scoring.labels(topic)
+            held = self._held_timings[topic] = _HeldTimings(child)
+        held.observe(seconds)
+
+    def release(self) -> None:
+        """Add the held counts to their series (the registry's first collector calls it)."""
+        counts, self._held_counts = self._held_counts, {}
+        for child, count in counts.items():
+            child.inc(count)
+        for held in self._held_timings.values():
+            held.release()
 
     def published(self, events: Iterable[Mapping[str, Any]]) -> None:
         for event in events:
@@ -344,6 +372,61 @@ class EngineMetrics:
     def value(self, name: str, **labels: str) -> float | None:
         """A sample's current value (for tests and the doctest above)."""
         return self.registry.get_sample_value(name, labels)
+
+
+class _HeldTimings:
+    """A histogram series' observations since the registry was last read: their sum and their
+    count per bucket, added to the series by :meth:`release` as ``observe`` on each would have.
+
+    >>> from prometheus_client import CollectorRegistry, Histogram
+    >>> h = Histogram("t", "t", ["topic"], buckets=(0.1, 1.0), registry=CollectorRegistry())
+    >>> held = _HeldTimings(h.labels("a"))
+    >>> for seconds in (0.05, 0.1, 0.5, 3.0):
+    ...     held.observe(seconds)
+    >>> held.release()
+    >>> [s.value for s in h.collect()[0].samples if s.name == "t_bucket"], held.counts
+    ([2.0, 3.0, 4.0], [0, 0, 0])
+    """
+
+    __slots__ = ("bounds", "child", "counts", "total")
+
+    def __init__(self, child: Any) -> None:
+        self.child = child
+        self.bounds: list[float] = list(child._upper_bounds)  # the last is +Inf
+        self.counts = [0] * len(self.bounds)
+        self.total = 0.0
+
+    def observe(self, seconds: float) -> None:
+        if seconds != seconds:  # NaN: in no bucket
+            self.child.observe(seconds)
+            return
+        self.total += seconds
+        self.counts[bisect_left(self.bounds, seconds)] += 1  # the first bound >= seconds
+
+    def release(self) -> None:
+        counts = self.counts
+        if not any(counts):
+            return
+        self.child._sum.inc(self.total)
+        for bucket, count in zip(self.child._buckets, counts, strict=True):
+            if count:
+                bucket.inc(count)
+        self.counts, self.total = [0] * len(counts), 0.0
+
+
+class _Release(Collector):
+    """A collector of nothing that adds the held counts before the registry's other collectors
+    run (see :class:`EngineMetrics`)."""
+
+    def __init__(self, release: Callable[[], None]) -> None:
+        self._release = release
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        self._release()
+        return iter(())
 
 
 def consumer_lag(consumer: Any, topics: Iterable[str]) -> Iterator[tuple[str, int, int]]:

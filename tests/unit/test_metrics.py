@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from api import create_api
 from api.options import ApiOptions
 from api.security import KeyRing
-from app.worker.metrics import EngineMetrics, consumer_lag
+from app.worker.metrics import SCORING_BUCKETS, EngineMetrics, consumer_lag
 from incidents.notify.channels.base import DeliveryResult
 from incidents.notify.dispatcher import Dispatcher
 from incidents.notify.retry import RetryPolicy
@@ -228,3 +228,46 @@ def test_get_metrics_speaks_openmetrics_when_asked(metered: MeteredEngine) -> No
         response = client.get("/metrics", headers={"Accept": "application/openmetrics-text"})
     assert response.headers["content-type"].startswith("application/openmetrics-text")
     assert response.text.rstrip().endswith("# EOF")
+
+
+def test_held_counts_and_timings_show_in_every_scrape() -> None:
+    """The per-message counts are held between scrapes: each scrape shows all of them, the
+    histogram as ``observe`` on each would have it."""
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    metrics = EngineMetrics(process=False)
+    reference = Histogram(
+        "ref",
+        "ref",
+        ["topic"],
+        buckets=SCORING_BUCKETS,
+        registry=CollectorRegistry(),
+    )
+    topic = "telemetry.metrics"
+    for round_ in range(3):
+        for k in range(7):
+            seconds = 0.0003 * (k + 1) ** 3 * (round_ + 1)
+            metrics.observe_scoring(topic, seconds)
+            reference.labels(topic).observe(seconds)
+            metrics.scored("m", Counter({"points": 1, "anomalies": k % 2, "alerts": 0}))
+        exposed = samples(generate_latest(metrics.registry).decode())
+        assert exposed[("anomaly_points_scored_total", frozenset({("model_id", "m")}))] == 7 * (
+            round_ + 1
+        )
+        assert exposed[("anomaly_anomalies_total", frozenset({("model_id", "m")}))] == 3 * (
+            round_ + 1
+        )
+        expected = {
+            s.labels["le"]: s.value
+            for s in reference.collect()[0].samples
+            if s.name == "ref_bucket"
+        }
+        got = {
+            dict(labels)["le"]: value
+            for (name, labels), value in exposed.items()
+            if name == "anomaly_scoring_seconds_bucket"
+        }
+        assert got == expected
+        assert exposed[("anomaly_scoring_seconds_count", frozenset({("topic", topic)}))] == 7 * (
+            round_ + 1
+        )
