@@ -25,6 +25,8 @@ def require_number(name: str, value: object) -> float:
     ...
     detectors.base.DetectorError: alpha must be a number, got 'x'
     """
+    if type(value) is float:  # the usual: as it is
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise DetectorError(f"{name} must be a number, got {value!r}")
     return float(value)

@@ -82,11 +82,16 @@ class RollingCorrelation:
 
     def update(self, x: Sequence[object]) -> None:
         """Learn one point; each pair with a NaN or infinite feature skips it."""
-        if isinstance(x, str | bytes) or not isinstance(x, Sequence):
+        if type(x) is not list and (isinstance(x, str | bytes) or not isinstance(x, Sequence)):
             raise DetectorError(f"x must be a list of {self.n_features} numbers, got {x!r}")
         if len(x) != self.n_features:
             raise DetectorError(f"x must have {self.n_features} values (n_features), got {len(x)}")
-        values = [finite_or_nan(f"x[{i}]", v) for i, v in enumerate(x)]
+        values = [  # a float as finite_or_nan gives it, without naming it first
+            (v if math.isfinite(v) else math.nan)
+            if type(v) is float
+            else finite_or_nan(f"x[{i}]", v)
+            for i, v in enumerate(x)
+        ]
         k = 0
         for i, vi in enumerate(values):
             for vj in values[i + 1 :]:

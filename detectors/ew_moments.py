@@ -63,6 +63,8 @@ def finite_or_nan(name: str, value: object) -> float:
     ...
     detectors.base.DetectorError: y must be a number, got '2'
     """
+    if type(value) is float:  # the usual: no conversion, no check of its type
+        return value if math.isfinite(value) else math.nan
     if isinstance(value, bool | str | bytes):
         raise DetectorError(f"{name} must be a number, got {value!r}")
     try:

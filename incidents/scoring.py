@@ -133,7 +133,7 @@ def score_batch(
     if cached is not None and cached[0] is config:
         _, scorer, insights, suppressor, quality = cached
         current = previous
-        if isinstance(state, LiveState):  # its objects move on now
+        if type(state) is LiveState:  # its objects move on now
             if not compatible(config, state, n_features):
                 state.state()  # this step will fail: the stored state must stay readable
             state.moved()

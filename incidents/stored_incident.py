@@ -52,7 +52,12 @@ def store(incident: dict[str, Any], full: Mapping[str, Any]) -> dict[str, Any]:
     True
     """
     numbers = [full.get(key) for key in NUMBERS]
-    if all(type(v) is float and math.isfinite(v) for v in numbers):
+    packable = True
+    for v in numbers:  # a loop, not all() over a generator: once a message while one is open
+        if type(v) is not float or not math.isfinite(v):
+            packable = False
+            break
+    if packable:
         for key in NUMBERS:
             incident.pop(key, None)
         incident[_PACKED] = pack_floats(numbers)

@@ -139,7 +139,7 @@ class EntityRecord:
         old_open, new_open = _open_incident(self.row), _open_incident(row)
         ended = row.get("ended")
         recent = row.get("recent", [])
-        if reference_of(new_open) != reference_of(old_open):
+        if new_open is not old_open and reference_of(new_open) != reference_of(old_open):
             recent, ended = _referred_again(recent, old_open, new_open, ended)
         if source is not None and offset is not None:
             row["offsets"] = {**row.get("offsets", {}), source: offset}
