@@ -26,13 +26,14 @@ from incidents.explain import explain, signal_name, top_deviation, top_deviation
 from incidents.incident import Signal, signals_for
 from incidents.lifecycle import EntityIncidents
 from incidents.live import SHARED_WRITTEN, LiveState
-from incidents.observation import Observation
+from incidents.observation import Observation, new_observation
 from incidents.outcome import (
     BatchOutcome,
     Draft,
     Partners,
     PointOutcome,
     PointTable,
+    new_point,
 )
 
 # An empty Counter as Counter() makes it (a dict subclass without state of its own), without
@@ -178,18 +179,18 @@ class Pipeline:
         if fire or self.life.open is not None:  # else the lifecycle does nothing
             config = self.config
             step = self.life.observe(
-                Observation(
-                    model_id=config.model_id,
-                    model_version=config.model_version,
-                    source=self.source,
-                    ts=ts,
-                    score=score,
-                    threshold=threshold,
-                    alert=fire,
-                    signals=signals,
-                    alert_channels=config.alert_channels,
-                    summary=root_cause or "",
-                    change=change,
+                new_observation(
+                    config.model_id,
+                    config.model_version,
+                    self.source,
+                    ts,
+                    score,
+                    threshold,
+                    fire,
+                    signals,
+                    config.alert_channels,
+                    root_cause or "",
+                    change,
                 ),
                 self.lifecycle,
             )
@@ -205,17 +206,17 @@ class Pipeline:
         counters["alerts"] += fire
         if suppressed_by and not (counted and suppressed_by == "warmup"):
             counters[f"suppressed.{suppressed_by}"] += 1
-        return PointOutcome(
-            ts=ts,
-            score=score,
-            threshold=threshold,
-            is_anomaly=is_anomaly,
-            warm=warm,
-            alert=fire,
-            suppressed_by=suppressed_by,
-            incident_id=opened,
-            root_cause=root_cause,
-            correlated=correlated,
+        return new_point(
+            ts,
+            score,
+            threshold,
+            is_anomaly,
+            warm,
+            fire,
+            suppressed_by,
+            opened,
+            root_cause,
+            correlated,
         )
 
     def _partners_of(self, signal: str) -> list[tuple[str, float]]:

@@ -162,7 +162,12 @@ class EntityRecord:
 
 
 def _count_ended(recent: list[Any]) -> int:
-    return sum(refers_to_ended(e) for entry in recent for e in entry[2])
+    count = 0
+    for entry in recent:  # a loop, not sum() over a generator: at every message
+        for e in entry[2]:
+            if refers_to_ended(e):
+                count += 1
+    return count
 
 
 def _unpacked(incident: Mapping[str, Any] | None) -> dict[str, Any] | None:
