@@ -262,14 +262,16 @@ class PointScorer:
     def _score_kept(self, x: Sequence[float], learn: bool, ts: float | None) -> PointResult:
         """A detector that keeps its own baseline (static zscore, knn): a flagged point is
         not learned."""
-        feature_scores = self.detector.feature_scores(x)
+        detector = self.detector
+        values = detector._values(x)  # checked once: feature_scores(x), then learn_one(x)
+        feature_scores = detector._row_scores(values)
         score = combined_score(feature_scores)
-        baseline = self.detector.baseline()
+        baseline = detector.baseline()
         threshold = self.threshold.get()
-        warm = self.detector.n_learned >= self.warmup
+        warm = detector.n_learned >= self.warmup
         is_anomaly = warm and math.isfinite(score) and score > threshold
         if learn and not is_anomaly and not math.isnan(score):
-            self.detector.learn_one(x)
+            detector._learn_row(values)
             self._learn_score(score, ts)
         return PointResult(score, threshold, is_anomaly, feature_scores, baseline, warm)
 

@@ -32,6 +32,8 @@ def parse_ts(value: object, where: str = "ts") -> float:
     ...
     incidents.points.TelemetryError: ts 1795766400000 looks like milliseconds; send epoch seconds or ISO-8601
     """
+    if type(value) is float and -MAX_EPOCH_SECONDS < value < MAX_EPOCH_SECONDS:
+        return value  # the usual: epoch seconds as a float (NaN and inf fail the comparison)
     if isinstance(value, bool):
         raise TelemetryError(f"{where} must be ISO-8601 text or epoch seconds, got {value!r}")
     if isinstance(value, int | float):

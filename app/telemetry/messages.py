@@ -54,7 +54,7 @@ def point_values(values: object, config: ModelConfig, where: str = "values") -> 
     ...
     incidents.points.TelemetryError: values names unknown feature 'disk'; model 'm' has: cpu, mem
     """
-    if _is_mapping(values):
+    if type(values) is not list and _is_mapping(values):  # a list is not: no ABC check
         if not config.features:
             raise TelemetryError(
                 f"{where} is an object but model {config.model_id!r} names no features; "
@@ -67,7 +67,7 @@ def point_values(values: object, config: ModelConfig, where: str = "values") -> 
                     + ", ".join(config.features)
                 )
         return [_number(values.get(name), f"{where}.{name}") for name in config.features]
-    if isinstance(values, list | tuple):
+    if type(values) is list or isinstance(values, list | tuple):
         if not values:
             raise TelemetryError(f"{where} must hold at least one value")
         expected = config.n_features
