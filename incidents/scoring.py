@@ -134,7 +134,7 @@ def score_batch(
         _, scorer, insights, suppressor, quality = cached
         current = previous
         if type(state) is LiveState:  # its objects move on now
-            if not compatible(config, state, n_features):
+            if not compatible(config, state.light, n_features):  # its fields as they are
                 state.state()  # this step will fail: the stored state must stay readable
             state.moved()
     elif compatible(config, state, n_features):
