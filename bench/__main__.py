@@ -18,10 +18,10 @@ import httpx
 
 from app.worker.kafka.embedded import BROKER_NAMES
 from bench import (
+    agent_path,
     backtest_time,
     collector_formats,
     detector_cost,
-    hotspots,
     latency,
     memory,
     pipeline,
@@ -141,10 +141,11 @@ def run_cluster_measurements(
 
             guarded("pipeline" if "pipeline" in selected else "bare", rows, stream)
             notes.append(
-                "The hot loop of single-point messages, profiled in-process (cProfile of the "
-                "scoring path, no Faust: `python -m bench.hotspots --points 1 --messages "
-                "3000 --entities 50 --profile`), own time per message, top functions: "
-                + "; ".join(hotspots.top_functions())
+                "The hot loop of single-point messages, profiled in-process (cProfile of a "
+                "telemetry agent's handle_batch over a real engine, no Faust consumer: "
+                "`python -m bench.agent_path --messages 3000 --entities 50 --profile`), own "
+                "time per message (the profiler's cost included), top functions: "
+                + "; ".join(agent_path.top_functions())
                 + "."
             )
             for batch, result in sorted(found.items()):

@@ -12,17 +12,23 @@ them; the first fifth warms the keys up and is not timed. Prints the median CPU 
 over ``--runs`` fresh engines:
 
     python -m bench.agent_path --messages 3000 --entities 50 --batch 20 --runs 3
+
+With ``--profile``, one run under cProfile instead: the functions with the most own time per
+message (a mypyc-compiled function counts the compiled functions it calls as its own).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import pstats
 import statistics
 import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from faust.types import TP
@@ -93,8 +99,14 @@ def events(built: Engine, count: int, entities: int, points: int = 1) -> list[_E
     return out
 
 
-async def _timed(count: int, entities: int, batch: int, points: int = 1) -> float:
-    """CPU seconds per message of the timed four fifths."""
+async def _timed(
+    count: int,
+    entities: int,
+    batch: int,
+    points: int = 1,
+    profiler: cProfile.Profile | None = None,
+) -> float:
+    """CPU seconds per message of the timed four fifths (profiled by ``profiler``, if any)."""
     with tempfile.TemporaryDirectory() as datadir:
         built = engine(datadir)
         stream = events(built, count, entities, points)
@@ -103,9 +115,36 @@ async def _timed(count: int, entities: int, batch: int, points: int = 1) -> floa
         for i in range(0, warm, batch):
             await handler.handle_batch(stream[i : min(i + batch, warm)], "metrics")  # type: ignore[arg-type]
         started = time.process_time()
+        if profiler is not None:
+            profiler.enable()
         for i in range(warm, count, batch):
             await handler.handle_batch(stream[i : i + batch], "metrics")  # type: ignore[arg-type]
+        if profiler is not None:
+            profiler.disable()
         return (time.process_time() - started) / (count - warm)
+
+
+def top_functions(
+    count: int = 3000, entities: int = 50, batch: int = 20, points: int = 1, top: int = 12
+) -> list[str]:
+    """The ``top`` functions by own time of the agent path under cProfile, as
+    ``"µs/message (share) function (file:line)"`` (times inflated by the profiler's own cost;
+    the shares are the point).
+
+    >>> lines = top_functions(count=100, entities=5, top=3)
+    >>> len(lines) == 3 and all(" µs/message " in line for line in lines)
+    True
+    """
+    profiler = cProfile.Profile()
+    asyncio.run(_timed(count, entities, batch, points, profiler))
+    n = count - count // 5
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    total = sum(own for _, _, own, _, _ in stats.values()) or 1.0
+    ranked = sorted(stats.items(), key=lambda item: -item[1][2])[:top]
+    return [
+        f"{1e6 * own / n:.1f} µs/message ({own / total:.0%}) {name} ({Path(file).name}:{line})"
+        for (file, line, name), (_, _, own, _, _) in ranked
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -115,7 +154,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=20, help="messages per handle_batch")
     parser.add_argument("--runs", type=int, default=3, help="fresh engines; the median is shown")
     parser.add_argument("--points", type=int, default=1, help="points per message")
+    parser.add_argument(
+        "--profile", action="store_true", help="one run under cProfile: the top 25 by own time"
+    )
     args = parser.parse_args(argv)
+    if args.profile:
+        print(f"agent path under cProfile, {args.points} points/message, {args.entities} keys:")
+        for line in top_functions(args.messages, args.entities, args.batch, args.points, 25):
+            print(f"  {line}")
+        return
     spent = [
         asyncio.run(_timed(args.messages, args.entities, args.batch, args.points))
         for _ in range(args.runs)
