@@ -46,46 +46,6 @@ class Observation:
         )
 
 
-def new_observation(
-    model_id: str,
-    model_version: str,
-    source: str,
-    ts: float,
-    score: float,
-    threshold: float,
-    alert: bool,
-    signals: Sequence[Signal],
-    alert_channels: Sequence[str],
-    summary: str,
-    change: str,
-) -> Observation:
-    """``Observation(...)`` of these fields without the frozen dataclass's ``__init__`` (an
-    ``object.__setattr__`` call per field, once a point while an incident is open): the same
-    object.
-
-    >>> fields = ("m", "1", "telemetry.metrics", 60.0, 4.0, 3.0, True, (), ("slack",), "cpu", "")
-    >>> vars(new_observation(*fields)) == vars(Observation(*fields))
-    True
-    """
-    observation: Observation = _new_object(Observation)
-    kept = observation.__dict__
-    kept["model_id"] = model_id
-    kept["model_version"] = model_version
-    kept["source"] = source
-    kept["ts"] = ts
-    kept["score"] = score
-    kept["threshold"] = threshold
-    kept["alert"] = alert
-    kept["signals"] = signals
-    kept["alert_channels"] = alert_channels
-    kept["summary"] = summary
-    kept["change"] = change
-    return observation
-
-
-_new_object = object.__new__
-
-
 @dataclass
 class Step:
     """What observing one point did."""

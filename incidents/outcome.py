@@ -58,43 +58,6 @@ class PointOutcome:
         }
 
 
-def new_point(
-    ts: float,
-    score: float,
-    threshold: float,
-    is_anomaly: bool,
-    warm: bool,
-    alert: bool,
-    suppressed_by: str | None,
-    incident_id: str | None,
-    root_cause: str | None,
-    correlated: Partners,
-) -> PointOutcome:
-    """``PointOutcome(...)`` of these fields without the frozen dataclass's ``__init__`` (an
-    ``object.__setattr__`` call per field, ~1.5 µs, once a point): the same object.
-
-    >>> fields = (1.0, 4.5, 3.0, True, True, False, "persistence", None, "cpu 9σ above", ())
-    >>> vars(new_point(*fields)) == vars(PointOutcome(*fields)), new_point(*fields) == PointOutcome(*fields)
-    (True, True)
-    """
-    point: PointOutcome = _new_object(PointOutcome)
-    kept = point.__dict__
-    kept["ts"] = ts
-    kept["score"] = score
-    kept["threshold"] = threshold
-    kept["is_anomaly"] = is_anomaly
-    kept["warm"] = warm
-    kept["alert"] = alert
-    kept["suppressed_by"] = suppressed_by
-    kept["incident_id"] = incident_id
-    kept["root_cause"] = root_cause
-    kept["correlated"] = correlated
-    return point
-
-
-_new_object = object.__new__
-
-
 def correlated_json(correlated: Partners) -> list[dict[str, Any]]:
     """A point's partners as its JSON field ``correlated``."""
     return [{"signal": name, "r": round(r, 3)} for name, r in correlated]

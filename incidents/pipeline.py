@@ -23,17 +23,17 @@ from detectors.suppression import Decision, Suppressor
 from incidents.causes import BlockCauses, Cause, top_features
 from incidents.config import ModelConfig
 from incidents.explain import explain, signal_name, top_deviation, top_deviations
+from incidents.frozen import made
 from incidents.incident import Signal, signals_for
 from incidents.lifecycle import EntityIncidents
 from incidents.live import SHARED_WRITTEN, LiveState
-from incidents.observation import Observation, new_observation
+from incidents.observation import Observation
 from incidents.outcome import (
     BatchOutcome,
     Draft,
     Partners,
     PointOutcome,
     PointTable,
-    new_point,
 )
 
 # An empty Counter as Counter() makes it (a dict subclass without state of its own), without
@@ -179,18 +179,21 @@ class Pipeline:
         if fire or self.life.open is not None:  # else the lifecycle does nothing
             config = self.config
             step = self.life.observe(
-                new_observation(
-                    config.model_id,
-                    config.model_version,
-                    self.source,
-                    ts,
-                    score,
-                    threshold,
-                    fire,
-                    signals,
-                    config.alert_channels,
-                    root_cause or "",
-                    change,
+                made(
+                    Observation,
+                    {
+                        "model_id": config.model_id,
+                        "model_version": config.model_version,
+                        "source": self.source,
+                        "ts": ts,
+                        "score": score,
+                        "threshold": threshold,
+                        "alert": fire,
+                        "signals": signals,
+                        "alert_channels": config.alert_channels,
+                        "summary": root_cause or "",
+                        "change": change,
+                    },
                 ),
                 self.lifecycle,
             )
@@ -206,17 +209,20 @@ class Pipeline:
         counters["alerts"] += fire
         if suppressed_by and not (counted and suppressed_by == "warmup"):
             counters[f"suppressed.{suppressed_by}"] += 1
-        return new_point(
-            ts,
-            score,
-            threshold,
-            is_anomaly,
-            warm,
-            fire,
-            suppressed_by,
-            opened,
-            root_cause,
-            correlated,
+        return made(
+            PointOutcome,
+            {
+                "ts": ts,
+                "score": score,
+                "threshold": threshold,
+                "is_anomaly": is_anomaly,
+                "warm": warm,
+                "alert": fire,
+                "suppressed_by": suppressed_by,
+                "incident_id": opened,
+                "root_cause": root_cause,
+                "correlated": correlated,
+            },
         )
 
     def _partners_of(self, signal: str) -> list[tuple[str, float]]:
