@@ -294,6 +294,9 @@ class EngineMetrics:
             child = self._scoring.get(topic)
             if child is None:
                 child = self._scoring[topic] = self.scoring.labels(topic)
+            if not _HeldTimings.fits(child):  # a prometheus_client without those fields
+                child.observe(seconds)
+                return
             held = self._held_timings[topic] = _HeldTimings(child)
         held.observe(seconds)
 
@@ -389,6 +392,12 @@ class _HeldTimings:
     """
 
     __slots__ = ("bounds", "child", "counts", "total")
+
+    @staticmethod
+    def fits(child: Any) -> bool:
+        """Whether ``child`` has the fields a release adds to (prometheus_client's own, not part
+        of its API: a version without them gets ``observe`` at every message instead)."""
+        return all(hasattr(child, name) for name in ("_upper_bounds", "_buckets", "_sum"))
 
     def __init__(self, child: Any) -> None:
         self.child = child

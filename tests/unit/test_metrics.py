@@ -271,3 +271,20 @@ def test_held_counts_and_timings_show_in_every_scrape() -> None:
         assert exposed[("anomaly_scoring_seconds_count", frozenset({("topic", topic)}))] == 7 * (
             round_ + 1
         )
+
+
+def test_timings_are_observed_one_by_one_on_a_prometheus_client_without_the_held_fields(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prometheus_client import generate_latest
+
+    from app.worker import metrics as metrics_module
+
+    monkeypatch.setattr(metrics_module._HeldTimings, "fits", staticmethod(lambda child: False))
+    metrics = EngineMetrics(process=False)
+    for seconds in (0.001, 0.02, 0.5):
+        metrics.observe_scoring("telemetry.metrics", seconds)
+    assert not metrics._held_timings
+    exposed = samples(generate_latest(metrics.registry).decode())
+    count = ("anomaly_scoring_seconds_count", frozenset({("topic", "telemetry.metrics")}))
+    assert exposed[count] == 3
