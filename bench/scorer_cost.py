@@ -1,10 +1,12 @@
 """CPU time per point of a model through ``ModelScorer``, and the size of its stored state.
 
-``python -m bench.scorer_cost adaptive zscore recommended``: per named model, the median of
-5 runs over 10,000 minute points of a daily sine (amplitude 10, noise 1, 1 % of points 30
+``python -m bench.scorer_cost adaptive zscore recommended weekly``: per named model, the median
+of 5 runs over 10,000 minute points of a daily sine (amplitude 10, noise 1, 1 % of points 30
 above), one point at a time (``score_one``) and in 1000-point blocks (``score_block``); then the
 JSON size of the scorer's state after 3 days of those points. ``recommended`` is the engine's
-recommended model; any other name is that detector with its defaults. Figures in
+recommended model, ``weekly`` it with a declared weekly profile (``{"period": 604800, "bins":
+168}``), timed on the 10,000 points after a week it learned untimed (the profile in use), its
+state after 3 weeks; any other name is that detector with its defaults. Figures in
 docs/QUALITY.md.
 """
 
@@ -27,43 +29,55 @@ RUNS = 5
 DAY = 86400.0
 
 
+WEEK = 7 * DAY
+
+
 def _spec(name: str) -> ModelSpec:
-    if name == "recommended":
+    if name in ("recommended", "weekly"):
         return ModelSpec(
             RECOMMENDED["detector"],
             dict(RECOMMENDED.get("params", {})),
             n_features=1,
-            seasonality=RECOMMENDED.get("seasonality"),
+            seasonality={"period": WEEK, "bins": 168} if name == "weekly" else None,
         )
     return ModelSpec(name, {}, n_features=1)
 
 
-def _series() -> tuple[np.ndarray, np.ndarray]:
+def _series(n: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
-    ts = 60.0 * np.arange(POINTS)
-    x = 100.0 + 10.0 * np.sin(2 * np.pi * ts / DAY) + rng.normal(0.0, 1.0, POINTS)
-    x[rng.random(POINTS) < 0.01] += 30.0
+    ts = 60.0 * np.arange(n)
+    x = 100.0 + 10.0 * np.sin(2 * np.pi * ts / DAY) + rng.normal(0.0, 1.0, n)
+    x[rng.random(n) < 0.01] += 30.0
     return ts, x
 
 
+def _learned(name: str, ts: np.ndarray, x: np.ndarray, before: int) -> ModelScorer:
+    scorer = ModelScorer(_spec(name))
+    if before:
+        scorer.score_block(x[:before, None], ts=ts[:before])
+    return scorer
+
+
 def measure(name: str) -> tuple[float, float, int]:
-    """``(µs a point one at a time, µs a point in blocks, state bytes after 3 days)``."""
-    ts, x = _series()
+    """``(µs a point one at a time, µs a point in blocks, state bytes after 3 days (weekly: 3
+    weeks))``."""
+    before = int(WEEK / 60) if name == "weekly" else 0
+    ts, x = _series(max(before + POINTS, int(3 * WEEK / 60)))
     one, block = [], []
     for _ in range(RUNS):
-        scorer = ModelScorer(_spec(name))
+        scorer = _learned(name, ts, x, before)
         start = time.process_time()
-        for k in range(POINTS):
+        for k in range(before, before + POINTS):
             scorer.score_one([float(x[k])], ts=float(ts[k]))
         one.append((time.process_time() - start) / POINTS * 1e6)
-        scorer = ModelScorer(_spec(name))
+        scorer = _learned(name, ts, x, before)
         start = time.process_time()
-        for s in range(0, POINTS, BLOCK):
+        for s in range(before, before + POINTS, BLOCK):
             scorer.score_block(x[s : s + BLOCK, None], ts=ts[s : s + BLOCK])
         block.append((time.process_time() - start) / POINTS * 1e6)
     scorer = ModelScorer(_spec(name))
-    days = int(3 * DAY / 60)
-    scorer.score_block(x[:days, None], ts=ts[:days])
+    kept = int((3 * WEEK if name == "weekly" else 3 * DAY) / 60)
+    scorer.score_block(x[:kept, None], ts=ts[:kept])
     return statistics.median(one), statistics.median(block), len(json.dumps(scorer.to_state()))
 
 

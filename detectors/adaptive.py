@@ -58,7 +58,8 @@ Each feature keeps (all updated online, one point at a time):
   shift's one jump does not count), the variance takes the ratio of their mean squares.
 
 The detector owns its learning, change points, season and calibration (its ``learning`` is ``"owned"``):
-:class:`detectors.model.ModelScorer` calls :meth:`Adaptive.step` and adds none of its own.
+:class:`detectors.model.ModelScorer` calls :meth:`Adaptive.step` and adds none of its own (a
+declared seasonality: it steps on the residuals from that profile, :mod:`detectors.owned_season`).
 """
 
 from __future__ import annotations

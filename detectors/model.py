@@ -31,6 +31,7 @@ from detectors.base import DetectorError, block_scores, combined_scores
 from detectors.budget import BudgetThreshold
 from detectors.model_point import PointScorer
 from detectors.model_spec import ModelSpec as ModelSpec
+from detectors.owned_season import season_walk
 from detectors.results import BlockResult
 from detectors.thresholds import StaticThreshold
 
@@ -149,7 +150,10 @@ class ModelScorer(PointScorer):
         detector (:meth:`detectors.base.Detector.step_block`)."""
         threshold = self.threshold.get()
         before = self.detector.n_learned
-        steps = self.detector.step_block(rows, times, threshold)
+        if self.profile is not None and times is not None:
+            steps = season_walk(self.profile, self.detector, rows, times, threshold)
+        else:
+            steps = self.detector.step_block(rows, times, threshold)
         learned = steps.learned
         warm = warm_rows(before, learned, self.warmup)
         score = combined_scores(steps.feature_scores)

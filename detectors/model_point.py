@@ -16,6 +16,7 @@ from detectors.base import Detector, DetectorError, Step, combined_score
 from detectors.budget import BudgetThreshold
 from detectors.changepoint import ChangePoint
 from detectors.model_spec import ModelSpec
+from detectors.owned_season import season_step
 from detectors.registry import make_detector
 from detectors.resolution import ResolutionFloor
 from detectors.results import Change, PointResult
@@ -69,14 +70,19 @@ class PointScorer:
         state = state or {}
         self.floor = ResolutionFloor.from_state(spec.n_features, state.get("floor"))
         self.change = ChangePoint.from_state(spec.n_features, state.get("change"))
-        #: The seasonal profile the points are scored against (configured seasonality only).
+        #: The seasonal profile the points are scored against (configured seasonality only; a
+        #: detector that owns its learning takes a declared period, not "auto":
+        #: :mod:`detectors.owned_season`).
         self.profile: SeasonalProfile | None = None
-        if spec.seasonality is not None and self.adapts:
+        seasonality = spec.seasonality
+        if seasonality is not None and (
+            self.adapts or (self.owns and seasonality.get("period") != "auto")
+        ):
             season = state.get("season")
             self.profile = (
-                SeasonalProfile.from_state(spec.n_features, spec.seasonality, season)
+                SeasonalProfile.from_state(spec.n_features, seasonality, season)
                 if season is not None
-                else SeasonalProfile(spec.n_features, **spec.seasonality)
+                else SeasonalProfile(spec.n_features, **seasonality)
             )
 
     # ------------------------------------------------------------------ one point
@@ -284,7 +290,10 @@ class PointScorer:
         threshold = self.threshold.get()
         detector = self.detector
         warm = detector.n_learned >= self.warmup
-        step = detector.step(x, ts, threshold, learn)
+        if self.profile is not None and ts is not None:
+            step = season_step(self.profile, detector, x, float(ts), threshold, learn)
+        else:
+            step = detector.step(x, ts, threshold, learn)
         score = combined_score(step.feature_scores)
         is_anomaly = warm and _isfinite(score) and True in step.flagged
         if learn and not is_anomaly and score == score:  # not NaN

@@ -76,6 +76,12 @@ class ProfileWalk(AutoPeriod):
         out: np.ndarray = a + np.abs(frac)[:, None] * (b - a)
         return out
 
+    def learn_sums(self, t: float, total: list[float], count: list[float]) -> None:
+        """Learn points of one bin from ``t`` on by their per-feature sums and counts (of the
+        finite values): what learning them one at a time does, with their sums."""
+        if self._stage != _NONE:
+            self._segment(t, total, count, record=True)
+
     def _walk_one(self, t: float, rows: object, learn: bool) -> np.ndarray:
         """The one-point path: the block's arithmetic in Python floats."""
         row = rows if isinstance(rows, list) else np.asarray(rows, dtype=float).ravel().tolist()

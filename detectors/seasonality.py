@@ -220,6 +220,11 @@ class SeasonalProfile(ProfileWalk):
         return not self.active and self._stage != _NONE
 
     @property
+    def visit_width(self) -> float:
+        """Seconds of a bin: consecutive points of one are a visit (see the module's Design)."""
+        return self._fine
+
+    @property
     def period(self) -> float | None:
         """The period in use: the declared one, or the one found (None: none found, or not yet)."""
         if isinstance(self.period_setting, float):

@@ -26,7 +26,10 @@ from typing import Any
 
 #: The recommended model's configuration (every field but ``model_id``): the ``adaptive``
 #: detector with its defaults (a slow and a fast baseline, its own daily profile, a calibrated
-#: tail, bounded learning and change points; a configured ``seasonality`` is not used by it), at
+#: tail, bounded learning and change points; a declared ``seasonality`` period, such as
+#: ``{"period": 604800, "bins": 168}`` for a weekly cycle, is scored as residuals from its binned
+#: profile, with all of that on the residuals (``detectors.owned_season``); ``"auto"`` is ignored:
+#: adaptive finds a daily cycle itself, a weekly one must be declared), at
 #: most one incident per 6 hours of event time per key, resolved after an hour back to normal;
 #: its persistence (2 of 3, or one point at twice the threshold) is for points a minute apart, and
 #: scaled in event time for keys sampled less often (``detectors.suppression``).
