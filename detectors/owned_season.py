@@ -6,9 +6,10 @@ is scored as residuals from its binned profile, and the detector's own machinery
 profile, tail, change points) runs on them. The profile learns each feature's value; once it
 is in use, not one the detector flagged (a spike at a weekend does not teach its bin; before,
 the flags are mostly the cycle's own, which the profile must learn). When the declared profile
-switches on (once a full period was seen), the detector is moved to the residuals: its level
-and fast center less the profile's offset at that time, plus its own daily offset, which then
-starts again from 0 (the weekly profile holds the daily shape), so the switch is no change point.
+switches on (once a full period was seen), the detector is moved to the residuals: its levels
+at its fast center plus its own daily offset less the profile's offset at that time, its daily
+offsets from 0 again (the weekly profile holds the daily shape), so the switch is no change
+point.
 
 The block path walks the profile's visits (consecutive points of one bin): within a visit the
 offsets depend on no point of it (:mod:`detectors.seasonality`, *Visits.*), so each visit is one
@@ -110,13 +111,15 @@ def _open(profile: SeasonalProfile, detector: Detector, ts: float) -> None:
 
 
 def _recentre(detector: Detector, ts: float, shift: list[float]) -> None:
-    """The adaptive detector's centers less ``shift`` plus its own daily offset at ``ts``, and
-    its daily offsets 0 (learned again, from the residuals)."""
+    """The adaptive detector moved to the residuals: its levels at its fast center (the last
+    few points' level, which follows a change the slow level lags) plus its own daily offset at
+    ``ts`` less ``shift`` (the profile's), and its daily offsets 0 (learned again, from the
+    residuals)."""
     _, k = time_of_day(ts)
     for f, o in zip(getattr(detector, "_features", ()), shift, strict=False):
         own = f.offsets[k] if f.seasonal and f.seen >> k & 1 else 0.0
-        for name, moved in (("level", own - o), ("fast", own - o), ("plain", -o)):
-            setattr(f, name, getattr(f, name) + moved)
+        now = f.fast + own - o  # the last few points' level, less the new offset
+        f.level = f.fast = f.plain = now
         if f.back_left > 0:  # a return to the level before is still possible: it moves too
             f.back_level += own - o
             f.back_plain -= o
