@@ -364,10 +364,12 @@ class ModelScorer(PointScorer):
             state["season"] = self.profile.to_state()
         return state
 
-    def learn_normal(self, rows: np.ndarray) -> None:
+    def learn_normal(self, rows: np.ndarray, ts: np.ndarray | None = None) -> None:
         """Learn ``rows`` as normal points, flagged or not (feedback said they were false
         positives): the threshold learns each row's score, against the baseline before that
-        row, and the detector learns the rows in order, each with the weight of one point.
+        row, and the detector learns the rows in order, each with the weight of one point. A
+        detector that owns its learning under a declared seasonality learns the rows less the
+        profile's offsets at their times ``ts`` (what it steps on), when the times are given.
 
         Examples
         --------
@@ -382,6 +384,9 @@ class ModelScorer(PointScorer):
         """
         rows = np.asarray(rows, dtype=float).reshape(-1, self.spec.n_features)
         if self.owns:
+            if self.profile is not None and ts is not None:
+                times = np.asarray(ts, dtype=float)
+                rows = rows - self.profile.offsets(times, rows)
             self.detector.learn(rows)
             return
         centers, spreads = self.detector.baselines(rows)

@@ -53,9 +53,12 @@ class FeedbackRefused(ValueError):
         self.reason = reason
 
 
-def incident_points(incident: Mapping[str, Any], model_id: str, names: Sequence[str]) -> np.ndarray:
-    """The points of ``model_id`` that an incident recorded, one row per point (in the order
-    they joined), with the features ``names`` in order and NaN where the point recorded none.
+def incident_points(
+    incident: Mapping[str, Any], model_id: str, names: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The points of ``model_id`` that an incident recorded: their times and one row per point
+    (in the order they joined), with the features ``names`` in order and NaN where the point
+    recorded none.
     Forecast signals (a predicted value, not a point) are left out.
 
     Examples
@@ -67,8 +70,9 @@ def incident_points(incident: Mapping[str, Any], model_id: str, names: Sequence[
     ...     {"model_id": "m", "source": "s", "feature": "disk", "value": 3.0, "ts": 70.0},
     ...     {"model_id": "m", "source": "forecast", "feature": "cpu", "value": 99.0, "ts": 80.0},
     ... ]
-    >>> incident_points({"signals": signals}, "m", ["cpu", "mem", "disk"]).tolist()
-    [[90.0, 7.0, nan], [nan, nan, 3.0]]
+    >>> ts, rows = incident_points({"signals": signals}, "m", ["cpu", "mem", "disk"])
+    >>> ts.tolist(), rows.tolist()
+    ([60.0, 70.0], [[90.0, 7.0, nan], [nan, nan, 3.0]])
     """
     index = {name: i for i, name in enumerate(names)}
     rows: dict[float, list[float]] = {}
@@ -84,7 +88,8 @@ def incident_points(incident: Mapping[str, Any], model_id: str, names: Sequence[
         ):
             continue
         rows.setdefault(float(signal["ts"]), [math.nan] * len(names))[i] = float(value)
-    return np.array(list(rows.values()), dtype=float).reshape(len(rows), len(names))
+    values = np.array(list(rows.values()), dtype=float).reshape(len(rows), len(names))
+    return np.array(list(rows), dtype=float), values
 
 
 @dataclass(frozen=True)
@@ -151,17 +156,20 @@ def dismissal(
         config = model_config(model_id)
         if config is None:
             continue
-        rows = None
+        rows = times = None
         state = model_state(model_id)
         n_features = state.get("n_features") if state is not None else None
         same_version = model_id != incident["model_id"] or (
             config.model_version == incident["model_version"]
         )
         if config.stream == "metrics" and isinstance(n_features, int) and same_version:
-            rows = incident_points(incident, model_id, config.names_for(n_features))
+            times, rows = incident_points(incident, model_id, config.names_for(n_features))
             learned[model_id] = len(rows)
         steps.append(
-            (config, _dismiss_step(config, entity, incident_id, verdict, rows, first=not steps))
+            (
+                config,
+                _dismiss_step(config, entity, incident_id, verdict, rows, times, first=not steps),
+            )
         )
     if not steps:
         raise FeedbackRefused(
@@ -178,18 +186,21 @@ def _dismiss_step(
     incident_id: str,
     verdict: str,
     rows: np.ndarray | None,
+    times: np.ndarray | None,
     *,
     first: bool,
 ) -> Step:
-    """The step of one model of a dismissed incident: it learns ``rows`` (None: it learns
-    nothing), and the ``first`` step resolves the incident and counts the verdict."""
+    """The step of one model of a dismissed incident: it learns ``rows`` at ``times`` (None: it
+    learns nothing), and the ``first`` step resolves the incident and counts the verdict."""
 
     def run(state: State, shared: State) -> BatchOutcome:
         points_seen = int(state.get("points", 0)) if state is not None else 0
         new_state = dict(state) if state is not None else None
         reset = False
         if rows is not None and len(rows):
-            new_state, reset = learn_as_normal(config, state, rows, count=False, forget_flags=True)
+            new_state, reset = learn_as_normal(
+                config, state, rows, count=False, forget_flags=True, ts=times
+            )
         counters: Counter[str] = Counter()
         events: list[dict[str, Any]] = []
         entity_state = None
@@ -315,7 +326,9 @@ def mark_normal(
                 events.append(event)
                 counters["resolved"] += 1
                 changed = {**(entity_state or {}), **life.to_state()}
-    learned, reset = learn_as_normal(config, state, rows, count=True, forget_flags=bool(events))
+    learned, reset = learn_as_normal(
+        config, state, rows, count=True, forget_flags=bool(events), ts=ts
+    )
     return BatchOutcome(
         events=events,
         state=learned,

@@ -38,6 +38,7 @@ def learn_as_normal(
     *,
     count: bool,
     forget_flags: bool = False,
+    ts: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """The key's state after its detector and threshold learned ``rows`` (one per point, NaN
     for a gap) as normal points, with :meth:`ModelScorer.learn_normal`, and whether the stored
@@ -47,7 +48,7 @@ def learn_as_normal(
     ``forget_flags`` empties the persistence window of suppression (after a false-positive
     verdict on an incident: the flags it remembers are those of the incident's points).
     ``count`` adds the rows to the key's points (points that arrived, rather than points seen
-    before).
+    before). ``ts``: the rows' times, for a declared seasonality's offsets.
 
     Examples
     --------
@@ -77,7 +78,7 @@ def learn_as_normal(
     if scorer is None:
         scorer = ModelScorer(spec)
         previous = {"insights": Insights(config.forecast, n_features).to_state()}
-    scorer.learn_normal(rows)
+    scorer.learn_normal(rows, ts)
     learned = {
         **previous,
         "format": STATE_FORMAT,

@@ -331,5 +331,6 @@ def test_incident_points_are_rows_of_the_models_features() -> None:
     _, shared, _ = spiked()
     incident = EntityIncidents("host-1", shared).open
     assert incident is not None
-    rows = incident_points(incident, "cpu-v1", ["cpu", "mem"])
+    ts, rows = incident_points(incident, "cpu-v1", ["cpu", "mem"])
     assert np.array_equal(rows, np.array([SPIKE]))
+    assert ts.tolist() == [incident["ts"]]

@@ -81,3 +81,23 @@ def test_a_row_with_a_weekly_profile_stays_under_8_kb_after_3_weeks() -> None:
     scorer = ModelScorer(ModelSpec("adaptive", {}, n_features=1, seasonality=WEEKLY))
     scorer.score_block(x[:, None], ts=ts)
     assert len(json.dumps(scorer.to_state())) < 8192
+
+
+def test_feedback_under_a_weekly_profile_teaches_the_residuals_not_the_raw_values() -> None:
+    # weekend points dismissed as normal: learned less the profile's offsets (about 0), the
+    # detector's level stays where it was; learned raw (20 sigma under the level) it would move
+    ts, x = _weekly(4, days=13)
+    spec = ModelSpec("adaptive", {}, n_features=1, seasonality=WEEKLY)
+    scorer = ModelScorer(spec)
+    scorer.score_block(x[: 12 * DAY, None], ts=ts[: 12 * DAY])
+    saturday = slice(12 * DAY + 600, 12 * DAY + 630)  # day 12: a Saturday, 10:00
+    rows = x[saturday, None]
+    level = scorer.detector._features[0].level
+    told = ModelScorer(spec, json.loads(json.dumps(scorer.to_state())))
+    told.learn_normal(rows, ts[saturday])
+    raw = ModelScorer(spec, json.loads(json.dumps(scorer.to_state())))
+    raw.learn_normal(rows)
+    assert abs(told.detector._features[0].level - level) < 1.0
+    assert abs(raw.detector._features[0].level - level) > 2 * abs(
+        told.detector._features[0].level - level
+    )
