@@ -2,7 +2,10 @@
 
 The app is built as the engine's (:func:`app.worker.transport.engine_app`: the same app class and Faust
 settings, the worker's fetch wait, rebalance timing and fetch sizes), with the ``memory://`` store
-and no web server; one agent over the metrics topic, no tables, no scoring. Run by the bench as a process:
+and no web server; one agent over the metrics topic, no tables, no scoring. It keeps Faust's own
+per-message path (``lean=False``: Faust's drainer dispatches each message through its tasks, and
+Faust's Monitor times each event), which the engine's worker does without (see
+``app.worker.transport``): the reference is plain Faust as a user writes it. Run by the bench as a process:
 
     BENCH_EXPECT=<points> BENCH_RESULT=<file> ANOMALY_APP_ID=... ANOMALY_METRICS_TOPIC=... \\
         python -m bench.bare_agent
@@ -44,7 +47,7 @@ def build_app(
     ``table_write`` each message also sets its key's row in a table (a changelog record)."""
     datadir = Path(settings.data_dir or f".anomaly-data/{settings.app_id}")
     datadir.mkdir(parents=True, exist_ok=True)
-    app = engine_app(settings, datadir, store="memory://", web_enabled=False)
+    app = engine_app(settings, datadir, lean=False, store="memory://", web_enabled=False)
     topic = app.topic(
         settings.metrics_topic,
         partitions=settings.partitions,

@@ -1,4 +1,5 @@
-"""Five adjustments to Faust's aiokafka transport that the engine relies on.
+"""Five adjustments to Faust's aiokafka transport that the engine relies on, and two that make
+Faust's per-message path cheaper.
 
 1. Fetch wait. Faust's worker consumer hard-codes ``fetch_max_wait_ms=1500``
    (``faust/transport/drivers/aiokafka.py``). The embedded broker holds an empty fetch for the whole
@@ -40,19 +41,41 @@
    rebalance stayed "starting", ``No event received for active tp``). The fetch now asks for a
    copy of the set taken when it starts, and the records Faust would drop are sought back
    (``_fetch_records``), so they are read again.
+
+6. One dispatch without tasks. Faust's drainer hands every fetched message to the conductor as
+   ``wait_first(callback(message), suspend_flow.wait())`` (``faust.transport.consumer``,
+   ``Consumer._drain_messages``), so that a callback blocked on a full agent queue gives way when
+   a rebalance suspends the flow. ``mode``'s ``wait_first`` makes a task of each of the two, and
+   of the consumer's stopped and crashed events, and waits for the first: four tasks, an
+   ``asyncio.wait`` and two turns of the loop per message, although the callback almost never
+   waits (it puts the event on the agent's queue). :class:`_Consumer` runs the callback inline
+   up to its first real wait; only a callback that does wait is raced against the flow's
+   suspension as before (``run_until_blocked``).
+
+7. No per-event statistics. Faust's ``Monitor`` sensor times every event and message (four
+   calls a message through the sensor delegate: ``on_message_in``, ``on_stream_event_in``,
+   ``on_stream_event_out``, ``on_message_out``) for Faust's own ``/stats`` pages, which the
+   engine does not serve: it counts in its own ``/metrics``. :class:`EventlessMonitor` keeps the
+   Monitor's other records (commits, end offsets, rebalances) and skips those four.
+
+The bare agent of the benchmark (``bench.bare_agent``) builds its app here too, with 6 and 7 off
+(``lean=False``): it measures Faust as a user has it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+import types
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from pathlib import Path
 from typing import Any
 
 import faust
 from faust.agents.replies import ReplyConsumer, ReqRepResponse
 from faust.models import maybe_model
+from faust.sensors import Monitor
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from mode.services import WaitArgT, WaitResults
 from mode.utils.objects import cached_property
 
 from app.worker.offsets import fetched_end_offsets
@@ -156,9 +179,77 @@ def split_fetched(
     return kept, rewind
 
 
+def run_until_blocked(coro: Any) -> tuple[bool, Any]:
+    """Run the coroutine ``coro`` in the calling task up to its first real wait: ``(True, its
+    result)`` when it finished without one, else ``(False, an awaitable)`` that goes on from
+    that wait (in whichever task awaits it).
+
+    >>> async def at_once():
+    ...     return 1
+    >>> run_until_blocked(at_once())
+    (True, 1)
+    >>> async def later():
+    ...     await asyncio.sleep(0)
+    ...     return 2
+    >>> finished, rest = run_until_blocked(later())
+    >>> finished, asyncio.run(rest)
+    (False, 2)
+    """
+    try:
+        waits_for = coro.send(None)
+    except StopIteration as done:
+        return True, done.value
+    return False, _rest(coro, waits_for)
+
+
+async def _rest(coro: Any, waits_for: Any) -> Any:
+    return await _resumed(coro, waits_for)
+
+
+@types.coroutine
+def _resumed(coro: Any, waits_for: Any) -> Generator[Any, Any, Any]:
+    """The rest of ``coro``, which yielded ``waits_for`` (a future, or None for a bare turn of
+    the loop) to its task: hand it to the task that runs this, and pass what the task sends or
+    throws back to ``coro``, as the task would have."""
+    try:
+        while True:
+            try:
+                sent = yield waits_for
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # noqa: BLE001 - CancelledError included: coro decides
+                waits_for = coro.throw(exc)
+            else:
+                waits_for = coro.send(sent)
+    except StopIteration as done:
+        return done.value
+
+
 class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def wait_first(self, *coros: WaitArgT, timeout: Any = None) -> WaitResults:
+        """``Service.wait_first``, but a coroutine that finishes without waiting runs inline.
+
+        Faust's drainer calls this once a message with the conductor's callback and the flow's
+        suspension (see 6 above). When the callback finishes at once it is done, as the tasks
+        would have found it; ``suspend_flow.wait()`` is closed unawaited (it only ends the race
+        early, and there is none). A callback that waits goes on in a task, raced as before."""
+        if not (getattr(self.app, "lean", False) and timeout is None and len(coros) == 2):
+            return await super().wait_first(*coros, timeout=timeout)
+        callback, suspended = coros
+        if not asyncio.iscoroutine(callback) or self.should_stop:
+            return await super().wait_first(*coros, timeout=timeout)
+        finished, result = run_until_blocked(callback)
+        if not finished:
+            return await super().wait_first(asyncio.ensure_future(result), suspended)
+        if asyncio.iscoroutine(suspended):
+            suspended.close()
+        if self._stopped.is_set() or self._crashed.is_set():
+            return WaitResults([], [], True)
+        return WaitResults([callback], [result], False)
 
 
 class _Transport(faust_aiokafka.Transport):
@@ -187,11 +278,36 @@ class _AcklessReplyConsumer(ReplyConsumer):
                 del self._waiting[reply.correlation_id]
 
 
-class EngineApp(faust.App):
-    """A Faust app with the low fetch wait and the ack-less reply consumer described above."""
+class EventlessMonitor(Monitor):
+    """Faust's Monitor without its per-event and per-message statistics (7 above)."""
 
-    def __init__(self, *args: Any, fetch_max_wait_ms: int = 10, **kwargs: Any) -> None:
+    def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
+        return None
+
+    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> None:
+        return None
+
+    def on_stream_event_out(
+        self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None
+    ) -> None:
+        return None
+
+    def on_message_out(self, tp: Any, offset: int, message: Any) -> None:
+        return None
+
+
+class EngineApp(faust.App):
+    """A Faust app with the low fetch wait and the ack-less reply consumer described above;
+    ``lean`` also dispatches without tasks and skips the per-event statistics (6 and 7)."""
+
+    def __init__(
+        self, *args: Any, fetch_max_wait_ms: int = 10, lean: bool = True, **kwargs: Any
+    ) -> None:
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        self.lean = lean
+        if lean:
+            kwargs.setdefault("Monitor", EventlessMonitor)
+            kwargs.setdefault("cython_optimizations", True)
         self.stop_hooks: list[Callable[[], Awaitable[None]]] = []
         super().__init__(*args, **kwargs)
 
@@ -209,11 +325,14 @@ class EngineApp(faust.App):
         return _AcklessReplyConsumer(self, loop=self.loop, beacon=self.beacon)
 
 
-def engine_app(settings: Settings, datadir: Path, **specific: Any) -> EngineApp:
+def engine_app(
+    settings: Settings, datadir: Path, *, lean: bool = True, **specific: Any
+) -> EngineApp:
     """An :class:`EngineApp` with the worker's Faust settings (broker, topics, group timing, fetch
     and message sizes) from ``settings``, plus ``specific`` ones (store, web server, replies).
     The worker and the benchmark's bare agent both build their app here, so the bare agent
-    measures Faust as the worker configures it."""
+    measures Faust as the worker configures it; the bare agent passes ``lean=False`` (Faust's
+    own dispatch and Monitor, 6 and 7 above)."""
     servers = [s.strip() for s in settings.kafka_bootstrap_servers.split(",") if s.strip()]
     return EngineApp(
         settings.app_id,
@@ -228,5 +347,6 @@ def engine_app(settings: Settings, datadir: Path, **specific: Any) -> EngineApp:
         consumer_max_fetch_size=settings.max_message_bytes,
         producer_max_request_size=settings.max_message_bytes,
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        lean=lean,
         **specific,
     )
