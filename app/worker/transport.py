@@ -226,6 +226,11 @@ def _resumed(coro: Any, waits_for: Any) -> Generator[Any, Any, Any]:
         return done.value
 
 
+def _close(awaitable: Any) -> None:
+    if asyncio.iscoroutine(awaitable):
+        awaitable.close()  # never awaited: no warning about it
+
+
 class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -242,11 +247,14 @@ class _Consumer(faust_aiokafka.Consumer):
         callback, suspended = coros
         if not asyncio.iscoroutine(callback) or self.should_stop:
             return await super().wait_first(*coros, timeout=timeout)
-        finished, result = run_until_blocked(callback)
+        try:
+            finished, result = run_until_blocked(callback)
+        except BaseException:
+            _close(suspended)
+            raise
         if not finished:
             return await super().wait_first(asyncio.ensure_future(result), suspended)
-        if asyncio.iscoroutine(suspended):
-            suspended.close()
+        _close(suspended)
         if self._stopped.is_set() or self._crashed.is_set():
             return WaitResults([], [], True)
         return WaitResults([callback], [result], False)
