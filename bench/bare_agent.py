@@ -3,8 +3,8 @@
 The app is built as the engine's (:func:`app.worker.transport.engine_app`: the same app class and Faust
 settings, the worker's fetch wait, rebalance timing and fetch sizes), with the ``memory://`` store
 and no web server; one agent over the metrics topic, no tables, no scoring. It keeps Faust's own
-per-message path (``lean=False``: Faust's drainer dispatches each message through its tasks, and
-Faust's Monitor times each event), which the engine's worker does without (see
+per-message path (``lean=False``: Faust's drainer dispatches each message through its tasks),
+which the engine's worker does without (see
 ``app.worker.transport``): the reference is plain Faust as a user writes it. Run by the bench as a process:
 
     BENCH_EXPECT=<points> BENCH_RESULT=<file> ANOMALY_APP_ID=... ANOMALY_METRICS_TOPIC=... \\

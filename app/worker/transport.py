@@ -1,4 +1,4 @@
-"""Five adjustments to Faust's aiokafka transport that the engine relies on, and two that make
+"""Five adjustments to Faust's aiokafka transport that the engine relies on, and one that makes
 Faust's per-message path cheaper.
 
 1. Fetch wait. Faust's worker consumer hard-codes ``fetch_max_wait_ms=1500``
@@ -52,13 +52,7 @@ Faust's per-message path cheaper.
    up to its first real wait; only a callback that does wait is raced against the flow's
    suspension as before (``run_until_blocked``).
 
-7. No per-event statistics. Faust's ``Monitor`` sensor times every event and message (four
-   calls a message through the sensor delegate: ``on_message_in``, ``on_stream_event_in``,
-   ``on_stream_event_out``, ``on_message_out``) for Faust's own ``/stats`` pages, which the
-   engine does not serve: it counts in its own ``/metrics``. :class:`EventlessMonitor` keeps the
-   Monitor's other records (commits, end offsets, rebalances) and skips those four.
-
-The bare agent of the benchmark (``bench.bare_agent``) builds its app here too, with 6 and 7 off
+The bare agent of the benchmark (``bench.bare_agent``) builds its app here too, with 6 off
 (``lean=False``): it measures Faust as a user has it.
 """
 
@@ -73,7 +67,6 @@ from typing import Any
 import faust
 from faust.agents.replies import ReplyConsumer, ReqRepResponse
 from faust.models import maybe_model
-from faust.sensors import Monitor
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode.services import WaitArgT, WaitResults
 from mode.utils.objects import cached_property
@@ -286,36 +279,15 @@ class _AcklessReplyConsumer(ReplyConsumer):
                 del self._waiting[reply.correlation_id]
 
 
-class EventlessMonitor(Monitor):
-    """Faust's Monitor without its per-event and per-message statistics (7 above)."""
-
-    def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
-        return None
-
-    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> None:
-        return None
-
-    def on_stream_event_out(
-        self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None
-    ) -> None:
-        return None
-
-    def on_message_out(self, tp: Any, offset: int, message: Any) -> None:
-        return None
-
-
 class EngineApp(faust.App):
     """A Faust app with the low fetch wait and the ack-less reply consumer described above;
-    ``lean`` also dispatches without tasks and skips the per-event statistics (6 and 7)."""
+    ``lean`` also dispatches without tasks (6)."""
 
     def __init__(
         self, *args: Any, fetch_max_wait_ms: int = 10, lean: bool = True, **kwargs: Any
     ) -> None:
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self.lean = lean
-        if lean:
-            kwargs.setdefault("Monitor", EventlessMonitor)
-            kwargs.setdefault("cython_optimizations", True)
         self.stop_hooks: list[Callable[[], Awaitable[None]]] = []
         super().__init__(*args, **kwargs)
 
@@ -340,7 +312,7 @@ def engine_app(
     and message sizes) from ``settings``, plus ``specific`` ones (store, web server, replies).
     The worker and the benchmark's bare agent both build their app here, so the bare agent
     measures Faust as the worker configures it; the bare agent passes ``lean=False`` (Faust's
-    own dispatch and Monitor, 6 and 7 above)."""
+    own dispatch, 6 above)."""
     servers = [s.strip() for s in settings.kafka_bootstrap_servers.split(",") if s.strip()]
     return EngineApp(
         settings.app_id,
