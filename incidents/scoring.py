@@ -323,37 +323,26 @@ def _score_point(
         series, values = list(by_name), list(by_name.values())
     if result.is_anomaly:
         deviation, center = top_deviation(x, result)
-        pipeline.point(
-            t,
-            result.score,
-            result.threshold,
-            result.is_anomaly,
-            result.warm,
-            deviation,
-            center,
-            signals_for(names, x, result.feature_scores, result.baseline),
-            insights.partners(names),
-            series,
-            values,
-            details[k] if details else "",
-            describe_change(result.change, list(names)) if result.change else "",
-        )
+        signals = signals_for(names, x, result.feature_scores, result.baseline)
+        partners = insights.partners(names)
     else:  # nothing to explain
-        pipeline.point(
-            t,
-            result.score,
-            result.threshold,
-            result.is_anomaly,
-            result.warm,
-            math.nan,
-            math.nan,
-            [],
-            _NO_PARTNERS,
-            series,
-            values,
-            details[k] if details else "",
-            describe_change(result.change, list(names)) if result.change else "",
-        )
+        deviation = center = math.nan
+        signals, partners = [], _NO_PARTNERS
+    pipeline.point(
+        t,
+        result.score,
+        result.threshold,
+        result.is_anomaly,
+        result.warm,
+        deviation,
+        center,
+        signals,
+        partners,
+        series,
+        values,
+        details[k] if details else "",
+        describe_change(result.change, list(names)) if result.change else "",
+    )
     return result
 
 
